@@ -1,0 +1,27 @@
+"""symnorm: a small symbolic deep-learning engine on numpy, with MXNet 1.x's symbol API.
+
+>>> import numpy as np, symnorm as sn
+>>> data = sn.sym.Variable('data')
+>>> net = sn.sym.BatchNorm(data, fix_gamma=False, name='bn')
+>>> ex = net.simple_bind(sn.cpu(), data=(8, 3))
+>>> ex.arg_dict['bn_gamma'][:] = 1
+>>> out = ex.forward(is_train=True, data=np.random.randn(8, 3))
+>>> ex.backward(out_grads=[np.ones((8, 3))])
+>>> ex.aux_dict['bn_moving_var'].shape
+(3,)
+"""
+from . import ops as _ops  # noqa: F401  (registers every op first)
+from . import graph, name, random, registry, sym, test_utils
+from .attribute import AttrScope
+from .errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
+                     SymnormError)
+from .executor import Context, Executor, cpu
+from .symbol import Symbol
+
+symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
+
+__version__ = "0.1.0"
+
+__all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "cpu", "AttrScope", "name",
+           "graph", "random", "registry", "test_utils", "SymnormError", "ParamError",
+           "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

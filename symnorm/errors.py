@@ -1,0 +1,51 @@
+"""The exception hierarchy of symnorm, and the one formatter every message goes through.
+
+Every error says *where* (op and node), *what* (the param, input slot or argument), what was
+expected and what was given.  Each class also derives from the builtin exception a user
+would catch for that kind of mistake (``ValueError``, ``TypeError``, ``RuntimeError``).
+"""
+from __future__ import annotations
+
+
+class SymnormError(Exception):
+    """Base class of every error symnorm raises on purpose."""
+
+
+class ParamError(SymnormError, ValueError):
+    """An operator parameter is unknown, missing, of the wrong type or out of range."""
+
+
+class ShapeError(SymnormError, ValueError):
+    """Shapes contradict each other, or an op cannot accept the shapes it is given."""
+
+
+class DTypeError(SymnormError, TypeError):
+    """Data types contradict each other or are not supported."""
+
+
+class GraphError(SymnormError, ValueError):
+    """A graph is malformed: bad JSON, unknown op, dangling input, cycle, duplicate names."""
+
+
+class BindError(SymnormError, ValueError):
+    """Arrays given to bind/forward/copy_params_from do not fit the graph."""
+
+
+class OpError(SymnormError, RuntimeError):
+    """An operator failed while executing; the node is named and the cause is chained."""
+
+
+def where(op_name: str | None, node_name: str | None) -> str:
+    """``"BatchNorm 'bn0'"``: the standard prefix naming an op node (or a variable)."""
+    if op_name is None:
+        return "variable %r" % (node_name,)
+    if node_name is None:
+        return op_name
+    return "%s %r" % (op_name, node_name)
+
+
+def fmt_shape(shape) -> str:
+    """Render a possibly partial shape: unknown dims as ``?``, unknown shape as ``unknown``."""
+    if shape is None:
+        return "unknown"
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"

@@ -1,0 +1,599 @@
+"""Binding and executing a graph: ``simple_bind``/``bind`` build an ``Executor`` around a
+``Plan`` made once, at bind time.
+
+The aux write-back contract (SPEC §9, STYLE §3.4)
+-------------------------------------------------
+* Ops are pure.  ``forward(is_train=True)`` lets every op that keeps statistics (BatchNorm
+  without ``use_global_stats``) *propose* new aux values; the executor stages them.
+* The staged values are committed into ``aux_dict`` (in place: arrays you hold see the
+  change) when that step's ``backward()`` returns, for every node that ran in training mode,
+  whatever the ``grad_req`` (a BatchNorm no gradient flows through still updates), exactly
+  once per training forward: a second ``backward()`` commits nothing; a training forward
+  followed by another forward without backward commits nothing.
+* ``aux_update='forward'`` at bind commits at the end of ``forward(is_train=True)`` instead
+  (re-estimating statistics with forward passes only).
+* ``forward(is_train=False)`` and ``use_global_stats=True`` propose nothing.
+* A step that fails (an exception in an op, a NaN caught by ``nan_check``) leaves
+  arguments, gradients and aux states exactly as they were.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import autodiff
+from .errors import BindError, OpError, SymnormError
+from .graph import dfs_postorder
+from .shape import shape_entries, type_entries
+
+GRAD_REQS = ("null", "write", "add")
+AUX_UPDATES = ("backward", "forward")
+
+
+class Context:
+    """A device.  symnorm computes on the CPU; this exists for MXNet-compatible signatures."""
+
+    def __init__(self, device_type="cpu", device_id=0):
+        if device_type != "cpu":
+            raise ValueError("symnorm runs on the CPU only; got device %r" % device_type)
+        self.device_type, self.device_id = device_type, device_id
+
+    def __repr__(self):
+        return "%s(%d)" % (self.device_type, self.device_id)
+
+    def __eq__(self, other):
+        return isinstance(other, Context) and (self.device_type, self.device_id) == \
+            (other.device_type, other.device_id)
+
+    def __hash__(self):
+        return hash((self.device_type, self.device_id))
+
+
+def cpu(device_id: int = 0) -> Context:
+    """The CPU context (MXNet's ``mx.cpu()``)."""
+    return Context("cpu", device_id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the executor needs, computed once at bind.
+
+    Every entry (one output of one node) gets an integer *slot* in a value list.  ``op_nodes``
+    is the execution order (MXNet's DFS order); ``in_slots``/``out_slots`` wire them;
+    ``free_after[i]`` lists the slots whose last reader is op node ``i`` (released then
+    unless they are outputs or bound arrays)."""
+    symbol: object
+    op_nodes: tuple
+    in_slots: tuple
+    out_slots: tuple
+    arg_slot: dict          # argument name -> slot
+    aux_slot: dict          # aux name -> slot
+    head_slots: tuple
+    head_nodes: tuple
+    output_names: tuple
+    slot_shape: tuple
+    slot_dtype: tuple
+    free_after: tuple
+    pinned: tuple           # (arg name, value) pairs written at each forward (fix_gamma)
+
+    @staticmethod
+    def build(symbol, shapes: dict, dtypes: dict) -> "Plan":
+        nodes = dfs_postorder(symbol.entries)
+        slot_of, shape_l, dtype_l = {}, [], []
+        for n in nodes:
+            for j in range(n.num_outputs()):
+                slot_of[(n, j)] = len(shape_l)
+                shape_l.append(shapes[(n, j)])
+                dtype_l.append(np.dtype(dtypes[(n, j)]))
+        aux_vars = {n.inputs[i].node for n in nodes for i in n.aux_slots()}
+        arg_slot = {n.name: slot_of[(n, 0)] for n in nodes if n.is_variable and n not in aux_vars}
+        aux_slot = {n.name: slot_of[(n, 0)] for n in nodes if n in aux_vars}
+        op_nodes = tuple(n for n in nodes if not n.is_variable)
+        in_slots = tuple(tuple(slot_of[(e.node, e.index)] for e in n.inputs) for n in op_nodes)
+        out_slots = tuple(tuple(slot_of[(n, j)] for j in range(n.num_outputs())) for n in op_nodes)
+        head_slots = tuple(slot_of[(e.node, e.index)] for e in symbol.entries)
+        keep = set(head_slots) | set(arg_slot.values()) | set(aux_slot.values())
+        last = {}
+        for i, ins in enumerate(in_slots):
+            for s in ins:
+                last[s] = i
+        free_after = [[] for _ in op_nodes]
+        for s, i in last.items():
+            if s not in keep:
+                free_after[i].append(s)
+        for i, outs in enumerate(out_slots):       # outputs nobody reads (hidden BN outputs)
+            free_after[i].extend(s for s in outs if s not in last and s not in keep)
+        pinned = []
+        for n in op_nodes:
+            for slot_name, value in n.op.pinned_inputs().items():
+                src = n.inputs[n.op.input_names().index(slot_name)].node
+                if src.is_variable and src.name in arg_slot:
+                    pinned.append((src.name, value))
+        return Plan(symbol, op_nodes, in_slots, out_slots, arg_slot, aux_slot, head_slots,
+                    tuple(e.node for e in symbol.entries), tuple(symbol.list_outputs()),
+                    tuple(shape_l), tuple(dtype_l), tuple(tuple(f) for f in free_after),
+                    tuple(pinned))
+
+
+class Executor:
+    """A bound graph: arrays for every argument, gradient, aux state and output.
+
+    Create with ``Symbol.simple_bind`` or ``Symbol.bind``.  Attributes (MXNet's):
+    ``arg_dict``, ``grad_dict`` (None where grad_req is 'null'), ``aux_dict``,
+    ``output_dict``, ``arg_arrays``, ``grad_arrays``, ``aux_arrays``, ``outputs``.
+    """
+
+    def __init__(self, symbol, plan: Plan, arg_dict: dict, grad_dict: dict, aux_dict: dict,
+                 grad_req: dict, aux_update: str = "backward", ctx=None):
+        if aux_update not in AUX_UPDATES:
+            raise BindError("aux_update must be one of %s, got %r" % (AUX_UPDATES, aux_update))
+        self._symbol = symbol
+        self._plan = plan
+        self.arg_dict, self.grad_dict, self.aux_dict = arg_dict, grad_dict, aux_dict
+        self._grad_req = grad_req
+        self._aux_update = aux_update
+        self._ctx = ctx or cpu()
+        self._wants, self._on_path = autodiff.grad_path(plan, grad_req)
+        self._on_path_set = set(self._on_path)
+        self._monitor = None
+        self._monitor_all = False
+        self.nan_check = False
+        self._saved = None          # saved state of the last forward, per op node index
+        self._staged = None         # proposed aux values of the last training forward
+        self._last_train = None     # mode of the last forward (None before any)
+        self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def arg_arrays(self):
+        return list(self.arg_dict.values())
+
+    @property
+    def grad_arrays(self):
+        return list(self.grad_dict.values())
+
+    @property
+    def aux_arrays(self):
+        return list(self.aux_dict.values())
+
+    @property
+    def output_dict(self):
+        return dict(zip(self._plan.output_names, self.outputs))
+
+    @property
+    def symbol(self):
+        return self._symbol
+
+    @property
+    def plan(self) -> Plan:
+        return self._plan
+
+    def __repr__(self):
+        mode = {None: "no forward yet", True: "last forward: training",
+                False: "last forward: inference"}[self._last_train]
+        return "<Executor %s (%d args, %d aux; %s)>" % (
+            ", ".join(self._plan.output_names), len(self.arg_dict), len(self.aux_dict), mode)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, is_train: bool = False, **kwargs):
+        """Run the graph; return ``outputs``.
+
+        ``is_train=True`` uses batch statistics and stages the aux updates (committed when
+        the step's ``backward()`` returns; see the module docstring).  The default
+        ``is_train=False`` normalizes with the moving statistics.  Keyword arrays are copied
+        into the arguments of those names (shape-checked).  On any failure nothing is changed.
+        """
+        plan = self._plan
+        feeds = {}
+        for k, v in kwargs.items():
+            if k not in self.arg_dict:
+                raise TypeError("Unknown argument %s; arguments are: %s"
+                                % (k, ", ".join(self.arg_dict)))
+            arr = np.asarray(v)
+            target = self.arg_dict[k]
+            if arr.shape != target.shape:
+                raise ValueError("Shape not match! Argument %s, need: %s, received: %s"
+                                 % (k, target.shape, arr.shape))
+            feeds[k] = arr.astype(target.dtype, copy=False)
+        values = self._run(bool(is_train), feeds, save=bool(is_train))
+        # success: commit the step's effects
+        for k, arr in feeds.items():
+            np.copyto(self.arg_dict[k], arr)
+        for name, value in plan.pinned:
+            self.arg_dict[name][...] = value
+        self.outputs = [self._own(values[s]) for s in plan.head_slots]
+        self._last_train = bool(is_train)
+        if is_train and self._aux_update == "forward":
+            self._commit_aux()
+        return self.outputs
+
+    def _own(self, arr):
+        # an output that aliases a bound array (identity, Reshape of an argument) is copied,
+        # so that later writes to arg_dict do not change it
+        for bound in self.arg_dict.values():
+            if np.may_share_memory(arr, bound):
+                return arr.copy()
+        return arr
+
+    def _run(self, train: bool, feeds: dict, save: bool):
+        """Execute the plan.  Returns the slot values; sets ``_saved``/``_staged``."""
+        plan = self._plan
+        values = [None] * len(plan.slot_shape)
+        for name, s in plan.arg_slot.items():
+            values[s] = feeds.get(name, self.arg_dict[name])
+        for name, s in plan.aux_slot.items():
+            values[s] = self.aux_dict[name]
+        saved, staged = {}, {}
+        for i, node in enumerate(plan.op_nodes):
+            ins = [values[s] for s in plan.in_slots[i]]
+            try:
+                res = node.op.forward(*ins, train=train)
+            except SymnormError as exc:
+                raise type(exc)("%s: %s\n  while executing %s" % (node.describe(), exc, node.line())) from exc
+            except Exception as exc:
+                raise OpError("forward of %s failed: %s: %s\n  while executing %s\n  input shapes: %s"
+                              % (node.describe(), type(exc).__name__, exc, node.line(),
+                                 ", ".join(str(getattr(a, "shape", None)) for a in ins))) from exc
+            outs = plan.out_slots[i]
+            if len(res.outputs) != len(outs):
+                raise OpError("%s returned %d outputs, declared %d"
+                              % (node.describe(), len(res.outputs), len(outs)))
+            for j, (s, v) in enumerate(zip(outs, res.outputs)):
+                if v.shape != plan.slot_shape[s]:
+                    raise OpError("%s produced shape %s, shape inference said %s"
+                                  % (node.describe(), v.shape, plan.slot_shape[s]))
+                if self.nan_check and v.dtype.kind == "f" and not np.isfinite(v).all():
+                    raise FloatingPointError("nan_check: %s produced a non-finite value in %r"
+                                             % (node.describe(), node.output_name(j)))
+                values[s] = v
+            if save and i in self._on_path_set:
+                saved[i] = res.saved
+            if train and res.aux is not None:
+                staged[i] = res.aux
+            if self._monitor is not None:
+                self._call_monitor(node, ins, res.outputs)
+            for s in plan.free_after[i]:
+                values[s] = None
+        self._saved = saved if save else None
+        self._staged = staged if train else None
+        return values
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, out_grads=None, is_train: bool = True):
+        """Compute gradients into ``grad_dict`` (per ``grad_req``) and commit staged aux.
+
+        ``out_grads``: one array per output (a list), one array, or a dict by output name.
+        Loss heads (SoftmaxOutput, MakeLoss) need none and ignore any; blocked outputs
+        (BatchNorm's mean/var) ignore theirs.  After ``forward(is_train=False)`` this
+        differentiates that inference computation (moving statistics are constants); pass
+        ``is_train=False`` to say that is what you want and silence the warning.
+        """
+        plan = self._plan
+        if self._last_train is None:
+            raise BindError("backward() called before any forward()")
+        heads = autodiff.head_gradients(plan, out_grads, self._wants)
+        if not self._last_train:
+            if is_train:
+                warnings.warn("backward() after forward(is_train=False): differentiating the "
+                              "inference computation (moving statistics as constants); call "
+                              "backward(..., is_train=False) to silence this", stacklevel=2)
+            if self._saved is None:
+                self._run(False, {}, save=True)
+        elif self._saved is None:
+            raise BindError("backward(): the training forward kept no state")
+        grads = autodiff.run_backward(plan, self._saved, heads, self._wants, self._on_path)
+        if self.nan_check:
+            for s, g in grads.items():
+                if g.dtype.kind == "f" and not np.isfinite(g).all():
+                    name = next(k for k, v in plan.arg_slot.items() if v == s)
+                    raise FloatingPointError("nan_check: the gradient of %r is not finite" % name)
+        # success: write gradients, then commit aux (exactly once per training forward)
+        for name, slot in plan.arg_slot.items():
+            req = self._grad_req.get(name, "null")
+            buf = self.grad_dict.get(name)
+            if req == "null" or buf is None:
+                continue
+            g = grads.get(slot)
+            if req == "write":
+                if g is None:
+                    buf[...] = 0
+                else:
+                    np.copyto(buf, g)
+            elif g is not None:
+                buf += g
+        if self._last_train and self._aux_update == "backward":
+            self._commit_aux()
+
+    def _commit_aux(self):
+        staged, self._staged = self._staged, None
+        if not staged:
+            return
+        for i, new in staged.items():
+            node = self._plan.op_nodes[i]
+            for slot_name, value in zip(node.op.aux, new):
+                src = node.inputs[node.op.input_names().index(slot_name)].node
+                np.copyto(self.aux_dict[src.name], value)
+
+    # ------------------------------------------------------------------ utilities
+    def set_monitor_callback(self, callback, monitor_all: bool = False):
+        """Call ``callback(name, array)`` for every op output during forward (and every
+        input too with ``monitor_all``), as MXNet's ``Monitor`` does."""
+        self._monitor = callback
+        self._monitor_all = monitor_all
+
+    def _call_monitor(self, node, ins, outs):
+        if self._monitor_all:
+            for slot, a in zip(node.op.input_names(), ins):
+                self._monitor("%s_%s" % (node.name, slot), a)
+        for j in range(node.num_visible()):
+            self._monitor(node.output_name(j), outs[j])
+
+    def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
+        """Copy values into the bound arguments and aux states (all checked before any copy)."""
+        todo = []
+        for params, target, kind in ((arg_params, self.arg_dict, "arguments"),
+                                     (aux_params or {}, self.aux_dict, "auxiliary states")):
+            for k, v in params.items():
+                if k not in target:
+                    if allow_extra_params:
+                        continue
+                    raise ValueError('Find name "%s" that is not in the %s' % (k, kind))
+                v = np.asarray(v)
+                if v.shape != target[k].shape:
+                    raise BindError("copy_params_from: %r has shape %s, the executor needs %s"
+                                    % (k, v.shape, target[k].shape))
+                todo.append((target[k], v))
+        for dst, src in todo:
+            np.copyto(dst, src.astype(dst.dtype, copy=False))
+
+    def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
+        """A new executor for new input shapes, sharing every array whose shape is unchanged."""
+        shapes = {k: v.shape for k, v in self.arg_dict.items()}
+        shapes.update({k: tuple(v) for k, v in kwargs.items()})
+        state, nodes, _ = shape_entries(self._symbol, (), {k: v for k, v in kwargs.items()})
+        new_shapes = {n.name: state.get((n, 0)) for n in nodes if n.is_variable}
+        arg_dict, grad_dict, aux_dict = {}, {}, {}
+        for src, dst, grads in ((self.arg_dict, arg_dict, True), (self.aux_dict, aux_dict, False)):
+            for name, arr in src.items():
+                new = new_shapes.get(name)
+                if new is None or None in new:
+                    raise BindError("reshape: cannot infer the new shape of %r; give it" % name)
+                new = tuple(new)
+                if new == arr.shape:
+                    dst[name] = arr
+                    if grads:
+                        grad_dict[name] = self.grad_dict.get(name)
+                    continue
+                if name not in kwargs and not partial_shaping:
+                    raise BindError("Shape of unspecified arg: %s changed from %s to %s. This can "
+                                    "cause the new executor to not share parameters with the old "
+                                    "one. Please check for error in network. If this is intended, "
+                                    "set partial_shaping=True to suppress this warning."
+                                    % (name, arr.shape, new))
+                if int(np.prod(new)) > arr.size and not allow_up_sizing:
+                    raise BindError("New shape of arg: %s is larger than original (%s > %s). "
+                                    "First making a big executor and then down sizing it is more "
+                                    "efficient than the reverse. If you really want to up size, "
+                                    "set allow_up_sizing=True to enable allocation of new arrays."
+                                    % (name, new, arr.shape))
+                dst[name] = np.zeros(new, arr.dtype)
+                if grads:
+                    old = self.grad_dict.get(name)
+                    grad_dict[name] = None if old is None else np.zeros(new, old.dtype)
+        return _make_executor(self._symbol, arg_dict, grad_dict, aux_dict, self._grad_req,
+                              self._aux_update, self._ctx)
+
+    def memory_report(self) -> str:
+        """The planned value buffers of an inference forward: peak live activations, bytes."""
+        plan = self._plan
+        live, peak, peak_bytes, cur = set(), 0, 0, 0
+        bound = set(plan.arg_slot.values()) | set(plan.aux_slot.values())
+        for i in range(len(plan.op_nodes)):
+            for s in plan.out_slots[i]:
+                live.add(s)
+                cur += _nbytes(plan, s)
+            peak, peak_bytes = max(peak, len(live)), max(peak_bytes, cur)
+            for s in plan.free_after[i]:
+                if s in live:
+                    live.discard(s)
+                    cur -= _nbytes(plan, s)
+        params = sum(_nbytes(plan, s) for s in bound)
+        grads = sum(g.nbytes for g in self.grad_dict.values() if g is not None)
+        lines = ["arguments + aux: %d arrays, %s" % (len(bound), _mib(params)),
+                 "gradients: %s" % _mib(grads),
+                 "activations (inference): peak %d live buffers, %s" % (peak, _mib(peak_bytes))]
+        return "\n".join(lines)
+
+    def peak_live_activations(self) -> int:
+        """Peak number of activation buffers alive at once during an inference forward."""
+        plan = self._plan
+        live, peak = set(), 0
+        for i in range(len(plan.op_nodes)):
+            live.update(plan.out_slots[i])
+            peak = max(peak, len(live))
+            live.difference_update(plan.free_after[i])
+        return peak
+
+    def debug_str(self) -> str:
+        """The plan: one line per op node with its output shapes, then the memory report."""
+        plan = self._plan
+        lines = []
+        for i, n in enumerate(plan.op_nodes):
+            shapes = ", ".join(str(plan.slot_shape[s]) for s in plan.out_slots[i])
+            mark = " [grad]" if i in self._on_path_set else ""
+            lines.append("%s  -> %s%s" % (n.line(), shapes, mark))
+        return "\n".join(lines + [self.memory_report()])
+
+
+def _nbytes(plan, s):
+    return int(np.prod(plan.slot_shape[s])) * plan.slot_dtype[s].itemsize
+
+
+def _mib(n):
+    return "%.3f MiB" % (n / 2.0 ** 20)
+
+
+# ====================================================================== binding
+
+def _normalize_grad_req(grad_req, arg_names, where_text):
+    if isinstance(grad_req, str):
+        reqs = {k: grad_req for k in arg_names}
+    elif isinstance(grad_req, (list, tuple)):
+        if len(grad_req) != len(arg_names):
+            raise BindError("%s: grad_req list has %d entries, the symbol has %d arguments (%s)"
+                            % (where_text, len(grad_req), len(arg_names), ", ".join(arg_names)))
+        reqs = dict(zip(arg_names, grad_req))
+    elif isinstance(grad_req, dict):
+        unknown = [k for k in grad_req if k not in arg_names]
+        if unknown:
+            raise BindError("%s: grad_req names unknown argument(s) %s; arguments are: %s"
+                            % (where_text, ", ".join(unknown), ", ".join(arg_names)))
+        reqs = {k: grad_req.get(k, "null") for k in arg_names}
+    else:
+        raise BindError("%s: grad_req must be a str, a list or a dict, got %r" % (where_text, grad_req))
+    for k, r in reqs.items():
+        if r not in GRAD_REQS:
+            raise BindError("grad_req=%s is not a valid input in %s; only 'null', 'write', and "
+                            "'add' are supported (argument %r)" % (r, where_text, k))
+    return reqs
+
+
+def _check_unique(symbol):
+    names = symbol.list_inputs()
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise BindError("Duplicate names detected among the inputs: %s" % ", ".join(dup))
+
+
+def _infer_for_bind(symbol, shapes: dict, types: dict, where_text: str):
+    state, nodes, _ = shape_entries(symbol, (), shapes)
+    missing = [n.name for n in nodes if n.is_variable and
+               (state.get((n, 0)) is None or None in state[(n, 0)])]
+    if missing:
+        raise BindError("%s: cannot decide the shapes of %s; give them as keyword shapes "
+                        "(e.g. %s=(...))" % (where_text, ", ".join(missing), missing[0]))
+    bad = [n for n in nodes for j in range(n.num_outputs())
+           if state.get((n, j)) is None or None in state[(n, j)]]
+    if bad:
+        raise BindError("%s: cannot decide the output shapes of %s"
+                        % (where_text, ", ".join(sorted({n.describe() for n in bad}))))
+    tstate, _ = type_entries(symbol, (), types, default=np.float32)
+    return state, tstate, nodes
+
+
+def _make_executor(symbol, arg_dict, grad_dict, aux_dict, grad_req, aux_update, ctx):
+    shapes = {k: v.shape for k, v in arg_dict.items()}
+    shapes.update({k: v.shape for k, v in aux_dict.items()})
+    types = {k: v.dtype for k, v in arg_dict.items()}
+    state, tstate, _ = _infer_for_bind(symbol, shapes, types, "bind")
+    plan = Plan.build(symbol, state, tstate)
+    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, grad_req, aux_update, ctx)
+
+
+def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, stype_dict=None,
+                group2ctx=None, shared_arg_names=None, shared_exec=None, shared_buffer=None,
+                aux_update="backward", **shapes):
+    """Infer shapes and types from ``shapes``, allocate zero-filled arrays, return an Executor.
+
+    >>> import symnorm as sn
+    >>> bn = sn.sym.BatchNorm(sn.sym.Variable('data'), name='bn')
+    >>> ex = bn.simple_bind(sn.cpu(), data=(4, 3))
+    >>> sorted(ex.aux_dict)
+    ['bn_moving_mean', 'bn_moving_var']
+    """
+    _check_unique(symbol)
+    state, tstate, nodes = _infer_for_bind(symbol, shapes, dict(type_dict or {}), "simple_bind")
+    arg_names = symbol.list_arguments()
+    reqs = _normalize_grad_req(grad_req, arg_names, "simple_bind")
+    by_name = {n.name: n for n in nodes if n.is_variable}
+    shared = {}
+    if shared_exec is not None:
+        names = shared_arg_names if shared_arg_names is not None else list(shared_exec.arg_dict)
+        for k in names:
+            if k in shared_exec.arg_dict:
+                shared[k] = shared_exec
+    arg_dict, grad_dict, aux_dict = {}, {}, {}
+    for k in arg_names:
+        n = by_name[k]
+        shp, dt = tuple(state[(n, 0)]), tstate[(n, 0)]
+        src = shared.get(k)
+        if src is not None and src.arg_dict[k].shape == shp and src.arg_dict[k].dtype == dt:
+            arg_dict[k] = src.arg_dict[k]
+            grad_dict[k] = src.grad_dict.get(k) if reqs[k] != "null" else None
+            continue
+        arg_dict[k] = np.zeros(shp, dt)
+        grad_dict[k] = None if reqs[k] == "null" else np.zeros(shp, dt)
+    for k in symbol.list_auxiliary_states():
+        n = by_name[k]
+        aux_dict[k] = np.zeros(tuple(state[(n, 0)]), tstate[(n, 0)])
+    plan = Plan.build(symbol, state, tstate)
+    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, reqs, aux_update, ctx)
+
+
+def _as_named(arrays, names, what, required=True):
+    if arrays is None:
+        arrays = {}
+    if isinstance(arrays, (list, tuple)):
+        if len(arrays) != len(names):
+            raise BindError("bind: %s has %d arrays, expected %d (%s)"
+                            % (what, len(arrays), len(names), ", ".join(names)))
+        arrays = dict(zip(names, arrays))
+    if not isinstance(arrays, dict):
+        raise BindError("bind: %s must be a list or a dict of numpy arrays" % what)
+    extra = [k for k in arrays if k not in names]
+    if extra:
+        raise BindError("bind: %s has unknown name(s) %s; expected: %s"
+                        % (what, ", ".join(extra), ", ".join(names)))
+    if required:
+        for k in names:
+            if k not in arrays:
+                raise BindError("bind: key `%s` is missing in `%s`" % (k, what))
+    out = {}
+    for k in names:
+        if k in arrays and arrays[k] is not None:
+            if not isinstance(arrays[k], np.ndarray):
+                raise BindError("bind: %s[%r] must be a numpy array (it is used in place), got %s"
+                                % (what, k, type(arrays[k]).__name__))
+            out[k] = arrays[k]
+    return out
+
+
+def bind(symbol, ctx=None, args=None, args_grad=None, grad_req="write", aux_states=None,
+         group2ctx=None, shared_exec=None, aux_update="backward"):
+    """Bind user-owned arrays: they are used in place, so the caller sees every update.
+
+    ``args``/``args_grad``/``aux_states`` are lists in ``list_*`` order or dicts.  An
+    argument left out of ``args_grad`` gets no gradient (its ``grad_dict`` entry is None).
+    """
+    _check_unique(symbol)
+    arg_names = symbol.list_arguments()
+    aux_names = symbol.list_auxiliary_states()
+    arg_dict = _as_named(args, arg_names, "args")
+    aux_dict = _as_named(aux_states, aux_names, "aux_states")
+    grads = _as_named(args_grad, arg_names, "args_grad", required=False)
+    reqs = _normalize_grad_req(grad_req, arg_names, "bind")
+    reqs = {k: (r if k in grads else "null") for k, r in reqs.items()}
+    shapes = {k: v.shape for k, v in arg_dict.items()}
+    shapes.update({k: v.shape for k, v in aux_dict.items()})
+    try:
+        state, tstate, nodes = _infer_for_bind(symbol, shapes, {k: v.dtype for k, v in arg_dict.items()}, "bind")
+    except SymnormError as exc:
+        raise BindError(str(exc)) from None
+    by_name = {n.name: n for n in nodes if n.is_variable}
+    for what, d in (("args", arg_dict), ("args_grad", grads), ("aux_states", aux_dict)):
+        for k, a in d.items():
+            n = by_name[k]
+            if a.shape != tuple(state[(n, 0)]):
+                raise BindError("bind: %s[%r] has shape %s, the graph needs %s"
+                                % (what, k, a.shape, tuple(state[(n, 0)])))
+            if a.dtype != tstate[(n, 0)]:
+                raise BindError("bind: %s[%r] has dtype %s, the graph needs %s"
+                                % (what, k, a.dtype, tstate[(n, 0)]))
+    grad_dict = {k: grads.get(k) if reqs[k] != "null" else None for k in arg_names}
+    plan = Plan.build(symbol, state, tstate)
+    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, reqs, aux_update, ctx)
+
+
+__all__ = ["Executor", "Plan", "Context", "cpu", "bind", "simple_bind"]

@@ -1,0 +1,134 @@
+"""Traversals and analysis over the IR: MXNet's node order, users, networkx export, lint.
+
+``dfs_postorder`` is NNVM's DFSVisit: from the heads in order, each node after its inputs,
+inputs visited in slot order.  That one order is used by JSON node ids, ``list_arguments()``,
+the executor plan and the DOT output, so all of them agree with MXNet.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import networkx as nx
+
+from .errors import GraphError
+
+
+def dfs_postorder(entries) -> list:
+    """Every node reachable from ``entries``, inputs before users (iterative: no recursion limit)."""
+    order, seen = [], set()
+    for head in entries:
+        if head.node in seen:
+            continue
+        stack = [(head.node, 0)]
+        seen.add(head.node)
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.inputs):
+                stack[-1] = (node, i + 1)
+                child = node.inputs[i].node
+                if child not in seen:
+                    seen.add(child)
+                    stack.append((child, 0))
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def users(nodes) -> dict:
+    """node -> list of (user node, input slot) in order."""
+    out = {n: [] for n in nodes}
+    for n in nodes:
+        for slot, e in enumerate(n.inputs):
+            out[e.node].append((n, slot))
+    return out
+
+
+def to_networkx(symbol, shapes: dict | None = None) -> nx.MultiDiGraph:
+    """The graph as a ``networkx.MultiDiGraph`` for analysis (never the IR itself).
+
+    Nodes are keyed by node name (made unique with ``#k`` if names repeat) and carry ``op``
+    (``"null"`` for variables), ``params`` (dict), ``attrs``, ``is_aux``, and, when
+    ``shapes`` (input shapes as for ``infer_shape``) are given, ``output_shapes`` and
+    ``dtypes``.  Edges go from producer to consumer, keyed by the consumer's input slot,
+    with ``slot``, ``slot_name`` and ``output_index``: ``x + x`` has two parallel edges.
+
+    >>> import symnorm as sn
+    >>> x = sn.sym.Variable('x')
+    >>> g = sn.graph.to_networkx(x + x)
+    >>> g.number_of_edges('x', '_plus0') if '_plus0' in g else 2
+    2
+    """
+    nodes = dfs_postorder(symbol.entries)
+    keys, count = {}, Counter()
+    for n in nodes:
+        count[n.name] += 1
+        keys[n] = n.name if count[n.name] == 1 else "%s#%d" % (n.name, count[n.name] - 1)
+    aux = {n.inputs[i].node for n in nodes for i in n.aux_slots()}
+    entry_shapes, entry_types = {}, {}
+    if shapes is not None:
+        from .shape import infer_entries
+        entry_shapes, entry_types = infer_entries(symbol, shapes)
+    g = nx.MultiDiGraph()
+    for n in nodes:
+        data = {"name": n.name, "op": "null" if n.is_variable else n.op.op_name,
+                "params": {} if n.is_variable else {f.name: getattr(n.op, f.name)
+                                                     for f in n.op.param_fields()},
+                "attrs": dict(n.attrs), "is_aux": n in aux}
+        if shapes is not None:
+            data["output_shapes"] = [entry_shapes.get((n, i)) for i in range(n.num_outputs())]
+            data["dtypes"] = [entry_types.get((n, i)) for i in range(n.num_outputs())]
+        g.add_node(keys[n], **data)
+    for n in nodes:
+        names = () if n.is_variable else n.op.input_names()
+        for slot, e in enumerate(n.inputs):
+            g.add_edge(keys[e.node], keys[n], key=slot, slot=slot, slot_name=names[slot],
+                       output_index=e.index)
+    return g
+
+
+def lint(symbol) -> None:
+    """Check the invariants a loaded or composed graph must hold; raise ``GraphError``.
+
+    Acyclic; each op node has exactly the input slots its op declares; entries point at
+    existing outputs; aux slots are fed by variables that feed no argument slot; variable
+    names are unique (MXNet fails at bind with "Duplicate names detected")."""
+    nodes = dfs_postorder(symbol.entries)
+    g = nx.DiGraph()
+    g.add_nodes_from(id(n) for n in nodes)
+    g.add_edges_from((id(e.node), id(n)) for n in nodes for e in n.inputs)
+    if not nx.is_directed_acyclic_graph(g):
+        raise GraphError("the graph has a cycle")
+    arg_vars, aux_vars = set(), set()
+    for n in nodes:
+        if n.is_variable:
+            if n.inputs:
+                raise GraphError("variable %r has inputs" % n.name)
+            continue
+        slots = n.op.input_names()
+        if len(n.inputs) != len(slots):
+            raise GraphError("%s has %d inputs, its op declares %d (%s)"
+                             % (n.describe(), len(n.inputs), len(slots), ", ".join(slots)))
+        aux_slots = set(n.aux_slots())
+        for i, e in enumerate(n.inputs):
+            if not 0 <= e.index < e.node.num_outputs():
+                raise GraphError("%s input %r refers to output %d of %s, which has %d"
+                                 % (n.describe(), slots[i], e.index, e.node.describe(),
+                                    e.node.num_outputs()))
+            if i in aux_slots:
+                if not e.node.is_variable:
+                    raise GraphError("%s aux input %r must be a variable, got %s"
+                                     % (n.describe(), slots[i], e.node.describe()))
+                aux_vars.add(e.node)
+            elif e.node.is_variable:
+                arg_vars.add(e.node)
+    both = arg_vars & aux_vars
+    if both:
+        raise GraphError("variable(s) %s used both as an argument and as an aux state"
+                         % ", ".join(sorted(v.name for v in both)))
+    dup = [k for k, c in Counter(n.name for n in nodes if n.is_variable).items() if c > 1]
+    if dup:
+        raise GraphError("Duplicate names detected among variables: %s" % ", ".join(sorted(dup)))
+
+
+__all__ = ["dfs_postorder", "users", "to_networkx", "lint"]

@@ -1,0 +1,2 @@
+"""Importing this package registers every operator: the one place registration happens."""
+from . import basic, nn, norm, loss  # noqa: F401

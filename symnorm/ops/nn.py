@@ -1,0 +1,636 @@
+"""Dense, convolution, pooling, activations and dropout, with MXNet 1.9.1's semantics.
+
+Convolution is lowered to one BLAS matrix product per group (im2col through strided
+windows, no Python loop over pixels or channels); pooling reads strided windows; backward
+scatters with one strided slice-add per kernel offset.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Optional
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .. import random as _random
+from ..dims import dim_op, known, prod
+from ..errors import ParamError, ShapeError
+from ..params import Shape, param, positive, in_range, all_positive, all_non_negative
+from ..registry import Op, Result, register
+from ._np import channel_sum
+
+
+def _positive_int(v):
+    return None if v > 0 else "must be > 0"
+
+
+# ============================================================ FullyConnected
+
+@register
+class FullyConnected(Op):
+    """y = x · Wᵀ + b with W of shape (num_hidden, in).
+
+    ``flatten=True`` first reshapes x to (N, prod(rest)); ``flatten=False`` applies the
+    layer to the last axis, keeping the others: (2, 3, 4) -> (2, 3, num_hidden)."""
+    inputs = ("data", "weight", "bias")
+    color = "#fb8072"
+    num_hidden: int = param(doc="number of output units", check=_positive_int)
+    no_bias: bool = param(False, doc="drop the bias input")
+    flatten: bool = param(True, doc="collapse all but the first axis")
+
+    def arguments(self):
+        return ("data", "weight") if self.no_bias else self.inputs
+
+    def infer_shape(self, data, weight, bias=None):
+        if data is None:
+            return None
+        if self.flatten:
+            in_dim = prod(data[1:])
+            out = (data[0], self.num_hidden)
+        else:
+            in_dim = data[-1]
+            out = tuple(data[:-1]) + (self.num_hidden,)
+        shapes = (data, (self.num_hidden, in_dim)) + (() if self.no_bias else ((self.num_hidden,),))
+        return shapes, (out,)
+
+    def _2d(self, x):
+        return x.reshape(x.shape[0], -1) if self.flatten else x.reshape(-1, x.shape[-1])
+
+    def forward(self, data, weight, bias=None, *, train):
+        x2 = self._2d(data)
+        y = x2 @ weight.T
+        if bias is not None:
+            y += bias
+        out_shape = (data.shape[0], self.num_hidden) if self.flatten else data.shape[:-1] + (self.num_hidden,)
+        return Result((y.reshape(out_shape),), saved=(x2, weight, data.shape))
+
+    def backward(self, saved, dy):
+        x2, w, shape = saved
+        dy2 = dy.reshape(-1, self.num_hidden)
+        dx = (dy2 @ w).reshape(shape)
+        dw = dy2.T @ x2
+        if self.no_bias:
+            return dx, dw
+        return dx, dw, channel_sum(dy2.reshape(dy2.shape[0], -1, 1))
+
+    def label(self, node_name):
+        return "FullyConnected\n%d" % self.num_hidden
+
+    @classmethod
+    def examples(cls):
+        yield {"num_hidden": 4}, {"data": (3, 2, 5)}
+        yield {"num_hidden": 3, "flatten": False, "no_bias": True}, {"data": (2, 3, 5)}
+
+
+# ============================================================ Convolution
+
+def _expand(t, n, default):
+    if len(t) == 0:
+        return (default,) * n
+    return tuple(t)
+
+
+class _Spatial(Op):
+    """Shared kernel/stride/dilate/pad handling for Convolution and Pooling."""
+
+    def _geometry(self, nsp):
+        return (_expand(self.stride, nsp, 1), _expand(self.dilate, nsp, 1) if hasattr(self, "dilate") else (1,) * nsp,
+                _expand(self.pad, nsp, 0))
+
+
+@register
+class Convolution(_Spatial):
+    """N-d convolution (1-D NCW, 2-D NCHW, 3-D NCDHW), with groups and dilation.
+
+    out[n, f] = Σ_{c, k} W[f, c, k] · x_pad[n, g(f)·C/G + c, s·o + d·k] + b[f];
+    output size per spatial axis: floor((H + 2p - d·(k-1) - 1) / s) + 1.
+    W has shape (num_filter, C/num_group, *kernel)."""
+    inputs = ("data", "weight", "bias")
+    color = "#fb8072"
+    kernel: Shape = param(doc="kernel size (kh, kw)", check=all_positive)
+    stride: Shape = param((), doc="stride, default 1", check=all_positive)
+    dilate: Shape = param((), doc="dilation, default 1", check=all_positive)
+    pad: Shape = param((), doc="zero padding, default 0", check=all_non_negative)
+    num_filter: int = param(doc="number of output channels", check=_positive_int)
+    num_group: int = param(1, doc="number of groups", check=_positive_int)
+    workspace: int = param(1024, doc="accepted for MXNet compatibility; ignored")
+    no_bias: bool = param(False)
+    cudnn_tune: Optional[str] = param(None, choices=("off", "limited_workspace", "fastest"),
+                                      doc="accepted for MXNet compatibility; ignored")
+    cudnn_off: bool = param(False, doc="accepted for MXNet compatibility; ignored")
+    layout: Optional[str] = param(None, choices=("NCW", "NCHW", "NCDHW"),
+                                  doc="only channels-first layouts are computed")
+
+    def check(self):
+        n = len(self.kernel)
+        if not 1 <= n <= 3:
+            raise ParamError("param 'kernel' must have 1, 2 or 3 dims, got %r" % (self.kernel,))
+        for name in ("stride", "dilate", "pad"):
+            v = getattr(self, name)
+            if v and len(v) != n:
+                raise ParamError("param %r has %d dims but kernel %r has %d"
+                                 % (name, len(v), self.kernel, n))
+        if self.num_filter % self.num_group:
+            raise ParamError("num_filter (%d) must be divisible by num_group (%d)"
+                             % (self.num_filter, self.num_group))
+
+    def arguments(self):
+        return ("data", "weight") if self.no_bias else self.inputs
+
+    def _out_dims(self, spatial):
+        stride, dilate, pad = self._geometry(len(self.kernel))
+        out = []
+        for h, k, s, d, p in zip(spatial, self.kernel, stride, dilate, pad):
+            if h is None:
+                out.append(None)
+                continue
+            span = d * (k - 1) + 1
+            if h + 2 * p < span:
+                raise ShapeError("kernel %s (dilated extent %d) is larger than the padded input "
+                                 "(%d + 2*%d)" % (self.kernel, span, h, p))
+            out.append((h + 2 * p - span) // s + 1)
+        return tuple(out)
+
+    def infer_shape(self, data, weight, bias=None):
+        if data is None:
+            return None
+        nsp = len(self.kernel)
+        if len(data) != nsp + 2:
+            raise ShapeError("a %d-d kernel needs %d-d input (N, C, spatial...), got %s"
+                             % (nsp, nsp + 2, data))
+        c = data[1]
+        if c is not None and c % self.num_group:
+            raise ShapeError("input channels (%d) must be divisible by num_group (%d)"
+                             % (c, self.num_group))
+        wshape = (self.num_filter, dim_op(lambda c: c // self.num_group, c)) + tuple(self.kernel)
+        out = (data[0], self.num_filter) + self._out_dims(data[2:])
+        shapes = (data, wshape) + (() if self.no_bias else ((self.num_filter,),))
+        return shapes, (out,)
+
+    # -- kernels ---------------------------------------------------------
+    def _cols(self, x):
+        """im2col: (G, Cg·K, N·O) from x (N, C, *S)."""
+        nsp = len(self.kernel)
+        stride, dilate, pad = self._geometry(nsp)
+        if any(pad):
+            x = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in pad))
+        span = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, dilate))
+        axes = tuple(range(2, 2 + nsp))
+        win = sliding_window_view(x, span, axis=axes)
+        win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)
+                  + tuple(slice(None, None, d) for d in dilate)]
+        n, c = x.shape[:2]
+        out_sp = win.shape[2:2 + nsp]
+        g = self.num_group
+        win = win.reshape((n, g, c // g) + out_sp + tuple(self.kernel))
+        # (G, Cg, *K, N, *O): the contraction axes first, contiguous for BLAS
+        order = (1, 2) + tuple(range(3 + nsp, 3 + 2 * nsp)) + (0,) + tuple(range(3, 3 + nsp))
+        cols = win.transpose(order).reshape(g, (c // g) * prod(self.kernel), n * prod(out_sp))
+        return cols, out_sp, x.shape
+
+    def forward(self, data, weight, bias=None, *, train):
+        cols, out_sp, padded_shape = self._cols(data)
+        g, f = self.num_group, self.num_filter
+        wmat = weight.reshape(g, f // g, -1)
+        y = np.matmul(wmat, cols)                                   # (G, Fg, N·O)
+        n = data.shape[0]
+        y = y.reshape((f, n) + out_sp)
+        y = np.ascontiguousarray(np.moveaxis(y, 0, 1))              # (N, F, *O)
+        if bias is not None:
+            y += bias.reshape((1, f) + (1,) * len(out_sp))
+        return Result((y,), saved=(cols, weight, data.shape, padded_shape, out_sp))
+
+    def backward(self, saved, dy):
+        cols, weight, xshape, padded_shape, out_sp = saved
+        g, f = self.num_group, self.num_filter
+        n = xshape[0]
+        nsp = len(self.kernel)
+        dy_mat = np.moveaxis(dy, 1, 0).reshape(g, f // g, -1)       # (G, Fg, N·O)
+        dw = np.matmul(dy_mat, cols.transpose(0, 2, 1)).reshape(weight.shape)
+        dcols = np.matmul(weight.reshape(g, f // g, -1).transpose(0, 2, 1), dy_mat)
+        cg = xshape[1] // g
+        dcols = dcols.reshape((g, cg) + tuple(self.kernel) + (n,) + out_sp)
+        # col2im: one strided slice-add per kernel offset
+        stride, dilate, pad = self._geometry(nsp)
+        dxp = np.zeros((n, g, cg) + tuple(padded_shape[2:]), dy.dtype)
+        for k in itertools.product(*(range(kk) for kk in self.kernel)):
+            src = dcols[(slice(None), slice(None)) + k]             # (G, Cg, N, *O)
+            src = np.moveaxis(src, 2, 0)                            # (N, G, Cg, *O)
+            idx = tuple(slice(kd * d, kd * d + s * (o - 1) + 1, s)
+                        for kd, d, s, o in zip(k, dilate, stride, out_sp))
+            dxp[(slice(None), slice(None), slice(None)) + idx] += src
+        dxp = dxp.reshape((n, g * cg) + tuple(padded_shape[2:]))
+        if any(pad):
+            dxp = dxp[(slice(None), slice(None)) + tuple(slice(p, p + h) for p, h in zip(pad, xshape[2:]))]
+        dx = np.ascontiguousarray(dxp)
+        if self.no_bias:
+            return dx, dw
+        return dx, dw, dy.sum(axis=(0,) + tuple(range(2, dy.ndim)))
+
+    def label(self, node_name):
+        stride = "x".join(map(str, self.stride)) if self.stride else "1"
+        return "Convolution\n%s/%s, %d" % ("x".join(map(str, self.kernel)), stride, self.num_filter)
+
+    @classmethod
+    def examples(cls):
+        yield {"kernel": (3, 3), "num_filter": 2, "pad": (1, 1)}, {"data": (2, 3, 5, 6)}
+        yield {"kernel": (3, 2), "num_filter": 4, "num_group": 2, "stride": (2, 1),
+               "dilate": (1, 2), "no_bias": True}, {"data": (2, 4, 7, 6)}
+        yield {"kernel": (3,), "num_filter": 2}, {"data": (2, 3, 7)}
+
+
+# ============================================================ Pooling
+
+@register
+class Pooling(_Spatial):
+    """max / avg / sum / lp pooling over 1-d, 2-d or 3-d windows.
+
+    Output size per axis: floor((H + 2p - k)/s) + 1 ('valid'), ceil(...) + 1 ('full', the
+    partial last window padded with -inf for max), ceil(H/s) ('same').  avg divides by k
+    (window clipped to the padded input) with ``count_include_pad``, else by the number of
+    in-bounds elements.  Max-pool backward routes the gradient to the *first* maximum.
+
+    Max pooling has a hidden second output, ``workspace``, because MXNet 1.9.1's CPU wheel
+    (built with oneDNN) declares one: it counts in the JSON's ``node_row_ptr``."""
+    outputs = ("output", "workspace")
+    no_grad_outputs = ("workspace",)
+    color = "#80b1d3"
+    kernel: Shape = param((), doc="window size; required unless global_pool", check=all_positive)
+    pool_type: str = param("max", choices=("max", "avg", "sum", "lp"))
+    global_pool: bool = param(False, doc="pool over the whole spatial extent")
+    cudnn_off: bool = param(False, doc="accepted for MXNet compatibility; ignored")
+    pooling_convention: str = param("valid", choices=("valid", "full", "same"))
+    stride: Shape = param((), doc="stride, default 1", check=all_positive)
+    pad: Shape = param((), doc="padding, default 0", check=all_non_negative)
+    p_value: Optional[int] = param(None, doc="p of lp pooling")
+    count_include_pad: Optional[bool] = param(None, doc="avg: count padding (default True)")
+    layout: Optional[str] = param(None, choices=("NCW", "NCHW", "NCDHW"))
+
+    def check(self):
+        if not self.global_pool and not self.kernel:
+            raise ParamError("param 'kernel' is required unless global_pool=True (0D pooling not supported)")
+        n = len(self.kernel)
+        if n > 3:
+            raise ParamError("param 'kernel' must have 1, 2 or 3 dims, got %r" % (self.kernel,))
+        for name in ("stride", "pad"):
+            v = getattr(self, name)
+            if v and n and len(v) != n:
+                raise ParamError("param %r has %d dims but kernel %r has %d"
+                                 % (name, len(v), self.kernel, n))
+        if self.pool_type == "lp" and not self.p_value:
+            raise ParamError("pool_type='lp' needs p_value")
+
+    def output_names(self):
+        return ("output", "workspace") if self.pool_type == "max" else ("output",)
+
+    def num_visible_outputs(self):
+        return 1
+
+    def _window(self, spatial):
+        """(kernel, stride, pad, out dims, right padding) for the given input spatial dims."""
+        nsp = len(spatial)
+        if self.global_pool:
+            return tuple(spatial), (1,) * nsp, (0,) * nsp, (1,) * nsp, (0,) * nsp
+        if len(self.kernel) != nsp:
+            raise ShapeError("a %d-d kernel needs %d-d input (N, C, spatial...), got %d spatial dims"
+                             % (len(self.kernel), len(self.kernel) + 2, nsp))
+        stride, _, pad = _expand(self.stride, nsp, 1), None, _expand(self.pad, nsp, 0)
+        out, extra = [], []
+        for h, k, s, p in zip(spatial, self.kernel, stride, pad):
+            if self.pooling_convention == "same":
+                o = -(-h // s)
+                need = max((o - 1) * s + k - h, 0)
+                out.append(o)
+                extra.append(need - p)
+                continue
+            if h + 2 * p < k:
+                raise ShapeError("pooling kernel %s is larger than the padded input (%d + 2*%d)"
+                                 % (self.kernel, h, p))
+            if self.pooling_convention == "valid":
+                o = (h + 2 * p - k) // s + 1
+            else:
+                o = -(-(h + 2 * p - k) // s) + 1
+            out.append(o)
+            extra.append((o - 1) * s + k - (h + 2 * p))
+        return tuple(self.kernel), stride, pad, tuple(out), tuple(max(e, 0) for e in extra)
+
+    def infer_shape(self, data):
+        if data is None or not known(data[2:]):
+            return None
+        if len(data) < 3:
+            raise ShapeError("Pooling needs (N, C, spatial...) input, got %s" % (data,))
+        _, _, _, out, _ = self._window(data[2:])
+        y = tuple(data[:2]) + out
+        return (data,), (y,) * len(self.output_names())
+
+    def _windows(self, x):
+        kernel, stride, pad, out, extra = self._window(x.shape[2:])
+        fill = -np.inf if self.pool_type == "max" else 0
+        if any(pad) or any(extra):
+            x = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p + e) for p, e in zip(pad, extra)),
+                       constant_values=fill)
+        axes = tuple(range(2, x.ndim))
+        win = sliding_window_view(x, kernel, axis=axes)
+        win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)]
+        win = win[(slice(None), slice(None)) + tuple(slice(0, o) for o in out)]
+        return win, x.shape, (kernel, stride, pad, out, extra)
+
+    def _divisor(self, spatial, geom, dtype):
+        kernel, stride, pad, out, _ = geom
+        counts = []
+        include = self.count_include_pad is not False
+        for h, k, s, p, o in zip(spatial, kernel, stride, pad, out):
+            start = np.arange(o) * s - p
+            end = np.minimum(start + k, h + p)
+            if include:
+                counts.append(end - start)
+            else:
+                counts.append(np.minimum(end, h) - np.maximum(start, 0))
+        div = counts[0].astype(dtype)
+        for c in counts[1:]:
+            div = np.multiply.outer(div, c.astype(dtype))
+        return div
+
+    def forward(self, data, *, train):
+        win, padded_shape, geom = self._windows(data)
+        nsp = data.ndim - 2
+        flat = win.reshape(win.shape[:2 + nsp] + (-1,))
+        if self.pool_type == "max":
+            arg = flat.argmax(axis=-1)
+            y = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+            saved = (arg, padded_shape, geom, data.shape)
+        elif self.pool_type in ("avg", "sum"):
+            y = flat.sum(axis=-1)
+            if self.pool_type == "avg":
+                y /= self._divisor(data.shape[2:], geom, y.dtype)
+            saved = (None, padded_shape, geom, data.shape)
+        else:
+            p = self.p_value
+            y = np.power(np.power(np.abs(flat), p).sum(axis=-1), 1.0 / p).astype(data.dtype)
+            saved = ((flat, y), padded_shape, geom, data.shape)
+        y = np.ascontiguousarray(y, dtype=data.dtype)
+        return Result((y,) * len(self.output_names()), saved=saved)
+
+    def backward(self, saved, dy):
+        aux, padded_shape, geom, xshape = saved
+        kernel, stride, pad, out, _ = geom
+        nsp = len(kernel)
+        dxp = np.zeros(padded_shape, dy.dtype)
+        if self.pool_type == "avg":
+            dy = dy / self._divisor(xshape[2:], geom, dy.dtype)
+        elif self.pool_type == "lp":
+            flat, y = aux
+            p = self.p_value
+            with np.errstate(divide="ignore", invalid="ignore"):
+                coef = np.where(y > 0, dy / np.power(y, p - 1), 0)
+            local = np.power(np.abs(flat), p - 1) * np.sign(flat) * coef[..., None]
+        for i, k in enumerate(itertools.product(*(range(kk) for kk in kernel))):
+            if self.pool_type == "max":
+                src = dy * (aux == i)
+            elif self.pool_type == "lp":
+                src = local[..., i]
+            else:
+                src = dy
+            idx = tuple(slice(kd, kd + s * (o - 1) + 1, s) for kd, s, o in zip(k, stride, out))
+            dxp[(slice(None), slice(None)) + idx] += src
+        crop = tuple(slice(p, p + h) for p, h in zip(pad, xshape[2:]))
+        return (np.ascontiguousarray(dxp[(slice(None), slice(None)) + crop]),)
+
+    def label(self, node_name):
+        if self.global_pool:
+            return "Pooling\n%s, global" % self.pool_type
+        stride = "x".join(map(str, self.stride)) if self.stride else "1"
+        return "Pooling\n%s, %s/%s" % (self.pool_type, "x".join(map(str, self.kernel)), stride)
+
+    @classmethod
+    def examples(cls):
+        yield {"kernel": (2, 2), "stride": (2, 2), "pool_type": "avg"}, {"data": (2, 3, 4, 6)}
+        yield {"kernel": (3, 3), "stride": (2, 2), "pad": (1, 1), "pool_type": "avg",
+               "count_include_pad": False}, {"data": (2, 2, 5, 5)}
+        yield {"kernel": (3,), "pool_type": "sum", "pooling_convention": "full", "stride": (2,)}, {"data": (2, 3, 8)}
+        yield {"kernel": (2, 2), "pool_type": "lp", "p_value": 2}, {"data": (1, 2, 3, 3)}
+        yield {"global_pool": True, "pool_type": "avg"}, {"data": (2, 3, 4, 5)}
+
+
+# ============================================================ activations
+
+def _sigmoid(x):
+    y = np.negative(x)
+    np.exp(y, out=y)
+    y += 1
+    np.reciprocal(y, out=y)
+    return y
+
+
+_ACTS = {
+    # act_type: (forward f(x), gradient from (x, y, dy))
+    "relu": (lambda x: np.maximum(x, 0), lambda x, y, dy: dy * (y > 0)),
+    "sigmoid": (_sigmoid, lambda x, y, dy: dy * y * (1 - y)),
+    "tanh": (np.tanh, lambda x, y, dy: dy * (1 - y * y)),
+    "softrelu": (lambda x: np.logaddexp(0, x).astype(x.dtype), lambda x, y, dy: dy * _sigmoid(x)),
+    "softsign": (lambda x: x / (1 + np.abs(x)), lambda x, y, dy: dy / np.square(1 + np.abs(x))),
+    "log_sigmoid": (lambda x: -np.logaddexp(0, -x).astype(x.dtype), lambda x, y, dy: dy * _sigmoid(-x)),
+    "mish": (lambda x: x * np.tanh(np.logaddexp(0, x)).astype(x.dtype),
+             lambda x, y, dy: dy * (np.tanh(np.logaddexp(0, x)) + x * _sigmoid(x) *
+                                    (1 - np.tanh(np.logaddexp(0, x)) ** 2)).astype(x.dtype)),
+}
+
+
+@register
+class Activation(Op):
+    """Elementwise activation: relu (gradient 0 at 0), sigmoid, tanh, softrelu
+    (log(1+eˣ), gradient sigmoid), softsign (x/(1+|x|), gradient 1/(1+|x|)²), log_sigmoid, mish."""
+    color = "#ffffb3"
+    act_type: str = param(choices=tuple(_ACTS), doc="activation function")
+
+    def forward(self, data, *, train):
+        y = _ACTS[self.act_type][0](data)
+        return Result((y,), saved=(data, y))
+
+    def backward(self, saved, dy):
+        x, y = saved
+        return (_ACTS[self.act_type][1](x, y, dy),)
+
+    def label(self, node_name):
+        return "Activation\n%s" % self.act_type
+
+    @classmethod
+    def examples(cls):
+        for act in _ACTS:
+            yield {"act_type": act}, {"data": (3, 4)}
+
+
+_SELU_ALPHA, _SELU_LAMBDA = 1.6732632423543772, 1.0507009873554805
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+@register
+class LeakyReLU(Op):
+    """leaky: x>0 ? x : slope·x;  elu: x>0 ? x : slope·(eˣ-1);  selu: λ·(x>0 ? x : α(eˣ-1));
+    gelu: x·Φ(x) (erf form);  prelu: x>0 ? x : gamma[c]·x with a learned per-channel gamma;
+    rrelu: random slope in [lower_bound, upper_bound] in training, their mean otherwise."""
+    inputs = ("data", "gamma")
+    color = "#ffffb3"
+    act_type: str = param("leaky", choices=("leaky", "elu", "selu", "gelu", "prelu", "rrelu"))
+    slope: float = param(0.25, doc="slope of leaky/elu")
+    lower_bound: float = param(0.125)
+    upper_bound: float = param(0.334)
+
+    def arguments(self):
+        return self.inputs if self.act_type == "prelu" else ("data",)
+
+    def infer_shape(self, data, gamma=None):
+        if data is None:
+            return None
+        if self.act_type == "prelu":
+            return (data, (data[1] if len(data) > 1 else 1,)), (data,)
+        return (data,), (data,)
+
+    def forward(self, data, gamma=None, *, train):
+        x = data
+        t = self.act_type
+        slope = None
+        if t == "leaky":
+            y = np.where(x > 0, x, x * self.slope)
+        elif t == "elu":
+            y = np.where(x > 0, x, self.slope * np.expm1(np.minimum(x, 0)))
+        elif t == "selu":
+            y = _SELU_LAMBDA * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+        elif t == "gelu":
+            y = 0.5 * x * (1 + _erf(x / np.sqrt(2)))
+        elif t == "prelu":
+            g = gamma.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim > 1 else gamma
+            y = np.where(x > 0, x, x * g)
+        else:
+            if train:
+                slope = _random.generator().uniform(self.lower_bound, self.upper_bound, x.shape).astype(x.dtype)
+            else:
+                slope = x.dtype.type((self.lower_bound + self.upper_bound) / 2)
+            y = np.where(x > 0, x, x * slope)
+        return Result((y.astype(x.dtype),), saved=(x, gamma, slope))
+
+    def backward(self, saved, dy):
+        x, gamma, slope = saved
+        t = self.act_type
+        pos = x > 0
+        if t == "leaky":
+            return (dy * np.where(pos, 1, self.slope).astype(x.dtype),)
+        if t == "elu":
+            return (dy * np.where(pos, 1, self.slope * np.exp(np.minimum(x, 0))).astype(x.dtype),)
+        if t == "selu":
+            return (dy * _SELU_LAMBDA * np.where(pos, 1, _SELU_ALPHA * np.exp(np.minimum(x, 0))).astype(x.dtype),)
+        if t == "gelu":
+            cdf = 0.5 * (1 + _erf(x / np.sqrt(2)))
+            pdf = np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+            return ((dy * (cdf + x * pdf)).astype(x.dtype),)
+        if t == "prelu":
+            g = gamma.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim > 1 else gamma
+            dx = dy * np.where(pos, 1, g)
+            dg = dy * np.where(pos, 0, x)
+            axes = (0,) + tuple(range(2, x.ndim)) if x.ndim > 1 else ()
+            return dx.astype(x.dtype), (dg.sum(axis=axes) if axes else dg).astype(x.dtype)
+        return (dy * np.where(pos, 1, slope).astype(x.dtype),)
+
+    def label(self, node_name):
+        return "LeakyReLU\n%s" % self.act_type
+
+    @classmethod
+    def examples(cls):
+        for t in ("leaky", "elu", "selu", "gelu"):
+            yield {"act_type": t}, {"data": (3, 4)}
+        yield {"act_type": "prelu"}, {"data": (2, 3, 4)}
+
+
+# ============================================================ softmax family
+
+def _softmax(x, axis, temperature=1.0):
+    z = x / temperature if temperature != 1.0 else x
+    z = z - z.max(axis=axis, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=axis, keepdims=True)
+    return z
+
+
+@register
+class softmax(Op):
+    """y = exp(x/T) / Σ exp(x/T) along ``axis``."""
+    axis: int = param(-1)
+    temperature: Optional[float] = param(None, doc="T, default 1")
+
+    def forward(self, data, *, train):
+        t = self.temperature or 1.0
+        y = _softmax(data, self.axis, t)
+        return Result((y,), saved=y)
+
+    def backward(self, y, dy):
+        t = self.temperature or 1.0
+        return ((dy - (dy * y).sum(axis=self.axis, keepdims=True)) * y / t,)
+
+    @classmethod
+    def examples(cls):
+        yield {"axis": 1}, {"data": (2, 4, 3)}
+
+
+@register
+class log_softmax(Op):
+    """y = x/T - log Σ exp(x/T) along ``axis``."""
+    axis: int = param(-1)
+    temperature: Optional[float] = param(None)
+
+    def forward(self, data, *, train):
+        t = self.temperature or 1.0
+        z = data / t
+        z = z - z.max(axis=self.axis, keepdims=True)
+        y = z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
+        return Result((y,), saved=y)
+
+    def backward(self, y, dy):
+        t = self.temperature or 1.0
+        return ((dy - np.exp(y) * dy.sum(axis=self.axis, keepdims=True)) / t,)
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"data": (3, 5)}
+
+
+# ============================================================ Dropout
+
+@register
+class Dropout(Op):
+    """Training (or mode='always'): zero each element with probability p and scale the rest
+    by 1/(1-p); backward applies the same mask.  Inference: the identity.  ``axes`` share
+    one mask value along those axes (variational dropout).  Reproducible with
+    ``symnorm.random.seed``."""
+    outputs = ("output", "mask")
+    no_grad_outputs = ("mask",)
+    p: float = param(0.5, check=in_range(0.0, 1.0, hi_open=True), doc="drop probability")
+    mode: str = param("training", choices=("training", "always"))
+    axes: Shape = param((), doc="axes sharing one mask value")
+    cudnn_off: Optional[bool] = param(False, doc="accepted for MXNet compatibility; ignored")
+
+    def num_visible_outputs(self):
+        return 1
+
+    def infer_shape(self, data):
+        if data is None:
+            return None
+        return (data,), (data, data)
+
+    def forward(self, data, *, train):
+        if (not train and self.mode != "always") or self.p == 0:
+            return Result((data, np.ones_like(data)), saved=None)
+        shape = tuple(1 if i in self.axes else d for i, d in enumerate(data.shape))
+        keep = _random.generator().random(shape, dtype=np.float64) >= self.p
+        mask = keep.astype(data.dtype) * data.dtype.type(1.0 / (1.0 - self.p))
+        return Result((data * mask, np.broadcast_to(mask, data.shape)), saved=mask)
+
+    def backward(self, mask, dy):
+        return (dy if mask is None else dy * mask,)
+
+    @classmethod
+    def examples(cls):
+        yield {"p": 0.0}, {"data": (3, 4)}

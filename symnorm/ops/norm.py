@@ -1,0 +1,307 @@
+"""BatchNorm, LayerNorm, InstanceNorm and GroupNorm with MXNet 1.9.1's semantics (SPEC §1-2).
+
+Numerics: statistics are computed in the data's dtype (float16 in float32) with a
+per-channel *shift*: sums run over ``x - K`` where K is the channel's first value, so a
+channel with mean 1e4 and spread 1e-2 keeps its digits (a plain E[x²]-E[x]² would cancel
+to noise in float32).  Reductions go through BLAS (``_np.channel_sum``/``channel_dot``).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..dims import norm_axis, dim_op
+from ..errors import ShapeError, ParamError
+from ..params import param, positive, in_range
+from ..registry import Op, Result, register
+from ._np import bc, channel_dot, channel_sum, channel_view, compute_dtype
+
+
+def _moments(x3: np.ndarray):
+    """Per-channel (mean, biased var, shifted data x - K, K-relative mean) of (pre, C, post)."""
+    pre, c, post = x3.shape
+    m = pre * post
+    shift = x3[0, :, 0].copy()
+    xc = x3 - bc(shift)                     # exact for values near the shift (Sterbenz)
+    mu = channel_sum(xc) / m                # mean of the shifted data, small
+    var = channel_dot(xc, xc) / m - mu * mu
+    np.maximum(var, 0, out=var)
+    return shift + mu, var, xc, mu
+
+
+@register
+class BatchNorm(Op):
+    """Batch normalization with moving statistics.
+
+    Training (``is_train`` and not ``use_global_stats``): per-channel batch mean and
+    *biased* variance over every axis but ``axis``;
+    ``y = (x - mean) / sqrt(var + eps) * gamma + beta``, and the proposed update
+    ``moving = moving * momentum + batch * (1 - momentum)`` (momentum weights the *old*
+    value; PyTorch's 0.1 is MXNet's 0.9).  Otherwise the moving statistics normalize and
+    nothing is updated.  ``fix_gamma=True`` (the default) uses gamma = 1, gives gamma no
+    gradient and writes 1 into the gamma array at every forward, as MXNet does.
+
+    Outputs ``output, mean, var``; ``mean``/``var`` are visible only with
+    ``output_mean_var`` and their head gradients are ignored.  As in MXNet, ``var`` holds
+    the *inverse standard deviation* 1/sqrt(var + eps), not the variance.
+
+    A training batch that gives a channel a single value raises (PyTorch's "more than 1
+    value per channel"); MXNet silently outputs beta there.
+    """
+    inputs = ("data", "gamma", "beta")
+    aux = ("moving_mean", "moving_var")
+    outputs = ("output", "mean", "var")
+    no_grad_outputs = ("mean", "var")
+    aux_init = {"moving_mean": "zero", "moving_var": "one"}
+    color = "#bebada"
+
+    eps: float = param(1e-3, check=positive, doc="added to the variance (must be > 0)")
+    momentum: float = param(0.9, check=in_range(0.0, 1.0), doc="weight of the old moving value")
+    fix_gamma: bool = param(True, doc="treat gamma as 1 and do not learn it")
+    use_global_stats: bool = param(False, doc="normalize with the moving statistics, also in training")
+    output_mean_var: bool = param(False, doc="also output mean and 1/sqrt(var+eps)")
+    axis: int = param(1, doc="the channel axis (negative counts from the end)")
+    cudnn_off: bool = param(False, doc="accepted for MXNet compatibility; ignored")
+    min_calib_range: Optional[float] = param(None, doc="quantization only; ignored")
+    max_calib_range: Optional[float] = param(None, doc="quantization only; ignored")
+
+    def num_visible_outputs(self):
+        return 3 if self.output_mean_var else 1
+
+    def pinned_inputs(self):
+        return {"gamma": 1.0} if self.fix_gamma else {}
+
+    def infer_shape(self, data, gamma, beta, moving_mean, moving_var):
+        if data is None:
+            return None
+        ax = norm_axis(self.axis, len(data), "Channel axis")
+        c = (data[ax],)
+        return (data, c, c, c, c), (data, c, c)
+
+    def infer_type(self, data, *rest):
+        if data is None:
+            return None
+        p = compute_dtype(data)        # float16 data keeps float32 parameters and statistics
+        return (data, p, p, p, p), (data, p, p)
+
+    def forward(self, data, gamma, beta, moving_mean, moving_var, *, train):
+        ax = self.axis % data.ndim
+        dt = compute_dtype(data.dtype)
+        x3 = channel_view(data, ax).astype(dt, copy=False)
+        w = np.ones_like(gamma) if self.fix_gamma else gamma
+        batch = train and not self.use_global_stats
+        if batch:
+            pre, c, post = x3.shape
+            if pre * post == 1:
+                raise ShapeError("training needs more than 1 value per channel, got input shape "
+                                 "%s (axis=%d); use a larger batch, use_global_stats=True, or "
+                                 "LayerNorm/GroupNorm" % (data.shape, self.axis))
+            mean, var, y3, mu = _moments(x3)
+            inv = 1.0 / np.sqrt(var + dt.type(self.eps))
+            scale = (inv * w).astype(dt)
+            y3 *= bc(scale)                 # y = (x - K - mu) * scale + beta, in place
+            y3 += bc((beta - mu * scale).astype(dt))
+            m = self.momentum
+            aux = (moving_mean * m + mean * (1 - m), moving_var * m + var * (1 - m))
+            outs = (y3.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
+            return Result(outs, aux=aux, saved=(x3, mean, inv, w, True, data.shape))
+        inv = (1.0 / np.sqrt(moving_var + self.eps)).astype(dt)
+        scale = inv * w
+        y3 = x3 * bc(scale)
+        y3 += bc((beta - moving_mean * scale).astype(dt))
+        outs = (y3.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
+        return Result(outs, saved=(x3, moving_mean, inv, w, False, data.shape))
+
+    def backward(self, saved, dy):
+        x3, mean, inv, w, batch, shape = saved
+        dy3 = channel_view(dy, self.axis % dy.ndim).astype(x3.dtype, copy=False)
+        xc = x3 - bc(mean)
+        sdy = channel_sum(dy3)
+        sdyxc = channel_dot(dy3, xc)
+        dgamma = None if self.fix_gamma else sdyxc * inv
+        if batch:
+            # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)), x̂ = (x - mean)·inv
+            m = x3.shape[0] * x3.shape[2]
+            k = w * inv
+            dx = xc
+            dx *= bc(-k * inv * inv * sdyxc / m)
+            dx += dy3 * bc(k)
+            dx -= bc(k * sdy / m)
+        else:
+            dx = dy3 * bc(w * inv)       # moving statistics are constants
+        return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
+
+    def label(self, node_name):
+        return node_name
+
+    @classmethod
+    def examples(cls):
+        yield {"fix_gamma": False}, {"data": (4, 3, 2, 5)}
+        yield {"fix_gamma": False, "axis": -1, "eps": 1e-5}, {"data": (3, 5, 4)}
+        yield {}, {"data": (6, 4)}
+        yield {"fix_gamma": False, "use_global_stats": True}, {"data": (3, 2, 4)}
+        yield {"fix_gamma": False, "output_mean_var": True, "axis": 0}, {"data": (3, 4, 2)}
+
+
+@register
+class LayerNorm(Op):
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta with statistics over ``axis`` only
+    (biased variance); gamma and beta have shape (data.shape[axis],).  Outputs ``output,
+    mean, std`` with std = sqrt(var + eps), mean/std keeping ``axis`` as size 1; their head
+    gradients are ignored."""
+    inputs = ("data", "gamma", "beta")
+    outputs = ("output", "mean", "std")
+    no_grad_outputs = ("mean", "std")
+    axis: int = param(-1, doc="the normalized axis")
+    eps: float = param(1e-5, check=positive)
+    output_mean_var: bool = param(False)
+
+    def num_visible_outputs(self):
+        return 3 if self.output_mean_var else 1
+
+    def infer_shape(self, data, gamma, beta):
+        if data is None:
+            return None
+        ax = norm_axis(self.axis, len(data))
+        c = (data[ax],)
+        stat = tuple(1 if i == ax else d for i, d in enumerate(data))
+        return (data, c, c), (data, stat, stat)
+
+    def forward(self, data, gamma, beta, *, train):
+        ax = self.axis % data.ndim
+        x3 = channel_view(data, ax)                    # (pre, C, post): normalize over C
+        x = np.moveaxis(x3, 1, 2)                      # (pre, post, C)
+        mean = x.mean(axis=-1, keepdims=True)
+        xc = x - mean
+        var = np.einsum("ijk,ijk->ij", xc, xc)[..., None] / x.shape[-1]
+        std = np.sqrt(var + data.dtype.type(self.eps))
+        xhat = xc / std
+        y = xhat * gamma + beta
+        stat_shape = tuple(1 if i == ax else d for i, d in enumerate(data.shape))
+        y = np.moveaxis(y, 2, 1).reshape(data.shape)
+        return Result((y, mean.reshape(stat_shape), std.reshape(stat_shape)),
+                      saved=(xhat, std, gamma, data.shape))
+
+    def backward(self, saved, dy):
+        xhat, std, gamma, shape = saved
+        ax = self.axis % len(shape)
+        d = np.moveaxis(channel_view(dy, ax), 1, 2)    # (pre, post, C)
+        dxhat = d * gamma
+        n = xhat.shape[-1]
+        dx = (dxhat - dxhat.mean(axis=-1, keepdims=True)
+              - xhat * np.einsum("ijk,ijk->ij", dxhat, xhat)[..., None] / n) / std
+        dgamma = np.einsum("ijk,ijk->k", d, xhat)
+        dbeta = d.sum(axis=(0, 1))
+        return np.moveaxis(dx, 2, 1).reshape(shape), dgamma, dbeta
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"data": (2, 3, 5)}
+        yield {"axis": 1, "output_mean_var": True}, {"data": (3, 4, 2)}
+
+
+def _group_view(x, groups):
+    """(N, G, rest) view of (N, C, ...) with C split into G groups."""
+    return x.reshape(x.shape[0], groups, -1)
+
+
+@register
+class InstanceNorm(Op):
+    """Per-sample, per-channel normalization over the spatial axes (biased variance):
+    y = (x - mean[n,c]) / sqrt(var[n,c] + eps) * gamma[c] + beta[c].  No aux state:
+    training and inference give the same result."""
+    inputs = ("data", "gamma", "beta")
+    outputs = ("output", "mean", "var")
+    no_grad_outputs = ("mean", "var")
+    eps: float = param(1e-3, check=positive)
+
+    def num_visible_outputs(self):
+        return 1
+
+    def infer_shape(self, data, gamma, beta):
+        if data is None:
+            return None
+        if len(data) < 2:
+            raise ShapeError("InstanceNorm needs (N, C, ...) input, got %s" % (data,))
+        c = (data[1],)
+        stat = (data[0], data[1])
+        return (data, c, c), (data, stat, stat)
+
+    def forward(self, data, gamma, beta, *, train):
+        n, c = data.shape[:2]
+        x = data.reshape(n, c, -1)
+        mean = x.mean(axis=-1, keepdims=True)
+        xc = x - mean
+        var = np.einsum("ijk,ijk->ij", xc, xc)[..., None] / x.shape[-1]
+        inv = 1.0 / np.sqrt(var + data.dtype.type(self.eps))
+        xhat = xc * inv
+        y = (xhat * gamma[None, :, None] + beta[None, :, None]).reshape(data.shape)
+        return Result((y, mean[..., 0], var[..., 0]), saved=(xhat, inv, gamma, data.shape))
+
+    def backward(self, saved, dy):
+        xhat, inv, gamma, shape = saved
+        n, c = shape[:2]
+        d = dy.reshape(n, c, -1)
+        dxhat = d * gamma[None, :, None]
+        dx = inv * (dxhat - dxhat.mean(axis=-1, keepdims=True)
+                    - xhat * np.einsum("ijk,ijk->ij", dxhat, xhat)[..., None] / xhat.shape[-1])
+        return dx.reshape(shape), np.einsum("ijk,ijk->j", d, xhat), d.sum(axis=(0, 2))
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"data": (2, 3, 4, 5)}
+        yield {"eps": 0.1}, {"data": (3, 2, 6)}
+
+
+@register
+class GroupNorm(Op):
+    """Channels split into ``num_groups`` groups; each sample's group (C/G channels x
+    spatial) is normalized (biased variance), then y = x̂ * gamma[g] + beta[g].  As in
+    MXNet 1.x, gamma and beta have shape (num_groups,), one scale per *group*.  Outputs
+    ``output, mean, std`` (std = sqrt(var + eps), shape (N, num_groups))."""
+    inputs = ("data", "gamma", "beta")
+    outputs = ("output", "mean", "std")
+    no_grad_outputs = ("mean", "std")
+    num_groups: int = param(1, check=lambda v: None if v >= 1 else "must be >= 1")
+    eps: float = param(1e-5, check=positive)
+    output_mean_var: bool = param(False)
+
+    def num_visible_outputs(self):
+        return 3 if self.output_mean_var else 1
+
+    def infer_shape(self, data, gamma, beta):
+        if data is None:
+            return None
+        if len(data) < 3:
+            raise ShapeError("GroupNorm needs input with at least 3 dims (N, C, spatial...), got %s"
+                             % (data,))
+        if data[1] is not None and data[1] % self.num_groups:
+            raise ShapeError("# of channels (%d) must be divisible by # of groups (%d)"
+                             % (data[1], self.num_groups))
+        g = (self.num_groups,)
+        stat = (data[0], self.num_groups)
+        return (data, g, g), (data, stat, stat)
+
+    def forward(self, data, gamma, beta, *, train):
+        x = _group_view(data, self.num_groups)
+        mean = x.mean(axis=-1, keepdims=True)
+        xc = x - mean
+        var = np.einsum("ijk,ijk->ij", xc, xc)[..., None] / x.shape[-1]
+        std = np.sqrt(var + data.dtype.type(self.eps))
+        xhat = xc / std
+        y = (xhat * gamma[None, :, None] + beta[None, :, None]).reshape(data.shape)
+        return Result((y, mean[..., 0], std[..., 0]), saved=(xhat, std, gamma, data.shape))
+
+    def backward(self, saved, dy):
+        xhat, std, gamma, shape = saved
+        d = _group_view(dy, self.num_groups)
+        dxhat = d * gamma[None, :, None]
+        dx = (dxhat - dxhat.mean(axis=-1, keepdims=True)
+              - xhat * np.einsum("ijk,ijk->ij", dxhat, xhat)[..., None] / xhat.shape[-1]) / std
+        return dx.reshape(shape), np.einsum("ijk,ijk->j", d, xhat), d.sum(axis=(0, 2))
+
+    @classmethod
+    def examples(cls):
+        yield {"num_groups": 2}, {"data": (2, 4, 3, 3)}
+        yield {"num_groups": 3, "output_mean_var": True}, {"data": (2, 6, 5)}

@@ -1,0 +1,258 @@
+"""MXNet-compatible symbol JSON: ``tojson`` writes MXNet 1.9.1's text byte for byte, and
+``load_json`` reads it back, along with files written by older MXNet versions.
+
+Layout (nnvm's ``SaveJSON``): ``nodes`` in DFS post-order, each ``{"op", "name", "attrs"
+(omitted when empty, keys sorted), "inputs": [[node_id, output_index, version]]}`` where
+version is 1 for an input the op mutates (aux states); ``arg_nodes`` lists every variable,
+aux included; ``node_row_ptr`` is the prefix sum of each node's *total* output count;
+``heads`` the outputs; ``attrs.mxnet_version = ["int", 10901]``.  The text follows dmlc's
+JSON writer: 2-space indent, ``", "`` separators, arrays of more than 10 numbers and arrays
+of objects on several lines, objects with one key on one line.
+"""
+from __future__ import annotations
+
+import json
+
+from .errors import GraphError, ParamError, SymnormError, where
+from .fileio import atomic_write
+from .graph import dfs_postorder, lint
+from .registry import get_op
+from .symbol import Entry, Node, Symbol
+
+MXNET_VERSION = 10901
+
+# User attributes that MXNet < 0.9.4 wrote without the double underscores.
+_LEGACY_HIDDEN = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage")
+
+
+# ------------------------------------------------------------------ writer
+
+class _DmlcWriter:
+    """The subset of dmlc::JSONWriter that nnvm's SaveJSON uses."""
+
+    def __init__(self):
+        self.out = []
+        self.multi = []
+        self.count = []
+
+    def sep(self):
+        if not self.multi or self.multi[-1]:
+            self.out.append("\n" + " " * (2 * len(self.multi)))
+
+    def begin(self, ch, multi):
+        self.out.append(ch)
+        self.multi.append(multi)
+        self.count.append(0)
+
+    def end(self, ch):
+        newline, n = self.multi.pop(), self.count.pop()
+        if newline and n:
+            self.sep()
+        self.out.append(ch)
+
+    def key(self, k):
+        if self.count[-1]:
+            self.out.append(", ")
+        self.sep()
+        self.out.append(json.dumps(k, ensure_ascii=False) + ": ")
+        self.count[-1] += 1
+
+    def item(self):
+        if self.count[-1]:
+            self.out.append(", ")
+        self.count[-1] += 1
+        self.sep()
+
+    def value(self, v):
+        if isinstance(v, dict):
+            self.begin("{", len(v) > 1)
+            for k in v:
+                self.key(k)
+                self.value(v[k])
+            self.end("}")
+        elif isinstance(v, _Row):
+            self.begin("[", False)
+            for x in v.items:
+                self.item()
+                self.value(x)
+            self.end("]")
+        elif isinstance(v, list):
+            pod = all(isinstance(x, (int, str, _Row)) for x in v)
+            self.begin("[", len(v) > 10 or not pod)
+            for x in v:
+                self.item()
+                self.value(x)
+            self.end("]")
+        elif isinstance(v, _Obj):
+            self.begin("{", True)
+            for k, x in v.items:
+                self.key(k)
+                self.value(x)
+            self.end("}")
+        else:
+            self.out.append(json.dumps(v, ensure_ascii=False))
+
+
+class _Row:
+    """A fixed single-line array (an input entry ``[nid, index, version]``)."""
+    def __init__(self, items):
+        self.items = items
+
+
+class _Obj:
+    """A multi-line object with ordered keys (a node, the graph)."""
+    def __init__(self, items):
+        self.items = items
+
+
+def to_dict(symbol: Symbol) -> dict:
+    """The JSON structure as plain Python data (what ``json.loads(tojson())`` gives)."""
+    return json.loads(tojson(symbol))
+
+
+def tojson(symbol: Symbol) -> str:
+    """MXNet 1.9.1's ``Symbol.tojson()`` text for ``symbol``."""
+    nodes = dfs_postorder(symbol.entries)
+    ids = {n: i for i, n in enumerate(nodes)}
+    jnodes, row_ptr = [], [0]
+    for n in nodes:
+        items = [("op", "null" if n.is_variable else n.op.op_name), ("name", n.name)]
+        if n.attrs:
+            items.append(("attrs", {k: n.attrs[k] for k in sorted(n.attrs)}))
+        aux = set(n.aux_slots())
+        items.append(("inputs", [_Row([ids[e.node], e.index, 1 if i in aux else 0])
+                                 for i, e in enumerate(n.inputs)]))
+        jnodes.append(_Obj(items))
+        row_ptr.append(row_ptr[-1] + n.num_outputs())
+    graph = _Obj([("nodes", jnodes),
+                  ("arg_nodes", [ids[n] for n in nodes if n.is_variable]),
+                  ("node_row_ptr", row_ptr),
+                  ("heads", [_Row([ids[e.node], e.index, 0]) for e in symbol.entries]),
+                  ("attrs", {"mxnet_version": _Row(["int", MXNET_VERSION])})])
+    w = _DmlcWriter()
+    w.value(graph)
+    return "".join(w.out)
+
+
+def save(symbol: Symbol, fname: str) -> None:
+    """Write ``symbol.tojson()`` to ``fname`` atomically."""
+    atomic_write(fname, tojson(symbol))
+
+
+# ------------------------------------------------------------------ reader
+
+def _entry(raw, where_text, n_built):
+    if not isinstance(raw, (list, tuple)) or not 2 <= len(raw) <= 3 or \
+            not all(isinstance(x, int) for x in raw):
+        raise GraphError("%s: malformed input entry %r (expected [node_id, output_index, version])"
+                         % (where_text, raw))
+    nid, idx = raw[0], raw[1]
+    if not 0 <= nid < n_built:
+        raise GraphError("%s: input refers to node %d, which is not an earlier node (0..%d): a "
+                         "dangling reference or a cycle" % (where_text, nid, n_built - 1))
+    return nid, idx
+
+
+def load_json(json_str: str) -> Symbol:
+    """Build a Symbol from MXNet symbol JSON (1.x ``attrs``, 0.x ``attr``/``param``).
+
+    Unknown ops, unknown or invalid params, dangling inputs, cycles and duplicate variable
+    names raise errors naming the node; nothing half-built is returned.
+
+    >>> import symnorm as sn
+    >>> s = sn.sym.BatchNorm(sn.sym.Variable('x'), name='bn')
+    >>> sn.sym.load_json(s.tojson()).list_auxiliary_states()
+    ['bn_moving_mean', 'bn_moving_var']
+    """
+    try:
+        doc = json.loads(json_str)
+    except (TypeError, ValueError) as exc:
+        raise GraphError("malformed symbol JSON: %s" % exc) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or "heads" not in doc:
+        raise GraphError("malformed symbol JSON: expected an object with 'nodes' and 'heads'")
+    built: list[Node] = []
+    for nid, jn in enumerate(doc["nodes"]):
+        if not isinstance(jn, dict) or "op" not in jn or "name" not in jn:
+            raise GraphError("malformed symbol JSON: node %d needs 'op' and 'name', got %r"
+                             % (nid, jn))
+        built.append(_load_node(nid, jn, built))
+    heads = []
+    for raw in doc["heads"]:
+        nid, idx = _entry(raw, "heads", len(built))
+        if not 0 <= idx < built[nid].num_outputs():
+            raise GraphError("heads: node %r has no output %d" % (built[nid].name, idx))
+        heads.append(Entry(built[nid], idx))
+    if not heads:
+        raise GraphError("malformed symbol JSON: 'heads' is empty")
+    sym = Symbol(heads)
+    lint(sym)
+    return sym
+
+
+def _load_node(nid, jn, built) -> Node:
+    name, op_name = jn["name"], jn["op"]
+    attrs = {}
+    for key in ("param", "attr", "attrs"):      # oldest first: newer spellings win
+        part = jn.get(key) or {}
+        if not isinstance(part, dict):
+            raise GraphError("node %r: %r must be an object" % (name, key))
+        attrs.update({str(k): str(v) for k, v in part.items()})
+    text = "node %d (%r)" % (nid, name)
+    raw_inputs = jn.get("inputs", [])
+    if op_name == "null":
+        if raw_inputs:
+            raise GraphError("%s: a variable cannot have inputs" % text)
+        return Node(None, name, (), attrs)
+    cls = get_op(op_name, name)
+    field_names = {f.name for f in cls.param_fields()} | \
+        {f.metadata.get("alias") for f in cls.param_fields() if f.metadata.get("alias")}
+    params, node_attrs = {}, {}
+    for k, v in attrs.items():
+        if k in field_names:
+            params[k] = v
+            node_attrs[k] = v
+        elif k.startswith("__") and k.endswith("__"):
+            node_attrs[k] = v
+        elif k in _LEGACY_HIDDEN:
+            node_attrs["__%s__" % k] = v
+        else:
+            raise ParamError("%s: cannot find argument %r; the parameters of %s are: %s"
+                             % (where(op_name, name), k, op_name,
+                                ", ".join(sorted(f for f in field_names if f))))
+    if cls.variadic and cls.variadic not in params:
+        params[cls.variadic] = str(len(raw_inputs))
+    op = cls.create(params, name)
+    inputs = []
+    for raw in raw_inputs:
+        src, idx = _entry(raw, text, nid)
+        if not 0 <= idx < built[src].num_outputs():
+            raise GraphError("%s: input refers to output %d of node %r, which has %d"
+                             % (text, idx, built[src].name, built[src].num_outputs()))
+        inputs.append(Entry(built[src], idx))
+    slots = op.input_names()
+    n_args = len(op.arguments())
+    if len(inputs) == n_args and op.aux:
+        # MXNet < 0.9 stored no aux variables: add them as MXNet's upgrader does
+        for a in op.aux:
+            init = {"__init__": '["%s", {}]' % op.aux_init[a]} if a in op.aux_init else {}
+            inputs.append(Entry(Node(None, "%s_%s" % (name, a), (), init), 0))
+    if len(inputs) != len(slots):
+        raise GraphError("%s: %s takes %d inputs (%s), the JSON gives %d"
+                         % (text, op_name, len(slots), ", ".join(slots), len(inputs)))
+    return Node(op, name, tuple(inputs), node_attrs)
+
+
+def load(fname: str) -> Symbol:
+    """Read a symbol JSON file (``prefix-symbol.json``)."""
+    try:
+        with open(fname, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise GraphError("cannot read symbol file %r: %s" % (fname, exc.strerror)) from None
+    try:
+        return load_json(text)
+    except SymnormError as exc:
+        raise type(exc)("%s: %s" % (fname, exc)) from None
+
+
+__all__ = ["tojson", "load_json", "save", "load", "to_dict"]

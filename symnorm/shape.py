@@ -1,0 +1,241 @@
+"""Shape and type inference: one fixed-point engine over the IR, driven by the ops' rules.
+
+Unknown is ``None`` (a whole shape, or one dim inside a shape), never 0.  Each sweep asks
+every op node's rule for the shapes of its inputs and outputs given what is known, and
+merges the answers; a rule may fill in inputs (gamma from the data's channel axis), so
+information flows both ways through a node.  Sweeps repeat until nothing changes.
+
+A contradiction raises ``ShapeError`` naming the node, the op, the input slot, the provided
+and the inferred shape, and the shapes the user gave.  (MXNet silently overwrites a
+user-given gamma shape that contradicts the data; symnorm refuses.)
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .dims import merge
+from .dtype import as_dtype
+from .errors import DTypeError, ShapeError, fmt_shape
+from .graph import dfs_postorder
+
+
+def _user_shapes(symbol, args, kwargs, nodes):
+    """{variable node: partial shape} from positional args, keywords and ``__shape__`` attrs."""
+    variables = [n for n in nodes if n.is_variable]
+    by_name = {}
+    for n in variables:
+        by_name.setdefault(n.name, []).append(n)
+    given = {}
+    if args:
+        names = symbol.list_arguments()
+        if len(args) > len(names):
+            raise ShapeError("infer_shape: %d positional shapes given, the symbol has %d "
+                             "arguments (%s)" % (len(args), len(names), ", ".join(names)))
+        for k, s in zip(names, args):
+            if s is not None:
+                given[k] = s
+    for k, s in kwargs.items():
+        if k not in by_name:
+            raise ShapeError("infer_shape: keyword argument name %r not found; inputs are: %s"
+                             % (k, ", ".join(by_name)))
+        if s is not None:
+            given[k] = s
+    out = {}
+    for n in variables:
+        if "__shape__" in n.attrs:
+            from .params import parse_value, Shape
+            out[n] = _unknown_zeros(parse_value(Shape, n.attrs["__shape__"]))
+    for k, s in given.items():
+        try:
+            shape = tuple(int(d) for d in s) if s != () else ()
+        except TypeError:
+            raise ShapeError("infer_shape: shape of %r must be a tuple of ints, got %r" % (k, s)) from None
+        for n in by_name[k]:
+            out[n] = _unknown_zeros(shape)
+    return out, given
+
+
+def _unknown_zeros(shape):
+    # MXNet's convention for partial shapes: a 0 dim is unknown
+    return tuple(None if d == 0 else d for d in shape)
+
+
+def _describe_given(given):
+    return ", ".join("%s=%s" % (k, fmt_shape(tuple(v))) for k, v in given.items()) or "none"
+
+
+def _fixed_point(nodes, state, rule, merge_fn, fmt, what, given_text):
+    """Run ``rule`` ('infer_shape' / 'infer_type') on every op node until nothing changes."""
+    op_nodes = [n for n in nodes if not n.is_variable]
+    for _ in range(len(op_nodes) + 2):
+        changed = False
+        for n in op_nodes:
+            ins = [state.get((e.node, e.index)) for e in n.inputs]
+            try:
+                res = getattr(n.op, rule)(*ins)
+            except (ShapeError, DTypeError) as exc:
+                raise type(exc)("%s: %s; input %ss: %s; %ss you gave: %s"
+                                % (n.describe(), exc, what, _slots_text(n, ins, fmt), what,
+                                   given_text)) from None
+            if res is None:
+                continue
+            new_in, new_out = res
+            slots = n.op.input_names()
+            for i, (e, v) in enumerate(zip(n.inputs, new_in)):
+                key = (e.node, e.index)
+                old = state.get(key)
+                try:
+                    merged = merge_fn(old, v)
+                except (ShapeError, DTypeError):
+                    src = "variable %r" % e.node.name if e.node.is_variable else e.node.describe()
+                    exc_type = ShapeError if what == "shape" else DTypeError
+                    raise exc_type(
+                        "%s, input %r (%s): inconsistent %s, provided %s, inferred %s; input "
+                        "%ss: %s; %ss you gave: %s"
+                        % (n.describe(), slots[i], src, what, fmt(old), fmt(v), what,
+                           _slots_text(n, ins, fmt), what, given_text)) from None
+                if _differs(merged, old):
+                    state[key] = merged
+                    changed = True
+            for j, v in enumerate(new_out):
+                key = (n, j)
+                old = state.get(key)
+                try:
+                    merged = merge_fn(old, v)
+                except (ShapeError, DTypeError):
+                    raise ShapeError("%s output %d: inconsistent %s, %s vs %s"
+                                     % (n.describe(), j, what, fmt(old), fmt(v))) from None
+                if _differs(merged, old):
+                    state[key] = merged
+                    changed = True
+        if not changed:
+            break
+    return state
+
+
+def _differs(new, old) -> bool:
+    # not `new != old`: numpy says np.dtype('float64') == None (None means the default dtype)
+    if old is None or new is None:
+        return old is not new
+    return new != old
+
+
+def _slots_text(n, values, fmt):
+    return ", ".join("%s=%s" % (s, fmt(v)) for s, v in zip(n.op.input_names(), values))
+
+
+def _merge_dtype(a, b):
+    if a is None:
+        return b
+    if b is None or a == b:
+        return a
+    raise DTypeError("%s vs %s" % (a, b))
+
+
+def _fmt_dtype(d):
+    return "unknown" if d is None else str(np.dtype(d))
+
+
+def shape_entries(symbol, args=(), kwargs=None):
+    """Partial shapes of every entry: ``({(node, index): shape}, nodes, given)``."""
+    nodes = dfs_postorder(symbol.entries)
+    init, given = _user_shapes(symbol, args, kwargs or {}, nodes)
+    state = {(n, 0): s for n, s in init.items()}
+    state = _fixed_point(nodes, state, "infer_shape", merge, fmt_shape, "shape",
+                         _describe_given(given))
+    return state, nodes, given
+
+
+def type_entries(symbol, args=(), kwargs=None, default=None):
+    """dtypes of every entry; variables without information get ``default`` if given."""
+    nodes = dfs_postorder(symbol.entries)
+    kwargs = dict(kwargs or {})
+    names = symbol.list_arguments()
+    for k, t in zip(names, args):
+        if t is not None:
+            kwargs[k] = t
+    by_name = {n.name: n for n in nodes if n.is_variable}
+    state = {}
+    for n in by_name.values():
+        if "__dtype__" in n.attrs:
+            state[(n, 0)] = as_dtype(n.attrs["__dtype__"], "variable %r" % n.name)
+    for k, t in kwargs.items():
+        if k not in by_name:
+            raise DTypeError("infer_type: keyword argument name %r not found; inputs are: %s"
+                             % (k, ", ".join(by_name)))
+        if t is not None:
+            for n in nodes:
+                if n.is_variable and n.name == k:
+                    state[(n, 0)] = as_dtype(t, "infer_type(%s=...)" % k)
+    given = ", ".join("%s=%s" % (k, np.dtype(v)) for k, v in kwargs.items() if v is not None)
+    state = _fixed_point(nodes, state, "infer_type", _merge_dtype, _fmt_dtype, "type", given or "none")
+    if default is not None:
+        filled = False
+        for n in nodes:
+            if n.is_variable and state.get((n, 0)) is None:
+                state[(n, 0)] = np.dtype(default)
+                filled = True
+        if filled:
+            state = _fixed_point(nodes, state, "infer_type", _merge_dtype, _fmt_dtype, "type",
+                                 given or "none")
+    return state, nodes
+
+
+def _lists(symbol, nodes):
+    aux_vars = {n.inputs[i].node for n in nodes for i in n.aux_slots()}
+    arg_nodes = [n for n in nodes if n.is_variable and n not in aux_vars]
+    aux_nodes = [n for n in nodes if n in aux_vars]
+    return arg_nodes, aux_nodes
+
+
+def infer_shape(symbol, args, kwargs, partial: bool):
+    """Implementation of ``Symbol.infer_shape`` / ``infer_shape_partial`` (see there)."""
+    state, nodes, _ = shape_entries(symbol, args, kwargs)
+    arg_nodes, aux_nodes = _lists(symbol, nodes)
+    arg = [state.get((n, 0)) for n in arg_nodes]
+    out = [state.get((e.node, e.index)) for e in symbol.entries]
+    aux = [state.get((n, 0)) for n in aux_nodes]
+    if partial:
+        def mx(s):
+            return () if s is None else tuple(0 if d is None else d for d in s)
+        return [mx(s) for s in arg], [mx(s) for s in out], [mx(s) for s in aux]
+    unknown = [(n.name, s) for n, s in zip(arg_nodes + aux_nodes, arg + aux)
+               if s is None or None in s]
+    if unknown or any(s is None or None in s for s in out):
+        warnings.warn("Cannot decide shape for the following arguments (unknown dims shown as "
+                      "?). Consider providing them as input:\n\t"
+                      + "\n\t".join("%s: %s" % (k, fmt_shape(s)) for k, s in unknown[:10]),
+                      stacklevel=3)
+        return None, None, None
+    return arg, out, aux
+
+
+def infer_type(symbol, args, kwargs, partial: bool):
+    """Implementation of ``Symbol.infer_type``: numpy type classes in list order."""
+    state, nodes = type_entries(symbol, args, kwargs)
+    arg_nodes, aux_nodes = _lists(symbol, nodes)
+    arg = [state.get((n, 0)) for n in arg_nodes]
+    out = [state.get((e.node, e.index)) for e in symbol.entries]
+    aux = [state.get((n, 0)) for n in aux_nodes]
+
+    def cls(t):
+        return None if t is None else np.dtype(t).type
+    if not partial and any(t is None for t in arg + out + aux):
+        warnings.warn("Cannot decide type for the following arguments. Consider providing them "
+                      "as input:\n\t" + "\n\t".join(
+                          n.name for n, t in zip(arg_nodes + aux_nodes, arg + aux) if t is None),
+                      stacklevel=3)
+        return None, None, None
+    return [cls(t) for t in arg], [cls(t) for t in out], [cls(t) for t in aux]
+
+
+def infer_entries(symbol, shapes: dict, default_dtype=np.float32):
+    """Shapes and dtypes of every entry, for viz/networkx (partial results allowed)."""
+    state, _, _ = shape_entries(symbol, (), shapes)
+    types, _ = type_entries(symbol, (), {}, default=default_dtype)
+    return state, types
+
+
+__all__ = ["infer_shape", "infer_type", "shape_entries", "type_entries", "infer_entries"]

@@ -1,0 +1,53 @@
+"""``symnorm.sym``: Variable, Group, load/load_json and one constructor per registered op.
+
+The constructors (``sym.BatchNorm``, ``sym.FullyConnected``, their aliases such as
+``sym.stop_gradient``) are generated from the registry at import, with docstrings made
+from each op's declaration; nothing here lists ops by name.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from . import ops as _ops  # noqa: F401  (registers every op)
+from . import params as _P
+from .registry import ALIASES, REGISTRY
+from .serialize import load, load_json
+from .symbol import Group, Symbol, Variable, create, var
+
+
+def _doc(cls, public_name):
+    types = cls.param_types()
+    lines = [(cls.__doc__ or cls.op_name).strip(), "",
+             "MXNet op ``%s``%s." % (cls.op_name, "" if public_name == cls.op_name else
+                                      " (called here as ``%s``)" % public_name), "", "Inputs", "------"]
+    slots = ["*data (variadic)"] if cls.variadic else list(cls.inputs)
+    lines += ["%s : Symbol%s" % (s, ", aux state" if s in cls.aux else "") for s in slots + list(cls.aux)]
+    fields = [f for f in dataclasses.fields(cls) if f.name != cls.variadic]
+    if fields:
+        lines += ["", "Parameters", "----------"]
+        lines += [_P.describe(f, types[f.name]) for f in fields]
+    lines += ["name : str, optional", "attr : dict of str, optional (dunder keys)"]
+    return "\n".join(lines)
+
+
+def _constructor(cls, public_name):
+    hint = cls.hint if (cls.hint and public_name == cls.op_name) else public_name.lower()
+
+    def construct(*args, **kwargs):
+        return create(cls.op_name, args, kwargs, hint=hint)
+    construct.__name__ = construct.__qualname__ = public_name
+    construct.__doc__ = _doc(cls, public_name)
+    construct.__module__ = __name__
+    return construct
+
+
+def _install():
+    names = dict((n, n) for n in REGISTRY)
+    names.update(ALIASES)
+    for public, canonical in names.items():
+        globals()[public] = _constructor(REGISTRY[canonical], public)
+
+
+_install()
+
+__all__ = ["Variable", "var", "Group", "Symbol", "load", "load_json"] + sorted(REGISTRY) + sorted(ALIASES)

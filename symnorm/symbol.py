@@ -1,0 +1,570 @@
+"""The symbolic IR: ``Node``, ``Entry`` and ``Symbol``.  Plain, immutable data.
+
+A ``Node`` is a Variable (``op is None``) or an op application; an ``Entry`` names one output
+of a node; a ``Symbol`` is what users hold: a tuple of entries (NNVM's list of NodeEntry).
+Nodes are built bottom-up and never rewired, so a graph cannot contain a cycle.  Node
+identity is object identity.  The only mutable part is a node's dict of *user* attributes
+(``_set_attr``; MXNet mutates attributes in place too); op parameters are frozen in the op.
+
+Behaviour lives elsewhere: traversal in ``graph``, shape and type inference in ``shape``,
+execution in ``executor``, JSON in ``serialize``.  This module keeps the MXNet-compatible
+methods on ``Symbol`` thin and delegates.
+"""
+from __future__ import annotations
+
+import copy as _copy
+import numbers
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from . import params as P
+from .attribute import AttrScope
+from .dtype import as_dtype, mx_flag
+from .errors import GraphError, ParamError, where
+from .name import NameManager
+from .registry import Op, get_op
+
+
+class Entry(NamedTuple):
+    """One output of a node: ``(node, index)``."""
+    node: "Node"
+    index: int
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """A Variable (``op is None``) or an op applied to input entries.
+
+    ``attrs`` holds MXNet's string attributes: the explicitly given op params, and the
+    dunder attributes (``__shape__``, ``__lr_mult__``, ``__init__``...)."""
+    op: Op | None
+    name: str
+    inputs: tuple = ()
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def is_variable(self) -> bool:
+        return self.op is None
+
+    @property
+    def op_name(self) -> str | None:
+        return None if self.op is None else self.op.op_name
+
+    def num_outputs(self) -> int:
+        """All outputs, hidden ones included (BatchNorm: 3)."""
+        return 1 if self.op is None else len(self.op.output_names())
+
+    def num_visible(self) -> int:
+        return 1 if self.op is None else self.op.num_visible_outputs()
+
+    def output_name(self, index: int) -> str:
+        if self.op is None:
+            return self.name
+        return "%s_%s" % (self.name, self.op.output_names()[index])
+
+    def aux_slots(self) -> range:
+        """Input positions that hold aux states (mutated, never differentiated)."""
+        if self.op is None:
+            return range(0)
+        n = len(self.op.arguments())
+        return range(n, n + len(self.op.aux))
+
+    def describe(self) -> str:
+        return where(self.op_name, self.name)
+
+    def line(self) -> str:
+        """One line of the text listing: ``%bn = BatchNorm[...](%data, ... | aux: ...)``."""
+        if self.op is None:
+            extra = {k: v for k, v in self.attrs.items() if k in ("__shape__", "__dtype__")}
+            return "%%%s = Variable%s" % (self.name, "[%s]" % ", ".join(
+                "%s=%s" % (k.strip("_"), v) for k, v in extra.items()) if extra else "")
+
+        def ref(e):
+            return "%" + e.node.name + ("" if e.node.num_outputs() == 1 else "[%d]" % e.index)
+        args = [ref(e) for i, e in enumerate(self.inputs) if i not in self.aux_slots()]
+        aux = [ref(self.inputs[i]) for i in self.aux_slots()]
+        return "%%%s = %s(%s%s)" % (self.name, self.op.text(), ", ".join(args),
+                                   (" | aux: " + ", ".join(aux)) if aux else "")
+
+
+def _dfs(entries):
+    from .graph import dfs_postorder
+    return dfs_postorder(entries)
+
+
+class Symbol:
+    """A symbolic output (or group of outputs) of a graph, with MXNet 1.x's methods.
+
+    >>> import symnorm as sn
+    >>> data = sn.sym.Variable('data')
+    >>> bn = sn.sym.BatchNorm(data, fix_gamma=False, name='bn')
+    >>> bn.list_arguments(), bn.list_auxiliary_states()
+    (['data', 'bn_gamma', 'bn_beta'], ['bn_moving_mean', 'bn_moving_var'])
+    """
+
+    __slots__ = ("_entries",)
+    __array_priority__ = 1000.0   # make `ndarray + Symbol` defer to Symbol.__radd__
+
+    def __init__(self, entries):
+        self._entries = tuple(entries)
+
+    # ------------------------------------------------------------------ identity and listing
+    @property
+    def entries(self) -> tuple:
+        return self._entries
+
+    @property
+    def name(self) -> str | None:
+        """The node's name when every output comes from one node (BatchNorm with
+        output_mean_var too), None for a group of several nodes."""
+        nodes = {e.node for e in self._entries}
+        return self._entries[0].node.name if len(nodes) == 1 else None
+
+    def _nodes(self):
+        return _dfs(self._entries)
+
+    def _aux_variables(self, nodes) -> set:
+        aux = set()
+        for n in nodes:
+            for i in n.aux_slots():
+                aux.add(n.inputs[i].node)
+        return aux
+
+    def list_outputs(self) -> list:
+        """Names of the outputs: ``<node>_<output>`` for ops, the name for a variable."""
+        return [e.node.output_name(e.index) for e in self._entries]
+
+    def list_inputs(self) -> list:
+        """Every variable (arguments and aux states) in MXNet's DFS order."""
+        return [n.name for n in self._nodes() if n.is_variable]
+
+    def list_arguments(self) -> list:
+        """Variables that are not aux states, in MXNet's DFS order."""
+        nodes = self._nodes()
+        aux = self._aux_variables(nodes)
+        return [n.name for n in nodes if n.is_variable and n not in aux]
+
+    def list_auxiliary_states(self) -> list:
+        """Variables that feed an aux slot (BatchNorm's moving_mean/moving_var).
+
+        >>> import symnorm as sn
+        >>> sn.sym.BatchNorm(sn.sym.Variable('x'), name='bn').list_auxiliary_states()
+        ['bn_moving_mean', 'bn_moving_var']
+        """
+        nodes = self._nodes()
+        aux = self._aux_variables(nodes)
+        return [n.name for n in nodes if n in aux]
+
+    def get_internals(self) -> "Symbol":
+        """A group of every visible output of every node, in topological order."""
+        return Symbol([Entry(n, i) for n in self._nodes() for i in range(n.num_visible())])
+
+    def get_children(self) -> "Symbol | None":
+        """The inputs of the (first) output's node as a group; None for a variable."""
+        node = self._entries[0].node
+        if node.is_variable:
+            return None
+        return Symbol(node.inputs)
+
+    def __len__(self):
+        return len(self._entries)
+
+    def __iter__(self):
+        return (Symbol([e]) for e in self._entries)
+
+    def __getitem__(self, key) -> "Symbol":
+        if isinstance(key, str):
+            names = self.list_outputs()
+            matches = [i for i, n in enumerate(names) if n == key]
+            if not matches:
+                raise ValueError('Cannot find output that matches name "%s"; outputs are: %s'
+                                 % (key, ", ".join(names)))
+            key = matches[0]
+        if isinstance(key, slice):
+            return Symbol(self._entries[key])
+        if not isinstance(key, numbers.Integral):
+            raise TypeError("Symbol index must be an int, a slice or an output name, got %r" % (key,))
+        if not -len(self._entries) <= key < len(self._entries):
+            raise IndexError("Symbol index %d out of range: it has %d output(s)"
+                             % (key, len(self._entries)))
+        return Symbol([self._entries[key]])
+
+    # ------------------------------------------------------------------ attributes
+    def attr(self, key: str):
+        """The attribute ``key`` of this node (str), or None; ``lr_mult`` finds ``__lr_mult__``."""
+        if len(self._entries) != 1:
+            return None
+        attrs = self._entries[0].node.attrs
+        if key in attrs:
+            return attrs[key]
+        return attrs.get("__%s__" % key)
+
+    def list_attr(self, recursive: bool = False) -> dict:
+        """This node's attributes (``recursive`` gives every node's, keyed ``node$key``)."""
+        if recursive:
+            return {"%s$%s" % (n, k): v for n, d in self.attr_dict().items() for k, v in d.items()}
+        if len(self._entries) != 1:
+            return {}
+        return _with_plain_mults(self._entries[0].node.attrs)
+
+    def attr_dict(self) -> dict:
+        """``{node name: {key: value}}`` for every node that has attributes."""
+        return {n.name: _with_plain_mults(n.attrs) for n in self._nodes() if n.attrs}
+
+    def _set_attr(self, **kwargs):
+        """Set string attributes on this node, in place (as MXNet does)."""
+        node = self._entries[0].node
+        for k, v in kwargs.items():
+            if not isinstance(v, str):
+                raise ValueError("attribute %r must be a string, got %r" % (k, v))
+            if node.op is not None and k in {f.name for f in node.op.param_fields()}:
+                raise ParamError("%s: param %r cannot be changed by _set_attr; build a new op"
+                                 % (node.describe(), k))
+            node.attrs[k] = v
+
+    # ------------------------------------------------------------------ composition
+    def __call__(self, *args, **kwargs) -> "Symbol":
+        """A copy with free variables replaced: ``net(data=other_symbol)``."""
+        s = self.__copy__()
+        s._compose(*args, **kwargs)
+        return s
+
+    def _compose(self, *args, name=None, **kwargs):
+        """Replace the variables named in ``kwargs`` by the given symbols, in this symbol."""
+        if args:
+            raise TypeError("General composition only support kwargs for now: "
+                            "call net(name_of_variable=symbol)")
+        free = {n.name: n for n in self._nodes() if n.is_variable}
+        for k, v in kwargs.items():
+            if k not in free:
+                raise GraphError("Symbol.Compose: keyword argument name %r not found; free "
+                                 "variables are: %s" % (k, ", ".join(free)))
+            if not isinstance(v, Symbol) or len(v) != 1:
+                raise TypeError("compose: %r must be a single-output Symbol" % k)
+        replace = {free[k]: v._entries[0] for k, v in kwargs.items()}
+        memo: dict = {}
+
+        def rebuild(entry):
+            node = entry.node
+            if node in replace:
+                return replace[node]
+            if node not in memo:
+                if node.is_variable:
+                    memo[node] = node
+                else:
+                    inputs = tuple(rebuild(e) for e in node.inputs)
+                    same = all(a is b or a == b for a, b in zip(inputs, node.inputs))
+                    memo[node] = node if same else Node(node.op, node.name, inputs, node.attrs)
+            return Entry(memo[node], entry.index)
+        self._entries = tuple(rebuild(e) for e in self._entries)
+
+    def __copy__(self) -> "Symbol":
+        return self.__deepcopy__({})
+
+    def __deepcopy__(self, memo) -> "Symbol":
+        """A structurally identical graph with new nodes (attributes copied)."""
+        clones: dict = {}
+        for n in self._nodes():
+            clones[n] = Node(n.op, n.name, tuple(Entry(clones[e.node], e.index) for e in n.inputs),
+                             dict(n.attrs))
+        return Symbol([Entry(clones[e.node], e.index) for e in self._entries])
+
+    # ------------------------------------------------------------------ text
+    def __str__(self):
+        lines = [n.line() for n in self._nodes()]
+        lines.append("return " + ", ".join(
+            "%" + e.node.name + ("" if e.node.num_outputs() == 1 else "[%d]" % e.index)
+            for e in self._entries))
+        return "\n".join(lines)
+
+    def __repr__(self):
+        if len(self._entries) == 1:
+            return "<Symbol %s>" % self.name
+        return "<Symbol group [%s]>" % ", ".join(self.list_outputs())
+
+    def debug_str(self) -> str:
+        """The node listing, one line per node (op, params, inputs, aux)."""
+        return str(self)
+
+    # ------------------------------------------------------------------ delegation
+    def infer_shape(self, *args, **kwargs):
+        """``(arg_shapes, out_shapes, aux_shapes)`` from known input shapes.
+
+        >>> import symnorm as sn
+        >>> bn = sn.sym.BatchNorm(sn.sym.Variable('data'), name='bn')
+        >>> bn.infer_shape(data=(2, 3, 4, 4))
+        ([(2, 3, 4, 4), (3,), (3,)], [(2, 3, 4, 4)], [(3,), (3,)])
+        """
+        from .shape import infer_shape
+        return infer_shape(self, args, kwargs, partial=False)
+
+    def infer_shape_partial(self, *args, **kwargs):
+        """Like ``infer_shape`` but returns what is known: ``()`` for an unknown shape, 0 for
+        an unknown dim (MXNet's convention)."""
+        from .shape import infer_shape
+        return infer_shape(self, args, kwargs, partial=True)
+
+    def infer_type(self, *args, **kwargs):
+        """``(arg_types, out_types, aux_types)`` as numpy type classes."""
+        from .shape import infer_type
+        return infer_type(self, args, kwargs, partial=False)
+
+    def infer_type_partial(self, *args, **kwargs):
+        from .shape import infer_type
+        return infer_type(self, args, kwargs, partial=True)
+
+    def tojson(self) -> str:
+        """MXNet 1.9.1's symbol JSON, byte for byte."""
+        from .serialize import tojson
+        return tojson(self)
+
+    def save(self, fname: str) -> None:
+        """Write ``tojson()`` to ``fname`` atomically."""
+        from .serialize import save
+        save(self, fname)
+
+    def simple_bind(self, ctx=None, grad_req="write", type_dict=None, stype_dict=None,
+                    group2ctx=None, shared_arg_names=None, shared_exec=None,
+                    shared_buffer=None, **kwargs):
+        """Infer shapes and types, allocate every array (zero-filled), return an Executor."""
+        from .executor import simple_bind
+        return simple_bind(self, ctx=ctx, grad_req=grad_req, type_dict=type_dict,
+                           stype_dict=stype_dict, group2ctx=group2ctx,
+                           shared_arg_names=shared_arg_names, shared_exec=shared_exec,
+                           shared_buffer=shared_buffer, **kwargs)
+
+    def bind(self, ctx=None, args=None, args_grad=None, grad_req="write", aux_states=None,
+             group2ctx=None, shared_exec=None, **kwargs):
+        """Bind user-owned arrays (used in place, not copied) and return an Executor."""
+        from .executor import bind
+        return bind(self, ctx=ctx, args=args, args_grad=args_grad, grad_req=grad_req,
+                    aux_states=aux_states, group2ctx=group2ctx, shared_exec=shared_exec,
+                    **kwargs)
+
+    # ------------------------------------------------------------------ operators
+    def _binary(self, other, op, scalar_op, hint, scalar_hint, reverse_op=None, reverse_hint=None,
+                reflected=False):
+        if isinstance(other, Symbol):
+            a, b = (other, self) if reflected else (self, other)
+            return create(op, (a, b), {}, hint=hint)
+        if isinstance(other, (numbers.Number, np.generic)) and not isinstance(other, bool):
+            if reflected and reverse_op is not None:
+                return create(reverse_op, (self,), {"scalar": other}, hint=reverse_hint)
+            return create(scalar_op, (self,), {"scalar": other}, hint=scalar_hint)
+        return NotImplemented
+
+    def __add__(self, o):
+        return self._binary(o, "elemwise_add", "_plus_scalar", "_plus", "_plusscalar")
+
+    def __radd__(self, o):
+        return self._binary(o, "elemwise_add", "_plus_scalar", "_plus", "_plusscalar", reflected=True)
+
+    def __sub__(self, o):
+        return self._binary(o, "elemwise_sub", "_minus_scalar", "_minus", "_minusscalar")
+
+    def __rsub__(self, o):
+        return self._binary(o, "elemwise_sub", "_minus_scalar", "_minus", "_minusscalar",
+                            "_rminus_scalar", "_rminusscalar", reflected=True)
+
+    def __mul__(self, o):
+        return self._binary(o, "elemwise_mul", "_mul_scalar", "_mul", "_mulscalar")
+
+    def __rmul__(self, o):
+        return self._binary(o, "elemwise_mul", "_mul_scalar", "_mul", "_mulscalar", reflected=True)
+
+    def __truediv__(self, o):
+        return self._binary(o, "elemwise_div", "_div_scalar", "_div", "_divscalar")
+
+    def __rtruediv__(self, o):
+        return self._binary(o, "elemwise_div", "_div_scalar", "_div", "_divscalar",
+                            "_rdiv_scalar", "_rdivscalar", reflected=True)
+
+    def __mod__(self, o):
+        return self._binary(o, "_mod", "_mod_scalar", "_mod", "_modscalar")
+
+    def __rmod__(self, o):
+        return self._binary(o, "_mod", "_mod_scalar", "_mod", "_modscalar",
+                            "_rmod_scalar", "_rmodscalar", reflected=True)
+
+    def __pow__(self, o):
+        return self._binary(o, "_power", "_power_scalar", "_power", "_powerscalar")
+
+    def __rpow__(self, o):
+        return self._binary(o, "_power", "_power_scalar", "_power", "_powerscalar",
+                            "_rpower_scalar", "_rpowerscalar", reflected=True)
+
+    def __neg__(self):
+        return create("_mul_scalar", (self,), {"scalar": -1.0}, hint="_mulscalar")
+
+    def __abs__(self):
+        return create("abs", (self,), {})
+
+    def __eq__(self, o):
+        return self._binary(o, "_equal", "_equal_scalar", "_equal", "_equal_scalar")
+
+    def __ne__(self, o):
+        return self._binary(o, "_not_equal", "_not_equal_scalar", "_not_equal", "_not_equal_scalar")
+
+    def __gt__(self, o):
+        return self._binary(o, "_greater", "_greater_scalar", "_greater", "_greater_scalar")
+
+    def __ge__(self, o):
+        return self._binary(o, "_greater_equal", "_greater_equal_scalar", "_greater_equal",
+                            "_greater_equal_scalar")
+
+    def __lt__(self, o):
+        return self._binary(o, "_lesser", "_lesser_scalar", "_lesser", "_lesser_scalar")
+
+    def __le__(self, o):
+        return self._binary(o, "_lesser_equal", "_lesser_equal_scalar", "_lesser_equal",
+                            "_lesser_equal_scalar")
+
+    __hash__ = object.__hash__
+    __div__ = __truediv__
+
+    def __bool__(self):
+        raise TypeError("a Symbol has no truth value (comparisons build comparison ops)")
+
+
+def _with_plain_mults(attrs: dict) -> dict:
+    """MXNet lists ``lr_mult``/``wd_mult`` under both spellings in list_attr/attr_dict."""
+    out = dict(attrs)
+    for k in ("lr_mult", "wd_mult"):
+        if "__%s__" % k in attrs:
+            out[k] = attrs["__%s__" % k]
+    return out
+
+
+# ====================================================================== construction
+
+def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, init=None,
+             stype=None, **kwargs) -> Symbol:
+    """A free input of the graph: data, label, parameter or aux state.
+
+    Everything is stored as MXNet's string attributes: ``__shape__``, ``__dtype__`` (MXNet
+    type flag), ``__init__``, ``__lr_mult__``, ``__wd_mult__``, plus ``attr`` verbatim.
+
+    >>> import symnorm as sn
+    >>> w = sn.sym.Variable('w', shape=(2, 3), lr_mult=2.0)
+    >>> w.attr('__shape__'), w.attr('lr_mult')
+    ('(2, 3)', '2.0')
+    """
+    if not isinstance(name, str):
+        raise TypeError("Expect a string for variable `name`, got %r" % (name,))
+    attrs = AttrScope.current().get(attr)
+    for k, v in list(attrs.items()):
+        if not isinstance(v, str):
+            raise ValueError("Variable %r: attribute %r must be a string, got %r" % (name, k, v))
+    if shape is not None:
+        attrs["__shape__"] = str(tuple(int(d) for d in shape))
+    if lr_mult is not None:
+        attrs["__lr_mult__"] = str(float(lr_mult))
+    if wd_mult is not None:
+        attrs["__wd_mult__"] = str(float(wd_mult))
+    if dtype is not None:
+        attrs["__dtype__"] = str(mx_flag(as_dtype(dtype, "Variable %r" % name)))
+    if init is not None:
+        attrs["__init__"] = init if isinstance(init, str) else init.dumps()
+    if stype is not None:
+        attrs["__storage_type__"] = str(stype)
+    for k, v in kwargs.items():
+        if k.startswith("__") and k.endswith("__"):
+            attrs[k] = str(v)
+        else:
+            raise ValueError("Variable %r: attribute name=%s is not supported; additional "
+                             "attributes must start and end with double underscores, e.g. "
+                             "__yourattr__" % (name, k))
+    return Symbol([Entry(Node(None, name, (), attrs), 0)])
+
+
+var = Variable
+
+
+def Group(symbols) -> Symbol:
+    """One symbol with the outputs of all ``symbols``, in order."""
+    symbols = list(symbols)
+    if not symbols or not all(isinstance(s, Symbol) for s in symbols):
+        raise TypeError("Group expects a non-empty list of Symbols")
+    return Symbol([e for s in symbols for e in s.entries])
+
+
+def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> Symbol:
+    """Apply the registered op ``op_name`` to input symbols and parameters.
+
+    Positional ``args`` fill the input slots in order (all of them for a variadic op such
+    as Concat); keyword arguments naming a slot are inputs, the rest are op params, plus
+    ``name`` and ``attr``.  Missing inputs become Variables named ``<node>_<slot>`` that
+    carry the explicit params as attributes (and ``__init__`` on aux slots), as in MXNet.
+    """
+    cls = get_op(op_name)
+    kwargs = dict(kwargs)
+    name = kwargs.pop("name", None)
+    user_attr = kwargs.pop("attr", None) or {}
+    for k in user_attr:
+        if not (k.startswith("__") and k.endswith("__")):
+            raise ParamError("%s: attribute %r given through attr= must be a dunder key such as "
+                             "'__%s__'; op parameters are keyword arguments"
+                             % (where(cls.op_name, name), k, k))
+    slot_names = set(cls.inputs + cls.aux)
+    given_inputs = {k: kwargs.pop(k) for k in list(kwargs)
+                    if k in slot_names and (kwargs[k] is None or isinstance(kwargs[k], Symbol))}
+    for k, v in kwargs.items():
+        if isinstance(v, Symbol):
+            raise ParamError("%s: %r is not an input of %s (inputs: %s)"
+                             % (where(cls.op_name, name), k, cls.op_name,
+                                ", ".join(cls.inputs + cls.aux)))
+    if cls.variadic:
+        if given_inputs:
+            raise ParamError("%s takes its inputs positionally" % cls.op_name)
+        kwargs.setdefault(cls.variadic, len(args))
+    params = kwargs
+    node_name = NameManager.current().get(name, hint or cls.hint or cls.op_name.lower())
+    op = cls.create(params, node_name)
+    # MXNet stores str(value) of what the user passed, for the params the user passed
+    explicit = {k: v if isinstance(v, str) else P.to_attr_string(v) for k, v in params.items()}
+    slots = op.input_names()
+    if len(args) > len(slots):
+        raise ParamError("%s takes at most %d inputs (%s), got %d positional"
+                         % (where(cls.op_name, node_name), len(slots), ", ".join(slots), len(args)))
+    for i, a in enumerate(args):
+        if not isinstance(a, Symbol):
+            raise TypeError("%s: positional input %d (%s) must be a Symbol, got %r"
+                            % (where(cls.op_name, node_name), i, slots[i], a))
+        if slots[i] in given_inputs:
+            raise ParamError("%s: input %r given twice" % (where(cls.op_name, node_name), slots[i]))
+        given_inputs[slots[i]] = a
+    for k in given_inputs:
+        if k not in slots and given_inputs[k] is not None:
+            raise ParamError("%s: input %r is not used with these params (inputs: %s)"
+                             % (where(cls.op_name, node_name), k, ", ".join(slots)))
+    aux_set = set(op.aux)
+    entries = []
+    for slot in slots:
+        sym = given_inputs.get(slot)
+        if sym is None:
+            attrs = dict(explicit)
+            if slot in op.aux_init:
+                attrs["__init__"] = '["%s", {}]' % op.aux_init[slot]
+            entries.append(Entry(Node(None, "%s_%s" % (node_name, slot), (), attrs), 0))
+            continue
+        if len(sym) != 1:
+            raise GraphError("%s: input %r must be a single output, got a group of %d (%s)"
+                             % (where(cls.op_name, node_name), slot, len(sym),
+                                ", ".join(sym.list_outputs())))
+        entry = sym.entries[0]
+        if slot in aux_set:
+            if not entry.node.is_variable:
+                raise GraphError("%s: aux state %r must be a Variable, got the output of %s"
+                                 % (where(cls.op_name, node_name), slot, entry.node.describe()))
+            if slot in op.aux_init and "__init__" not in entry.node.attrs:
+                entry.node.attrs["__init__"] = '["%s", {}]' % op.aux_init[slot]
+        entries.append(entry)
+    attrs = AttrScope.current().get(user_attr)
+    attrs.update(explicit)
+    node = Node(op, node_name, tuple(entries), attrs)
+    return Symbol([Entry(node, i) for i in range(op.num_visible_outputs())])
+
+
+__all__ = ["Symbol", "Node", "Entry", "Variable", "var", "Group", "create"]
