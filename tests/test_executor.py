@@ -1,0 +1,425 @@
+"""The executor: binding, grad_req, blocking, the aux write-back contract, atomic failure,
+reshape, copy_params_from, monitor, memory plan."""
+import warnings
+
+import numpy as np
+import pytest
+
+import symnorm as sn
+from symnorm import sym
+
+
+def bn_net(**kw):
+    return sym.BatchNorm(sym.Variable("data"), name="bn", fix_gamma=False, **kw)
+
+
+def bound_bn(rng, shape=(6, 3), **kw):
+    ex = bn_net(**kw).simple_bind(sn.cpu(), data=shape)
+    ex.arg_dict["data"][:] = rng.randn(*shape)
+    ex.arg_dict["bn_gamma"][:] = 1.5
+    ex.aux_dict["bn_moving_var"][:] = 1
+    return ex
+
+
+# ------------------------------------------------------------------ binding
+
+def test_simple_bind_allocates_zeros_and_respects_type_dict():
+    ex = bn_net().simple_bind(sn.cpu(), type_dict={"data": "float64"}, data=(4, 3))
+    for arrs in (ex.arg_dict, ex.grad_dict, ex.aux_dict):
+        for a in arrs.values():
+            assert a.dtype == np.float64 and not a.any()
+    assert list(ex.arg_dict) == ["data", "bn_gamma", "bn_beta"]
+    assert list(ex.output_dict) == ["bn_output"]
+    assert [a.shape for a in ex.outputs] == [(4, 3)]
+
+
+def test_simple_bind_errors():
+    with pytest.raises(sn.BindError, match="grad_req=bogus is not a valid input"):
+        bn_net().simple_bind(sn.cpu(), grad_req="bogus", data=(4, 3))
+    with pytest.raises(sn.BindError, match="cannot decide the shapes of data"):
+        bn_net().simple_bind(sn.cpu())
+    with pytest.raises(sn.BindError, match="grad_req list"):
+        bn_net().simple_bind(sn.cpu(), grad_req=["write"], data=(4, 3))
+    with pytest.raises(sn.BindError, match="unknown argument"):
+        bn_net().simple_bind(sn.cpu(), grad_req={"nope": "write"}, data=(4, 3))
+    dup = sym.Variable("a") + sym.Variable("a")
+    with pytest.raises(sn.BindError, match="Duplicate names"):
+        dup.simple_bind(sn.cpu(), a=(2,))
+
+
+def test_bind_uses_arrays_in_place(rng):
+    fc = sym.FullyConnected(sym.Variable("data"), num_hidden=2, name="fc")
+    args = {"data": rng.randn(3, 4).astype(np.float32), "fc_weight": rng.randn(2, 4).astype(np.float32),
+            "fc_bias": np.zeros(2, np.float32)}
+    grads = {"fc_weight": np.zeros((2, 4), np.float32)}
+    ex = fc.bind(sn.cpu(), args=args, args_grad=grads)
+    assert ex.arg_dict["fc_weight"] is args["fc_weight"]
+    assert ex.grad_dict["data"] is None and ex.grad_dict["fc_bias"] is None
+    ex.forward(is_train=True)
+    ex.backward(np.ones((3, 2), np.float32))
+    np.testing.assert_allclose(grads["fc_weight"], np.ones((2, 3)) @ args["data"], rtol=1e-5)
+    # lists in list_arguments order work too, and bind without args_grad gives all-None
+    ex2 = fc.bind(sn.cpu(), args=[args[k] for k in fc.list_arguments()])
+    assert all(v is None for v in ex2.grad_dict.values())
+
+
+def test_bind_errors(rng):
+    fc = sym.FullyConnected(sym.Variable("data"), num_hidden=2, name="fc")
+    good = {"data": np.zeros((3, 4), np.float32), "fc_weight": np.zeros((2, 4), np.float32),
+            "fc_bias": np.zeros(2, np.float32)}
+    with pytest.raises(sn.BindError, match="key `fc_bias` is missing in `args`"):
+        fc.bind(sn.cpu(), args={k: v for k, v in good.items() if k != "fc_bias"})
+    with pytest.raises(sn.BindError, match=r"fc_weight.*\(2, 5\).*needs \(2, 4\)|inconsistent"):
+        fc.bind(sn.cpu(), args=dict(good, fc_weight=np.zeros((2, 5), np.float32)))
+    with pytest.raises(sn.BindError, match="'bias'.*inconsistent type, provided float64, inferred float32"):
+        fc.bind(sn.cpu(), args=dict(good, fc_bias=np.zeros(2)))
+    with pytest.raises(sn.BindError, match="unknown name"):
+        fc.bind(sn.cpu(), args=dict(good, extra=np.zeros(1)))
+    with pytest.raises(sn.BindError, match="numpy array"):
+        fc.bind(sn.cpu(), args=dict(good, fc_bias=[0.0, 0.0]))
+    bn = bn_net()
+    with pytest.raises(sn.BindError, match="aux_states"):
+        bn.bind(sn.cpu(), args={"data": np.zeros((2, 3), np.float32),
+                                "bn_gamma": np.zeros(3, np.float32), "bn_beta": np.zeros(3, np.float32)})
+
+
+# ------------------------------------------------------------------ forward / backward API
+
+def test_forward_kwargs_copy_and_errors(rng):
+    ex = bound_bn(rng)
+    x = rng.randn(6, 3)
+    ex.forward(is_train=False, data=x)
+    np.testing.assert_allclose(ex.arg_dict["data"], x.astype(np.float32))
+    with pytest.raises(ValueError, match=r"Shape not match! Argument data, need: \(6, 3\), received: \(5, 3\)"):
+        ex.forward(data=np.zeros((5, 3)))
+    with pytest.raises(TypeError, match="Unknown argument nope"):
+        ex.forward(nope=np.zeros(1))
+
+
+def test_backward_head_gradient_forms(rng):
+    x = sym.Variable("x")
+    net = sym.Group([sym.FullyConnected(x, num_hidden=2, name="a"),
+                     sym.FullyConnected(x, num_hidden=2, name="b", no_bias=True)])
+    ex = net.simple_bind(sn.cpu(), x=(3, 4))
+    ex.arg_dict["x"][:] = rng.randn(3, 4)
+    ex.forward(is_train=True)
+    g1, g2 = np.ones((3, 2)), np.full((3, 2), 2.0)
+    ex.backward([g1, g2])
+    ref = ex.grad_dict["x"].copy()
+    ex.backward({"a_output": g1, "b_output": g2})
+    np.testing.assert_allclose(ex.grad_dict["x"], ref)
+    with pytest.raises(sn.BindError, match="needs a head gradient"):
+        ex.backward([g1])
+    with pytest.raises(sn.BindError, match="unknown output"):
+        ex.backward({"zzz": g1})
+    with pytest.raises(sn.BindError, match="shape"):
+        ex.backward([np.ones((2, 2)), g2])
+
+
+def test_backward_before_forward_is_an_error():
+    ex = bn_net().simple_bind(sn.cpu(), data=(4, 3))
+    with pytest.raises(sn.BindError, match="before any forward"):
+        ex.backward(np.ones((4, 3)))
+
+
+def test_grad_req_write_add_null(rng):
+    fc = sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc")
+    x, w, og = rng.randn(4, 5), rng.randn(3, 5), rng.randn(4, 3)
+    one_step = None
+    for req in ("write", "add", ["null", "add", "write"], {"fc_weight": "write"}):
+        ex = fc.simple_bind(sn.cpu(), grad_req=req, data=(4, 5))
+        ex.arg_dict["data"][:] = x
+        ex.arg_dict["fc_weight"][:] = w
+        for _ in range(3):
+            ex.forward(is_train=True)
+            ex.backward([og])
+        gw = og.T @ x
+        if req == "write":
+            one_step = ex.grad_dict["fc_weight"].copy()
+            np.testing.assert_allclose(one_step, gw, rtol=1e-5)
+        elif req == "add":
+            np.testing.assert_allclose(ex.grad_dict["fc_weight"], 3 * gw, rtol=1e-5)
+        elif isinstance(req, list):
+            assert ex.grad_dict["data"] is None
+            np.testing.assert_allclose(ex.grad_dict["fc_weight"], 3 * gw, rtol=1e-5)
+            np.testing.assert_allclose(ex.grad_dict["fc_bias"], og.sum(0), rtol=1e-5)
+        else:
+            assert ex.grad_dict["data"] is None and ex.grad_dict["fc_bias"] is None
+
+
+def test_write_zero_fills_arguments_that_receive_no_gradient(rng):
+    x, y = sym.Variable("x"), sym.Variable("y")
+    net = x * 2 + sym.BlockGrad(y)
+    ex = net.simple_bind(sn.cpu(), x=(2,), y=(2,))
+    ex.grad_dict["y"][:] = 7
+    ex.forward(is_train=True)
+    ex.backward([np.ones(2)])
+    assert not ex.grad_dict["y"].any()
+    ex = net.simple_bind(sn.cpu(), grad_req="add", x=(2,), y=(2,))
+    ex.grad_dict["y"][:] = 7
+    ex.forward(is_train=True)
+    ex.backward([np.ones(2)])
+    np.testing.assert_allclose(ex.grad_dict["y"], 7)        # 'add': left alone
+
+
+def test_blockgrad_prunes_backward():
+    """BlockGrad's input never receives a gradient and the op above it never runs backward."""
+    calls = []
+    x = sym.Variable("x")
+    net = sym.BlockGrad(sym.exp(x)) * x
+    ex = net.simple_bind(sn.cpu(), x=(3,))
+    exp_node = [n for n in ex.plan.op_nodes if n.op.op_name == "exp"][0]
+    orig = type(exp_node.op).backward
+    type(exp_node.op).backward = lambda self, s, dy: calls.append(1) or orig(self, s, dy)
+    try:
+        ex.arg_dict["x"][:] = [0.0, 1.0, 2.0]
+        ex.forward(is_train=True)
+        ex.backward([np.ones(3)])
+    finally:
+        type(exp_node.op).backward = orig
+    assert calls == []
+    np.testing.assert_allclose(ex.grad_dict["x"], np.exp([0.0, 1.0, 2.0]), rtol=1e-6)
+
+
+def test_loss_heads_need_no_head_gradient_and_ignore_given_ones(rng):
+    so = sym.SoftmaxOutput(sym.Variable("data"), name="softmax")
+    grads = []
+    for og in (None, [np.full((2, 3), 7.0)]):
+        ex = so.simple_bind(sn.cpu(), data=(2, 3))
+        ex.arg_dict["data"][:] = [[1, 2, 3], [0, 0, 1]]
+        ex.arg_dict["softmax_label"][:] = [2, 0]
+        ex.forward(is_train=True)
+        ex.backward(og)
+        grads.append(ex.grad_dict["data"].copy())
+        assert not ex.grad_dict["softmax_label"].any()
+    np.testing.assert_allclose(grads[0], grads[1])
+
+
+# ------------------------------------------------------------------ aux write-back contract
+
+def test_aux_untouched_by_forward_committed_by_backward(rng):
+    ex = bound_bn(rng)
+    mm0, mv0 = ex.aux_dict["bn_moving_mean"].copy(), ex.aux_dict["bn_moving_var"].copy()
+    ex.forward(is_train=True)
+    np.testing.assert_array_equal(ex.aux_dict["bn_moving_mean"], mm0)
+    ex.backward([np.ones((6, 3))])
+    x = ex.arg_dict["data"].astype(np.float64)
+    np.testing.assert_allclose(ex.aux_dict["bn_moving_mean"], mm0 * 0.9 + x.mean(0) * 0.1, rtol=1e-5)
+    np.testing.assert_allclose(ex.aux_dict["bn_moving_var"], mv0 * 0.9 + x.var(0) * 0.1, rtol=1e-5)
+
+
+def test_aux_committed_in_place_into_user_arrays(rng):
+    ex = bound_bn(rng)
+    held = ex.aux_dict["bn_moving_mean"]
+    ex.forward(is_train=True)
+    ex.backward([np.ones((6, 3))])
+    assert held is ex.aux_dict["bn_moving_mean"] and held.any()
+
+
+def test_exactly_once_per_training_forward(rng):
+    ex = bound_bn(rng)
+    ex.forward(is_train=True)
+    ex.backward([np.ones((6, 3))])
+    once = ex.aux_dict["bn_moving_mean"].copy()
+    ex.backward([np.ones((6, 3))])                # a second backward commits nothing
+    np.testing.assert_array_equal(ex.aux_dict["bn_moving_mean"], once)
+
+
+def test_training_forward_without_backward_commits_nothing(rng):
+    ex = bound_bn(rng)
+    before = ex.aux_dict["bn_moving_mean"].copy()
+    ex.forward(is_train=True)
+    ex.forward(is_train=True, data=rng.randn(6, 3))
+    ex.forward(is_train=False)
+    ex.backward([np.ones((6, 3))], is_train=False)
+    np.testing.assert_array_equal(ex.aux_dict["bn_moving_mean"], before)
+
+
+def test_update_happens_whatever_the_grad_req(rng):
+    """MXNet skips a BatchNorm no gradient flows through; symnorm does not (SPEC §9.1)."""
+    ex = bn_net().simple_bind(sn.cpu(), grad_req="null", data=(6, 3))
+    ex.arg_dict["data"][:] = rng.randn(6, 3)
+    ex.forward(is_train=True)
+    ex.backward()                                  # nothing wants a gradient: no head grad needed
+    np.testing.assert_allclose(ex.aux_dict["bn_moving_mean"],
+                               ex.arg_dict["data"].mean(0) * 0.1, rtol=1e-5)
+
+
+def test_aux_update_forward_option(rng):
+    ex = bn_net().simple_bind(sn.cpu(), aux_update="forward", data=(6, 3))
+    ex.arg_dict["data"][:] = rng.randn(6, 3)
+    ex.forward(is_train=True)
+    after_fwd = ex.aux_dict["bn_moving_mean"].copy()
+    np.testing.assert_allclose(after_fwd, ex.arg_dict["data"].mean(0) * 0.1, rtol=1e-5)
+    ex.backward([np.ones((6, 3))])
+    np.testing.assert_array_equal(ex.aux_dict["bn_moving_mean"], after_fwd)
+    with pytest.raises(sn.BindError, match="aux_update"):
+        bn_net().simple_bind(sn.cpu(), aux_update="sometimes", data=(6, 3))
+
+
+def test_shared_aux_variable_sees_old_values_in_both_nodes(rng):
+    mm, mv = sym.Variable("mm"), sym.Variable("mv")
+    x = sym.Variable("x")
+    a = sym.BatchNorm(x, moving_mean=mm, moving_var=mv, use_global_stats=False, name="a")
+    b = sym.BatchNorm(x * 2, moving_mean=mm, moving_var=mv, name="b")
+    ex = sym.Group([a, b]).simple_bind(sn.cpu(), x=(5, 2))
+    ex.arg_dict["x"][:] = rng.randn(5, 2)
+    ex.forward(is_train=True)
+    ex.backward([np.ones((5, 2)), np.ones((5, 2))])
+    # both staged from the same old value 0; the later node in plan order wins
+    np.testing.assert_allclose(ex.aux_dict["mm"], 0.1 * (2 * ex.arg_dict["x"]).mean(0), rtol=1e-5)
+
+
+def test_backward_after_inference_forward_differentiates_inference(rng):
+    ex = bound_bn(rng)
+    ex.aux_dict["bn_moving_mean"][:] = [0.5, -0.5, 1.0]
+    ex.aux_dict["bn_moving_var"][:] = [2.0, 0.5, 1.0]
+    ex.forward(is_train=False)
+    with pytest.warns(UserWarning, match="inference computation"):
+        ex.backward([np.ones((6, 3))])
+    expected = 1.5 / np.sqrt(np.array([2.0, 0.5, 1.0]) + 1e-3)
+    np.testing.assert_allclose(ex.grad_dict["data"], np.tile(expected, (6, 1)), rtol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ex.backward([np.ones((6, 3))], is_train=False)
+
+
+# ------------------------------------------------------------------ failure leaves state unchanged
+
+def test_failed_step_leaves_everything_unchanged(rng):
+    x = sym.Variable("data")
+    net = sym.FullyConnected(sym.BatchNorm(x, fix_gamma=False, name="bn"), num_hidden=2, name="fc")
+    net = sym.log(net)            # log of negatives: NaN, caught by nan_check
+    ex = net.simple_bind(sn.cpu(), data=(6, 3))
+    for k, a in ex.arg_dict.items():
+        a[:] = rng.randn(*a.shape)
+    ex.forward(is_train=False, data=np.abs(rng.randn(6, 3)))
+    ex.nan_check = True
+    snapshot = {k: v.copy() for d in (ex.arg_dict, ex.aux_dict) for k, v in d.items()}
+    grads = {k: v.copy() for k, v in ex.grad_dict.items()}
+    with pytest.raises(FloatingPointError, match="log"), np.errstate(invalid="ignore"):
+        ex.forward(is_train=True, data=rng.randn(6, 3) * 5)
+    for d in (ex.arg_dict, ex.aux_dict):
+        for k, v in d.items():
+            np.testing.assert_array_equal(v, snapshot[k], err_msg=k)
+    for k, v in ex.grad_dict.items():
+        np.testing.assert_array_equal(v, grads[k])
+
+
+def test_op_exception_is_wrapped_with_node_and_state_kept(rng):
+    so = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
+                           name="softmax")
+    ex = so.simple_bind(sn.cpu(), data=(2, 4))
+    ex.arg_dict["fc_weight"][:] = rng.randn(3, 4)
+    ex.forward(is_train=True, data=rng.randn(2, 4), softmax_label=np.array([0, 7]))
+    w = ex.arg_dict["fc_weight"].copy()
+    before = {k: v.copy() for k, v in ex.grad_dict.items()}
+    with pytest.raises(sn.OpError, match="SoftmaxOutput 'softmax'.*label 7 is outside"):
+        ex.backward()
+    np.testing.assert_array_equal(ex.arg_dict["fc_weight"], w)
+    for k, v in ex.grad_dict.items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_failed_backward_does_not_commit_aux(rng):
+    x = sym.Variable("data")
+    net = sym.SoftmaxOutput(sym.BatchNorm(x, fix_gamma=False, name="bn"), name="sm")
+    ex = net.simple_bind(sn.cpu(), data=(4, 3))
+    ex.forward(is_train=True, data=rng.randn(4, 3), sm_label=np.array([0, 1, 9, 2]))
+    with pytest.raises(sn.OpError):
+        ex.backward()
+    assert not ex.aux_dict["bn_moving_mean"].any()
+
+
+# ------------------------------------------------------------------ reshape, copy, monitor
+
+def test_reshape_shares_parameters(rng):
+    fc = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
+                           name="softmax")
+    ex = fc.simple_bind(sn.cpu(), data=(8, 4))
+    small = ex.reshape(data=(4, 4), softmax_label=(4,))
+    assert small.arg_dict["fc_weight"] is ex.arg_dict["fc_weight"]
+    assert small.arg_dict["data"].shape == (4, 4)
+    with pytest.raises(sn.BindError, match="larger than original"):
+        ex.reshape(data=(16, 4), softmax_label=(16,))
+    big = ex.reshape(allow_up_sizing=True, data=(16, 4), softmax_label=(16,))
+    assert big.arg_dict["data"].shape == (16, 4)
+    with pytest.raises(sn.BindError, match="softmax_label changed.*partial_shaping"):
+        ex.reshape(data=(4, 4))
+    assert ex.reshape(partial_shaping=True, data=(4, 4)).arg_dict["softmax_label"].shape == (4,)
+
+
+def test_copy_params_from(rng):
+    ex = bound_bn(rng)
+    ex.copy_params_from({"bn_gamma": np.full(3, 2.0)}, {"bn_moving_var": np.full(3, 3.0)})
+    np.testing.assert_allclose(ex.arg_dict["bn_gamma"], 2)
+    np.testing.assert_allclose(ex.aux_dict["bn_moving_var"], 3)
+    with pytest.raises(ValueError, match='Find name "nope"'):
+        ex.copy_params_from({"nope": np.zeros(1)})
+    ex.copy_params_from({"nope": np.zeros(1)}, allow_extra_params=True)
+    with pytest.raises(sn.BindError, match="shape"):
+        ex.copy_params_from({"bn_gamma": np.zeros(4), "bn_beta": np.ones(3)})
+    assert not ex.arg_dict["bn_beta"].any()            # nothing copied on failure
+
+
+def test_monitor_sees_every_output(rng):
+    net = sym.Activation(sym.FullyConnected(sym.Variable("x"), num_hidden=2, name="fc"),
+                         act_type="relu", name="relu")
+    ex = net.simple_bind(sn.cpu(), x=(3, 4))
+    seen = []
+    ex.set_monitor_callback(lambda name, arr: seen.append((name, arr.shape)))
+    ex.forward()
+    assert seen == [("fc_output", (3, 2)), ("relu_output", (3, 2))]
+    seen.clear()
+    ex.set_monitor_callback(lambda name, arr: seen.append(name), monitor_all=True)
+    ex.forward()
+    assert seen[:4] == ["fc_data", "fc_weight", "fc_bias", "fc_output"]
+
+
+def test_repr_shows_mode_and_debug_str(rng):
+    ex = bound_bn(rng)
+    assert "no forward yet" in repr(ex)
+    ex.forward(is_train=True)
+    assert "training" in repr(ex)
+    ex.forward()
+    assert "inference" in repr(ex)
+    assert "BatchNorm" in ex.debug_str() and "MiB" in ex.memory_report()
+
+
+def test_outputs_do_not_alias_arguments(rng):
+    ex = sym.Reshape(sym.Variable("x"), shape=(-1,)).simple_bind(sn.cpu(), x=(2, 3))
+    ex.arg_dict["x"][:] = 1
+    out = ex.forward()[0]
+    ex.arg_dict["x"][:] = 5
+    assert (out == 1).all()
+
+
+# ------------------------------------------------------------------ memory plan
+
+def test_inference_on_a_long_chain_holds_a_bounded_number_of_buffers():
+    y = sym.Variable("x")
+    for i in range(200):
+        y = sym.Activation(y * 1.0001, act_type="relu") if i % 2 else y + 0.0
+    ex = y.simple_bind(sn.cpu(), grad_req="null", x=(16, 16))
+    assert len(ex.plan.op_nodes) == 300
+    assert ex.peak_live_activations() <= 2
+    live = []
+    orig = ex._run
+
+    def spy(train, feeds, save):
+        values = orig(train, feeds, save)
+        live.append(sum(v is not None for v in values))
+        return values
+    ex._run = spy
+    ex.forward()
+    assert live[0] <= 3                       # the argument and the head, nothing else left
+    assert ex._saved is None                  # inference keeps no backward state
+
+
+def test_training_forward_saves_only_the_grad_path(rng):
+    x, w = sym.Variable("x"), sym.Variable("w")
+    net = sym.BlockGrad(sym.exp(x)) * w
+    ex = net.simple_bind(sn.cpu(), grad_req={"w": "write"}, x=(3,), w=(3,))
+    ex.forward(is_train=True)
+    saved_ops = {ex.plan.op_nodes[i].op.op_name for i in ex._saved}
+    assert saved_ops == {"elemwise_mul"}
