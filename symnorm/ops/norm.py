@@ -90,14 +90,14 @@ class BatchNorm(Op):
         dt = compute_dtype(data.dtype)
         x3 = channel_view(data, ax).astype(dt, copy=False)
         w = np.ones_like(gamma) if self.fix_gamma else gamma
-        batch = train and not self.use_global_stats
-        if batch:
+        if train and not self.use_global_stats:
             pre, c, post = x3.shape
             if pre * post == 1:
                 raise ShapeError("training needs more than 1 value per channel, got input shape "
                                  "%s (axis=%d); use a larger batch, use_global_stats=True, or "
                                  "LayerNorm/GroupNorm" % (data.shape, self.axis))
             mean, var, y3, mu = _moments(x3)
+            shift = mean - mu
             inv = 1.0 / np.sqrt(var + dt.type(self.eps))
             scale = (inv * w).astype(dt)
             y3 *= bc(scale)                 # y = (x - K - mu) * scale + beta, in place
@@ -105,31 +105,36 @@ class BatchNorm(Op):
             m = self.momentum
             aux = (moving_mean * m + mean * (1 - m), moving_var * m + var * (1 - m))
             outs = (y3.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
-            return Result(outs, aux=aux, saved=(x3, mean, inv, w, True, data.shape))
+            return Result(outs, aux=aux, saved=(x3, x3[0, :, 0].copy(), mu, inv, w, True, data.shape))
         inv = (1.0 / np.sqrt(moving_var + self.eps)).astype(dt)
         scale = inv * w
         y3 = x3 * bc(scale)
         y3 += bc((beta - moving_mean * scale).astype(dt))
         outs = (y3.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
-        return Result(outs, saved=(x3, moving_mean, inv, w, False, data.shape))
+        return Result(outs, saved=(x3, moving_mean.astype(dt), np.zeros_like(inv), inv, w, False,
+                                   data.shape))
 
     def backward(self, saved, dy):
-        x3, mean, inv, w, batch, shape = saved
+        # The mean is kept as shift K (a data value) plus a small residual mu: x - K is exact
+        # in float32 and mu folds into a per-channel constant, so a channel whose mean
+        # dwarfs its spread loses no digits (x - round(mean) would).
+        x3, shift, mu, inv, w, batch, shape = saved
         dy3 = channel_view(dy, self.axis % dy.ndim).astype(x3.dtype, copy=False)
-        xc = x3 - bc(mean)
+        xs = x3 - bc(shift)
         sdy = channel_sum(dy3)
-        sdyxc = channel_dot(dy3, xc)
+        sdyxc = channel_dot(dy3, xs) - mu * sdy           # Σ dy·(x - mean)
         dgamma = None if self.fix_gamma else sdyxc * inv
-        if batch:
-            # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)), x̂ = (x - mean)·inv
-            m = x3.shape[0] * x3.shape[2]
-            k = w * inv
-            dx = xc
-            dx *= bc(-k * inv * inv * sdyxc / m)
-            dx += dy3 * bc(k)
-            dx -= bc(k * sdy / m)
-        else:
-            dx = dy3 * bc(w * inv)       # moving statistics are constants
+        if not batch:
+            dx = (dy3 * bc(w * inv)).reshape(shape)         # moving statistics are constants
+            return dx.astype(dy.dtype, copy=False), dgamma, sdy
+        # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)), x̂ = (x - mean)·inv
+        m = x3.shape[0] * x3.shape[2]
+        k = w * inv
+        a = -k * inv * inv * sdyxc / m
+        dx = xs
+        dx *= bc(a)
+        dx += dy3 * bc(k)
+        dx += bc(-k * sdy / m - a * mu)
         return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
 
     def label(self, node_name):
