@@ -49,39 +49,71 @@ def _accumulate(grads, owned, slot, g):
         owned.add(slot)
 
 
-def run_backward(plan, saved: dict, head_grads: dict, wants: set, on_path: list) -> dict:
-    """Gradients of the argument slots: ``{slot: array}`` (slots with no gradient absent).
-
-    ``head_grads`` maps head slots to the user's head gradients; ``saved`` maps op-node
-    indices to what their forward saved."""
-    grads, owned = dict(head_grads), set()
+def backward_steps(plan, wants: set, on_path: list) -> list:
+    """Per grad-path node, in reverse order, what the backward loop needs (built once at bind):
+    (node index, bound backward, slots of gradient-carrying outputs, loss head?, and the
+    (argument position, slot) pairs whose gradient is wanted)."""
+    steps = []
     for i in reversed(on_path):
         node = plan.op_nodes[i]
         op = node.op
         outs = op.output_names()
-        ogs = [grads.pop(s, None) for j, s in enumerate(plan.out_slots[i])
-               if outs[j] not in op.no_grad_outputs]
-        if op.head_grad != "ignore" and all(g is None for g in ogs):
-            continue
+        gout = tuple(s for j, s in enumerate(plan.out_slots[i]) if outs[j] not in op.no_grad_outputs)
+        names = op.arguments()
+        gin = tuple((k, plan.in_slots[i][k]) for k, n in enumerate(names)
+                    if n not in op.no_grad_inputs and plan.in_slots[i][k] in wants)
+        steps.append((i, op.backward, gout, op.head_grad == "ignore", gin, len(names)))
+    return steps
+
+
+def run_backward(plan, saved: dict, head_grads: dict, steps: list, check: bool) -> dict:
+    """Gradients of the argument slots: ``{slot: array}`` (slots with no gradient absent).
+
+    ``head_grads`` maps head slots to the user's head gradients; ``saved`` maps op-node
+    indices to what their forward saved; ``check`` verifies every gradient's shape (done on
+    an executor's first backward: shapes do not change after that)."""
+    grads, owned = dict(head_grads), set()
+    pop = grads.pop
+    for i, bwd, gout, is_loss, gin, n_args in steps:
         try:
-            in_grads = op.backward(saved[i], *ogs)
+            if len(gout) == 1:
+                g = pop(gout[0], None)
+                if g is None and not is_loss:
+                    continue
+                in_grads = bwd(saved[i], g)
+            else:
+                ogs = [pop(s, None) for s in gout]
+                if not is_loss and all(g is None for g in ogs):
+                    continue
+                in_grads = bwd(saved[i], *ogs)
         except Exception as exc:
+            node = plan.op_nodes[i]
             raise OpError("backward of %s failed: %s: %s\n  while executing %s"
                           % (node.describe(), type(exc).__name__, exc, node.line())) from exc
-        names = op.arguments()
-        if len(in_grads) != len(names):
-            raise OpError("backward of %s returned %d gradients for %d arguments"
-                          % (node.describe(), len(in_grads), len(names)))
-        for k, g in enumerate(in_grads):
-            slot = plan.in_slots[i][k]
-            if g is None or slot not in wants or names[k] in op.no_grad_inputs:
+        if check:
+            _check_grads(plan, i, in_grads, n_args)
+        for k, slot in gin:
+            g = in_grads[k]
+            if g is None:
                 continue
-            if g.shape != plan.slot_shape[slot]:
-                raise OpError("backward of %s returned a gradient of shape %s for input %r of "
-                              "shape %s" % (node.describe(), g.shape, names[k],
-                                            plan.slot_shape[slot]))
-            _accumulate(grads, owned, slot, g)
+            if slot in grads:
+                _accumulate(grads, owned, slot, g)
+            else:
+                grads[slot] = g
     return {s: grads[s] for s in plan.arg_slot.values() if s in grads}
+
+
+def _check_grads(plan, i, in_grads, n_args):
+    node = plan.op_nodes[i]
+    names = node.op.arguments()
+    if len(in_grads) != n_args:
+        raise OpError("backward of %s returned %d gradients for %d arguments"
+                      % (node.describe(), len(in_grads), n_args))
+    for k, g in enumerate(in_grads):
+        slot = plan.in_slots[i][k]
+        if g is not None and g.shape != plan.slot_shape[slot]:
+            raise OpError("backward of %s returned a gradient of shape %s for input %r of "
+                          "shape %s" % (node.describe(), g.shape, names[k], plan.slot_shape[slot]))
 
 
 def head_gradients(plan, out_grads, wants) -> dict:

@@ -137,6 +137,11 @@ class Executor:
         self._ctx = ctx or cpu()
         self._wants, self._on_path = autodiff.grad_path(plan, grad_req)
         self._on_path_set = set(self._on_path)
+        self._bwd_steps = autodiff.backward_steps(plan, self._wants, self._on_path)
+        # the forward loop's table: (bound forward, input slots, output slots, slots to free)
+        self._fwd_steps = [(i, n.op.forward, plan.in_slots[i], plan.out_slots[i], plan.free_after[i],
+                            i in self._on_path_set) for i, n in enumerate(plan.op_nodes)]
+        self._checked = set()       # modes whose outputs/gradients were shape-checked once
         self._monitor = None
         self._monitor_all = False
         self.nan_check = False
@@ -225,40 +230,62 @@ class Executor:
             values[s] = feeds.get(name, self.arg_dict[name])
         for name, s in plan.aux_slot.items():
             values[s] = self.aux_dict[name]
-        saved, staged = {}, {}
-        for i, node in enumerate(plan.op_nodes):
+        saved, staged = [None] * len(plan.op_nodes), {}
+        check = ("fwd", train) not in self._checked or self.nan_check or self._monitor is not None
+        i = -1
+        try:
+            # the hot loop: a few hundred ns per node on top of the op itself
+            for i, fwd, ins, outs, frees, on_path in self._fwd_steps:
+                if len(ins) == 1:
+                    res = fwd(values[ins[0]], train=train)
+                else:
+                    res = fwd(*[values[s] for s in ins], train=train)
+                out = res[0]
+                if check:
+                    self._check_outputs(i, [values[s] for s in ins], out)
+                if len(outs) == 1:
+                    values[outs[0]] = out[0]
+                else:
+                    for s, v in zip(outs, out):
+                        values[s] = v
+                if on_path and save:
+                    saved[i] = res[2]
+                if res[1] is not None and train:
+                    staged[i] = res[1]
+                for s in frees:
+                    values[s] = None
+        except (SymnormError, FloatingPointError) as exc:
+            if not 0 <= i < len(plan.op_nodes) or isinstance(exc, FloatingPointError):
+                raise
+            node = plan.op_nodes[i]
+            raise type(exc)("%s: %s\n  while executing %s" % (node.describe(), exc, node.line())) from exc
+        except Exception as exc:
+            node = plan.op_nodes[i]
             ins = [values[s] for s in plan.in_slots[i]]
-            try:
-                res = node.op.forward(*ins, train=train)
-            except SymnormError as exc:
-                raise type(exc)("%s: %s\n  while executing %s" % (node.describe(), exc, node.line())) from exc
-            except Exception as exc:
-                raise OpError("forward of %s failed: %s: %s\n  while executing %s\n  input shapes: %s"
-                              % (node.describe(), type(exc).__name__, exc, node.line(),
-                                 ", ".join(str(getattr(a, "shape", None)) for a in ins))) from exc
-            outs = plan.out_slots[i]
-            if len(res.outputs) != len(outs):
-                raise OpError("%s returned %d outputs, declared %d"
-                              % (node.describe(), len(res.outputs), len(outs)))
-            for j, (s, v) in enumerate(zip(outs, res.outputs)):
-                if v.shape != plan.slot_shape[s]:
-                    raise OpError("%s produced shape %s, shape inference said %s"
-                                  % (node.describe(), v.shape, plan.slot_shape[s]))
-                if self.nan_check and v.dtype.kind == "f" and not np.isfinite(v).all():
-                    raise FloatingPointError("nan_check: %s produced a non-finite value in %r"
-                                             % (node.describe(), node.output_name(j)))
-                values[s] = v
-            if save and i in self._on_path_set:
-                saved[i] = res.saved
-            if train and res.aux is not None:
-                staged[i] = res.aux
-            if self._monitor is not None:
-                self._call_monitor(node, ins, res.outputs)
-            for s in plan.free_after[i]:
-                values[s] = None
+            raise OpError("forward of %s failed: %s: %s\n  while executing %s\n  input shapes: %s"
+                          % (node.describe(), type(exc).__name__, exc, node.line(),
+                             ", ".join(str(getattr(a, "shape", None)) for a in ins))) from exc
+        self._checked.add(("fwd", train))
         self._saved = saved if save else None
         self._staged = staged if train else None
         return values
+
+    def _check_outputs(self, i, ins, outs):
+        """First run per mode (and with nan_check or a monitor): verify what op ``i`` made."""
+        plan = self._plan
+        node = plan.op_nodes[i]
+        slots = plan.out_slots[i]
+        if len(outs) != len(slots):
+            raise OpError("%s returned %d outputs, declared %d" % (node.describe(), len(outs), len(slots)))
+        for j, (s, v) in enumerate(zip(slots, outs)):
+            if v.shape != plan.slot_shape[s]:
+                raise OpError("%s produced shape %s, shape inference said %s"
+                              % (node.describe(), v.shape, plan.slot_shape[s]))
+            if self.nan_check and v.dtype.kind == "f" and not np.isfinite(v).all():
+                raise FloatingPointError("nan_check: %s produced a non-finite value in %r"
+                                         % (node.describe(), node.output_name(j)))
+        if self._monitor is not None:
+            self._call_monitor(node, ins, outs)
 
     # ------------------------------------------------------------------ backward
     def backward(self, out_grads=None, is_train: bool = True):
@@ -283,7 +310,9 @@ class Executor:
                 self._run(False, {}, save=True)
         elif self._saved is None:
             raise BindError("backward(): the training forward kept no state")
-        grads = autodiff.run_backward(plan, self._saved, heads, self._wants, self._on_path)
+        grads = autodiff.run_backward(plan, self._saved, heads, self._bwd_steps,
+                                      check=("bwd", self._last_train) not in self._checked)
+        self._checked.add(("bwd", self._last_train))
         if self.nan_check:
             for s, g in grads.items():
                 if g.dtype.kind == "f" and not np.isfinite(g).all():
