@@ -66,26 +66,42 @@ def backward_steps(plan, wants: set, on_path: list) -> list:
     return steps
 
 
-def run_backward(plan, saved: dict, head_grads: dict, steps: list, check: bool) -> dict:
+def direct_out(plan, steps, grads_so_far, buffers: dict):
+    """``out=`` for the last backward step: the final gradient buffers of its argument
+    inputs that receive no other gradient.  Written in place, they save a full copy; only
+    the last step may, so that a failure in any earlier step leaves every buffer untouched."""
+    i, _, _, _, gin, n_args = steps[-1]
+    node = plan.op_nodes[i]
+    if not node.op.backward_out:
+        return None
+    slots = [s for _, s in gin]
+    out = [None] * n_args
+    for k, slot in gin:
+        if slot in buffers and slot not in grads_so_far and slots.count(slot) == 1:
+            out[k] = buffers[slot]
+    return tuple(out) if any(o is not None for o in out) else None
+
+
+def run_backward(plan, saved, head_grads: dict, steps: list, check: bool, buffers=None) -> dict:
     """Gradients of the argument slots: ``{slot: array}`` (slots with no gradient absent).
 
     ``head_grads`` maps head slots to the user's head gradients; ``saved`` maps op-node
     indices to what their forward saved; ``check`` verifies every gradient's shape (done on
-    an executor's first backward: shapes do not change after that)."""
+    an executor's first backward: shapes do not change after that).  ``buffers`` maps
+    argument slots to final gradient buffers the last step may write into (``direct_out``)."""
     grads, owned = dict(head_grads), set()
     pop = grads.pop
-    for i, bwd, gout, is_loss, gin, n_args in steps:
+    last = len(steps) - 1
+    for n, (i, bwd, gout, is_loss, gin, n_args) in enumerate(steps):
         try:
-            if len(gout) == 1:
-                g = pop(gout[0], None)
-                if g is None and not is_loss:
-                    continue
-                in_grads = bwd(saved[i], g)
-            else:
-                ogs = [pop(s, None) for s in gout]
-                if not is_loss and all(g is None for g in ogs):
-                    continue
+            ogs = [pop(s, None) for s in gout]
+            if not is_loss and all(g is None for g in ogs):
+                continue
+            out = direct_out(plan, steps, grads, buffers) if (n == last and buffers) else None
+            if out is None:
                 in_grads = bwd(saved[i], *ogs)
+            else:
+                in_grads = bwd(saved[i], *ogs, out=out)
         except Exception as exc:
             node = plan.op_nodes[i]
             raise OpError("backward of %s failed: %s: %s\n  while executing %s"

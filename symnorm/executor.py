@@ -310,8 +310,12 @@ class Executor:
                 self._run(False, {}, save=True)
         elif self._saved is None:
             raise BindError("backward(): the training forward kept no state")
+        buffers = None if self.nan_check else {
+            plan.arg_slot[k]: b for k, b in self.grad_dict.items()
+            if b is not None and self._grad_req.get(k) == "write"}
         grads = autodiff.run_backward(plan, self._saved, heads, self._bwd_steps,
-                                      check=("bwd", self._last_train) not in self._checked)
+                                      check=("bwd", self._last_train) not in self._checked,
+                                      buffers=buffers)
         self._checked.add(("bwd", self._last_train))
         if self.nan_check:
             for s, g in grads.items():
@@ -328,7 +332,7 @@ class Executor:
             if req == "write":
                 if g is None:
                     buf[...] = 0
-                else:
+                elif g is not buf and not _is_view_of(g, buf):   # written in place already
                     np.copyto(buf, g)
             elif g is not None:
                 buf += g
@@ -454,6 +458,11 @@ class Executor:
             mark = " [grad]" if i in self._on_path_set else ""
             lines.append("%s  -> %s%s" % (n.line(), shapes, mark))
         return "\n".join(lines + [self.memory_report()])
+
+
+def _is_view_of(a, buf):
+    return a.base is buf or (a.base is not None and a.base is buf.base and buf.base is not None
+                             and a.__array_interface__["data"] == buf.__array_interface__["data"])
 
 
 def _nbytes(plan, s):

@@ -29,6 +29,8 @@ gradients, never zeros):
 ``backward(saved, *out_grads)``
     Receives the gradients of the outputs not listed in ``no_grad_outputs`` (each may be
     ``None``), returns one gradient per *argument* slot (never per aux); ``None`` = none.
+    An op with ``backward_out = True`` also takes ``out=``: one buffer (or None) per
+    argument, into which it may write that gradient and return the buffer itself.
 """
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ class Op:
     differentiable: ClassVar[bool] = True
     color: ClassVar[str] = "#fccde5"         # fill colour in plot_network (MXNet's Set3 palette)
     input_range: ClassVar[dict] = {}         # slot -> (lo, hi) for generated test inputs
+    backward_out: ClassVar[bool] = False     # backward accepts out=(buffer or None per argument)
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -6,6 +6,8 @@ of products are fastest through ``vecdot``/``einsum`` without a temporary.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _ONES: dict = {}
@@ -26,8 +28,9 @@ def ones(n: int, dtype) -> np.ndarray:
 
 def channel_view(x: np.ndarray, axis: int) -> np.ndarray:
     """View ``x`` as ``(pre, C, post)`` around ``axis`` (a copy only if ``x`` is not contiguous)."""
-    pre = int(np.prod(x.shape[:axis], dtype=np.int64))
-    post = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    # math.prod, not np.prod: ~10 us less per call on a tuple, on a hot path
+    pre = math.prod(x.shape[:axis])
+    post = math.prod(x.shape[axis + 1:])
     return x.reshape(pre, x.shape[axis], post)
 
 

@@ -15,6 +15,7 @@ from ..dims import norm_axis, dim_op
 from ..errors import ShapeError, ParamError
 from ..params import param, positive, in_range
 from ..registry import Op, Result, register
+from . import _bnkernel as K
 from ._np import bc, channel_dot, channel_sum, channel_view, compute_dtype
 
 
@@ -28,6 +29,14 @@ def _moments(x3: np.ndarray):
     var = channel_dot(xc, xc) / m - mu * mu
     np.maximum(var, 0, out=var)
     return shift + mu, var, xc, mu
+
+
+def _dx_buffer(out, dtype, rows, cols):
+    """The executor's gradient buffer for data when it offers one (see Op.backward_out)."""
+    buf = None if out is None else out[0]
+    if buf is not None and buf.dtype == dtype and buf.flags.c_contiguous:
+        return buf.reshape(rows, cols)
+    return np.empty((rows, cols), dtype)
 
 
 @register
@@ -52,6 +61,7 @@ class BatchNorm(Op):
     inputs = ("data", "gamma", "beta")
     aux = ("moving_mean", "moving_var")
     outputs = ("output", "mean", "var")
+    backward_out = True
     no_grad_outputs = ("mean", "var")
     aux_init = {"moving_mean": "zero", "moving_var": "one"}
     color = "#bebada"
@@ -89,52 +99,83 @@ class BatchNorm(Op):
         ax = self.axis % data.ndim
         dt = compute_dtype(data.dtype)
         x3 = channel_view(data, ax).astype(dt, copy=False)
+        pre, c, post = x3.shape
         w = np.ones_like(gamma) if self.fix_gamma else gamma
-        if train and not self.use_global_stats:
-            pre, c, post = x3.shape
-            if pre * post == 1:
-                raise ShapeError("training needs more than 1 value per channel, got input shape "
-                                 "%s (axis=%d); use a larger batch, use_global_stats=True, or "
-                                 "LayerNorm/GroupNorm" % (data.shape, self.axis))
+        if not (train and not self.use_global_stats):
+            inv = (1.0 / np.sqrt(moving_var + self.eps)).astype(dt)
+            scale = inv * w
+            y2 = K.affine(K.rows_view(x3), K.expand(scale, post),
+                          K.expand((beta - moving_mean * scale).astype(dt), post),
+                          np.empty((pre, c * post), dt))
+            outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
+            return Result(outs, None, (x3, moving_mean.astype(dt), np.zeros_like(inv), inv, w,
+                                       False, data.shape))
+        m = pre * post
+        if m == 1:
+            raise ShapeError("training needs more than 1 value per channel, got input shape "
+                             "%s (axis=%d); use a larger batch, use_global_stats=True, or "
+                             "LayerNorm/GroupNorm" % (data.shape, self.axis))
+        # one-pass float32 statistics; the exact shifted path when a channel's mean dwarfs
+        # its spread (there E[x²] - E[x]² would cancel to noise)
+        mean = K.channel_sums(x3) / m
+        var = K.channel_sums(x3, x3) / m - mean * mean
+        np.maximum(var, 0, out=var)
+        if K.well_conditioned(mean, var):
+            shift, mu = mean, np.zeros_like(mean)
+            inv = 1.0 / np.sqrt(var + dt.type(self.eps))
+            scale = (inv * w).astype(dt)
+            y2 = K.affine(K.rows_view(x3), K.expand(scale, post),
+                          K.expand((beta - mean * scale).astype(dt), post),
+                          np.empty((pre, c * post), dt))
+        else:
             mean, var, y3, mu = _moments(x3)
             shift = mean - mu
             inv = 1.0 / np.sqrt(var + dt.type(self.eps))
             scale = (inv * w).astype(dt)
             y3 *= bc(scale)                 # y = (x - K - mu) * scale + beta, in place
             y3 += bc((beta - mu * scale).astype(dt))
-            m = self.momentum
-            aux = (moving_mean * m + mean * (1 - m), moving_var * m + var * (1 - m))
-            outs = (y3.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
-            return Result(outs, aux=aux, saved=(x3, x3[0, :, 0].copy(), mu, inv, w, True, data.shape))
-        inv = (1.0 / np.sqrt(moving_var + self.eps)).astype(dt)
-        scale = inv * w
-        y3 = x3 * bc(scale)
-        y3 += bc((beta - moving_mean * scale).astype(dt))
-        outs = (y3.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
-        return Result(outs, saved=(x3, moving_mean.astype(dt), np.zeros_like(inv), inv, w, False,
-                                   data.shape))
+            y2 = y3
+            shift = x3[0, :, 0].copy()
+        mom = self.momentum
+        aux = (moving_mean * mom + mean * (1 - mom), moving_var * mom + var * (1 - mom))
+        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
+        return Result(outs, aux, (x3, shift, mu, inv, w, True, data.shape))
 
-    def backward(self, saved, dy):
-        # The mean is kept as shift K (a data value) plus a small residual mu: x - K is exact
-        # in float32 and mu folds into a per-channel constant, so a channel whose mean
-        # dwarfs its spread loses no digits (x - round(mean) would).
+    def backward(self, saved, dy, *, out=None):
+        # The mean is kept as a shift K plus a residual mu (K = the mean itself on the fast
+        # path, a data value on the exact path where x - K is exact in float32); mu folds
+        # into a per-channel constant, so no digits are lost when the mean dwarfs the spread.
         x3, shift, mu, inv, w, batch, shape = saved
+        pre, c, post = x3.shape
         dy3 = channel_view(dy, self.axis % dy.ndim).astype(x3.dtype, copy=False)
-        xs = x3 - bc(shift)
-        sdy = channel_sum(dy3)
-        sdyxc = channel_dot(dy3, xs) - mu * sdy           # Σ dy·(x - mean)
+        sdy = K.channel_sums(dy3)
+        exact = bool(mu.any())
+        if exact:
+            xs = x3 - bc(shift)
+            sdyxc = channel_dot(dy3, xs) - mu * sdy        # Σ dy·(x - mean)
+        else:
+            sdyxc = K.channel_sums(dy3, x3) - shift * sdy
         dgamma = None if self.fix_gamma else sdyxc * inv
         if not batch:
-            dx = (dy3 * bc(w * inv)).reshape(shape)         # moving statistics are constants
-            return dx.astype(dy.dtype, copy=False), dgamma, sdy
-        # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)), x̂ = (x - mean)·inv
-        m = x3.shape[0] * x3.shape[2]
-        k = w * inv
-        a = -k * inv * inv * sdyxc / m
-        dx = xs
-        dx *= bc(a)
-        dx += dy3 * bc(k)
-        dx += bc(-k * sdy / m - a * mu)
+            dx = _dx_buffer(out, x3.dtype, pre, c * post)
+            np.multiply(K.rows_view(dy3), K.expand((w * inv).astype(x3.dtype), post), out=dx)
+            return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
+        # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (x - K)·k2 + k3
+        m = pre * post
+        k1 = w * inv
+        k2 = -k1 * inv * inv * sdyxc / m
+        k3 = -k1 * sdy / m - k2 * mu
+        if exact:
+            dx = xs
+            dx *= bc(k2)
+            dx += dy3 * bc(k1)
+            dx += bc(k3)
+            return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
+        k3 = k3 - k2 * shift                               # fold the shift into the constant
+        dt = x3.dtype
+        dx = K.axpby_plus(K.rows_view(dy3), K.expand(k1.astype(dt), post), K.rows_view(x3),
+                          K.expand(k2.astype(dt), post), K.expand(k3.astype(dt), post),
+                          _dx_buffer(out, dt, pre, c * post))
         return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
 
     def label(self, node_name):

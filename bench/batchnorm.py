@@ -1,0 +1,149 @@
+"""BatchNorm training forward and forward+backward (with the moving-average update) through
+a bound symnorm executor, against (a) the straightforward numpy formula in this process and
+(b) PyTorch's F.batch_norm with autograd in its own process (when a Python with torch is
+found: $SYMNORM_TORCH_PYTHON, this interpreter, or ~/.cache/torchenv).
+
+    python bench/batchnorm.py [--rounds 3] [--shapes 32x64x56x56,256x120]
+
+Prints medians, same-run ratios, and the effective bandwidth of forward+backward as a share
+of the machine's ~30 GB/s two-core streaming limit (f+b moves at least 5 tensor sizes).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import TORCH_CANDIDATES, emit, find_python_with, median_time, run_child  # noqa: E402
+
+SHAPES = [(32, 64, 56, 56), (128, 16, 14, 14), (64, 256, 7, 7), (256, 120)]
+STREAM_LIMIT = 30e9
+
+
+def _number(shape):
+    n = int(np.prod(shape))
+    return max(3, min(200, int(2e7 / n)))
+
+
+def symnorm_fns(shape):
+    import symnorm as sn
+    net = sn.sym.BatchNorm(sn.sym.Variable("data"), fix_gamma=False, name="bn")
+    ex = net.simple_bind(sn.cpu(), data=shape)
+    rng = np.random.RandomState(0)
+    ex.arg_dict["data"][:] = rng.randn(*shape)
+    ex.arg_dict["bn_gamma"][:] = 1
+    dy = rng.randn(*shape).astype(np.float32)
+
+    def fwd():
+        ex.forward(is_train=True)
+
+    def fwd_bwd():
+        ex.forward(is_train=True)
+        ex.backward(dy)
+    return fwd, fwd_bwd
+
+
+def naive_fns(shape):
+    """The d2l from-scratch formula, with the textbook backward."""
+    rng = np.random.RandomState(0)
+    x = rng.randn(*shape).astype(np.float32)
+    dy = rng.randn(*shape).astype(np.float32)
+    axes = (0,) if len(shape) == 2 else (0, 2, 3)
+    keep = (1, -1) if len(shape) == 2 else (1, -1, 1, 1)
+    gamma = np.ones(shape[1], np.float32).reshape(keep)
+    beta = np.zeros(shape[1], np.float32).reshape(keep)
+    mm = np.zeros(shape[1], np.float32).reshape(keep)
+    mv = np.ones(shape[1], np.float32).reshape(keep)
+    eps, mom = 1e-3, 0.9
+
+    def forward():
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        xhat = (x - mean) / np.sqrt(var + eps)
+        y = gamma * xhat + beta
+        new_mm = mom * mm + (1 - mom) * mean
+        new_mv = mom * mv + (1 - mom) * var
+        return y, xhat, var, new_mm, new_mv
+
+    def fwd_bwd():
+        y, xhat, var, _, _ = forward()
+        m = x.size / x.shape[1]
+        dbeta = dy.sum(axis=axes, keepdims=True)
+        dgamma = (dy * xhat).sum(axis=axes, keepdims=True)
+        dxhat = dy * gamma
+        dx = (1.0 / m) / np.sqrt(var + eps) * (m * dxhat - dxhat.sum(axis=axes, keepdims=True)
+                                               - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True))
+        return dx, dgamma, dbeta
+    return forward, fwd_bwd
+
+
+def torch_child(shapes):
+    import torch
+    import torch.nn.functional as F
+    for shape in shapes:
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(*shape, generator=g, requires_grad=True)
+        w = torch.ones(shape[1], requires_grad=True)
+        b = torch.zeros(shape[1], requires_grad=True)
+        rm, rv = torch.zeros(shape[1]), torch.ones(shape[1])
+        dy = torch.randn(*shape, generator=g)
+
+        def fwd():
+            with torch.no_grad():
+                F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1, eps=1e-3)
+
+        def fwd_bwd():
+            y = F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1, eps=1e-3)
+            torch.autograd.grad(y, (x, w, b), dy)
+        n = _number(shape)
+        emit({"shape": list(shape), "fwd": median_time(fwd, n), "fwd_bwd": median_time(fwd_bwd, n)})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--shapes", default=",".join("x".join(map(str, s)) for s in SHAPES))
+    ap.add_argument("--child", choices=["torch"])
+    args = ap.parse_args()
+    shapes = [tuple(int(d) for d in s.split("x")) for s in args.shapes.split(",")]
+    if args.child == "torch":
+        return torch_child(shapes)
+    torch_py = find_python_with("torch", "SYMNORM_TORCH_PYTHON", TORCH_CANDIDATES)
+    if torch_py == sys.executable:
+        torch_py = None         # never time torch inside this process
+    rec = {s: {k: [] for k in ("sn_f", "sn_fb", "np_f", "np_fb", "t_f", "t_fb")} for s in shapes}
+    fns = {s: (symnorm_fns(s), naive_fns(s)) for s in shapes}
+    for _ in range(args.rounds):
+        for s in shapes:
+            (sf, sfb), (nf, nfb) = fns[s]
+            n = _number(s)
+            rec[s]["sn_f"].append(median_time(sf, n))
+            rec[s]["sn_fb"].append(median_time(sfb, n))
+            rec[s]["np_f"].append(median_time(nf, n))
+            rec[s]["np_fb"].append(median_time(nfb, n))
+        if torch_py:
+            for r in run_child(torch_py, __file__, ["--child", "torch", "--shapes", args.shapes]):
+                s = tuple(r["shape"])
+                rec[s]["t_f"].append(r["fwd"])
+                rec[s]["t_fb"].append(r["fwd_bwd"])
+    print("BatchNorm training, float32, median of %d alternating rounds%s"
+          % (args.rounds, "" if torch_py else " (PyTorch not found)"))
+    print("%-18s %10s %10s | %10s %10s | %10s %10s | %7s %7s %7s %7s | %s"
+          % ("shape", "sn fwd", "sn f+b", "numpy fwd", "numpy f+b", "torch fwd", "torch f+b",
+             "/np f", "/np f+b", "/t f", "/t f+b", "f+b GB/s (of 30)"))
+    for s in shapes:
+        m = {k: statistics.median(v) if v else float("nan") for k, v in rec[s].items()}
+        nbytes = 5 * int(np.prod(s)) * 4
+        print("%-18s %8.3fms %8.3fms | %8.3fms %8.3fms | %8.3fms %8.3fms | %7.2f %7.2f %7.2f %7.2f | %.1f (%d%%)"
+              % ("x".join(map(str, s)), m["sn_f"] * 1e3, m["sn_fb"] * 1e3, m["np_f"] * 1e3,
+                 m["np_fb"] * 1e3, m["t_f"] * 1e3, m["t_fb"] * 1e3, m["sn_f"] / m["np_f"],
+                 m["sn_fb"] / m["np_fb"], m["sn_f"] / m["t_f"], m["sn_fb"] / m["t_fb"],
+                 nbytes / m["sn_fb"] / 1e9, 100 * nbytes / m["sn_fb"] / STREAM_LIMIT))
+
+
+if __name__ == "__main__":
+    main()
