@@ -286,8 +286,9 @@ class Embedding(Op):
         return (data, (self.input_dim, self.output_dim)), (tuple(data) + (self.output_dim,),)
 
     def infer_type(self, data, weight):
-        w = np.dtype(self.dtype)
-        return (data or w, w), (w,)
+        # ``dtype`` decides the weight's type unless the weight's own type is known
+        w = weight if weight is not None else np.dtype(self.dtype)
+        return (data if data is not None else w, w), (w,)
 
     def forward(self, data, weight, *, train):
         idx = data.astype(np.int64)
