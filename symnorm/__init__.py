@@ -16,6 +16,7 @@ from .attribute import AttrScope
 from .errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
                      SymnormError)
 from .executor import Context, Executor, cpu
+from .passes import fold_batchnorm, freeze_batchnorm
 from .symbol import Symbol
 
 symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
@@ -23,5 +24,5 @@ symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
 __version__ = "0.1.0"
 
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "cpu", "AttrScope", "name",
-           "graph", "random", "registry", "test_utils", "SymnormError", "ParamError",
+           "graph", "random", "registry", "test_utils", "freeze_batchnorm", "fold_batchnorm", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]
