@@ -97,8 +97,8 @@ def main(argv=None):
     tx, ty, vx, vy, what = load_data(args.data_dir)
     print("data:", what)
     net = lenet_bn()
-    print(net)
     b = args.batch_size
+    sn.viz.print_summary(net, shape={"data": (1,) + tx.shape[1:]})
     ex = net.simple_bind(sn.cpu(), data=(b,) + tx.shape[1:])
     ex_eval = ex.reshape(allow_up_sizing=True, data=(b,) + tx.shape[1:])
     rng = np.random.RandomState(42)
@@ -130,7 +130,11 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "lenet_bn-symbol.json")
     net.save(path)
-    print("saved", path)
+    picture = sn.viz.plot_network(net, title="lenet_bn", shape={"data": (1,) + tx.shape[1:]})
+    picture.save(os.path.join(args.out, "lenet_bn.dot"))
+    with open(os.path.join(args.out, "lenet_bn.svg"), "wb") as f:
+        f.write(picture.pipe("svg"))
+    print("saved", path, "and the graph picture", os.path.join(args.out, "lenet_bn.svg"))
     print("bn1 gamma:", np.round(ex.arg_dict["bn1_gamma"], 3))
     print("bn1 beta: ", np.round(ex.arg_dict["bn1_beta"], 3))
     print("test accuracy: %.4f" % acc)

@@ -11,7 +11,7 @@
 (3,)
 """
 from . import ops as _ops  # noqa: F401  (registers every op first)
-from . import graph, name, random, registry, sym, test_utils
+from . import graph, name, random, registry, sym, test_utils, viz
 from .attribute import AttrScope
 from .errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
                      SymnormError)
@@ -24,5 +24,5 @@ symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
 __version__ = "0.1.0"
 
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "cpu", "AttrScope", "name",
-           "graph", "random", "registry", "test_utils", "freeze_batchnorm", "fold_batchnorm", "SymnormError", "ParamError",
+           "graph", "random", "registry", "test_utils", "viz", "freeze_batchnorm", "fold_batchnorm", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

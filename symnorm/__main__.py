@@ -1,28 +1,121 @@
-"""Command line: ``python -m symnorm demo [args]`` (or the ``symnorm`` console script)."""
+"""Command line of symnorm.
+
+    symnorm demo [--data-dir DIR] [--epochs N]          train LeNet-BN (examples/lenet_bn.py)
+    symnorm summary GRAPH.json [--shape data=1,3,224,224]
+    symnorm plot GRAPH.json [--shape ...] -o net.svg|.png|.pdf|.dot|.html [--show-weights]
+
+GRAPH.json is a symnorm or MXNet ``-symbol.json`` file.
+"""
 from __future__ import annotations
 
+import argparse
 import os
 import runpy
 import sys
 
 
-def main(argv=None):
+class CLIError(Exception):
+    pass
+
+
+def parse_shapes(items) -> dict:
+    """``["data=1,3,224,224", ...]`` -> ``{"data": (1, 3, 224, 224)}``."""
+    shapes = {}
+    for item in items or []:
+        name, sep, dims = item.partition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            shapes[name] = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
+            if not shapes[name]:
+                raise ValueError
+        except ValueError:
+            raise CLIError("malformed --shape %r: expected NAME=D1,D2,... (e.g. data=1,3,224,224)"
+                           % item) from None
+    return shapes
+
+
+def _load(path):
+    from .errors import SymnormError
+    from .serialize import load
+    if not os.path.exists(path):
+        raise CLIError("no such file: %s" % path)
+    try:
+        return load(path)
+    except SymnormError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def cmd_summary(args):
+    from . import viz
+    sym = _load(args.graph)
+    viz.print_summary(sym, shape=parse_shapes(args.shape) or None)
+
+
+def cmd_plot(args):
+    from . import viz
+    sym = _load(args.graph)
+    shapes = parse_shapes(args.shape) or None
+    out = args.output
+    stem, ext = os.path.splitext(out)
+    fmt = ext.lstrip(".").lower()
+    if fmt == "html":
+        viz.to_html(sym, shape=shapes, path=out, title=os.path.basename(args.graph),
+                    hide_weights=not args.show_weights)
+    elif fmt in ("svg", "png", "pdf", "dot", "gv"):
+        graph = viz.plot_network(sym, title="plot", shape=shapes, hide_weights=not args.show_weights)
+        if fmt in ("dot", "gv"):
+            graph.save(out)
+        else:
+            try:
+                data = graph.pipe(fmt)
+            except RuntimeError as exc:
+                raise CLIError(str(exc)) from None
+            from .fileio import atomic_write
+            atomic_write(out, data)
+    else:
+        raise CLIError("unsupported output %r: use .svg, .png, .pdf, .dot or .html" % out)
+    print("wrote", out)
+
+
+def cmd_demo(rest):
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = os.path.join(os.path.dirname(here), "examples", "lenet_bn.py")
+    if not os.path.exists(script):
+        raise CLIError("the demo ships with the source checkout (examples/lenet_bn.py)")
+    sys.argv = [script] + list(rest)
+    runpy.run_path(script, run_name="__main__")
+
+
+def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print("usage: symnorm demo [--data-dir DIR] [--epochs N] ...")
-        return 0
-    cmd, rest = argv[0], argv[1:]
-    if cmd == "demo":
-        here = os.path.dirname(os.path.abspath(__file__))
-        script = os.path.join(os.path.dirname(here), "examples", "lenet_bn.py")
-        if not os.path.exists(script):
-            print("the demo ships with the source checkout (examples/lenet_bn.py)", file=sys.stderr)
+    if argv and argv[0] == "demo":
+        try:
+            cmd_demo(argv[1:])
+        except CLIError as exc:
+            print("symnorm: error: %s" % exc, file=sys.stderr)
             return 2
-        sys.argv = [script] + rest
-        runpy.run_path(script, run_name="__main__")
         return 0
-    print("unknown command %r; try: symnorm demo" % cmd, file=sys.stderr)
-    return 2
+    ap = argparse.ArgumentParser(prog="symnorm", description="symnorm command line")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("demo", help="train LeNet-BN (see examples/lenet_bn.py --help)")
+    p = sub.add_parser("summary", help="print the layer table of a symbol JSON file")
+    p.add_argument("graph")
+    p.add_argument("--shape", action="append", help="input shape, NAME=D1,D2,... (repeatable)")
+    p.set_defaults(fn=cmd_summary)
+    p = sub.add_parser("plot", help="draw a symbol JSON file")
+    p.add_argument("graph")
+    p.add_argument("--shape", action="append", help="input shape, NAME=D1,D2,... (repeatable)")
+    p.add_argument("-o", "--output", required=True, help="net.svg, .png, .pdf, .dot or .html")
+    p.add_argument("--show-weights", action="store_true", help="draw parameters and aux states")
+    p.set_defaults(fn=cmd_plot)
+    args = ap.parse_args(argv)
+    try:
+        args.fn(args)
+    except CLIError as exc:
+        print("symnorm: error: %s" % exc, file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

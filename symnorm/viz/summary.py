@@ -1,0 +1,79 @@
+"""``print_summary``: MXNet's layer table, with correct parameter counts and aux states."""
+from __future__ import annotations
+
+from .model import describe, fmt_shape
+
+
+def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74, 1.), quiet=False):
+    """Print (and return) a table of layers: name(type), output shape without the batch
+    axis, trainable parameter count, previous layers.  The same layout as MXNet's
+    ``mx.viz.print_summary``; beyond it, counts come from the graph structure (BatchNorm
+    on any axis, LayerNorm's gamma/beta, shared weights counted once), and the footer adds
+    the aux states (BatchNorm's moving statistics) and the total.
+
+    >>> import symnorm as sn
+    >>> net = sn.sym.BatchNorm(sn.sym.Variable('data'), name='bn', axis=-1)
+    >>> text = sn.viz.print_summary(net, shape={'data': (2, 5, 3)}, quiet=True)
+    >>> 'Total params: 6' in text and 'Aux states: 6' in text
+    True
+    """
+    shape = dict(shape) if shape else None
+    if positions[-1] <= 1:
+        positions = [int(line_length * p) for p in positions]
+    lines = []
+
+    def row(fields):
+        line = ""
+        for f, pos in zip(fields, positions):
+            line += str(f)
+            line = line[:pos]
+            line += " " * (pos - len(line))
+        lines.append(line)
+
+    views = describe(symbol, shape)
+    shown = [v for v in views if v.role == "op" or (v.role == "data" and _feeds_first_slot(v, views))]
+    lines.append("_" * line_length)
+    row(["Layer (type)", "Output Shape", "Param #", "Previous Layer"])
+    lines.append("=" * line_length)
+    counted, trainable, aux_total = set(), 0, 0
+    for k, v in enumerate(shown):
+        prev = [src.name for src, _, slot in v.inputs if src.role == "op" or
+                (src.role == "data" and slot == v.inputs[0][2])]
+        params = 0
+        for src, _, _ in v.inputs:           # shared parameters count once, at first use
+            if src.role in ("param", "aux") and src.node not in counted:
+                counted.add(src.node)
+                size = _size(src.shapes[0])
+                if src.role == "param":
+                    params += size
+                else:
+                    aux_total += size
+        trainable += params
+        row(["%s(%s)" % (v.name, v.op), fmt_shape(v.shapes[0]) if shape else "", params,
+             prev[0] if prev else ""])
+        for p in prev[1:]:
+            row(["", "", "", p])
+        lines.append(("=" if k == len(shown) - 1 else "_") * line_length)
+    lines.append("Total params: %d" % trainable)
+    lines.append("_" * line_length)
+    lines.append("Trainable params: %d" % trainable)
+    lines.append("Aux states: %d" % aux_total)
+    lines.append("Total params + aux states: %d" % (trainable + aux_total))
+    lines.append("_" * line_length)
+    text = "\n".join(lines)
+    if not quiet:
+        print(text)
+    return text
+
+
+def _feeds_first_slot(v, views):
+    return any(src is v and slot == w.inputs[0][2] for w in views for src, _, slot in w.inputs)
+
+
+def _size(shape):
+    if not shape or None in shape:
+        return 0
+    n = 1
+    for d in shape:
+        n *= d
+    return n
