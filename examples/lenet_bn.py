@@ -7,35 +7,35 @@ executor: forward, backward, SGD with momentum, BatchNorm statistics written bac
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-import time
 
 import numpy as np
 
 import symnorm as sn
 
 
-def lenet_bn(num_classes=10):
+def lenet_bn(num_classes=10, batchnorm=True):
     """conv6@5 -> BN -> sigmoid -> avgpool2 -> conv16@5 -> BN -> sigmoid -> avgpool2 ->
-    FC120 -> BN -> sigmoid -> FC84 -> BN -> sigmoid -> FC10 -> SoftmaxOutput."""
+    FC120 -> BN -> sigmoid -> FC84 -> BN -> sigmoid -> FC10 -> SoftmaxOutput
+    (``batchnorm=False``: the same net without the BatchNorm layers)."""
     s = sn.sym
+
+    def bn(net, name):
+        return s.BatchNorm(net, fix_gamma=False, name=name) if batchnorm else net
     net = s.Variable("data")
     net = s.Convolution(net, kernel=(5, 5), num_filter=6, name="conv1")
-    net = s.BatchNorm(net, fix_gamma=False, name="bn1")
-    net = s.Activation(net, act_type="sigmoid", name="sig1")
+    net = s.Activation(bn(net, "bn1"), act_type="sigmoid", name="sig1")
     net = s.Pooling(net, kernel=(2, 2), stride=(2, 2), pool_type="avg", name="pool1")
     net = s.Convolution(net, kernel=(5, 5), num_filter=16, name="conv2")
-    net = s.BatchNorm(net, fix_gamma=False, name="bn2")
-    net = s.Activation(net, act_type="sigmoid", name="sig2")
+    net = s.Activation(bn(net, "bn2"), act_type="sigmoid", name="sig2")
     net = s.Pooling(net, kernel=(2, 2), stride=(2, 2), pool_type="avg", name="pool2")
     net = s.Flatten(net, name="flat")
     net = s.FullyConnected(net, num_hidden=120, name="fc1")
-    net = s.BatchNorm(net, fix_gamma=False, name="bn3")
-    net = s.Activation(net, act_type="sigmoid", name="sig3")
+    net = s.Activation(bn(net, "bn3"), act_type="sigmoid", name="sig3")
     net = s.FullyConnected(net, num_hidden=84, name="fc2")
-    net = s.BatchNorm(net, fix_gamma=False, name="bn4")
-    net = s.Activation(net, act_type="sigmoid", name="sig4")
+    net = s.Activation(bn(net, "bn4"), act_type="sigmoid", name="sig4")
     net = s.FullyConnected(net, num_hidden=num_classes, name="fc3")
     return s.SoftmaxOutput(net, name="softmax")
 
@@ -62,81 +62,51 @@ def load_data(data_dir):
     return x[:n], y[:n], x[n:], y[n:], "scikit-learn digits, 8x8 upsampled to 28x28 (%d train / %d test)" % (n, len(x) - n)
 
 
-def init_params(ex, rng):
-    for name, arr in ex.arg_dict.items():
-        if name.endswith("_weight"):
-            fan_in, fan_out = int(np.prod(arr.shape[1:])), arr.shape[0] * int(np.prod(arr.shape[2:]))
-            bound = np.sqrt(6.0 / (fan_in + fan_out))          # Xavier uniform
-            arr[...] = rng.uniform(-bound, bound, arr.shape)
-        elif name.endswith("_gamma"):
-            arr[...] = 1
-        elif name not in ("data", "softmax_label"):
-            arr[...] = 0
-    for name, arr in ex.aux_dict.items():
-        arr[...] = 1 if name.endswith("_moving_var") else 0
-
-
-def evaluate(ex_eval, x, y, batch):
-    correct = 0
-    for i in range(0, len(x) - batch + 1, batch):
-        out = ex_eval.forward(is_train=False, data=x[i:i + batch])[0]
-        correct += int((out.argmax(axis=1) == y[i:i + batch]).sum())
-    return correct / ((len(x) // batch) * batch)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=os.environ.get("SYMNORM_DATA"))
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="default 128 on MNIST, 32 on the small embedded digits set")
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--momentum", type=float, default=0.9)
-    ap.add_argument("--out", default="out", help="where the symbol JSON is written")
+    ap.add_argument("--no-bn", action="store_true", help="the same net without BatchNorm")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--out", default="out", help="where the checkpoint and picture are written")
     args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
 
     tx, ty, vx, vy, what = load_data(args.data_dir)
     print("data:", what)
-    net = lenet_bn()
-    b = args.batch_size
+    if args.batch_size is None:
+        args.batch_size = 128 if args.data_dir else 32
+    net = lenet_bn(batchnorm=not args.no_bn)
     sn.viz.print_summary(net, shape={"data": (1,) + tx.shape[1:]})
-    ex = net.simple_bind(sn.cpu(), data=(b,) + tx.shape[1:])
-    ex_eval = ex.reshape(allow_up_sizing=True, data=(b,) + tx.shape[1:])
-    rng = np.random.RandomState(42)
-    init_params(ex, rng)
-    params = [k for k in net.list_arguments() if k not in ("data", "softmax_label")]
-    velocity = {k: np.zeros_like(ex.arg_dict[k]) for k in params}
-    for epoch in range(args.epochs):
-        t0 = time.perf_counter()
-        order = rng.permutation(len(tx))
-        loss_sum = correct = seen = 0
-        for i in range(0, len(tx) - b + 1, b):
-            idx = order[i:i + b]
-            out = ex.forward(is_train=True, data=tx[idx], softmax_label=ty[idx])[0]
-            ex.backward()
-            for k in params:      # SGD with momentum; gradients are the batch mean
-                v = velocity[k]
-                v *= args.momentum
-                v -= (args.lr / b) * ex.grad_dict[k]
-                ex.arg_dict[k] += v
-            p = out[np.arange(b), ty[idx].astype(int)]
-            loss_sum += float(-np.log(np.maximum(p, 1e-12)).sum())
-            correct += int((out.argmax(axis=1) == ty[idx]).sum())
-            seen += b
-        dt = time.perf_counter() - t0
-        acc = evaluate(ex_eval, vx, vy, b)
-        print("Epoch[%d] Train-loss=%.4f Train-accuracy=%.4f Validation-accuracy=%.4f "
-              "Time cost=%.1fs (%.0f samples/s)" % (epoch, loss_sum / seen, correct / seen, acc,
-                                                   dt, seen / dt))
+    sn.random.seed(args.seed)
+    train = sn.io.NDArrayIter(tx, ty, batch_size=args.batch_size, shuffle=True,
+                              last_batch_handle="discard")
+    test = sn.io.NDArrayIter(vx, vy, batch_size=args.batch_size)
+    mod = sn.Module(net)
+    curve = []
+    mod.fit(train, eval_data=test, num_epoch=args.epochs, initializer=sn.init.Xavier(),
+            optimizer="sgd", optimizer_params={"learning_rate": args.lr, "momentum": args.momentum},
+            epoch_end_callback=lambda epoch, *a: curve.append(epoch),
+            progress=not args.no_progress)
+    acc = dict(mod.score(test, "acc"))["accuracy"]
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "lenet_bn-symbol.json")
-    net.save(path)
+    prefix = os.path.join(args.out, "lenet_bn")
+    mod.save_checkpoint(prefix, args.epochs)
     picture = sn.viz.plot_network(net, title="lenet_bn", shape={"data": (1,) + tx.shape[1:]})
-    picture.save(os.path.join(args.out, "lenet_bn.dot"))
-    with open(os.path.join(args.out, "lenet_bn.svg"), "wb") as f:
+    picture.save(prefix + ".dot")
+    with open(prefix + ".svg", "wb") as f:
         f.write(picture.pipe("svg"))
-    print("saved", path, "and the graph picture", os.path.join(args.out, "lenet_bn.svg"))
-    print("bn1 gamma:", np.round(ex.arg_dict["bn1_gamma"], 3))
-    print("bn1 beta: ", np.round(ex.arg_dict["bn1_beta"], 3))
+    print("saved %s-symbol.json, %s-%04d.params and the graph picture %s.svg"
+          % (prefix, prefix, args.epochs, prefix))
+    if not args.no_bn:
+        arg, _ = mod.get_params()
+        print("bn1 gamma:", np.round(arg["bn1_gamma"], 3))
+        print("bn1 beta: ", np.round(arg["bn1_beta"], 3))
     print("test accuracy: %.4f" % acc)
     return acc
 

@@ -12,6 +12,10 @@
 """
 from . import ops as _ops  # noqa: F401  (registers every op first)
 from . import graph, name, random, registry, sym, test_utils, viz
+from . import callback, initializer, io, lr_scheduler, metric, model, nd, optimizer
+from .module import Module
+
+init = initializer
 from .attribute import AttrScope
 from .errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
                      SymnormError)
@@ -24,5 +28,6 @@ symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
 __version__ = "0.1.0"
 
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "cpu", "AttrScope", "name",
-           "graph", "random", "registry", "test_utils", "viz", "freeze_batchnorm", "fold_batchnorm", "SymnormError", "ParamError",
+           "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
+           "io", "metric", "model", "nd", "optimizer", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

@@ -1,0 +1,94 @@
+"""Training callbacks (``mx.callback``) and the per-epoch progress bar of ``Module.fit``."""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+
+class BatchEndParam:
+    def __init__(self, epoch, nbatch, eval_metric, locals=None):
+        self.epoch, self.nbatch, self.eval_metric, self.locals = epoch, nbatch, eval_metric, locals
+
+
+class Speedometer:
+    """Log ``Epoch[e] Batch [b] Speed: N samples/sec <metric>=<value>`` every ``frequent``
+    batches (and reset the metric when ``auto_reset``), as MXNet does."""
+    def __init__(self, batch_size, frequent=50, auto_reset=True, logger=None):
+        self.batch_size, self.frequent, self.auto_reset = batch_size, frequent, auto_reset
+        self.logger = logger or logging.getLogger("symnorm")
+        self.init = False
+        self.tic = 0.0
+        self.last_count = 0
+
+    def __call__(self, param):
+        count = param.nbatch
+        if self.last_count > count:
+            self.init = False
+        self.last_count = count
+        if not self.init:
+            self.init, self.tic = True, time.time()
+            return
+        if count % self.frequent == 0:
+            speed = self.frequent * self.batch_size / max(time.time() - self.tic, 1e-9)
+            msg = "Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec" % (param.epoch, count, speed)
+            if param.eval_metric is not None:
+                msg += "".join("\t%s=%f" % nv for nv in param.eval_metric.get_name_value())
+                if self.auto_reset:
+                    param.eval_metric.reset()
+            self.logger.info(msg)
+            self.tic = time.time()
+
+
+def do_checkpoint(prefix, period=1):
+    """An epoch-end callback saving ``prefix-symbol.json``/``prefix-%04d.params`` every
+    ``period`` epochs (atomically)."""
+    from .model import save_checkpoint
+    period = int(max(1, period))
+
+    def _callback(iter_no, sym, arg, aux):
+        if (iter_no + 1) % period == 0:
+            save_checkpoint(prefix, iter_no + 1, sym, arg, aux)
+    return _callback
+
+
+class Progress:
+    """A per-epoch progress bar with running loss/metric and samples/s: tqdm when it is
+    installed, a one-line text fallback otherwise (and nothing when disabled)."""
+
+    def __init__(self, total, epoch, enabled=True, stream=None):
+        self.enabled, self.total, self.epoch = enabled, total, epoch
+        self.stream = stream or sys.stderr
+        self.count, self.samples, self.t0 = 0, 0, time.perf_counter()
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=total, desc="Epoch %d" % epoch, unit="batch",
+                                file=self.stream, leave=False, dynamic_ncols=True)
+            except ImportError:
+                self.bar = None
+
+    def update(self, batch_size, metrics: dict):
+        if not self.enabled:
+            return
+        self.count += 1
+        self.samples += batch_size
+        rate = self.samples / max(time.perf_counter() - self.t0, 1e-9)
+        text = " ".join("%s=%.4f" % kv for kv in metrics.items()) + " %.0f samples/s" % rate
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(1)
+        elif self.count == self.total or self.count % max(1, self.total // 20) == 0:
+            self.stream.write("\rEpoch %d [%d/%s] %s" % (self.epoch, self.count, self.total or "?", text))
+            self.stream.flush()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        elif self.enabled and self.count:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+__all__ = ["Speedometer", "do_checkpoint", "BatchEndParam", "Progress"]

@@ -1,0 +1,149 @@
+"""Data for training (``mx.io``): ``DataDesc``, ``DataBatch``, ``NDArrayIter``, and
+``Normalize`` (per-channel statistics fitted on the training set only).  The IDX reader
+for (Fashion-)MNIST is ``symnorm.idx``."""
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from . import random as _random
+from .idx import IDXError, load_mnist, read_idx  # noqa: F401  (re-exported)
+
+
+class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
+    """A named input shape (with dtype and layout), as ``provide_data`` lists them."""
+    def __new__(cls, name, shape, dtype=np.float32, layout="NCHW"):
+        obj = super().__new__(cls, name, tuple(shape))
+        obj.dtype, obj.layout = dtype, layout
+        return obj
+
+
+class DataBatch:
+    """One batch: lists of data and label arrays; ``pad`` counts the filler samples."""
+    def __init__(self, data, label=None, pad=0, index=None, provide_data=None, provide_label=None):
+        self.data, self.label, self.pad, self.index = data, label, pad, index
+        self.provide_data, self.provide_label = provide_data, provide_label
+
+    def __repr__(self):
+        return "DataBatch: data shapes %s label shapes %s pad %d" % (
+            [d.shape for d in self.data], [l.shape for l in self.label or []], self.pad)
+
+
+def _named(arrays, default):
+    if arrays is None:
+        return OrderedDict()
+    if isinstance(arrays, dict):
+        return OrderedDict((k, np.asarray(v)) for k, v in arrays.items())
+    if isinstance(arrays, (list, tuple)):
+        if len(arrays) == 1:
+            return OrderedDict([(default, np.asarray(arrays[0]))])
+        return OrderedDict(("_%d_%s" % (i, default), np.asarray(a)) for i, a in enumerate(arrays))
+    return OrderedDict([(default, np.asarray(arrays))])
+
+
+class NDArrayIter:
+    """Batches over in-memory arrays (dicts of several inputs too).
+
+    ``last_batch_handle``: 'pad' fills the last batch with samples from the start (and
+    sets ``pad``), 'discard' drops it, 'roll_over' carries the remainder into the next
+    epoch's first batch.  ``shuffle`` reorders every epoch (``symnorm.random`` stream).
+    ``num_parts``/``part_index`` give this worker a disjoint shard (data-parallel training).
+    """
+
+    def __init__(self, data, label=None, batch_size=1, shuffle=False, last_batch_handle="pad",
+                 data_name="data", label_name="softmax_label", num_parts=1, part_index=0,
+                 dtype=np.float32):
+        if last_batch_handle not in ("pad", "discard", "roll_over"):
+            raise ValueError("last_batch_handle must be 'pad', 'discard' or 'roll_over', got %r"
+                             % last_batch_handle)
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1, got %r" % batch_size)
+        self.data = _named(data, data_name)
+        self.label = _named(label, label_name)
+        sizes = {len(v) for v in list(self.data.values()) + list(self.label.values())}
+        if len(sizes) != 1:
+            raise ValueError("NDArrayIter: all data and labels need the same number of samples, "
+                             "got %s" % {k: len(v) for k, v in list(self.data.items()) + list(self.label.items())})
+        n = sizes.pop()
+        if not 0 <= part_index < num_parts:
+            raise ValueError("part_index %d not in [0, %d)" % (part_index, num_parts))
+        self._index_all = np.arange(n)[part_index::num_parts]
+        self.num_data = len(self._index_all)
+        if self.num_data < batch_size and last_batch_handle == "discard":
+            raise ValueError("batch_size %d is larger than the %d samples" % (batch_size, self.num_data))
+        self.batch_size, self.shuffle, self.last_batch_handle = batch_size, shuffle, last_batch_handle
+        self.dtype = dtype
+        self._carry = np.array([], dtype=np.int64)
+        self.reset()
+
+    @property
+    def provide_data(self):
+        return [DataDesc(k, (self.batch_size,) + v.shape[1:], v.dtype) for k, v in self.data.items()]
+
+    @property
+    def provide_label(self):
+        return [DataDesc(k, (self.batch_size,) + v.shape[1:], v.dtype) for k, v in self.label.items()]
+
+    def reset(self):
+        order = self._index_all.copy()
+        if self.shuffle:
+            _random.generator().shuffle(order)
+        if self.last_batch_handle == "roll_over":
+            order = np.concatenate([self._carry, order])
+        self._order = order
+        self._cursor = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        start, end = self._cursor, self._cursor + self.batch_size
+        total = len(self._order)
+        if start >= total:
+            raise StopIteration
+        pad = 0
+        if end > total:
+            if self.last_batch_handle == "discard":
+                raise StopIteration
+            if self.last_batch_handle == "roll_over":
+                self._carry = self._order[start:]
+                self._cursor = total
+                raise StopIteration
+            pad = end - total
+            idx = np.concatenate([self._order[start:], self._order[:pad]])
+        else:
+            idx = self._order[start:end]
+        if self.last_batch_handle == "roll_over" and end >= total:
+            self._carry = np.array([], dtype=np.int64)
+        self._cursor = end
+        return DataBatch([v[idx] for v in self.data.values()], [v[idx] for v in self.label.values()],
+                         pad=pad, index=idx, provide_data=self.provide_data,
+                         provide_label=self.provide_label)
+
+    next = __next__
+
+
+class Normalize:
+    """Per-channel standardization: ``fit`` on the training set only, then ``(x - mean) / std``.
+
+    >>> import numpy as np
+    >>> norm = Normalize.fit(np.array([[[[0.0]], [[2.0]]], [[[2.0]], [[4.0]]]]))
+    >>> norm.mean.ravel().tolist(), norm.std.ravel().tolist()
+    ([1.0, 3.0], [1.0, 1.0])
+    """
+    def __init__(self, mean, std, axis=1):
+        self.mean, self.std, self.axis = np.asarray(mean), np.asarray(std), axis
+
+    @classmethod
+    def fit(cls, x, axis=1, eps=1e-8):
+        axes = tuple(i for i in range(x.ndim) if i != axis)
+        mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
+        std = x.std(axis=axes, keepdims=True, dtype=np.float64) + eps
+        return cls(mean.astype(np.float32), std.astype(np.float32), axis)
+
+    def __call__(self, x):
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+
+__all__ = ["DataDesc", "DataBatch", "NDArrayIter", "Normalize", "read_idx", "load_mnist", "IDXError"]

@@ -1,0 +1,337 @@
+"""``Module``: MXNet 1.x's training API over one executor -- bind, init_params,
+init_optimizer, forward/backward/update, fit with a progress bar, score, predict,
+checkpoints.
+
+``fixed_param_names`` freezes arguments (``grad_req='null'``); aux states are never
+"fixed" by it: freezing BatchNorm's statistics is ``use_global_stats``
+(``symnorm.freeze_batchnorm``)."""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+
+import numpy as np
+
+from . import initializer as _init
+from . import metric as _metric
+from . import optimizer as _opt
+from .callback import BatchEndParam, Progress
+from .errors import BindError
+from .executor import cpu
+from .io import DataDesc
+from .model import load_checkpoint, save_checkpoint
+
+_LOG = logging.getLogger("symnorm")
+
+
+def _descs(shapes):
+    out = []
+    for s in shapes or []:
+        out.append(s if isinstance(s, DataDesc) else DataDesc(s[0], s[1]))
+    return out
+
+
+class Module:
+    """A symbol with its parameters, optimizer and executor.
+
+    >>> import numpy as np, symnorm as sn
+    >>> net = sn.sym.SoftmaxOutput(sn.sym.FullyConnected(sn.sym.Variable('data'), num_hidden=2), name='softmax')
+    >>> mod = sn.Module(net)
+    >>> it = sn.io.NDArrayIter(np.random.rand(8, 3), np.arange(8) % 2, batch_size=4)
+    >>> mod.fit(it, num_epoch=1, progress=False)
+    >>> sorted(mod.get_params()[0])
+    ['fullyconnected0_bias', 'fullyconnected0_weight']
+    """
+
+    def __init__(self, symbol, data_names=("data",), label_names=("softmax_label",), logger=None,
+                 context=None, work_load_list=None, fixed_param_names=None, state_names=None):
+        self._symbol = symbol
+        self.logger = logger or _LOG
+        args = symbol.list_arguments()
+        self._data_names = list(data_names or [])
+        missing = [d for d in self._data_names if d not in args]
+        if missing:
+            raise BindError("Module: data name(s) %s are not arguments of the symbol (arguments: %s)"
+                            % (", ".join(missing), ", ".join(args)))
+        self._label_names = [l for l in (label_names or []) if l in args]
+        self._param_names = [a for a in args if a not in self._data_names + self._label_names]
+        self._fixed_param_names = list(fixed_param_names or [])
+        unknown = [f for f in self._fixed_param_names if f not in self._param_names]
+        if unknown:
+            raise BindError("Module: fixed_param_names %s are not parameters of the symbol" % unknown)
+        self._aux_names = symbol.list_auxiliary_states()
+        self._output_names = symbol.list_outputs()
+        self._exec = None
+        self.binded = self.params_initialized = self.optimizer_initialized = False
+        self.for_training = False
+        self._preloaded = None          # (arg, aux) from Module.load, applied at init_params
+        self._optimizer = None
+        self._states: dict = {}
+        self._data_shapes = self._label_shapes = None
+
+    # ------------------------------------------------------------------ properties
+    symbol = property(lambda self: self._symbol)
+    data_names = property(lambda self: self._data_names)
+    label_names = property(lambda self: self._label_names)
+    output_names = property(lambda self: self._output_names)
+    data_shapes = property(lambda self: self._data_shapes)
+    label_shapes = property(lambda self: self._label_shapes)
+
+    @property
+    def output_shapes(self):
+        return [(n, o.shape) for n, o in zip(self._output_names, self._exec.outputs)]
+
+    # ------------------------------------------------------------------ binding
+    def bind(self, data_shapes, label_shapes=None, for_training=True, inputs_need_grad=False,
+             force_rebind=False, shared_module=None, grad_req="write"):
+        """Allocate the executor for these input shapes."""
+        if self.binded and not force_rebind:
+            warnings.warn("Module is already bound; pass force_rebind=True to rebind", stacklevel=2)
+            return
+        self._data_shapes = _descs(data_shapes)
+        self._label_shapes = [d for d in _descs(label_shapes) if d.name in self._label_names]
+        shapes = {d.name: d.shape for d in self._data_shapes + self._label_shapes}
+        types = {d.name: getattr(d, "dtype", np.float32) for d in self._data_shapes}
+        reqs = {}
+        for name in self._symbol.list_arguments():
+            if name in self._data_names:
+                reqs[name] = "write" if inputs_need_grad else "null"
+            elif name in self._label_names or name in self._fixed_param_names or not for_training:
+                reqs[name] = "null"
+            else:
+                reqs[name] = grad_req
+        old = self._exec
+        self._exec = self._symbol.simple_bind(cpu(), grad_req=reqs, type_dict=types, **shapes)
+        if old is not None:                 # a rebind keeps the parameters
+            self._exec.copy_params_from({k: old.arg_dict[k] for k in self._param_names},
+                                        dict(old.aux_dict))
+        self.for_training, self.binded = for_training, True
+
+    def _need(self, what):
+        if not self.binded:
+            raise BindError("Module: call bind() before %s" % what)
+
+    # ------------------------------------------------------------------ parameters
+    def init_params(self, initializer=None, arg_params=None, aux_params=None,
+                    allow_missing=False, force_init=False, allow_extra=False):
+        """Fill parameters from ``arg_params``/``aux_params``, the rest with ``initializer``
+        (default ``Uniform(0.01)``, MXNet's); a variable's ``__init__`` attribute wins."""
+        if self.params_initialized and not force_init:
+            return
+        self._need("init_params")
+        if arg_params is None and aux_params is None and self._preloaded is not None:
+            arg_params, aux_params = self._preloaded
+        init = _init.create(initializer) if initializer is not None else _init.Uniform(0.01)
+        attrs = self._symbol.attr_dict()
+        for given, names, target, kind in ((arg_params, self._param_names, self._exec.arg_dict, "arg"),
+                                           (aux_params, self._aux_names, self._exec.aux_dict, "aux")):
+            given = given or {}
+            extra = [k for k in given if k not in names]
+            if extra and not allow_extra:
+                raise BindError("init_params: %s params %s are not in the symbol (use allow_extra=True)"
+                                % (kind, ", ".join(sorted(extra))))
+            for name in names:
+                arr = target[name]
+                if name in given:
+                    value = np.asarray(given[name])
+                    if value.shape != arr.shape:
+                        raise BindError("init_params: %r has shape %s, the symbol needs %s"
+                                        % (name, value.shape, arr.shape))
+                    np.copyto(arr, value.astype(arr.dtype, copy=False))
+                elif given and not allow_missing and (arg_params is not None if kind == "arg" else aux_params is not None):
+                    raise BindError("init_params: %r is not presented in the given %s params "
+                                    "(use allow_missing=True to initialize it)" % (name, kind))
+                else:
+                    init(_init.InitDesc(name, attrs.get(name, {})), arr)
+        self.params_initialized = True
+        self._preloaded = None
+
+    def get_params(self):
+        """Copies of ``(arg_params, aux_params)``."""
+        self._need("get_params")
+        return ({k: self._exec.arg_dict[k].copy() for k in self._param_names},
+                {k: self._exec.aux_dict[k].copy() for k in self._aux_names})
+
+    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True, allow_extra=False):
+        """Assign parameters (shape-checked); missing ones raise unless ``allow_missing``."""
+        self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=allow_missing, force_init=force_init, allow_extra=allow_extra)
+
+    # ------------------------------------------------------------------ optimizer
+    def init_optimizer(self, kvstore="local", optimizer="sgd",
+                       optimizer_params=(("learning_rate", 0.01),), force_init=False):
+        """Create the optimizer; ``rescale_grad`` defaults to 1/batch size, as in MXNet."""
+        if self.optimizer_initialized and not force_init:
+            return
+        self._need("init_optimizer")
+        params = dict(optimizer_params)
+        batch = self._data_shapes[0].shape[0]
+        params.setdefault("rescale_grad", 1.0 / batch)
+        idx2name = dict(enumerate(self._param_names))
+        if isinstance(optimizer, _opt.Optimizer):
+            self._optimizer = optimizer
+            if not optimizer.idx2name:
+                optimizer.idx2name = idx2name
+                optimizer.sym_info = (self._symbol.attr_dict(), self._symbol.list_arguments())
+                optimizer.set_lr_mult({})
+                optimizer.set_wd_mult({})
+        else:
+            self._optimizer = _opt.create(optimizer, param_idx2name=idx2name, sym=self._symbol, **params)
+        self._states = {}
+        self.optimizer_initialized = True
+
+    # ------------------------------------------------------------------ computation
+    def _feed(self, data_batch):
+        feeds = dict(zip(self._data_names, data_batch.data))
+        if data_batch.label is not None:
+            feeds.update((k, v) for k, v in zip(self._label_names, data_batch.label))
+        batch = len(data_batch.data[0])
+        if batch != self._exec.arg_dict[self._data_names[0]].shape[0]:
+            shapes = {k: v.shape for k, v in feeds.items()}
+            self._exec = self._exec.reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
+        return feeds
+
+    def forward(self, data_batch, is_train=None):
+        self._need("forward")
+        is_train = self.for_training if is_train is None else is_train
+        feeds = self._feed(data_batch)          # may swap in a reshaped executor
+        self._exec.forward(is_train=is_train, **feeds)
+
+    def backward(self, out_grads=None):
+        self._exec.backward(out_grads)
+
+    def forward_backward(self, data_batch):
+        self.forward(data_batch, is_train=True)
+        self.backward()
+
+    def update(self):
+        """One optimizer step on every trainable parameter that has a gradient."""
+        if not self.optimizer_initialized:
+            raise BindError("Module: call init_optimizer() before update()")
+        for i, name in enumerate(self._param_names):
+            grad = self._exec.grad_dict.get(name)
+            if grad is None:
+                continue
+            weight = self._exec.arg_dict[name]
+            if i not in self._states:
+                self._states[i] = self._optimizer.create_state(i, weight)
+            self._optimizer.update(i, weight, grad, self._states[i])
+
+    def get_outputs(self, merge_multi_context=True):
+        return list(self._exec.outputs)
+
+    def update_metric(self, eval_metric, labels, pre_sliced=False):
+        eval_metric.update(list(labels), self.get_outputs())
+
+    # ------------------------------------------------------------------ loops
+    def score(self, eval_data, eval_metric, num_batch=None, batch_end_callback=None,
+              score_end_callback=None, reset=True, epoch=0):
+        """Run inference over ``eval_data`` and return the metric's ``[(name, value)]``."""
+        if reset:
+            eval_data.reset()
+        eval_metric = _metric.create(eval_metric)
+        eval_metric.reset()
+        for nbatch, batch in enumerate(eval_data):
+            if num_batch is not None and nbatch == num_batch:
+                break
+            self.forward(batch, is_train=False)
+            keep = len(batch.data[0]) - batch.pad
+            eval_metric.update([l[:keep] for l in batch.label], [o[:keep] for o in self.get_outputs()])
+        return eval_metric.get_name_value()
+
+    def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True, always_output_list=False):
+        """Outputs over ``eval_data`` (padding removed), concatenated per output."""
+        if reset:
+            eval_data.reset()
+        outs = []
+        for nbatch, batch in enumerate(eval_data):
+            if num_batch is not None and nbatch == num_batch:
+                break
+            self.forward(batch, is_train=False)
+            keep = len(batch.data[0]) - batch.pad
+            outs.append([o[:keep].copy() for o in self.get_outputs()])
+        if not merge_batches:
+            return outs
+        merged = [np.concatenate(parts) for parts in zip(*outs)] if outs else []
+        return merged if (always_output_list or len(merged) != 1) else merged[0]
+
+    def fit(self, train_data, eval_data=None, eval_metric="acc", epoch_end_callback=None,
+            batch_end_callback=None, kvstore="local", optimizer="sgd",
+            optimizer_params=(("learning_rate", 0.01),), eval_end_callback=None,
+            eval_batch_end_callback=None, initializer=None, arg_params=None, aux_params=None,
+            allow_missing=False, force_rebind=False, force_init=False, begin_epoch=0,
+            num_epoch=None, validation_metric=None, monitor=None, progress=True):
+        """Train for ``num_epoch`` epochs with a per-epoch progress bar (tqdm if installed)
+        and MXNet's log lines (``Epoch[0] Train-accuracy=...``, ``Time cost``,
+        ``Validation-accuracy``)."""
+        if num_epoch is None:
+            raise ValueError("fit: num_epoch is required")
+        self.bind(train_data.provide_data, train_data.provide_label, for_training=True,
+                  force_rebind=force_rebind)
+        self.init_params(initializer=initializer, arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=allow_missing, force_init=force_init)
+        self.init_optimizer(kvstore=kvstore, optimizer=optimizer, optimizer_params=optimizer_params)
+        if monitor is not None:
+            self._exec.set_monitor_callback(monitor)
+        validation_metric = validation_metric or eval_metric
+        eval_metric = _metric.create(eval_metric)
+        loss = _metric.CrossEntropy(name="loss")
+        batches = getattr(train_data, "num_data", None)
+        total = -(-batches // train_data.batch_size) if batches else None
+        for epoch in range(begin_epoch, num_epoch):
+            tic = time.time()
+            eval_metric.reset()
+            loss.reset()
+            bar = Progress(total, epoch, enabled=progress)
+            for nbatch, batch in enumerate(train_data):
+                self.forward_backward(batch)
+                self.update()
+                self.update_metric(eval_metric, batch.label)
+                shown = dict(eval_metric.get_name_value())
+                out = self.get_outputs()[0]
+                if out.ndim == 2 and batch.label and batch.label[0].ndim == 1:
+                    loss.update([batch.label[0]], [out])
+                    shown = dict(loss.get_name_value(), **shown)
+                bar.update(len(batch.data[0]), shown)
+                if batch_end_callback is not None:
+                    params = BatchEndParam(epoch, nbatch, eval_metric, locals())
+                    for cb in (batch_end_callback if isinstance(batch_end_callback, list) else [batch_end_callback]):
+                        cb(params)
+            bar.close()
+            for name, value in eval_metric.get_name_value():
+                self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
+            self.logger.info("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
+            if epoch_end_callback is not None:
+                arg, aux = self.get_params()
+                for cb in (epoch_end_callback if isinstance(epoch_end_callback, list) else [epoch_end_callback]):
+                    cb(epoch, self._symbol, arg, aux)
+            if eval_data is not None:
+                for name, value in self.score(eval_data, validation_metric, epoch=epoch):
+                    self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, value)
+            train_data.reset()
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
+        """``prefix-symbol.json`` and ``prefix-%04d.params`` (and ``.states``), atomically."""
+        arg, aux = self.get_params()
+        save_checkpoint(prefix, epoch, self._symbol, arg, aux)
+        if save_optimizer_states:
+            from . import nd
+            flat = {}
+            for i, st in self._states.items():
+                for j, a in enumerate(st if isinstance(st, tuple) else (st,)):
+                    if a is not None:
+                        flat["%d:%d" % (i, j)] = a
+            nd.save("%s-%04d.states" % (prefix, epoch), flat)
+
+    @staticmethod
+    def load(prefix, epoch, load_optimizer_states=False, **kwargs):
+        """A Module over a checkpoint; its parameters are applied at ``init_params``."""
+        sym, arg, aux = load_checkpoint(prefix, epoch)
+        mod = Module(sym, **kwargs)
+        mod._preloaded = (arg, aux)
+        return mod
+
+
+__all__ = ["Module"]

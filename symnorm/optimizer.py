@@ -1,0 +1,223 @@
+"""Optimizers (``mx.optimizer``): SGD, NAG, Adam, AdamW, RMSProp, with per-parameter
+``lr_mult``/``wd_mult`` and schedules.  Updates are in place and vectorized.
+
+Multipliers, as MXNet 1.x sets them: a variable's ``__lr_mult__``/``__wd_mult__``
+attributes, then ``set_lr_mult``/``set_wd_mult``.  MXNet's *default* weight decay applies
+only to names ending in ``_weight`` -- and, a quirk kept for compatibility, to any name
+containing both ``fc`` and ``bias``; every other parameter (gamma, beta, conv biases) gets
+``wd_mult = 0``.
+
+Every update starts from ``g = rescale_grad · grad``, clipped to ``±clip_gradient`` when set.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_REGISTRY: dict = {}
+
+
+def register(cls):
+    _REGISTRY[cls.__name__.lower()] = cls
+    return cls
+
+
+class Optimizer:
+    def __init__(self, learning_rate=0.01, wd=0.0, rescale_grad=1.0, clip_gradient=None,
+                 lr_scheduler=None, param_idx2name=None, sym=None, begin_num_update=0,
+                 multi_precision=False, param_dict=None):
+        self.lr, self.wd = learning_rate, wd
+        self.rescale_grad, self.clip_gradient = rescale_grad, clip_gradient
+        self.lr_scheduler = lr_scheduler
+        if lr_scheduler is not None:
+            lr_scheduler.base_lr = learning_rate
+        self.num_update = begin_num_update
+        self._index_update_count: dict = {}
+        self.idx2name = dict(param_idx2name or {})
+        self.lr_mult: dict = {}
+        self.wd_mult: dict = {}
+        self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else None
+        self.set_lr_mult({})
+        self.set_wd_mult({})
+
+    @property
+    def learning_rate(self):
+        return self.lr_scheduler(self.num_update) if self.lr_scheduler else self.lr
+
+    def set_learning_rate(self, lr):
+        if self.lr_scheduler is not None:
+            raise UserWarning("set_learning_rate has no effect while an lr_scheduler is used")
+        self.lr = lr
+
+    def _from_attrs(self, key):
+        out = {}
+        if self.sym_info:
+            attrs, names = self.sym_info
+            for n in names:
+                if key in attrs.get(n, {}):
+                    out[n] = float(attrs[n][key])
+        return out
+
+    def set_lr_mult(self, args_lr_mult):
+        """Per-parameter learning-rate multipliers (names or indices)."""
+        self.lr_mult = self._from_attrs("__lr_mult__")
+        self.lr_mult.update(args_lr_mult)
+
+    def set_wd_mult(self, args_wd_mult):
+        """Per-parameter weight-decay multipliers; see the module docstring for the default."""
+        self.wd_mult = {}
+        for n in self.idx2name.values():
+            if not (n.endswith("_weight") or ("fc" in n and "bias" in n)):
+                self.wd_mult[n] = 0.0
+        self.wd_mult.update(self._from_attrs("__wd_mult__"))
+        self.wd_mult.update(args_wd_mult)
+
+    def _mult(self, table, index):
+        if index in table:
+            return table[index]
+        return table.get(self.idx2name.get(index, index), 1.0)
+
+    def _get_lr(self, index):
+        return self.learning_rate * self._mult(self.lr_mult, index)
+
+    def _get_wd(self, index):
+        return self.wd * self._mult(self.wd_mult, index)
+
+    def _update_count(self, index):
+        c = self._index_update_count.get(index, 0) + 1
+        self._index_update_count[index] = c
+        self.num_update = max(c, self.num_update)
+        return c
+
+    def _grad(self, grad):
+        g = grad * grad.dtype.type(self.rescale_grad)
+        if self.clip_gradient is not None and self.clip_gradient > 0:
+            np.clip(g, -self.clip_gradient, self.clip_gradient, out=g)
+        return g
+
+    def create_state(self, index, weight):
+        return None
+
+    def update(self, index, weight, grad, state):
+        raise NotImplementedError
+
+
+@register
+class SGD(Optimizer):
+    """mom = momentum·mom - lr·(g + wd·w);  w += mom   (plain: w -= lr·(g + wd·w))."""
+    def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight) if self.momentum != 0 else None
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        g = self._grad(grad)
+        if wd:
+            g += wd * weight
+        if state is None:
+            weight -= lr * g
+        else:
+            state *= self.momentum
+            state -= lr * g
+            weight += state
+
+
+@register
+class NAG(SGD):
+    """Nesterov: g' = g + wd·w; mom = momentum·mom + g'; w -= lr·(g' + momentum·mom)."""
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        g = self._grad(grad)
+        if wd:
+            g += wd * weight
+        if state is None:
+            weight -= lr * g
+            return
+        state *= self.momentum
+        state += g
+        g += self.momentum * state
+        weight -= lr * g
+
+
+@register
+class Adam(Optimizer):
+    """m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
+    w -= lr·sqrt(1-β2^t)/(1-β1^t) · m/(sqrt(v) + ε)  (g includes wd·w)."""
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight), np.zeros_like(weight)
+
+    def _moments(self, index, grad, state, weight, coupled_wd):
+        t = self._update_count(index)
+        g = self._grad(grad)
+        if coupled_wd:
+            g += coupled_wd * weight
+        m, v = state
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
+        return t, m, v
+
+    def update(self, index, weight, grad, state):
+        t, m, v = self._moments(index, grad, state, weight, self._get_wd(index))
+        lr = self._get_lr(index) * np.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
+        weight -= lr * m / (np.sqrt(v) + self.epsilon)
+
+
+@register
+class AdamW(Adam):
+    """Adam with decoupled weight decay: w -= lr·(m̂/(sqrt(v̂) + ε) + wd·w)."""
+    def update(self, index, weight, grad, state):
+        wd = self._get_wd(index)
+        t, m, v = self._moments(index, grad, state, weight, 0.0)
+        lr = self._get_lr(index)
+        mhat = m / (1 - self.beta1 ** t)
+        vhat = v / (1 - self.beta2 ** t)
+        weight -= lr * (mhat / (np.sqrt(vhat) + self.epsilon) + wd * weight)
+
+
+@register
+class RMSProp(Optimizer):
+    """n = γ1·n + (1-γ1)·g²;  w -= lr·g/sqrt(n + ε)  (g includes wd·w; MXNet's non-centered form)."""
+    def __init__(self, learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8, centered=False,
+                 clip_weights=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        if centered:
+            raise NotImplementedError("RMSProp(centered=True) is not implemented")
+        self.gamma1, self.epsilon, self.clip_weights = gamma1, epsilon, clip_weights
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        g = self._grad(grad)
+        wd = self._get_wd(index)
+        if wd:
+            g += wd * weight
+        state *= self.gamma1
+        state += (1 - self.gamma1) * g * g
+        weight -= self._get_lr(index) * g / np.sqrt(state + self.epsilon)
+        if self.clip_weights:
+            np.clip(weight, -self.clip_weights, self.clip_weights, out=weight)
+
+
+def create(name, **kwargs) -> Optimizer:
+    """An optimizer by name ('sgd', 'adam', ...) or the instance itself."""
+    if isinstance(name, Optimizer):
+        return name
+    cls = _REGISTRY.get(str(name).lower())
+    if cls is None:
+        raise ValueError("unknown optimizer %r; known: %s" % (name, ", ".join(sorted(_REGISTRY))))
+    return cls(**kwargs)
+
+
+__all__ = ["Optimizer", "SGD", "NAG", "Adam", "AdamW", "RMSProp", "create"]

@@ -1,0 +1,410 @@
+"""Initializers, optimizers (lr_mult/wd_mult, schedules), metrics, iterators, Module,
+checkpoints (.params round trip, MXNet fixture files, atomic writes, corrupt files)."""
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+
+import symnorm as sn
+from symnorm import sym
+
+FIX = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "mxnet-fixtures")
+has_fix = pytest.mark.skipif(not os.path.isdir(FIX), reason="../shared/mxnet-fixtures not present")
+
+
+# ------------------------------------------------------------------ initializers
+
+def test_initializer_dispatch_by_name_and_init_attr():
+    sn.random.seed(0)
+    init = sn.init.Xavier()
+    arrs = {n: np.full(s, 7.0, np.float32) for n, s in
+            [("c_weight", (4, 3, 3, 3)), ("c_bias", (4,)), ("bn_gamma", (4,)), ("bn_beta", (4,)),
+             ("bn_moving_mean", (4,)), ("bn_moving_var", (4,))]}
+    for n, a in arrs.items():
+        init(n, a)
+    assert not arrs["c_bias"].any() and not arrs["bn_beta"].any() and not arrs["bn_moving_mean"].any()
+    assert (arrs["bn_gamma"] == 1).all() and (arrs["bn_moving_var"] == 1).all()
+    bound = np.sqrt(3 / ((27 + 36) / 2))
+    assert np.abs(arrs["c_weight"]).max() <= bound and arrs["c_weight"].std() > bound / 3
+    a = np.zeros(3, np.float32)
+    init(sn.init.InitDesc("odd_weight", {"__init__": '["constant", {"value": 2.5}]'}), a)
+    assert (a == 2.5).all()
+    with pytest.raises(ValueError, match="Unknown initialization pattern"):
+        init("mystery", np.zeros(2))
+
+
+def test_initializers_and_dumps():
+    sn.random.seed(1)
+    for init, check in ((sn.init.Zero(), lambda a: not a.any()), (sn.init.One(), lambda a: (a == 1).all()),
+                        (sn.init.Uniform(0.5), lambda a: np.abs(a).max() <= 0.5),
+                        (sn.init.Normal(2.0), lambda a: 1.5 < a.std() < 2.5),
+                        (sn.init.MSRAPrelu(), lambda a: a.std() > 0)):
+        a = np.zeros((64, 32), np.float32)
+        init("x_weight", a)
+        assert check(a), init
+    q = np.zeros((8, 8))
+    sn.init.Orthogonal(scale=1.0)("q_weight", q)
+    np.testing.assert_allclose(q @ q.T, np.eye(8), atol=1e-6)
+    assert json.loads(sn.init.Xavier(magnitude=2).dumps()) == ["xavier", {"rnd_type": "uniform", "factor_type": "avg", "magnitude": 2}]
+    assert isinstance(sn.init.create(sn.init.Xavier().dumps()), sn.init.Xavier)
+    mixed = sn.init.Mixed([".*special.*", ".*"], [sn.init.Constant(3), sn.init.One()])
+    w, b = np.zeros(2), np.ones(2)
+    mixed("special_weight", w)
+    mixed("fc_bias", b)                 # as in MXNet, the name still decides: a bias is zero
+    assert (w == 3).all() and not b.any()
+
+
+def test_seeded_initialization_repeats():
+    a, b = np.zeros((3, 4)), np.zeros((3, 4))
+    sn.random.seed(7)
+    sn.init.Xavier()("w_weight", a)
+    sn.random.seed(7)
+    sn.init.Xavier()("w_weight", b)
+    np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ optimizers
+
+def test_sgd_momentum_matches_formula_and_mxnet_default_wd_mults():
+    opt = sn.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=0.01, rescale_grad=0.5,
+                           param_idx2name={0: "conv_weight", 1: "conv_bias", 2: "bn_gamma", 3: "fc1_bias"})
+    assert opt.wd_mult == {"conv_bias": 0.0, "bn_gamma": 0.0}     # MXNet: fc biases keep wd
+    w, g = np.array([1.0, -2.0]), np.array([0.4, 0.2])
+    state = opt.create_state(0, w)
+    expected_mom = -0.1 * (0.5 * g + 0.01 * w)
+    opt.update(0, w, g, state)
+    np.testing.assert_allclose(state, expected_mom)
+    np.testing.assert_allclose(w, np.array([1.0, -2.0]) + expected_mom)
+    b = np.array([1.0])
+    opt2 = sn.optimizer.SGD(learning_rate=0.1, wd=0.5, param_idx2name={1: "conv_bias"})
+    opt2.update(1, b, np.array([0.0]), None)
+    assert b[0] == 1.0                                              # no decay on biases
+
+
+def test_lr_and_wd_mult_from_symbol_attributes_and_setters():
+    w = sym.Variable("w", lr_mult=0.0)
+    net = sym.FullyConnected(sym.Variable("data"), weight=w, num_hidden=2, name="fc")
+    opt = sn.optimizer.SGD(learning_rate=1.0, sym=net, param_idx2name={0: "w", 1: "fc_bias"})
+    weight = np.ones((2, 3))
+    opt.update(0, weight, np.ones((2, 3)), None)
+    assert (weight == 1).all()                                      # lr_mult 0 freezes it
+    opt.set_lr_mult({"fc_bias": 0.5})
+    bias = np.zeros(2)
+    opt.update(1, bias, np.ones(2), None)
+    np.testing.assert_allclose(bias, -0.5)
+
+
+def test_clip_and_nag_and_adam_and_rmsprop():
+    g = np.array([10.0, -10.0, 0.5])
+    w = np.zeros(3)
+    sn.optimizer.SGD(learning_rate=1.0, clip_gradient=1.0).update(0, w, g, None)
+    np.testing.assert_allclose(w, [-1, 1, -0.5])
+    nag = sn.optimizer.NAG(learning_rate=0.1, momentum=0.9)
+    w, st = np.array([1.0]), np.zeros(1)
+    nag.update(0, w, np.array([1.0]), st)
+    np.testing.assert_allclose(w, 1 - 0.1 * (1 + 0.9 * 1))
+    adam = sn.optimizer.Adam(learning_rate=0.01)
+    w = np.array([1.0])
+    st = adam.create_state(0, w)
+    adam.update(0, w, np.array([2.0]), st)
+    np.testing.assert_allclose(w, 1 - 0.01, rtol=1e-6)             # first step moves by lr
+    adamw = sn.optimizer.AdamW(learning_rate=0.01, wd=0.1, param_idx2name={0: "x_weight"})
+    w = np.array([1.0])
+    adamw.update(0, w, np.array([0.0]), adamw.create_state(0, w))
+    np.testing.assert_allclose(w, 1 - 0.01 * 0.1)                  # decoupled decay only
+    rms = sn.optimizer.RMSProp(learning_rate=0.01)
+    w, st = np.array([1.0]), np.zeros(1)
+    rms.update(0, w, np.array([1.0]), st)
+    np.testing.assert_allclose(w, 1 - 0.01 / np.sqrt(0.1 + 1e-8))
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        sn.optimizer.create("nope")
+
+
+def test_schedulers():
+    f = sn.lr_scheduler.FactorScheduler(step=10, factor=0.5, base_lr=1.0)
+    assert [f(n) for n in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
+    m = sn.lr_scheduler.MultiFactorScheduler(step=[5, 8], factor=0.1, base_lr=1.0)
+    assert [round(m(n), 6) for n in (5, 6, 9)] == [1.0, 0.1, 0.01]
+    c = sn.lr_scheduler.CosineScheduler(max_update=100, base_lr=1.0, final_lr=0.0,
+                                        warmup_steps=10, warmup_begin_lr=0.0)
+    assert c(5) == 0.5 and c(10) == 1.0 and abs(c(55) - 0.5) < 1e-9 and c(100) == 0.0
+    opt = sn.optimizer.SGD(learning_rate=2.0, lr_scheduler=sn.lr_scheduler.FactorScheduler(1, 0.5))
+    w = np.zeros(1)
+    opt.update(0, w, np.ones(1), None)      # num_update 1 -> lr 2 * 0.5
+    np.testing.assert_allclose(w, -1.0)
+    with pytest.raises(ValueError):
+        sn.lr_scheduler.FactorScheduler(step=0)
+
+
+# ------------------------------------------------------------------ metrics
+
+def test_metrics():
+    acc = sn.metric.create("acc")
+    acc.update([np.array([0, 1, 1])], [np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])])
+    assert acc.get() == ("accuracy", 2 / 3)
+    top2 = sn.metric.TopKAccuracy(top_k=2)
+    top2.update([np.array([2])], [np.array([[0.1, 0.5, 0.4]])])
+    assert top2.get()[1] == 1.0
+    ce = sn.metric.create("ce")
+    ce.update([np.array([1])], [np.array([[0.5, 0.5]])])
+    assert abs(ce.get()[1] - np.log(2)) < 1e-9
+    for name, value in (("mse", 1.0), ("mae", 1.0), ("rmse", 1.0)):
+        m = sn.metric.create(name)
+        m.update([np.array([1.0, 2.0])], [np.array([2.0, 1.0])])
+        assert m.get()[1] == value
+    comp = sn.metric.create(["acc", "ce"])
+    comp.update([np.array([1])], [np.array([[0.5, 0.5]])])
+    assert [n for n, _ in comp.get_name_value()] == ["accuracy", "cross-entropy"]
+    with pytest.raises(ValueError):
+        sn.metric.create("nope")
+
+
+# ------------------------------------------------------------------ iterators
+
+def _epoch(it):
+    return [b for b in it]
+
+
+def test_ndarrayiter_pad_discard_roll_over():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1)
+    it = sn.io.NDArrayIter(x, np.arange(10), batch_size=4)
+    batches = _epoch(it)
+    assert [b.pad for b in batches] == [0, 0, 2]
+    assert batches[-1].data[0].ravel().tolist() == [8, 9, 0, 1]
+    assert it.provide_data[0].name == "data" and it.provide_data[0].shape == (4, 1)
+    assert it.provide_label[0].name == "softmax_label"
+    assert len(_epoch(sn.io.NDArrayIter(x, batch_size=4, last_batch_handle="discard"))) == 2
+    ro = sn.io.NDArrayIter(x, batch_size=4, last_batch_handle="roll_over")
+    first = _epoch(ro)
+    ro.reset()
+    second = _epoch(ro)
+    assert len(first) == 2 and second[0].data[0].ravel().tolist()[:2] == [8, 9]
+    with pytest.raises(ValueError, match="same number of samples"):
+        sn.io.NDArrayIter(x, np.arange(9), batch_size=2)
+    with pytest.raises(ValueError, match="last_batch_handle"):
+        sn.io.NDArrayIter(x, batch_size=2, last_batch_handle="keep")
+
+
+def test_ndarrayiter_shuffle_dict_and_shards():
+    sn.random.seed(3)
+    x = np.arange(8, dtype=np.float32)
+    it = sn.io.NDArrayIter({"a": x, "b": x * 10}, {"lab": x}, batch_size=8, shuffle=True)
+    b = next(iter(it))
+    assert sorted(b.data[0].tolist()) == list(range(8)) and (b.data[1] == b.data[0] * 10).all()
+    parts = [sn.io.NDArrayIter(x, batch_size=2, num_parts=2, part_index=i) for i in range(2)]
+    seen = [v for p in parts for bb in p for v in bb.data[0].tolist()]
+    assert sorted(seen) == list(range(8))
+
+
+def test_normalize_fits_training_set_only():
+    train = np.random.RandomState(0).rand(10, 3, 2, 2).astype(np.float32) * 5 + 2
+    norm = sn.io.Normalize.fit(train)
+    out = norm(train)
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=(0, 2, 3)), 1, atol=1e-4)
+
+
+# ------------------------------------------------------------------ Module
+
+def small_net():
+    net = sym.FullyConnected(sym.Variable("data"), num_hidden=8, name="fc1")
+    net = sym.BatchNorm(net, fix_gamma=False, name="bn")
+    net = sym.Activation(net, act_type="relu")
+    return sym.SoftmaxOutput(sym.FullyConnected(net, num_hidden=3, name="fc2"), name="softmax")
+
+
+def blobs(n=90, seed=0):
+    rng = np.random.RandomState(seed)
+    y = np.arange(n) % 3
+    x = rng.randn(n, 4) * 0.3 + np.eye(3, 4)[y] * 2
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+def test_module_fit_score_predict_and_logs(caplog, capsys):
+    x, y = blobs()
+    sn.random.seed(0)
+    mod = sn.Module(small_net())
+    it = sn.io.NDArrayIter(x, y, batch_size=15, shuffle=True)
+    with caplog.at_level(logging.INFO, logger="symnorm"):
+        mod.fit(it, eval_data=sn.io.NDArrayIter(x, y, batch_size=15), num_epoch=8,
+                optimizer_params={"learning_rate": 0.2, "momentum": 0.9},
+                initializer=sn.init.Xavier(),
+                batch_end_callback=sn.callback.Speedometer(15, frequent=2))
+    text = caplog.text
+    assert "Epoch[0] Train-accuracy=" in text and "Epoch[7] Validation-accuracy=" in text
+    assert "Time cost=" in text and "samples/sec" in text
+    assert dict(mod.score(sn.io.NDArrayIter(x, y, batch_size=20), "acc"))["accuracy"] > 0.95
+    pred = mod.predict(sn.io.NDArrayIter(x, batch_size=20))
+    assert pred.shape == (90, 3)                                  # padding removed
+    arg, aux = mod.get_params()
+    assert aux["bn_moving_var"].any() and set(arg) == {"fc1_weight", "fc1_bias", "bn_gamma", "bn_beta",
+                                                         "fc2_weight", "fc2_bias"}
+    assert "Epoch 7" in capsys.readouterr().err                   # the progress bar (stderr)
+
+
+def test_progress_text_fallback(monkeypatch):
+    import builtins
+    import io as _io
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *a, **k):
+        if name == "tqdm":
+            raise ImportError
+        return real_import(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    out = _io.StringIO()
+    bar = sn.callback.Progress(total=4, epoch=2, stream=out)
+    for _ in range(4):
+        bar.update(32, {"loss": 0.5, "accuracy": 0.75})
+    bar.close()
+    text = out.getvalue()
+    assert "Epoch 2 [4/4] loss=0.5000 accuracy=0.7500" in text and "samples/s" in text
+
+
+def test_fixed_params_do_not_move_but_aux_still_updates():
+    x, y = blobs()
+    mod = sn.Module(small_net(), fixed_param_names=["fc1_weight", "bn_gamma", "bn_beta"])
+    it = sn.io.NDArrayIter(x, y, batch_size=30)
+    mod.bind(it.provide_data, it.provide_label)
+    mod.init_params(sn.init.Xavier())
+    before, aux0 = mod.get_params()
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.5})
+    mod.forward_backward(next(iter(it)))
+    mod.update()
+    after, aux1 = mod.get_params()
+    np.testing.assert_array_equal(before["fc1_weight"], after["fc1_weight"])
+    assert not np.array_equal(before["fc2_weight"], after["fc2_weight"])
+    assert not np.array_equal(aux0["bn_moving_mean"], aux1["bn_moving_mean"])
+
+
+def test_lr_mult_zero_and_grad_req_null_input_normalization():
+    """BatchNorm as input normalization with frozen gamma/beta: both ways keep them, and the
+    statistics update either way."""
+    x, y = blobs()
+    for how in ("lr_mult", "fixed"):
+        g = sym.Variable("in_gamma", lr_mult=0.0) if how == "lr_mult" else sym.Variable("in_gamma")
+        b = sym.Variable("in_beta", lr_mult=0.0) if how == "lr_mult" else sym.Variable("in_beta")
+        net = sym.BatchNorm(sym.Variable("data"), gamma=g, beta=b, fix_gamma=False, name="in")
+        net = sym.SoftmaxOutput(sym.FullyConnected(net, num_hidden=3, name="fc"), name="softmax")
+        mod = sn.Module(net, fixed_param_names=["in_gamma", "in_beta"] if how == "fixed" else None)
+        mod.fit(sn.io.NDArrayIter(x * 10 + 5, y, batch_size=30), num_epoch=2, progress=False,
+                optimizer_params={"learning_rate": 0.1})
+        arg, aux = mod.get_params()
+        np.testing.assert_array_equal(arg["in_gamma"], 1)
+        np.testing.assert_array_equal(arg["in_beta"], 0)
+        assert aux["in_moving_mean"].mean() > 1.0
+
+
+def test_set_params_errors():
+    mod = sn.Module(small_net())
+    mod.bind([("data", (5, 4))], [("softmax_label", (5,))])
+    arg = {"fc1_weight": np.zeros((8, 4))}
+    with pytest.raises(sn.BindError, match="not presented"):
+        mod.set_params(arg, {})
+    with pytest.raises(sn.BindError, match="shape"):
+        mod.set_params({"fc1_weight": np.zeros((8, 5))}, {}, allow_missing=True)
+    with pytest.raises(sn.BindError, match="not in the symbol"):
+        mod.set_params({"zzz": np.zeros(1)}, {}, allow_missing=True)
+    mod.set_params({"zzz": np.zeros(1)}, {}, allow_missing=True, allow_extra=True)
+    with pytest.raises(sn.BindError, match="not arguments"):
+        sn.Module(small_net(), data_names=("nope",))
+
+
+def test_checkpoint_roundtrip_and_module_load(tmp_path):
+    x, y = blobs()
+    mod = sn.Module(small_net())
+    mod.fit(sn.io.NDArrayIter(x, y, batch_size=30), num_epoch=1, progress=False,
+            epoch_end_callback=sn.callback.do_checkpoint(str(tmp_path / "net")))
+    assert (tmp_path / "net-symbol.json").exists() and (tmp_path / "net-0001.params").exists()
+    raw = sn.nd.load(str(tmp_path / "net-0001.params"))
+    assert {"aux:bn_moving_mean", "aux:bn_moving_var", "arg:fc1_weight"} <= set(raw)
+    loaded = sn.Module.load(str(tmp_path / "net"), 1)
+    loaded.bind([("data", (30, 4))], [("softmax_label", (30,))], for_training=False)
+    loaded.init_params()
+    for a, b in zip(mod.get_params(), loaded.get_params()):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+    out1 = mod.predict(sn.io.NDArrayIter(x, batch_size=30))
+    out2 = loaded.predict(sn.io.NDArrayIter(x, batch_size=30))
+    np.testing.assert_array_equal(out1, out2)
+    mod.save_checkpoint(str(tmp_path / "s"), 3, save_optimizer_states=True)
+    assert (tmp_path / "s-0003.states").exists()
+
+
+# ------------------------------------------------------------------ .params files
+
+@has_fix
+def test_reads_mxnet_written_params_files():
+    one = sn.nd.load(os.path.join(FIX, "one.params"))
+    np.testing.assert_array_equal(one["arg:w"], [[1, 2], [3, 4]])
+    assert one["aux:m"].dtype == np.float64 and one["aux:m"][0] == 7
+    lst = sn.nd.load(os.path.join(FIX, "list.params"))
+    assert isinstance(lst, list) and lst[0].dtype == np.int32 and lst[0].tolist() == [1, 2, 3]
+    np3 = sn.nd.load(os.path.join(FIX, "np3.params"))
+    assert np3["s"].shape == () and np3["a"].dtype == np.float16
+    sym_, arg, aux = sn.model.load_checkpoint(os.path.join(FIX, "tiny"), 0)
+    assert set(aux) == {"bn0_moving_mean", "bn0_moving_var"} and arg["conv0_weight"].shape == (4, 1, 3, 3)
+
+
+@has_fix
+def test_writes_bytes_mxnet_reads(tmp_path):
+    one = sn.nd.load(os.path.join(FIX, "one.params"))
+    sn.nd.save(str(tmp_path / "again.params"), one)
+    assert (tmp_path / "again.params").read_bytes() == open(os.path.join(FIX, "one.params"), "rb").read()
+
+
+def test_params_roundtrip_every_dtype(tmp_path):
+    data = {"f32": np.arange(6, dtype=np.float32).reshape(2, 3), "f64": np.array([1.5]),
+            "f16": np.array([0.5, 2], np.float16), "u8": np.array([255], np.uint8),
+            "i32": np.array([-3], np.int32), "i8": np.array([-1], np.int8),
+            "i64": np.array([2 ** 40]), "b": np.array([True, False])}
+    sn.nd.save(str(tmp_path / "x.params"), data)
+    back = sn.nd.load(str(tmp_path / "x.params"))
+    for k, v in data.items():
+        assert back[k].dtype == v.dtype
+        np.testing.assert_array_equal(back[k], v)
+    sn.nd.save(str(tmp_path / "l.params"), [np.ones(2)])
+    assert isinstance(sn.nd.load(str(tmp_path / "l.params")), list)
+
+
+def test_legacy_v1_and_bfloat16_records(tmp_path):
+    import struct
+    body = struct.pack("<QQQ", 0x112, 0, 2)
+    body += struct.pack("<Ii", 0xF993FAC8, 1) + struct.pack("<q", 2) + struct.pack("<iii", 1, 0, 0)
+    body += np.array([1.0, 2.0], "<f4").tobytes()
+    body += struct.pack("<I", 1) + struct.pack("<I", 2) + struct.pack("<iii", 1, 0, 12)
+    body += (np.array([3.0, -1.5], "<f4").view("<u4") >> 16).astype("<u2").tobytes()
+    body += struct.pack("<Q", 0)
+    (tmp_path / "old.params").write_bytes(body)
+    a, b = sn.nd.load(str(tmp_path / "old.params"))
+    assert a.tolist() == [1.0, 2.0] and b.dtype == np.float32 and b.tolist() == [3.0, -1.5]
+
+
+def test_truncated_and_corrupt_params_raise(tmp_path):
+    sn.nd.save(str(tmp_path / "ok.params"), {"arg:w": np.ones((3, 3), np.float32)})
+    raw = (tmp_path / "ok.params").read_bytes()
+    (tmp_path / "cut.params").write_bytes(raw[:-20])
+    with pytest.raises(sn.nd.ParamsFileError, match="truncated"):
+        sn.nd.load(str(tmp_path / "cut.params"))
+    (tmp_path / "bad.params").write_bytes(b"\x00" * 40)
+    with pytest.raises(sn.nd.ParamsFileError, match="not an MXNet .params file"):
+        sn.nd.load(str(tmp_path / "bad.params"))
+    (tmp_path / "tail.params").write_bytes(raw + b"xx")
+    with pytest.raises(sn.nd.ParamsFileError, match="trailing"):
+        sn.nd.load(str(tmp_path / "tail.params"))
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "m-0001.params"
+    sn.model.save_checkpoint(str(tmp_path / "m"), 1, None, {"w": np.ones(2)}, {})
+    good = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        sn.model.save_checkpoint(str(tmp_path / "m"), 1, None, {"w": np.zeros(5)}, {})
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m-0001.params"]
