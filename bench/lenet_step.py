@@ -1,0 +1,111 @@
+"""One LeNet-BN training step (forward, backward, SGD update) through ``Module`` at batch
+128 and 256, against the same network in PyTorch eager (own process, when found), plus the
+peak RSS of a process that runs symnorm steps at batch 256.
+
+    python bench/lenet_step.py [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import TORCH_CANDIDATES, emit, find_python_with, median_time, run_child  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BATCHES = (128, 256)
+
+
+def symnorm_step(batch):
+    import runpy
+    import symnorm as sn
+    net = runpy.run_path(os.path.join(ROOT, "examples", "lenet_bn.py"), run_name="x")["lenet_bn"]()
+    rng = np.random.RandomState(0)
+    x = rng.rand(batch, 1, 28, 28).astype(np.float32)
+    y = rng.randint(0, 10, batch).astype(np.float32)
+    mod = sn.Module(net)
+    it = sn.io.NDArrayIter(x, y, batch_size=batch)
+    mod.bind(it.provide_data, it.provide_label)
+    sn.random.seed(0)
+    mod.init_params(sn.init.Xavier())
+    mod.init_optimizer(optimizer_params={"learning_rate": 0.05, "momentum": 0.9})
+    data = next(iter(it))
+
+    def step():
+        mod.forward_backward(data)
+        mod.update()
+    return step
+
+
+def torch_child():
+    import torch
+    import torch.nn as nn
+    torch.manual_seed(0)
+    for batch in BATCHES:
+        net = nn.Sequential(
+            nn.Conv2d(1, 6, 5), nn.BatchNorm2d(6), nn.Sigmoid(), nn.AvgPool2d(2, 2),
+            nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(),
+            nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+            nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10))
+        opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        x = torch.rand(batch, 1, 28, 28)
+        y = torch.randint(0, 10, (batch,))
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step():
+            opt.zero_grad()
+            loss_fn(net(x), y).backward()
+            opt.step()
+        emit({"batch": batch, "step": median_time(step, number=10, repeat=7)})
+
+
+def rss_child(batch, steps):
+    step = symnorm_step(batch)
+    for _ in range(steps):
+        step()
+    emit({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--child", choices=["torch", "rss"])
+    args = ap.parse_args()
+    if args.child == "torch":
+        return torch_child()
+    if args.child == "rss":
+        return rss_child(256, 20)
+    torch_py = find_python_with("torch", "SYMNORM_TORCH_PYTHON", TORCH_CANDIDATES)
+    if torch_py == sys.executable:
+        torch_py = None
+    steps = {b: symnorm_step(b) for b in BATCHES}
+    res = {b: {"sn": [], "torch": []} for b in BATCHES}
+    for _ in range(args.rounds):
+        for b in BATCHES:
+            res[b]["sn"].append(median_time(steps[b], number=10, repeat=7))
+        if torch_py:
+            for r in run_child(torch_py, __file__, ["--child", "torch"]):
+                res[r["batch"]]["torch"].append(r["step"])
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, __file__, "--child", "rss"], capture_output=True, text=True, env=env)
+    rss = [float(l.split('"peak_rss_mib": ')[1].rstrip("}")) for l in out.stdout.splitlines() if "peak_rss" in l]
+    print("LeNet-BN training step (Module: forward + backward + SGD momentum), median of %d rounds" % args.rounds)
+    for b in BATCHES:
+        sn_t = statistics.median(res[b]["sn"])
+        line = "  batch %d: symnorm %.2f ms" % (b, sn_t * 1e3)
+        if res[b]["torch"]:
+            t = statistics.median(res[b]["torch"])
+            line += ", PyTorch eager %.2f ms, ratio %.2f (target <= 0.8)" % (t * 1e3, sn_t / t)
+        print(line)
+    if rss:
+        print("  peak RSS of a process running batch-256 steps: %.0f MiB (target <= 150)" % rss[0])
+
+
+if __name__ == "__main__":
+    main()
