@@ -12,6 +12,8 @@ Gradient facts come from the op declarations, so blocking is graph pruning, not 
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .errors import BindError, OpError
@@ -62,7 +64,11 @@ def backward_steps(plan, wants: set, on_path: list) -> list:
         names = op.arguments()
         gin = tuple((k, plan.in_slots[i][k]) for k, n in enumerate(names)
                     if n not in op.no_grad_inputs and plan.in_slots[i][k] in wants)
-        steps.append((i, op.backward, gout, op.head_grad == "ignore", gin, len(names)))
+        bwd = op.backward
+        if op.backward_need:
+            wanted = {k for k, _ in gin}
+            bwd = functools.partial(bwd, need=tuple(k in wanted for k in range(len(names))))
+        steps.append((i, bwd, gout, op.head_grad == "ignore", gin, len(names)))
     return steps
 
 
@@ -72,6 +78,8 @@ def direct_out(plan, steps, grads_so_far, buffers: dict):
     the last step may, so that a failure in any earlier step leaves every buffer untouched."""
     i, _, _, _, gin, n_args = steps[-1]
     node = plan.op_nodes[i]
+    if not gin:
+        return None
     if not node.op.backward_out:
         return None
     slots = [s for _, s in gin]

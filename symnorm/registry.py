@@ -30,7 +30,9 @@ gradients, never zeros):
     Receives the gradients of the outputs not listed in ``no_grad_outputs`` (each may be
     ``None``), returns one gradient per *argument* slot (never per aux); ``None`` = none.
     An op with ``backward_out = True`` also takes ``out=``: one buffer (or None) per
-    argument, into which it may write that gradient and return the buffer itself.
+    argument, into which it may write that gradient and return the buffer itself.  An op
+    with ``backward_need = True`` takes ``need=``: one bool per argument; it may return
+    None for the gradients nobody wants (Chainer's ``target_input_indexes``).
 """
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ class Op:
     color: ClassVar[str] = "#fccde5"         # fill colour in plot_network (MXNet's Set3 palette)
     input_range: ClassVar[dict] = {}         # slot -> (lo, hi) for generated test inputs
     backward_out: ClassVar[bool] = False     # backward accepts out=(buffer or None per argument)
+    backward_need: ClassVar[bool] = False    # backward accepts need=(bool per argument)
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -18,7 +18,7 @@ from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, positive, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import channel_sum
+from ._np import channel_sum, ones
 
 
 def _positive_int(v):
@@ -108,6 +108,7 @@ class Convolution(_Spatial):
     W has shape (num_filter, C/num_group, *kernel)."""
     inputs = ("data", "weight", "bias")
     color = "#fb8072"
+    backward_need = True
     kernel: Shape = param(doc="kernel size (kh, kw)", check=all_positive)
     stride: Shape = param((), doc="stride, default 1", check=all_positive)
     dilate: Shape = param((), doc="dilation, default 1", check=all_positive)
@@ -169,66 +170,64 @@ class Convolution(_Spatial):
         return shapes, (out,)
 
     # -- kernels ---------------------------------------------------------
-    def _cols(self, x):
-        """im2col: (G, Cg·K, N·O) from x (N, C, *S)."""
-        nsp = len(self.kernel)
-        stride, dilate, pad = self._geometry(nsp)
-        if any(pad):
-            x = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in pad))
-        span = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, dilate))
-        axes = tuple(range(2, 2 + nsp))
-        win = sliding_window_view(x, span, axis=axes)
-        win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)
-                  + tuple(slice(None, None, d) for d in dilate)]
-        n, c = x.shape[:2]
-        out_sp = win.shape[2:2 + nsp]
-        g = self.num_group
-        win = win.reshape((n, g, c // g) + out_sp + tuple(self.kernel))
-        # (G, Cg, *K, N, *O): the contraction axes first, contiguous for BLAS
-        order = (1, 2) + tuple(range(3 + nsp, 3 + 2 * nsp)) + (0,) + tuple(range(3, 3 + nsp))
-        cols = win.transpose(order).reshape(g, (c // g) * prod(self.kernel), n * prod(out_sp))
-        return cols, out_sp, x.shape
+    # Internally the batch axis goes last: x is transposed once to (C, *S, N), so every
+    # im2col copy and col2im add below moves blocks whose inner run is OW·N contiguous
+    # elements (in NCHW they would be OW ≈ 8 elements).  Measured on LeNet's layers this
+    # is ~2x faster end to end; the API stays NCHW.
+
+    def _offsets(self, out_sp):
+        stride, dilate, _ = self._geometry(len(self.kernel))
+        for off in itertools.product(*(range(k) for k in self.kernel)):
+            yield off, tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                             for o, d, s, n in zip(off, dilate, stride, out_sp))
 
     def forward(self, data, weight, bias=None, *, train):
-        cols, out_sp, padded_shape = self._cols(data)
+        nsp = len(self.kernel)
+        n, c = data.shape[:2]
         g, f = self.num_group, self.num_filter
-        wmat = weight.reshape(g, f // g, -1)
-        y = np.matmul(wmat, cols)                                   # (G, Fg, N·O)
-        n = data.shape[0]
-        y = y.reshape((f, n) + out_sp)
-        y = np.ascontiguousarray(np.moveaxis(y, 0, 1))              # (N, F, *O)
+        cg = c // g
+        _, _, pad = self._geometry(nsp)
+        xt = np.moveaxis(data, 0, -1)                                # (C, *S, N) view
+        if any(pad):
+            xt = np.pad(xt, ((0, 0),) + tuple((p, p) for p in pad) + ((0, 0),))
+        else:
+            xt = np.ascontiguousarray(xt)
+        out_sp = self._out_dims(data.shape[2:])
+        xt = xt.reshape((g, cg) + xt.shape[1:])
+        cols = np.empty((g, cg) + tuple(self.kernel) + out_sp + (n,), data.dtype)
+        for off, sl in self._offsets(out_sp):
+            cols[(slice(None), slice(None)) + off] = xt[(slice(None), slice(None)) + sl]
+        cols = cols.reshape(g, cg * math.prod(self.kernel), -1)     # (G, Cg·K, O·N)
+        y = np.matmul(weight.reshape(g, f // g, -1), cols)            # (G, Fg, O·N)
+        y = y.reshape((f,) + out_sp + (n,))
         if bias is not None:
-            y += bias.reshape((1, f) + (1,) * len(out_sp))
-        return Result((y,), saved=(cols, weight, data.shape, padded_shape, out_sp))
+            y += bias.reshape((f,) + (1,) * (nsp + 1))
+        out = np.ascontiguousarray(np.moveaxis(y, -1, 0))            # (N, F, *O)
+        return Result((out,), None, (cols, weight, data.shape, xt.shape, out_sp))
 
-    def backward(self, saved, dy):
-        cols, weight, xshape, padded_shape, out_sp = saved
+    def backward(self, saved, dy, *, need=None):
+        cols, weight, xshape, xt_shape, out_sp = saved
         g, f = self.num_group, self.num_filter
         n = xshape[0]
         nsp = len(self.kernel)
-        dy_mat = np.moveaxis(dy, 1, 0).reshape(g, f // g, -1)       # (G, Fg, N·O)
+        dyt = np.ascontiguousarray(np.moveaxis(dy, 0, -1))          # (F, *O, N)
+        dy_mat = dyt.reshape(g, f // g, -1)
         dw = np.matmul(dy_mat, cols.transpose(0, 2, 1)).reshape(weight.shape)
-        dcols = np.matmul(weight.reshape(g, f // g, -1).transpose(0, 2, 1), dy_mat)
-        cg = xshape[1] // g
-        k = len(self.kernel)
-        dcols = dcols.reshape((g, cg) + tuple(self.kernel) + (n,) + out_sp)
-        # one transposed copy to (*K, N, G, Cg, *O): every col2im add below then reads a
-        # contiguous block (adding from strided views was 4x slower)
-        order = tuple(range(2, 2 + k)) + (2 + k, 0, 1) + tuple(range(3 + k, 3 + k + nsp))
-        dcols = np.ascontiguousarray(dcols.transpose(order))
-        stride, dilate, pad = self._geometry(nsp)
-        dxp = np.zeros((n, g, cg) + tuple(padded_shape[2:]), dy.dtype)
-        for off in itertools.product(*(range(kk) for kk in self.kernel)):
-            idx = tuple(slice(kd * d, kd * d + s * (o - 1) + 1, s)
-                        for kd, d, s, o in zip(off, dilate, stride, out_sp))
-            dxp[(slice(None), slice(None), slice(None)) + idx] += dcols[off]
-        dxp = dxp.reshape((n, g * cg) + tuple(padded_shape[2:]))
-        if any(pad):
-            dxp = dxp[(slice(None), slice(None)) + tuple(slice(p, p + h) for p, h in zip(pad, xshape[2:]))]
-        dx = np.ascontiguousarray(dxp)
-        if self.no_bias:
-            return dx, dw
-        return dx, dw, channel_sum(dy.reshape(n, f, -1))
+        db = None if self.no_bias else dyt.reshape(f, -1) @ ones(dyt[0].size, dyt.dtype)
+        dx = None
+        if need is None or need[0]:
+            dcols = np.matmul(weight.reshape(g, f // g, -1).transpose(0, 2, 1), dy_mat)
+            cg = xshape[1] // g
+            dcols = dcols.reshape((g, cg) + tuple(self.kernel) + out_sp + (n,))
+            dxt = np.zeros(xt_shape, dy.dtype)                         # (G, Cg, *Sp, N)
+            for off, sl in self._offsets(out_sp):
+                dxt[(slice(None), slice(None)) + sl] += dcols[(slice(None), slice(None)) + off]
+            _, _, pad = self._geometry(nsp)
+            dxt = dxt.reshape((g * cg,) + xt_shape[2:])
+            if any(pad):
+                dxt = dxt[(slice(None),) + tuple(slice(p, p + h) for p, h in zip(pad, xshape[2:]))]
+            dx = np.ascontiguousarray(np.moveaxis(dxt, -1, 0))
+        return (dx, dw) if self.no_bias else (dx, dw, db)
 
     def label(self, node_name):
         stride = "x".join(map(str, self.stride)) if self.stride else "1"
