@@ -1,0 +1,194 @@
+"""Operator semantics against hand-written numpy references (loops, not our kernels)."""
+import itertools
+
+import numpy as np
+import pytest
+
+import symnorm as sn
+from symnorm import sym
+
+
+def run(s, train=True, **arrays):
+    shapes = {k: v.shape for k, v in arrays.items()}
+    ex = s.simple_bind(sn.cpu(), type_dict={k: np.float64 for k in arrays}, **shapes)
+    for k, v in arrays.items():
+        ex.arg_dict[k][...] = v
+    return ex, ex.forward(is_train=train)
+
+
+def conv_loop(x, w, b, stride, pad, dilate, groups):
+    n, c, h, wd = x.shape
+    f, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    oh = (h + 2 * pad[0] - dilate[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - dilate[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, f, oh, ow))
+    fg = f // groups
+    for ni, fi, i, j in itertools.product(range(n), range(f), range(oh), range(ow)):
+        g = fi // fg
+        acc = b[fi] if b is not None else 0.0
+        for ci, a, bb in itertools.product(range(cg), range(kh), range(kw)):
+            acc += w[fi, ci, a, bb] * xp[ni, g * cg + ci, i * stride[0] + a * dilate[0], j * stride[1] + bb * dilate[1]]
+        out[ni, fi, i, j] = acc
+    return out
+
+
+@pytest.mark.parametrize("kw", [dict(kernel=(3, 3), num_filter=3),
+                                dict(kernel=(3, 2), num_filter=4, stride=(2, 1), pad=(1, 0)),
+                                dict(kernel=(3, 3), num_filter=2, dilate=(2, 2), pad=(2, 1)),
+                                dict(kernel=(3, 3), num_filter=4, num_group=2, pad=(1, 1)),
+                                dict(kernel=(3, 3), num_filter=4, num_group=4, no_bias=True)])
+def test_convolution_against_direct_loop(rng, kw):
+    x = rng.randn(2, 4, 7, 6)
+    s = sym.Convolution(sym.Variable("data"), name="c", **kw)
+    args, _, _ = s.infer_shape(data=x.shape)
+    w = rng.randn(*args[1])
+    b = None if kw.get("no_bias") else rng.randn(kw["num_filter"])
+    arrays = {"data": x, "c_weight": w}
+    if b is not None:
+        arrays["c_bias"] = b
+    _, (y,) = run(s, **arrays)
+    ref = conv_loop(x, w, b, kw.get("stride", (1, 1)), kw.get("pad", (0, 0)),
+                    kw.get("dilate", (1, 1)), kw.get("num_group", 1))
+    np.testing.assert_allclose(y, ref, rtol=1e-10, atol=1e-10)
+
+
+def pool_loop(x, k, s, p, kind, convention="valid", include_pad=True):
+    n, c, h, w = x.shape
+    def size(d, kk, ss, pp):
+        span = d + 2 * pp - kk
+        return (span // ss if convention == "valid" else -(-span // ss)) + 1
+    oh, ow = size(h, k[0], s[0], p[0]), size(w, k[1], s[1], p[1])
+    out = np.zeros((n, c, oh, ow))
+    for i, j in itertools.product(range(oh), range(ow)):
+        h0, w0 = i * s[0] - p[0], j * s[1] - p[1]
+        h1, w1 = min(h0 + k[0], h + p[0]), min(w0 + k[1], w + p[1])
+        win = x[:, :, max(h0, 0):min(h1, h), max(w0, 0):min(w1, w)]
+        if kind == "max":
+            out[:, :, i, j] = win.max(axis=(2, 3))
+        elif kind == "sum":
+            out[:, :, i, j] = win.sum(axis=(2, 3))
+        else:
+            cnt = (h1 - h0) * (w1 - w0) if include_pad else win.shape[2] * win.shape[3]
+            out[:, :, i, j] = win.sum(axis=(2, 3)) / cnt
+    return out
+
+
+@pytest.mark.parametrize("kind,k,s,p,conv,incl", [
+    ("max", (2, 2), (2, 2), (0, 0), "valid", True), ("max", (2, 2), (2, 2), (0, 0), "full", True),
+    ("max", (3, 3), (2, 2), (1, 1), "valid", True), ("avg", (3, 3), (2, 2), (1, 1), "valid", True),
+    ("avg", (3, 3), (2, 2), (1, 1), "valid", False), ("avg", (2, 2), (2, 2), (0, 0), "full", True),
+    ("sum", (2, 3), (1, 2), (0, 1), "valid", True)])
+def test_pooling_against_loop(rng, kind, k, s, p, conv, incl):
+    x = rng.randn(2, 3, 5, 7)
+    op = sym.Pooling(sym.Variable("data"), kernel=k, stride=s, pad=p, pool_type=kind,
+                     pooling_convention=conv, count_include_pad=incl)
+    _, (y,) = run(op, data=x)
+    np.testing.assert_allclose(y, pool_loop(x, k, s, p, kind, conv, incl), rtol=1e-12)
+
+
+def test_max_pool_gradient_goes_to_the_first_maximum_on_ties():
+    x = np.array([[[[1.0, 3.0], [3.0, 0.0]]]])
+    ex, _ = run(sym.Pooling(sym.Variable("data"), kernel=(2, 2), pool_type="max"), data=x)
+    ex.backward([np.ones((1, 1, 1, 1))])
+    np.testing.assert_array_equal(ex.grad_dict["data"], [[[[0, 1], [0, 0]]]])
+
+
+def test_global_pool(rng):
+    x = rng.randn(2, 3, 4, 5)
+    _, (y,) = run(sym.Pooling(sym.Variable("data"), global_pool=True, pool_type="avg"), data=x)
+    np.testing.assert_allclose(y[..., 0, 0], x.mean(axis=(2, 3)))
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("kw,scale", [({}, 1.0), ({"normalization": "batch"}, 1 / 4),
+                                      ({"grad_scale": 3.0}, 3.0)])
+def test_softmax_output_gradient(rng, kw, scale):
+    z = rng.randn(4, 5)
+    lab = np.array([1, 0, 4, 2])
+    ex, (p,) = run(sym.SoftmaxOutput(sym.Variable("data"), name="s", **kw), data=z, s_label=lab)
+    np.testing.assert_allclose(p, softmax(z), rtol=1e-12)
+    ex.backward()
+    np.testing.assert_allclose(ex.grad_dict["data"], (softmax(z) - np.eye(5)[lab]) * scale, rtol=1e-12)
+
+
+def test_softmax_output_ignore_label_and_valid(rng):
+    z = rng.randn(4, 3)
+    lab = np.array([1, -1, 2, -1])
+    ex, _ = run(sym.SoftmaxOutput(sym.Variable("data"), name="s", use_ignore=True,
+                                  normalization="valid"), data=z, s_label=lab)
+    ex.backward()
+    g = softmax(z) - np.eye(3)[np.where(lab < 0, 0, lab)]
+    g[lab < 0] = 0
+    np.testing.assert_allclose(ex.grad_dict["data"], g / 2, rtol=1e-12)
+
+
+def test_softmax_output_multi_output(rng):
+    z = rng.randn(2, 3, 2, 2)
+    lab = np.array([[0, 1, 2, 1], [2, 2, 0, 1]])
+    ex, (p,) = run(sym.SoftmaxOutput(sym.Variable("data"), name="s", multi_output=True,
+                                     normalization="valid"), data=z, s_label=lab)
+    pr = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p, pr, rtol=1e-12)
+    ex.backward()
+    onehot = np.moveaxis(np.eye(3)[lab.reshape(2, 2, 2)], -1, 1)
+    np.testing.assert_allclose(ex.grad_dict["data"], (pr - onehot) / 8, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape,target,rev,out", [
+    ((2, 3, 4), (0, -1), False, (2, 12)), ((2, 3, 4), (-1,), False, (24,)),
+    ((2, 3, 4), (4, 0, -1), False, (4, 3, 2)), ((2, 3, 4), (-2,), False, (2, 3, 4)),
+    ((2, 3, 4, 5), (-3, -2), False, (6, 4, 5)), ((2, 3, 4), (-4, 1, 2, -2), False, (1, 2, 3, 4)),
+    ((2, 12), (0, -4, 3, -1), False, (2, 3, 4)), ((2, 3, 4), (-1, 0), True, (6, 4)),
+    ((2, 3, 4), (-1, 0), False, (8, 3))])
+def test_reshape_codes(shape, target, rev, out):
+    s = sym.Reshape(sym.Variable("x"), shape=target, reverse=rev)
+    assert s.infer_shape(x=shape)[1] == [out]
+
+
+def test_dropout_training_inference_and_seed():
+    x = np.ones((200, 50))
+    s = sym.Dropout(sym.Variable("data"), p=0.3)
+    sn.random.seed(5)
+    ex, (y,) = run(s, data=x)
+    kept = y != 0
+    assert 0.6 < kept.mean() < 0.8 and np.allclose(y[kept], 1 / 0.7)
+    ex.backward([np.ones_like(x)])
+    np.testing.assert_array_equal(ex.grad_dict["data"], y)         # same mask
+    sn.random.seed(5)
+    _, (y2,) = run(s, data=x)
+    np.testing.assert_array_equal(y, y2)
+    _, (y3,) = run(s, train=False, data=x)
+    np.testing.assert_array_equal(y3, x)
+    _, (y4,) = run(sym.Dropout(sym.Variable("data"), p=0.3, mode="always"), train=False, data=x)
+    assert (y4 == 0).any()
+
+
+def test_fully_connected_flatten_modes(rng):
+    x = rng.randn(2, 3, 4)
+    s = sym.FullyConnected(sym.Variable("data"), num_hidden=5, flatten=False, name="fc")
+    w, b = rng.randn(5, 4), rng.randn(5)
+    _, (y,) = run(s, data=x, fc_weight=w, fc_bias=b)
+    np.testing.assert_allclose(y, x @ w.T + b)
+    s = sym.FullyConnected(sym.Variable("data"), num_hidden=5, name="fc")
+    w = rng.randn(5, 12)
+    _, (y,) = run(s, data=x, fc_weight=w, fc_bias=b)
+    np.testing.assert_allclose(y, x.reshape(2, 12) @ w.T + b)
+
+
+def test_activation_relu_gradient_at_zero_is_zero():
+    ex, _ = run(sym.Activation(sym.Variable("data"), act_type="relu"), data=np.array([-1.0, 0.0, 2.0]))
+    ex.backward([np.ones(3)])
+    np.testing.assert_array_equal(ex.grad_dict["data"], [0, 0, 1])
+
+
+def test_makeloss_normalizations():
+    x = np.array([[0.5, -1.0], [2.0, 0.0]])
+    for norm, expect in (("null", 1.0), ("batch", 0.5), ("valid", 0.5)):
+        ex, _ = run(sym.MakeLoss(sym.Variable("data"), normalization=norm), data=x)
+        ex.backward()
+        np.testing.assert_allclose(ex.grad_dict["data"], np.full((2, 2), expect))
