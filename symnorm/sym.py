@@ -50,4 +50,25 @@ def _install():
 
 _install()
 
-__all__ = ["Variable", "var", "Group", "Symbol", "load", "load_json"] + sorted(REGISTRY) + sorted(ALIASES)
+
+def zeros(shape, dtype=None, **kwargs):
+    """A symbol of zeros of ``shape`` (MXNet's ``sym.zeros``)."""
+    return create("_zeros", (), dict(kwargs, shape=shape, dtype=dtype or "float32"))
+
+
+def ones(shape, dtype=None, **kwargs):
+    """A symbol of ones of ``shape`` (MXNet's ``sym.ones``)."""
+    return create("_ones", (), dict(kwargs, shape=shape, dtype=dtype or "float32"))
+
+
+def full(shape, val, dtype=None, **kwargs):
+    """A symbol of ``shape`` filled with ``val`` (MXNet's ``sym.full``)."""
+    return create("_full", (), dict(kwargs, shape=shape, value=val, dtype=dtype or "float32"))
+
+
+def arange(start, stop=None, step=1.0, repeat=1, name=None, dtype=None):
+    """MXNet's ``sym.arange``: values in [start, stop) by ``step``, each repeated."""
+    return create("_arange", (), dict(start=start, stop=stop, step=step, repeat=repeat,
+                                      name=name, dtype=dtype or "float32"))
+
+__all__ = ["Variable", "var", "Group", "Symbol", "load", "load_json", "zeros", "ones", "full", "arange"] + sorted(REGISTRY) + sorted(ALIASES)

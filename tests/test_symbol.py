@@ -259,3 +259,16 @@ def test_networkx_export_is_a_multigraph_with_metadata():
     assert g.nodes["bn"]["output_shapes"] == [(2, 3), (3,), (3,)]
     assert {d["slot_name"] for _, _, d in g.in_edges("bn", data=True)} == \
         {"data", "gamma", "beta", "moving_mean", "moving_var"}
+
+
+def test_constant_symbols():
+    x = sym.Variable("x")
+    net = x + sym.ones((2, 3)) * 2 + sym.zeros((2, 3)) + sym.full((2, 3), 0.5)
+    ex = net.simple_bind(sn.cpu(), x=(2, 3))
+    np.testing.assert_allclose(ex.forward(x=np.ones((2, 3)))[0], 3.5)
+    ex.forward(is_train=True)
+    ex.backward([np.ones((2, 3))])
+    np.testing.assert_allclose(ex.grad_dict["x"], 1)
+    a = sym.arange(2, 7, 2)
+    assert a.infer_shape()[1] == [(3,)]
+    np.testing.assert_array_equal(a.simple_bind(sn.cpu()).forward()[0], [2, 4, 6])

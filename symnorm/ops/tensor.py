@@ -412,3 +412,75 @@ class softmax_cross_entropy(Op):
     @classmethod
     def examples(cls):
         yield {}, {"data": (4, 3)}
+
+
+# ============================================================ constants (no inputs)
+
+class _Init(Op):
+    """An array made from params alone (no inputs, no gradient)."""
+    inputs = ()
+    differentiable = False
+    shape: Shape = param((), doc="output shape")
+    dtype: str = param("float32", choices=("float32", "float64", "float16", "int32", "int64", "uint8", "int8"))
+
+    def infer_shape(self):
+        return (), (tuple(self.shape),)
+
+    def infer_type(self):
+        return (), (np.dtype(self.dtype),)
+
+    def forward(self, *, train):
+        return Result((self.make(),))
+
+    def backward(self, saved, dy):
+        return ()
+
+    @classmethod
+    def examples(cls):
+        yield {"shape": (2, 3)}, {}
+
+
+@register(name="_zeros")
+class Zeros(_Init):
+    """An array of zeros (``sym.zeros(shape)``)."""
+    def make(self):
+        return np.zeros(self.shape, self.dtype)
+
+
+@register(name="_ones")
+class Ones(_Init):
+    """An array of ones (``sym.ones(shape)``)."""
+    def make(self):
+        return np.ones(self.shape, self.dtype)
+
+
+@register(name="_full")
+class Full(_Init):
+    """An array filled with ``value`` (``sym.full(shape, value)``)."""
+    value: float = param(0.0)
+
+    def make(self):
+        return np.full(self.shape, self.value, self.dtype)
+
+
+@register(name="_arange")
+class Arange(_Init):
+    """start, start+step, ... below stop (``sym.arange``), each repeated ``repeat`` times."""
+    start: float = param(0.0)
+    stop: Optional[float] = param(None)
+    step: float = param(1.0)
+    repeat: int = param(1)
+
+    def _values(self):
+        start, stop = (0.0, self.start) if self.stop is None else (self.start, self.stop)
+        return np.repeat(np.arange(start, stop, self.step), self.repeat).astype(self.dtype)
+
+    def infer_shape(self):
+        return (), ((len(self._values()),),)
+
+    def make(self):
+        return self._values()
+
+    @classmethod
+    def examples(cls):
+        yield {"start": 2, "stop": 7, "step": 2}, {}
