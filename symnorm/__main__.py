@@ -3,6 +3,7 @@
     symnorm demo [--data-dir DIR] [--epochs N]          train LeNet-BN (examples/lenet_bn.py)
     symnorm summary GRAPH.json [--shape data=1,3,224,224]
     symnorm plot GRAPH.json [--shape ...] -o net.svg|.png|.pdf|.dot|.html [--show-weights]
+    symnorm predict PREFIX EPOCH --input x.npy [--shape data=...] [-o y.npy]
 
 GRAPH.json is a symnorm or MXNet ``-symbol.json`` file.
 """
@@ -78,6 +79,39 @@ def cmd_plot(args):
     print("wrote", out)
 
 
+def cmd_predict(args):
+    import numpy as np
+    from .errors import SymnormError
+    from .model import Predictor
+    for path in ("%s-symbol.json" % args.prefix, "%s-%04d.params" % (args.prefix, args.epoch)):
+        if not os.path.exists(path):
+            raise CLIError("no such checkpoint file: %s" % path)
+    if not os.path.exists(args.input):
+        raise CLIError("no such input file: %s" % args.input)
+    try:
+        x = np.load(args.input)
+    except (ValueError, OSError) as exc:
+        raise CLIError("cannot read %s as a .npy array: %s" % (args.input, exc)) from None
+    shapes = parse_shapes(args.shape) or {args.data_name: x.shape}
+    name = next(iter(shapes))
+    if tuple(shapes[name]) != x.shape:
+        raise CLIError("the input has shape %s but --shape says %s=%s"
+                       % (x.shape, name, ",".join(map(str, shapes[name]))))
+    try:
+        pred = Predictor.from_checkpoint(args.prefix, args.epoch, shapes)
+        outs = pred.predict(**{name: x})
+    except SymnormError as exc:
+        raise CLIError(str(exc)) from None
+    if args.output:
+        np.save(args.output, outs[0])
+        print("wrote", args.output, outs[0].shape)
+    else:
+        np.set_printoptions(precision=5, suppress=True)
+        print(outs[0])
+        if outs[0].ndim == 2:
+            print("argmax:", outs[0].argmax(axis=1))
+
+
 def cmd_demo(rest):
     here = os.path.dirname(os.path.abspath(__file__))
     script = os.path.join(os.path.dirname(here), "examples", "lenet_bn.py")
@@ -109,6 +143,14 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--output", required=True, help="net.svg, .png, .pdf, .dot or .html")
     p.add_argument("--show-weights", action="store_true", help="draw parameters and aux states")
     p.set_defaults(fn=cmd_plot)
+    p = sub.add_parser("predict", help="run inference on an MXNet/symnorm checkpoint")
+    p.add_argument("prefix")
+    p.add_argument("epoch", type=int)
+    p.add_argument("--input", required=True, help="a .npy array")
+    p.add_argument("--shape", action="append", help="input shape, NAME=D1,D2,... (default: the array's)")
+    p.add_argument("--data-name", default="data")
+    p.add_argument("-o", "--output", help="write the first output as .npy")
+    p.set_defaults(fn=cmd_predict)
     args = ap.parse_args(argv)
     try:
         args.fn(args)

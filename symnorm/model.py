@@ -42,3 +42,70 @@ def load_checkpoint(prefix, epoch):
 
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_params"]
+
+
+def label_variables(symbol) -> list:
+    """Variables feeding the label slots of loss heads (``no_grad_inputs``): inputs that
+    inference does not need (MXNet users' "prob_label is not presented" problem)."""
+    from .graph import dfs_postorder
+    out = []
+    for n in dfs_postorder(symbol.entries):
+        if n.op is None:
+            continue
+        names = n.op.input_names()
+        for i, e in enumerate(n.inputs):
+            if names[i] in n.op.no_grad_inputs and e.node.is_variable and e.node.name not in out:
+                out.append(e.node.name)
+    return out
+
+
+class Predictor:
+    """Inference on a trained symbol: give the data shapes, get outputs.  Label inputs of
+    loss heads are detected and filled with zeros, never demanded.
+
+    >>> import numpy as np, symnorm as sn
+    >>> net = sn.sym.SoftmaxOutput(sn.sym.FullyConnected(sn.sym.Variable('data'), num_hidden=2, name='fc'), name='sm')
+    >>> p = sn.model.Predictor(net, {'fc_weight': np.eye(2, 3), 'fc_bias': np.zeros(2)}, {}, {'data': (1, 3)})
+    >>> p.predict(data=np.array([[1.0, 0.0, 0.0]]))[0].round(3).tolist()
+    [[0.731, 0.269]]
+    """
+
+    def __init__(self, symbol, arg_params, aux_params, data_shapes: dict, allow_missing=False,
+                 allow_extra=True):
+        from .errors import BindError
+        self.symbol = symbol
+        self.labels = label_variables(symbol)
+        self.data_names = list(data_shapes)
+        unknown = [k for k in self.data_names if k not in symbol.list_arguments()]
+        if unknown:
+            raise BindError("Predictor: %s are not inputs of the symbol (inputs: %s)"
+                            % (", ".join(unknown), ", ".join(symbol.list_arguments())))
+        self._exec = symbol.simple_bind(grad_req="null", **{k: tuple(v) for k, v in data_shapes.items()})
+        needed = [k for k in symbol.list_arguments() if k not in self.data_names and k not in self.labels]
+        missing = [k for k in needed if k not in arg_params]
+        missing += [k for k in symbol.list_auxiliary_states() if k not in (aux_params or {})]
+        if missing and not allow_missing:
+            raise BindError("Predictor: parameters missing from the checkpoint: %s"
+                            % ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
+        self._exec.copy_params_from({k: v for k, v in arg_params.items() if k in self._exec.arg_dict},
+                                    {k: v for k, v in (aux_params or {}).items() if k in self._exec.aux_dict},
+                                    allow_extra_params=allow_extra)
+
+    @classmethod
+    def from_checkpoint(cls, prefix, epoch, data_shapes: dict, **kwargs):
+        symbol, arg, aux = load_checkpoint(prefix, epoch)
+        return cls(symbol, arg, aux, data_shapes, **kwargs)
+
+    def predict(self, **inputs) -> list:
+        """Outputs for the given input arrays (a new batch size rebinds transparently)."""
+        from .errors import BindError
+        missing = [k for k in self.data_names if k not in inputs]
+        if missing:
+            raise BindError("Predictor.predict: missing input(s) %s" % ", ".join(missing))
+        shapes = {k: np.asarray(v).shape for k, v in inputs.items()}
+        if any(self._exec.arg_dict[k].shape != s for k, s in shapes.items()):
+            self._exec = self._exec.reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
+        return [o.copy() for o in self._exec.forward(is_train=False, **inputs)]
+
+
+__all__ += ["Predictor", "label_variables"]
