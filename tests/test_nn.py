@@ -37,7 +37,8 @@ def conv_loop(x, w, b, stride, pad, dilate, groups):
                                 dict(kernel=(3, 2), num_filter=4, stride=(2, 1), pad=(1, 0)),
                                 dict(kernel=(3, 3), num_filter=2, dilate=(2, 2), pad=(2, 1)),
                                 dict(kernel=(3, 3), num_filter=4, num_group=2, pad=(1, 1)),
-                                dict(kernel=(3, 3), num_filter=4, num_group=4, no_bias=True)])
+                                dict(kernel=(3, 3), num_filter=4, num_group=4, no_bias=True),
+                                dict(kernel=(3, 3), num_filter=4, num_group=4, stride=(2, 2), pad=(1, 1))])
 def test_convolution_against_direct_loop(rng, kw):
     x = rng.randn(2, 4, 7, 6)
     s = sym.Convolution(sym.Variable("data"), name="c", **kw)
@@ -192,3 +193,14 @@ def test_makeloss_normalizations():
         ex, _ = run(sym.MakeLoss(sym.Variable("data"), normalization=norm), data=x)
         ex.backward()
         np.testing.assert_allclose(ex.grad_dict["data"], np.full((2, 2), expect))
+
+
+def test_convolution_backward_after_inference_forward(rng):
+    s = sym.Convolution(sym.Variable("data"), kernel=(3, 3), num_filter=2, name="c")
+    x, w = rng.randn(2, 3, 5, 5), rng.randn(2, 3, 3, 3)
+    grads = []
+    for is_train in (True, False):
+        ex, _ = run(s, train=is_train, data=x, c_weight=w, c_bias=np.zeros(2))
+        ex.backward([np.ones((2, 2, 3, 3))], is_train=is_train)
+        grads.append(ex.grad_dict["c_weight"].copy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

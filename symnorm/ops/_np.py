@@ -7,6 +7,7 @@ of products are fastest through ``vecdot``/``einsum`` without a temporary.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -70,3 +71,24 @@ def compute_dtype(dt) -> np.dtype:
     """float16 is computed in float32 (as MXNet's CPU kernels do)."""
     dt = np.dtype(dt)
     return np.dtype(np.float32) if dt == np.float16 else dt
+
+
+_WORKSPACE = threading.local()
+WORKSPACE_LIMIT = 256 << 20          # bytes kept per thread
+
+
+def workspace(shape, dtype) -> np.ndarray:
+    """A scratch array reused across calls in this thread, for temporaries that die inside
+    one op call (inference im2col): a fresh 50 MB array costs page faults on every call.
+    Never return it or save it for backward."""
+    key = (tuple(shape), np.dtype(dtype))
+    cache = getattr(_WORKSPACE, "arrays", None)
+    if cache is None:
+        cache = _WORKSPACE.arrays = {}
+    buf = cache.get(key)
+    if buf is None:
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        if sum(b.nbytes for b in cache.values()) + nbytes > WORKSPACE_LIMIT:
+            cache.clear()
+        buf = cache[key] = np.empty(shape, dtype)
+    return buf

@@ -18,7 +18,7 @@ from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, positive, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import channel_sum, ones
+from ._np import channel_sum, ones, workspace
 
 
 def _positive_int(v):
@@ -181,10 +181,11 @@ class Convolution(_Spatial):
             yield off, tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
                              for o, d, s, n in zip(off, dilate, stride, out_sp))
 
-    def forward(self, data, weight, bias=None, *, train):
+    def _im2col(self, data, scratch):
+        """(G, Cg·K, O·N) columns and the padded (G, Cg, *Sp, N) input shape."""
         nsp = len(self.kernel)
         n, c = data.shape[:2]
-        g, f = self.num_group, self.num_filter
+        g = self.num_group
         cg = c // g
         _, _, pad = self._geometry(nsp)
         xt = np.moveaxis(data, 0, -1)                                # (C, *S, N) view
@@ -194,19 +195,99 @@ class Convolution(_Spatial):
             xt = np.ascontiguousarray(xt)
         out_sp = self._out_dims(data.shape[2:])
         xt = xt.reshape((g, cg) + xt.shape[1:])
-        cols = np.empty((g, cg) + tuple(self.kernel) + out_sp + (n,), data.dtype)
+        shape = (g, cg) + tuple(self.kernel) + out_sp + (n,)
+        cols = workspace(shape, data.dtype) if scratch else np.empty(shape, data.dtype)
         for off, sl in self._offsets(out_sp):
             cols[(slice(None), slice(None)) + off] = xt[(slice(None), slice(None)) + sl]
-        cols = cols.reshape(g, cg * math.prod(self.kernel), -1)     # (G, Cg·K, O·N)
+        return cols.reshape(g, cg * math.prod(self.kernel), -1), xt.shape, out_sp
+
+    def _depthwise(self, data):
+        """groups == channels == filters: no GEMM, one multiply-accumulate per offset."""
+        return self.num_group == self.num_filter == data.shape[1] and self.num_group > 1
+
+    def _padded_t(self, data):
+        _, _, pad = self._geometry(len(self.kernel))
+        xt = np.moveaxis(data, 0, -1)
+        if any(pad):
+            return np.pad(xt, ((0, 0),) + tuple((p, p) for p in pad) + ((0, 0),))
+        return np.ascontiguousarray(xt)
+
+    def _depthwise_forward(self, data, weight, bias):
+        # per channel block (accumulator ~1 MiB, stays in cache across the kernel offsets):
+        # y[c] += w[c, k] · x[c, shifted by k]
+        xt = self._padded_t(data)                                    # (C, *Sp, N)
+        out_sp = self._out_dims(data.shape[2:])
+        c = data.shape[1]
+        y = np.empty((c,) + out_sp + (data.shape[0],), data.dtype)
+        wk = weight.reshape(c, -1)
+        tmp = None
+        step = max(1, (1 << 18) // max(1, math.prod(y.shape[1:])))
+        bshape = (1,) * (len(out_sp) + 1)
+        for c0 in range(0, c, step):
+            c1 = min(c, c0 + step)
+            yb = y[c0:c1]
+            tmp = np.empty_like(yb) if tmp is None or tmp.shape != yb.shape else tmp
+            for i, (off, sl) in enumerate(self._offsets(out_sp)):
+                src = xt[(slice(c0, c1),) + sl]
+                w = wk[c0:c1, i].reshape((-1,) + bshape)
+                if i == 0:
+                    np.multiply(src, w, out=yb)
+                else:
+                    np.multiply(src, w, out=tmp)
+                    yb += tmp
+        if bias is not None:
+            y += bias.reshape((c,) + bshape)
+        return xt, y, out_sp
+
+    def _depthwise_backward(self, xt, weight, dyt, out_sp, need_dx):
+        c = dyt.shape[0]
+        wk = weight.reshape(c, -1)
+        dw = np.empty_like(wk)
+        dxt = np.zeros_like(xt) if need_dx else None
+        bshape = (1,) * (len(out_sp) + 1)
+        d2 = dyt.reshape(c, -1)
+        for i, (off, sl) in enumerate(self._offsets(out_sp)):
+            src = xt[(slice(None),) + sl]
+            dw[:, i] = np.einsum("ck,ck->c", np.ascontiguousarray(src).reshape(c, -1), d2)
+            if need_dx:
+                dxt[(slice(None),) + sl] += dyt * wk[:, i].reshape((-1,) + bshape)
+        return dw.reshape(weight.shape), dxt
+
+    def forward(self, data, weight, bias=None, *, train):
+        nsp = len(self.kernel)
+        n = data.shape[0]
+        g, f = self.num_group, self.num_filter
+        if self._depthwise(data):
+            xt, y, out_sp = self._depthwise_forward(data, weight, bias)
+            out = np.ascontiguousarray(np.moveaxis(y, -1, 0))
+            return Result((out,), None, ("depthwise", xt, weight, data.shape, out_sp))
+        # inference: the im2col matrix dies here, so it lives in a reused scratch buffer;
+        # training keeps it for the weight gradient
+        cols, xt_shape, out_sp = self._im2col(data, scratch=not train)
         y = np.matmul(weight.reshape(g, f // g, -1), cols)            # (G, Fg, O·N)
         y = y.reshape((f,) + out_sp + (n,))
         if bias is not None:
             y += bias.reshape((f,) + (1,) * (nsp + 1))
         out = np.ascontiguousarray(np.moveaxis(y, -1, 0))            # (N, F, *O)
-        return Result((out,), None, (cols, weight, data.shape, xt.shape, out_sp))
+        return Result((out,), None, ("gemm", cols if train else data, weight, data.shape, xt_shape, out_sp))
 
     def backward(self, saved, dy, *, need=None):
-        cols, weight, xshape, xt_shape, out_sp = saved
+        if saved[0] == "depthwise":            # saved[0] names the path the forward took
+            _, xt, weight, xshape, out_sp = saved
+            dyt = np.ascontiguousarray(np.moveaxis(dy, 0, -1))
+            need_dx = need is None or need[0]
+            dw, dxt = self._depthwise_backward(xt, weight, dyt, out_sp, need_dx)
+            dx = None
+            if need_dx:
+                _, _, pad = self._geometry(len(self.kernel))
+                if any(pad):
+                    dxt = dxt[(slice(None),) + tuple(slice(p, p + h) for p, h in zip(pad, xshape[2:]))]
+                dx = np.ascontiguousarray(np.moveaxis(dxt, -1, 0))
+            db = None if self.no_bias else dyt.reshape(dyt.shape[0], -1) @ ones(dyt[0].size, dyt.dtype)
+            return (dx, dw) if self.no_bias else (dx, dw, db)
+        _, cols, weight, xshape, xt_shape, out_sp = saved
+        if cols.ndim != 3:                    # after an inference forward: the input was kept
+            cols = self._im2col(cols, scratch=False)[0]
         g, f = self.num_group, self.num_filter
         n = xshape[0]
         nsp = len(self.kernel)
@@ -239,6 +320,7 @@ class Convolution(_Spatial):
         yield {"kernel": (3, 2), "num_filter": 4, "num_group": 2, "stride": (2, 1),
                "dilate": (1, 2), "no_bias": True}, {"data": (2, 4, 7, 6)}
         yield {"kernel": (3,), "num_filter": 2}, {"data": (2, 3, 7)}
+        yield {"kernel": (3, 3), "num_filter": 3, "num_group": 3, "pad": (1, 1), "stride": (2, 1)}, {"data": (2, 3, 5, 6)}
 
 
 # ============================================================ Pooling
