@@ -94,6 +94,15 @@ class Optimizer:
             np.clip(g, -self.clip_gradient, self.clip_gradient, out=g)
         return g
 
+    def _step(self, index, weight, grad, coupled_wd=True):
+        """Count the update; return (t, lr, g) with g = clip(rescale·grad) (+ wd·w)."""
+        t = self._update_count(index)
+        g = self._grad(grad)
+        wd = self._get_wd(index) if coupled_wd else 0.0
+        if wd:
+            g += wd * weight
+        return t, self._get_lr(index), g
+
     def create_state(self, index, weight):
         return None
 
@@ -112,11 +121,7 @@ class SGD(Optimizer):
         return np.zeros_like(weight) if self.momentum != 0 else None
 
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        g = self._grad(grad)
-        if wd:
-            g += wd * weight
+        _, lr, g = self._step(index, weight, grad)
         if state is None:
             weight -= lr * g
         else:
@@ -129,11 +134,7 @@ class SGD(Optimizer):
 class NAG(SGD):
     """Nesterov: g' = g + wd·w; mom = momentum·mom + g'; w -= lr·(g' + momentum·mom)."""
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        g = self._grad(grad)
-        if wd:
-            g += wd * weight
+        _, lr, g = self._step(index, weight, grad)
         if state is None:
             weight -= lr * g
             return
@@ -155,10 +156,7 @@ class Adam(Optimizer):
         return np.zeros_like(weight), np.zeros_like(weight)
 
     def _moments(self, index, grad, state, weight, coupled_wd):
-        t = self._update_count(index)
-        g = self._grad(grad)
-        if coupled_wd:
-            g += coupled_wd * weight
+        t, _, g = self._step(index, weight, grad, coupled_wd)
         m, v = state
         m *= self.beta1
         m += (1 - self.beta1) * g
@@ -167,7 +165,7 @@ class Adam(Optimizer):
         return t, m, v
 
     def update(self, index, weight, grad, state):
-        t, m, v = self._moments(index, grad, state, weight, self._get_wd(index))
+        t, m, v = self._moments(index, grad, state, weight, True)
         lr = self._get_lr(index) * np.sqrt(1 - self.beta2 ** t) / (1 - self.beta1 ** t)
         weight -= lr * m / (np.sqrt(v) + self.epsilon)
 
@@ -177,7 +175,7 @@ class AdamW(Adam):
     """Adam with decoupled weight decay: w -= lr·(m̂/(sqrt(v̂) + ε) + wd·w)."""
     def update(self, index, weight, grad, state):
         wd = self._get_wd(index)
-        t, m, v = self._moments(index, grad, state, weight, 0.0)
+        t, m, v = self._moments(index, grad, state, weight, False)
         lr = self._get_lr(index)
         mhat = m / (1 - self.beta1 ** t)
         vhat = v / (1 - self.beta2 ** t)
@@ -198,14 +196,10 @@ class RMSProp(Optimizer):
         return np.zeros_like(weight)
 
     def update(self, index, weight, grad, state):
-        self._update_count(index)
-        g = self._grad(grad)
-        wd = self._get_wd(index)
-        if wd:
-            g += wd * weight
+        _, lr, g = self._step(index, weight, grad)
         state *= self.gamma1
         state += (1 - self.gamma1) * g * g
-        weight -= self._get_lr(index) * g / np.sqrt(state + self.epsilon)
+        weight -= lr * g / np.sqrt(state + self.epsilon)
         if self.clip_weights:
             np.clip(weight, -self.clip_weights, self.clip_weights, out=weight)
 
