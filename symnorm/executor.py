@@ -77,6 +77,7 @@ class Plan:
     slot_dtype: tuple
     free_after: tuple
     pinned: tuple           # (arg name, value) pairs written at each forward (fix_gamma)
+    inplace: tuple          # per op node: may its output overwrite its first input? (inference)
 
     @staticmethod
     def build(symbol, shapes: dict, dtypes: dict) -> "Plan":
@@ -105,6 +106,18 @@ class Plan:
                 free_after[i].append(s)
         for i, outs in enumerate(out_slots):       # outputs nobody reads (hidden BN outputs)
             free_after[i].extend(s for s in outs if s not in last and s not in keep)
+        producer = {s: n for n in op_nodes for s in (slot_of[(n, j)] for j in range(n.num_outputs()))}
+        inplace = []
+        for i, n in enumerate(op_nodes):
+            ok = False
+            if n.op.inplace and n.inputs:
+                s0 = in_slots[i][0]
+                src = producer.get(s0)
+                ok = (src is not None and src.op.fresh_outputs and s0 in free_after[i]
+                      and s0 not in keep and in_slots[i].count(s0) == 1
+                      and shape_l[s0] == shape_l[out_slots[i][0]]
+                      and dtype_l[s0] == dtype_l[out_slots[i][0]])
+            inplace.append(ok)
         pinned = []
         for n in op_nodes:
             for slot_name, value in n.op.pinned_inputs().items():
@@ -114,7 +127,7 @@ class Plan:
         return Plan(symbol, op_nodes, in_slots, out_slots, arg_slot, aux_slot, head_slots,
                     tuple(e.node for e in symbol.entries), tuple(symbol.list_outputs()),
                     tuple(shape_l), tuple(dtype_l), tuple(tuple(f) for f in free_after),
-                    tuple(pinned))
+                    tuple(pinned), tuple(inplace))
 
 
 class Executor:
@@ -141,10 +154,15 @@ class Executor:
         # the forward loop's table: (bound forward, input slots, output slots, slots to free)
         self._fwd_steps = [(i, n.op.forward, plan.in_slots[i], plan.out_slots[i], plan.free_after[i],
                             i in self._on_path_set) for i, n in enumerate(plan.op_nodes)]
+        # inference forwards keep no backward state, so ops may overwrite dying inputs
+        self._fwd_steps_inplace = [
+            (i, _InPlace(f) if plan.inplace[i] else f, ins, outs, frees, on_path)
+            for (i, f, ins, outs, frees, on_path) in self._fwd_steps]
         self._checked = set()       # modes whose outputs/gradients were shape-checked once
         self._monitor = None
         self._monitor_all = False
         self.nan_check = False
+        self.inplace = True         # inference forwards may run ops in place (Plan.inplace)
         self._saved = None          # saved state of the last forward, per op node index
         self._staged = None         # proposed aux values of the last training forward
         self._last_train = None     # mode of the last forward (None before any)
@@ -235,7 +253,8 @@ class Executor:
         i = -1
         try:
             # the hot loop: a few hundred ns per node on top of the op itself
-            for i, fwd, ins, outs, frees, on_path in self._fwd_steps:
+            steps = self._fwd_steps if (train or save or not self.inplace) else self._fwd_steps_inplace
+            for i, fwd, ins, outs, frees, on_path in steps:
                 if len(ins) == 1:
                     res = fwd(values[ins[0]], train=train)
                 else:
@@ -436,7 +455,9 @@ class Executor:
         grads = sum(g.nbytes for g in self.grad_dict.values() if g is not None)
         lines = ["arguments + aux: %d arrays, %s" % (len(bound), _mib(params)),
                  "gradients: %s" % _mib(grads),
-                 "activations (inference): peak %d live buffers, %s" % (peak, _mib(peak_bytes))]
+                 "activations (inference): peak %d live buffers, %s" % (peak, _mib(peak_bytes)),
+                 "in place (inference): %d of %d op nodes reuse their input's buffer"
+                 % (sum(plan.inplace), len(plan.op_nodes))]
         return "\n".join(lines)
 
     def peak_live_activations(self) -> int:
@@ -458,6 +479,17 @@ class Executor:
             mark = " [grad]" if i in self._on_path_set else ""
             lines.append("%s  -> %s%s" % (n.line(), shapes, mark))
         return "\n".join(lines + [self.memory_report()])
+
+
+class _InPlace:
+    """``fwd(*ins, train)`` called with ``out=`` its first input (planned at bind)."""
+    __slots__ = ("fwd",)
+
+    def __init__(self, fwd):
+        self.fwd = fwd
+
+    def __call__(self, *ins, train):
+        return self.fwd(*ins, train=train, out=ins[0])
 
 
 def _is_view_of(a, buf):

@@ -33,6 +33,11 @@ gradients, never zeros):
     argument, into which it may write that gradient and return the buffer itself.  An op
     with ``backward_need = True`` takes ``need=``: one bool per argument; it may return
     None for the gradients nobody wants (Chainer's ``target_input_indexes``).
+
+In-place execution: an op with ``inplace = True`` takes ``out=`` in ``forward`` (a buffer
+of its first output's shape and dtype, possibly its own first input).  The executor passes
+one only in inference forwards, and only over an input that dies at this node and was made
+by an op with ``fresh_outputs = True`` (so no view of it lives elsewhere).
 """
 from __future__ import annotations
 
@@ -80,6 +85,8 @@ class Op:
     input_range: ClassVar[dict] = {}         # slot -> (lo, hi) for generated test inputs
     backward_out: ClassVar[bool] = False     # backward accepts out=(buffer or None per argument)
     backward_need: ClassVar[bool] = False    # backward accepts need=(bool per argument)
+    fresh_outputs: ClassVar[bool] = False    # outputs are always new arrays (never views/aliases)
+    inplace: ClassVar[bool] = False          # forward accepts out= (may be its first input)
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -423,3 +423,56 @@ def test_training_forward_saves_only_the_grad_path(rng):
     ex.forward(is_train=True)
     saved_ops = {ex.plan.op_nodes[i].op.op_name for i, v in enumerate(ex._saved) if v is not None}
     assert saved_ops == {"elemwise_mul"}
+
+
+# ------------------------------------------------------------------ in-place execution
+
+def test_inplace_inference_matches_and_is_planned(rng):
+    x = sym.Variable("data")
+    c = sym.Convolution(x, kernel=(3, 3), num_filter=4, name="c")
+    net = sym.Activation(sym.BatchNorm(c, fix_gamma=False, name="bn"), act_type="relu") * 2.0 + 1.0
+    ex = net.simple_bind(sn.cpu(), data=(2, 3, 6, 6))
+    for k, a in ex.arg_dict.items():
+        a[...] = rng.randn(*a.shape)
+    ex.aux_dict["bn_moving_var"][:] = 1.5
+    inplace = [n.op.op_name for n, ok in zip(ex.plan.op_nodes, ex.plan.inplace) if ok]
+    assert inplace == ["BatchNorm", "Activation", "_mul_scalar", "_plus_scalar"]
+    assert "4 of 5 op nodes" in ex.memory_report()
+    on = ex.forward()[0].copy()
+    ex.inplace = False
+    off = ex.forward()[0].copy()
+    np.testing.assert_array_equal(on, off)
+
+
+def test_inplace_never_overwrites_bound_shared_or_viewed_values(rng):
+    x = sym.Variable("x")
+    y = sym.exp(x)                                   # fresh output
+    net = sym.Group([sym.Activation(y, act_type="relu") + y,       # y read twice
+                     sym.Activation(x, act_type="tanh"),             # x is bound
+                     sym.Activation(sym.Reshape(sym.exp(x), shape=(-1,)), act_type="sigmoid"),
+                     sym.exp(x) * 3.0])
+    ex = net.simple_bind(sn.cpu(), x=(2, 3))
+    xv = rng.randn(2, 3)
+    ex.arg_dict["x"][:] = xv
+    got = [o.copy() for o in ex.forward()]
+    np.testing.assert_allclose(ex.arg_dict["x"], xv.astype(np.float32))
+    e = np.exp(xv)
+    np.testing.assert_allclose(got[0], np.maximum(e, 0) + e, rtol=1e-6)
+    np.testing.assert_allclose(got[1], np.tanh(xv), rtol=1e-6)
+    np.testing.assert_allclose(got[2], 1 / (1 + np.exp(-e.ravel())), rtol=1e-6)
+    np.testing.assert_allclose(got[3], 3 * e, rtol=1e-6)
+    names = {n.name: ok for n, ok in zip(ex.plan.op_nodes, ex.plan.inplace)}
+    assert not names["activation0"] and not names["activation1"]   # y shared, x bound
+    assert not names["activation2"]                                 # input is a view (Reshape)
+
+
+def test_training_forward_never_runs_in_place(rng):
+    x = sym.Variable("x")
+    net = sym.Activation(sym.exp(x), act_type="sigmoid")
+    ex = net.simple_bind(sn.cpu(), x=(4,))
+    ex.arg_dict["x"][:] = rng.randn(4)
+    ex.forward(is_train=True)
+    ex.backward([np.ones(4)])
+    e = np.exp(ex.arg_dict["x"].astype(np.float64))
+    s = 1 / (1 + np.exp(-e))
+    np.testing.assert_allclose(ex.grad_dict["x"], s * (1 - s) * e, rtol=1e-4, atol=1e-6)

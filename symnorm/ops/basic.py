@@ -21,9 +21,11 @@ class _Binary(Op):
     """Two inputs of identical shape, one output of that shape."""
     inputs = ("lhs", "rhs")
     color = "#fccde5"
+    fresh_outputs = True
+    inplace = True
 
-    def forward(self, lhs, rhs, *, train):
-        return Result((self.fn(lhs, rhs),), saved=(lhs, rhs))
+    def forward(self, lhs, rhs, *, train, out=None):
+        return Result((self.fn(lhs, rhs, out=out),), saved=(lhs, rhs))
 
     @classmethod
     def examples(cls):
@@ -117,6 +119,7 @@ class Minimum(_Binary):
 class _Compare(_Binary):
     """1.0 where the comparison holds, else 0.0; no gradient flows through a comparison."""
     differentiable = False
+    inplace = False
 
     def forward(self, lhs, rhs, *, train):
         return Result((self.fn(lhs, rhs).astype(lhs.dtype),))
@@ -149,6 +152,10 @@ class Mod(_Binary):
 
 class _Broadcast(_Binary):
     """numpy broadcasting between lhs and rhs (MXNet's broadcast_* family)."""
+    inplace = False          # the output may be larger than lhs
+
+    def forward(self, lhs, rhs, *, train):
+        return Result((self.fn(lhs, rhs),), saved=(lhs, rhs))
 
     def infer_shape(self, lhs, rhs):
         if not known(lhs) or not known(rhs):
@@ -237,6 +244,7 @@ class _TypedScalars(dict):
 
 class _Scalar(Op):
     """``data (op) scalar``; the scalar is stored as MXNet's string attribute ``scalar``."""
+    fresh_outputs = True
     scalar: float = param(1.0, doc="the scalar operand")
 
     def __post_init__(self):
@@ -250,10 +258,11 @@ class _Scalar(Op):
 @register(name="_plus_scalar")
 class PlusScalar(_Scalar):
     """out = data + scalar"""
+    inplace = True
     hint = "_plusscalar"
 
-    def forward(self, data, *, train):
-        return Result((data + self._s[data.dtype],))
+    def forward(self, data, *, train, out=None):
+        return Result((np.add(data, self._s[data.dtype], out=out),))
 
     def backward(self, saved, dy):
         return (dy,)
@@ -262,10 +271,11 @@ class PlusScalar(_Scalar):
 @register(name="_minus_scalar")
 class MinusScalar(_Scalar):
     """out = data - scalar"""
+    inplace = True
     hint = "_minusscalar"
 
-    def forward(self, data, *, train):
-        return Result((data - self._s[data.dtype],))
+    def forward(self, data, *, train, out=None):
+        return Result((np.subtract(data, self._s[data.dtype], out=out),))
 
     def backward(self, saved, dy):
         return (dy,)
@@ -286,10 +296,11 @@ class RMinusScalar(_Scalar):
 @register(name="_mul_scalar")
 class MulScalar(_Scalar):
     """out = data * scalar (also unary minus, with scalar -1.0)"""
+    inplace = True
     hint = "_mulscalar"
 
-    def forward(self, data, *, train):
-        return Result((data * self._s[data.dtype],))
+    def forward(self, data, *, train, out=None):
+        return Result((np.multiply(data, self._s[data.dtype], out=out),))
 
     def backward(self, saved, dy):
         return (dy * self._s[dy.dtype],)
@@ -298,10 +309,11 @@ class MulScalar(_Scalar):
 @register(name="_div_scalar")
 class DivScalar(_Scalar):
     """out = data / scalar"""
+    inplace = True
     hint = "_divscalar"
 
-    def forward(self, data, *, train):
-        return Result((data / self._s[data.dtype],))
+    def forward(self, data, *, train, out=None):
+        return Result((np.divide(data, self._s[data.dtype], out=out),))
 
     def backward(self, saved, dy):
         return (dy / self._s[dy.dtype],)
@@ -421,6 +433,7 @@ for _name, _fn in (("_equal_scalar", np.equal), ("_not_equal_scalar", np.not_equ
 
 class _Unary(Op):
     """y = f(x), dy/dx from the saved input and output."""
+    fresh_outputs = True
 
     def forward(self, data, *, train):
         y = self.fn(data)

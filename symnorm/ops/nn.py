@@ -35,6 +35,7 @@ class FullyConnected(Op):
     layer to the last axis, keeping the others: (2, 3, 4) -> (2, 3, num_hidden)."""
     inputs = ("data", "weight", "bias")
     color = "#fb8072"
+    fresh_outputs = True
     num_hidden: int = param(doc="number of output units", check=_positive_int)
     no_bias: bool = param(False, doc="drop the bias input")
     flatten: bool = param(True, doc="collapse all but the first axis")
@@ -109,6 +110,7 @@ class Convolution(_Spatial):
     inputs = ("data", "weight", "bias")
     color = "#fb8072"
     backward_need = True
+    fresh_outputs = True
     kernel: Shape = param(doc="kernel size (kh, kw)", check=all_positive)
     stride: Shape = param((), doc="stride, default 1", check=all_positive)
     dilate: Shape = param((), doc="dilation, default 1", check=all_positive)
@@ -339,6 +341,7 @@ class Pooling(_Spatial):
     outputs = ("output", "workspace")
     no_grad_outputs = ("workspace",)
     color = "#80b1d3"
+    fresh_outputs = True
     kernel: Shape = param((), doc="window size; required unless global_pool", check=all_positive)
     pool_type: str = param("max", choices=("max", "avg", "sum", "lp"))
     global_pool: bool = param(False, doc="pool over the whole spatial extent")
@@ -526,6 +529,20 @@ def _sigmoid(x):
     return y
 
 
+def _sigmoid_into(x, out):
+    np.negative(x, out=out)
+    np.exp(out, out=out)
+    out += 1
+    np.reciprocal(out, out=out)
+    return out
+
+
+_INPLACE = {   # act_type: f(x, out) computing into out (which may be x)
+    "relu": lambda x, out: np.maximum(x, 0, out=out),
+    "sigmoid": _sigmoid_into,
+    "tanh": lambda x, out: np.tanh(x, out=out),
+}
+
 _ACTS = {
     # act_type: (forward f(x), gradient from (x, y, dy))
     "relu": (lambda x: np.maximum(x, 0), lambda x, y, dy: dy * (y > 0)),
@@ -545,9 +562,13 @@ class Activation(Op):
     """Elementwise activation: relu (gradient 0 at 0), sigmoid, tanh, softrelu
     (log(1+eˣ), gradient sigmoid), softsign (x/(1+|x|), gradient 1/(1+|x|)²), log_sigmoid, mish."""
     color = "#ffffb3"
+    fresh_outputs = True
+    inplace = True
     act_type: str = param(choices=tuple(_ACTS), doc="activation function")
 
-    def forward(self, data, *, train):
+    def forward(self, data, *, train, out=None):
+        if out is not None and self.act_type in _INPLACE:
+            return Result((_INPLACE[self.act_type](data, out),))
         y = _ACTS[self.act_type][0](data)
         return Result((y,), saved=(data, y))
 

@@ -65,6 +65,8 @@ class BatchNorm(Op):
     no_grad_outputs = ("mean", "var")
     aux_init = {"moving_mean": "zero", "moving_var": "one"}
     color = "#bebada"
+    fresh_outputs = True
+    inplace = True
 
     eps: float = param(1e-3, check=positive, doc="added to the variance (must be > 0)")
     momentum: float = param(0.9, check=in_range(0.0, 1.0), doc="weight of the old moving value")
@@ -95,7 +97,7 @@ class BatchNorm(Op):
         p = compute_dtype(data)        # float16 data keeps float32 parameters and statistics
         return (data, p, p, p, p), (data, p, p)
 
-    def forward(self, data, gamma, beta, moving_mean, moving_var, *, train):
+    def forward(self, data, gamma, beta, moving_mean, moving_var, *, train, out=None):
         ax = self.axis % data.ndim
         dt = compute_dtype(data.dtype)
         x3 = channel_view(data, ax).astype(dt, copy=False)
@@ -104,9 +106,10 @@ class BatchNorm(Op):
         if not (train and not self.use_global_stats):
             inv = (1.0 / np.sqrt(moving_var + self.eps)).astype(dt)
             scale = inv * w
+            buf = out.reshape(pre, c * post) if out is not None and out.dtype == dt else \
+                np.empty((pre, c * post), dt)
             y2 = K.affine(K.rows_view(x3), K.expand(scale, post),
-                          K.expand((beta - moving_mean * scale).astype(dt), post),
-                          np.empty((pre, c * post), dt))
+                          K.expand((beta - moving_mean * scale).astype(dt), post), buf)
             outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
             return Result(outs, None, (x3, moving_mean.astype(dt), np.zeros_like(inv), inv, w,
                                        False, data.shape))
