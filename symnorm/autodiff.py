@@ -102,9 +102,15 @@ def run_backward(plan, saved, head_grads: dict, steps: list, check: bool, buffer
     last = len(steps) - 1
     for n, (i, bwd, gout, is_loss, gin, n_args) in enumerate(steps):
         try:
-            ogs = [pop(s, None) for s in gout]
-            if not is_loss and all(g is None for g in ogs):
-                continue
+            if len(gout) == 1:                      # the common case, without a list
+                g = pop(gout[0], None)
+                if g is None and not is_loss:
+                    continue
+                ogs = (g,)
+            else:
+                ogs = [pop(s, None) for s in gout]
+                if not is_loss and all(g is None for g in ogs):
+                    continue
             out = direct_out(plan, steps, grads, buffers) if (n == last and buffers) else None
             if out is None:
                 in_grads = bwd(saved[i], *ogs)

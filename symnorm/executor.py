@@ -153,11 +153,8 @@ class Executor:
         self._bwd_steps = autodiff.backward_steps(plan, self._wants, self._on_path)
         # the forward loop's table: (bound forward, input slots, output slots, slots to free)
         self._fwd_steps = [(i, n.op.forward, plan.in_slots[i], plan.out_slots[i], plan.free_after[i],
-                            i in self._on_path_set) for i, n in enumerate(plan.op_nodes)]
-        # inference forwards keep no backward state, so ops may overwrite dying inputs
-        self._fwd_steps_inplace = [
-            (i, _InPlace(f) if plan.inplace[i] else f, ins, outs, frees, on_path)
-            for (i, f, ins, outs, frees, on_path) in self._fwd_steps]
+                            i in self._on_path_set, plan.inplace[i])
+                           for i, n in enumerate(plan.op_nodes)]
         self._checked = set()       # modes whose outputs/gradients were shape-checked once
         self._monitor = None
         self._monitor_all = False
@@ -252,13 +249,17 @@ class Executor:
         check = ("fwd", train) not in self._checked or self.nan_check or self._monitor is not None
         i = -1
         try:
-            # the hot loop: a few hundred ns per node on top of the op itself
-            steps = self._fwd_steps if (train or save or not self.inplace) else self._fwd_steps_inplace
-            for i, fwd, ins, outs, frees, on_path in steps:
+            # the hot loop: a few hundred ns per node on top of the op itself.  Inference
+            # forwards keep no backward state, so planned ops overwrite their dying input.
+            reuse = not (train or save) and self.inplace
+            for i, fwd, ins, outs, frees, on_path, inplace in self._fwd_steps:
                 if len(ins) == 1:
-                    res = fwd(values[ins[0]], train=train)
+                    a = values[ins[0]]
+                    res = fwd(a, train=train, out=a) if (inplace and reuse) else fwd(a, train=train)
                 else:
-                    res = fwd(*[values[s] for s in ins], train=train)
+                    args = [values[s] for s in ins]
+                    res = (fwd(*args, train=train, out=args[0]) if (inplace and reuse)
+                           else fwd(*args, train=train))
                 out = res[0]
                 if check:
                     self._check_outputs(i, [values[s] for s in ins], out)
@@ -479,17 +480,6 @@ class Executor:
             mark = " [grad]" if i in self._on_path_set else ""
             lines.append("%s  -> %s%s" % (n.line(), shapes, mark))
         return "\n".join(lines + [self.memory_report()])
-
-
-class _InPlace:
-    """``fwd(*ins, train)`` called with ``out=`` its first input (planned at bind)."""
-    __slots__ = ("fwd",)
-
-    def __init__(self, fwd):
-        self.fwd = fwd
-
-    def __call__(self, *ins, train):
-        return self.fwd(*ins, train=train, out=ins[0])
 
 
 def _is_view_of(a, buf):
