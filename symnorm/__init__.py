@@ -12,7 +12,7 @@
 """
 from . import ops as _ops  # noqa: F401  (registers every op first)
 from . import graph, name, random, registry, sym, test_utils, viz
-from . import callback, initializer, io, lr_scheduler, metric, model, nd, optimizer
+from . import callback, initializer, io, kv, lr_scheduler, metric, model, nd, optimizer
 from .module import Module
 
 init = initializer

@@ -18,6 +18,7 @@ The aux write-back contract (SPEC §9, STYLE §3.4)
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -150,11 +151,9 @@ class Executor:
         self._ctx = ctx or cpu()
         self._wants, self._on_path = autodiff.grad_path(plan, grad_req)
         self._on_path_set = set(self._on_path)
-        self._bwd_steps = autodiff.backward_steps(plan, self._wants, self._on_path)
         # the forward loop's table: (bound forward, input slots, output slots, slots to free)
-        self._fwd_steps = [(i, n.op.forward, plan.in_slots[i], plan.out_slots[i], plan.free_after[i],
-                            i in self._on_path_set, plan.inplace[i])
-                           for i, n in enumerate(plan.op_nodes)]
+        self.collective = None
+        self._build_steps()
         self._checked = set()       # modes whose outputs/gradients were shape-checked once
         self._monitor = None
         self._monitor_all = False
@@ -164,6 +163,21 @@ class Executor:
         self._staged = None         # proposed aux values of the last training forward
         self._last_train = None     # mode of the last forward (None before any)
         self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
+
+    def _build_steps(self):
+        """The hot loops' tables; ops that declare ``needs_comm`` get the collective bound."""
+        plan, comm = self._plan, self.collective
+        bind = (lambda f, op: functools.partial(f, comm=comm) if op.needs_comm else f)
+        self._bwd_steps = [(i, bind(b, plan.op_nodes[i].op), *rest)
+                           for (i, b, *rest) in autodiff.backward_steps(plan, self._wants, self._on_path)]
+        self._fwd_steps = [(i, bind(n.op.forward, n.op), plan.in_slots[i], plan.out_slots[i],
+                            plan.free_after[i], i in self._on_path_set, plan.inplace[i])
+                           for i, n in enumerate(plan.op_nodes)]
+
+    def set_collective(self, collective):
+        """The communicator for collective ops (SyncBatchNorm) during data-parallel runs."""
+        self.collective = collective
+        self._build_steps()
 
     # ------------------------------------------------------------------ accessors
     @property

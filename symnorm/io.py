@@ -68,7 +68,8 @@ class NDArrayIter:
         n = sizes.pop()
         if not 0 <= part_index < num_parts:
             raise ValueError("part_index %d not in [0, %d)" % (part_index, num_parts))
-        self._index_all = np.arange(n)[part_index::num_parts]
+        # equal shards (the remainder is left out) so every rank ends an epoch at one step
+        self._index_all = np.arange(n - n % num_parts)[part_index::num_parts]
         self.num_data = len(self._index_all)
         if self.num_data < batch_size and last_batch_handle == "discard":
             raise ValueError("batch_size %d is larger than the %d samples" % (batch_size, self.num_data))

@@ -68,6 +68,7 @@ class Module:
         self._preloaded = None          # (arg, aux) from Module.load, applied at init_params
         self._optimizer = None
         self._states: dict = {}
+        self._kv = None
         self._data_shapes = self._label_shapes = None
 
     # ------------------------------------------------------------------ properties
@@ -165,9 +166,13 @@ class Module:
         if self.optimizer_initialized and not force_init:
             return
         self._need("init_optimizer")
+        from . import kv as _kv
+        self._kv = _kv.create(kvstore) if kvstore is not None else _kv.create("local")
         params = dict(optimizer_params)
-        batch = self._data_shapes[0].shape[0]
+        batch = self._data_shapes[0].shape[0] * self._kv.num_workers     # MXNet's rescale
         params.setdefault("rescale_grad", 1.0 / batch)
+        if self._distributed:
+            self._start_distributed()
         idx2name = dict(enumerate(self._param_names))
         if isinstance(optimizer, _opt.Optimizer):
             self._optimizer = optimizer
@@ -180,6 +185,24 @@ class Module:
             self._optimizer = _opt.create(optimizer, param_idx2name=idx2name, sym=self._symbol, **params)
         self._states = {}
         self.optimizer_initialized = True
+
+    @property
+    def _distributed(self):
+        return self._kv is not None and self._kv.num_workers > 1
+
+    @property
+    def _rank0(self):
+        return self._kv is None or self._kv.rank == 0
+
+    def _start_distributed(self):
+        """Check every rank bound the same graph, then take rank 0's parameters."""
+        shapes = sorted((k, v.shape, str(v.dtype)) for k, v in
+                        list(self._exec.arg_dict.items()) + list(self._exec.aux_dict.items()))
+        self._kv.check_same("graph and parameter shapes", self._symbol.tojson() + repr(shapes))
+        for name in self._param_names + self._aux_names:
+            arr = self._exec.arg_dict.get(name)
+            self._kv.collective.broadcast(arr if arr is not None else self._exec.aux_dict[name])
+        self._exec.set_collective(self._kv.collective)
 
     # ------------------------------------------------------------------ computation
     def _feed(self, data_batch):
@@ -209,6 +232,9 @@ class Module:
         """One optimizer step on every trainable parameter that has a gradient."""
         if not self.optimizer_initialized:
             raise BindError("Module: call init_optimizer() before update()")
+        if self._distributed:           # sum gradients across ranks, in a few big collectives
+            self._kv.allreduce_sum([g for g in (self._exec.grad_dict.get(n) for n in self._param_names)
+                                    if g is not None])
         for i, name in enumerate(self._param_names):
             grad = self._exec.grad_dict.get(name)
             if grad is None:
@@ -217,6 +243,8 @@ class Module:
             if i not in self._states:
                 self._states[i] = self._optimizer.create_state(i, weight)
             self._optimizer.update(i, weight, grad, self._states[i])
+        if self._distributed and self._aux_names:    # keep plain BatchNorm statistics in step
+            self._kv.average([self._exec.aux_dict[n] for n in self._aux_names])
 
     def get_outputs(self, merge_multi_context=True):
         return list(self._exec.outputs)
@@ -238,6 +266,8 @@ class Module:
             self.forward(batch, is_train=False)
             keep = len(batch.data[0]) - batch.pad
             eval_metric.update([l[:keep] for l in batch.label], [o[:keep] for o in self.get_outputs()])
+        if self._distributed:
+            self._kv.reduce_metric(eval_metric)
         return eval_metric.get_name_value()
 
     def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True, always_output_list=False):
@@ -267,6 +297,25 @@ class Module:
         ``Validation-accuracy``)."""
         if num_epoch is None:
             raise ValueError("fit: num_epoch is required")
+        try:
+            self._fit(train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
+                      kvstore, optimizer, optimizer_params, initializer, arg_params, aux_params,
+                      allow_missing, force_rebind, force_init, begin_epoch, num_epoch,
+                      validation_metric, monitor, progress)
+        except Exception as exc:
+            if self._distributed:        # one failing rank must not leave the others hanging
+                import sys
+                import traceback
+                traceback.print_exc()
+                print("symnorm: rank %d failed: %s: %s; aborting the job"
+                      % (self._kv.rank, type(exc).__name__, exc), file=sys.stderr, flush=True)
+                self._kv.collective.abort(1)
+            raise
+
+    def _fit(self, train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
+             kvstore, optimizer, optimizer_params, initializer, arg_params, aux_params,
+             allow_missing, force_rebind, force_init, begin_epoch, num_epoch, validation_metric,
+             monitor, progress):
         self.bind(train_data.provide_data, train_data.provide_label, for_training=True,
                   force_rebind=force_rebind)
         self.init_params(initializer=initializer, arg_params=arg_params, aux_params=aux_params,
@@ -283,7 +332,7 @@ class Module:
             tic = time.time()
             eval_metric.reset()
             loss.reset()
-            bar = Progress(total, epoch, enabled=progress)
+            bar = Progress(total, epoch, enabled=progress and self._rank0)
             for nbatch, batch in enumerate(train_data):
                 self.forward_backward(batch)
                 self.update()
@@ -299,21 +348,27 @@ class Module:
                     for cb in (batch_end_callback if isinstance(batch_end_callback, list) else [batch_end_callback]):
                         cb(params)
             bar.close()
+            if self._distributed:
+                self._kv.reduce_metric(eval_metric)
+            log = self.logger.info if self._rank0 else (lambda *a: None)
             for name, value in eval_metric.get_name_value():
-                self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
-            self.logger.info("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
-            if epoch_end_callback is not None:
+                log("Epoch[%d] Train-%s=%f", epoch, name, value)
+            log("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
+            if epoch_end_callback is not None and self._rank0:
                 arg, aux = self.get_params()
                 for cb in (epoch_end_callback if isinstance(epoch_end_callback, list) else [epoch_end_callback]):
                     cb(epoch, self._symbol, arg, aux)
             if eval_data is not None:
                 for name, value in self.score(eval_data, validation_metric, epoch=epoch):
-                    self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, value)
+                    log("Epoch[%d] Validation-%s=%f", epoch, name, value)
             train_data.reset()
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
-        """``prefix-symbol.json`` and ``prefix-%04d.params`` (and ``.states``), atomically."""
+        """``prefix-symbol.json`` and ``prefix-%04d.params`` (and ``.states``), atomically;
+        in a data-parallel run only rank 0 writes."""
+        if not self._rank0:
+            return
         arg, aux = self.get_params()
         save_checkpoint(prefix, epoch, self._symbol, arg, aux)
         if save_optimizer_states:

@@ -87,6 +87,7 @@ class Op:
     backward_need: ClassVar[bool] = False    # backward accepts need=(bool per argument)
     fresh_outputs: ClassVar[bool] = False    # outputs are always new arrays (never views/aliases)
     inplace: ClassVar[bool] = False          # forward accepts out= (may be its first input)
+    needs_comm: ClassVar[bool] = False       # forward/backward accept comm= (a Collective)
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -41,11 +41,22 @@ def _constructor(cls, public_name):
     return construct
 
 
+class _Namespace:
+    """``sym.contrib``: the ``_contrib_<Name>`` ops under their short names."""
+    def __repr__(self):
+        return "<symnorm.sym.contrib: %s>" % ", ".join(sorted(vars(self)))
+
+
+contrib = _Namespace()
+
+
 def _install():
     names = dict((n, n) for n in REGISTRY)
     names.update(ALIASES)
     for public, canonical in names.items():
         globals()[public] = _constructor(REGISTRY[canonical], public)
+        if public.startswith("_contrib_"):
+            setattr(contrib, public[len("_contrib_"):], globals()[public])
 
 
 _install()

@@ -1,2 +1,2 @@
 """Importing this package registers every operator: the one place registration happens."""
-from . import basic, nn, norm, loss, tensor  # noqa: F401
+from . import basic, nn, norm, loss, tensor, contrib  # noqa: F401

@@ -1,0 +1,43 @@
+"""mpiexec -n N: SyncBatchNorm over N ranks with batch B each equals one BatchNorm on the
+N·B batch (outputs, data gradients, moving statistics over 3 steps; summed gamma/beta
+gradients)."""
+import numpy as np
+
+import symnorm as sn
+from symnorm.kv import create
+
+kv = create("dist_sync")
+rank, size = kv.rank, kv.num_workers
+B, shape = 3, (3, 4, 5, 2)
+full_shape = (B * size,) + shape[1:]
+rng = np.random.RandomState(0)
+xs = [rng.randn(*full_shape).astype(np.float32) * 3 + 1 for _ in range(3)]
+dys = [rng.randn(*full_shape).astype(np.float32) for _ in range(3)]
+gamma, beta = rng.rand(4).astype(np.float32) + 0.5, rng.randn(4).astype(np.float32)
+
+
+def bound(op, batch):
+    net = op(sn.sym.Variable("data"), fix_gamma=False, momentum=0.8, eps=1e-4, name="bn")
+    ex = net.simple_bind(sn.cpu(), data=(batch,) + shape[1:])
+    ex.copy_params_from({"bn_gamma": gamma, "bn_beta": beta},
+                        {"bn_moving_mean": np.full(4, 0.5), "bn_moving_var": np.full(4, 2.0)})
+    return ex
+
+
+dist = bound(sn.sym.contrib.SyncBatchNorm, B)
+dist.set_collective(kv.collective)
+ref = bound(sn.sym.BatchNorm, B * size)
+mine = slice(rank * B, (rank + 1) * B)
+for step in range(3):
+    y = dist.forward(is_train=True, data=xs[step][mine])[0]
+    dist.backward([dys[step][mine]])
+    y_ref = ref.forward(is_train=True, data=xs[step])[0]
+    ref.backward([dys[step]])
+    np.testing.assert_allclose(y, y_ref[mine], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dist.grad_dict["data"], ref.grad_dict["data"][mine], rtol=1e-4, atol=1e-5)
+    for k in ("bn_moving_mean", "bn_moving_var"):
+        np.testing.assert_allclose(dist.aux_dict[k], ref.aux_dict[k], rtol=1e-5, atol=1e-6)
+    for k in ("bn_gamma", "bn_beta"):
+        total = kv.collective.allreduce_sum(dist.grad_dict[k].astype(np.float64))
+        np.testing.assert_allclose(total, ref.grad_dict[k], rtol=1e-4, atol=1e-4)
+print("rank %d: SyncBatchNorm == BatchNorm on the global batch" % rank, flush=True)
