@@ -16,14 +16,16 @@ import numpy as np
 import symnorm as sn
 
 
-def lenet_bn(num_classes=10, batchnorm=True):
+def lenet_bn(num_classes=10, batchnorm=True, sync=False):
     """conv6@5 -> BN -> sigmoid -> avgpool2 -> conv16@5 -> BN -> sigmoid -> avgpool2 ->
     FC120 -> BN -> sigmoid -> FC84 -> BN -> sigmoid -> FC10 -> SoftmaxOutput
-    (``batchnorm=False``: the same net without the BatchNorm layers)."""
+    (``batchnorm=False``: the same net without the BatchNorm layers; ``sync=True``:
+    SyncBatchNorm, statistics over the global batch of a data-parallel run)."""
     s = sn.sym
+    norm = s.contrib.SyncBatchNorm if sync else s.BatchNorm
 
     def bn(net, name):
-        return s.BatchNorm(net, fix_gamma=False, name=name) if batchnorm else net
+        return norm(net, fix_gamma=False, name=name) if batchnorm else net
     net = s.Variable("data")
     net = s.Convolution(net, kernel=(5, 5), num_filter=6, name="conv1")
     net = s.Activation(bn(net, "bn1"), act_type="sigmoid", name="sig1")

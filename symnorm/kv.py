@@ -14,6 +14,7 @@ A ``dist_sync`` store, as ``Module.fit(kvstore='dist_sync')`` uses it:
 from __future__ import annotations
 
 import hashlib
+import time
 
 import numpy as np
 
@@ -44,15 +45,21 @@ class Collective:
 
 
 class MPICollective(Collective):
+    """MPI_COMM_WORLD through mpi4py; ``seconds``/``bytes`` count the time and volume spent
+    in all-reduces (the communication share a benchmark reports)."""
     def __init__(self, comm=None):
         from mpi4py import MPI
         self.MPI = MPI
         self.comm = comm or MPI.COMM_WORLD
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.seconds, self.bytes = 0.0, 0
 
     def allreduce_sum(self, buf):
         buf = np.ascontiguousarray(buf)
+        t0 = time.perf_counter()
         self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+        self.seconds += time.perf_counter() - t0
+        self.bytes += buf.nbytes
         return buf
 
     def broadcast(self, buf, root=0):

@@ -43,3 +43,19 @@ def test_failure_on_one_rank_aborts_the_job_without_hanging():
     out = mpirun("mismatch_and_failure.py", "failure", timeout=60)
     assert out.returncode != 0
     assert "rank 1 failed: RuntimeError: injected failure" in out.stderr
+
+
+def test_data_parallel_example_runs(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    out = subprocess.run([MPIEXEC, "-n", "2", sys.executable, os.path.join(ROOT, "examples", "train_data_parallel.py"),
+                          "--epochs", "1", "--out", str(tmp_path)] +
+                         (["--data-dir", MNIST] if os.path.isdir(MNIST) else []),
+                         capture_output=True, text=True, timeout=300, env=env)
+    if "scikit-learn is not installed" in out.stderr + out.stdout:
+        pytest.skip("no data: neither ../shared/data nor scikit-learn")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "test accuracy over all ranks" in out.stdout
+    assert (tmp_path / "lenet_bn_dp-0001.params").exists()
+
+
+MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist-t10k")
