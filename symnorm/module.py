@@ -303,7 +303,10 @@ class Module:
                       allow_missing, force_rebind, force_init, begin_epoch, num_epoch,
                       validation_metric, monitor, progress)
         except Exception as exc:
-            if self._distributed:        # one failing rank must not leave the others hanging
+            from .kv import DistributedError
+            # one failing rank must not leave the others waiting in a collective; a
+            # DistributedError (graph mismatch) is raised by every rank alike, so no abort
+            if self._distributed and not isinstance(exc, DistributedError):
                 import sys
                 import traceback
                 traceback.print_exc()
