@@ -57,8 +57,10 @@ def find_mnist(data_dir: str, kind: str = "t10k"):
     return None
 
 
-def load_mnist(data_dir: str, kind: str = "t10k"):
-    """(images float32 in [0, 1] shaped (N, 1, 28, 28), labels float32) from IDX files."""
+def load_mnist(data_dir: str, kind: str = "t10k", num_parts: int = 1, part_index: int = 0):
+    """(images float32 in [0, 1] shaped (N, 1, 28, 28), labels float32) from IDX files;
+    with ``num_parts``/``part_index`` only this worker's shard (every ``num_parts``-th
+    sample, equal shard sizes), for data-parallel training."""
     paths = find_mnist(data_dir, kind)
     if paths is None:
         raise IDXError("no %s-images-idx3-ubyte[.gz] / %s-labels-idx1-ubyte[.gz] in %s"
@@ -68,4 +70,8 @@ def load_mnist(data_dir: str, kind: str = "t10k"):
     if len(images) != len(labels):
         raise IDXError("%s has %d images but %s has %d labels"
                        % (paths[0], len(images), paths[1], len(labels)))
+    if not 0 <= part_index < num_parts:
+        raise IDXError("part_index %d not in [0, %d)" % (part_index, num_parts))
+    n = len(images) - len(images) % num_parts
+    images, labels = images[part_index:n:num_parts], labels[part_index:n:num_parts]
     return (images.astype(np.float32) / 255.0)[:, None], labels.astype(np.float32)

@@ -408,3 +408,41 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
         sn.model.save_checkpoint(str(tmp_path / "m"), 1, None, {"w": np.zeros(5)}, {})
     assert path.read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m-0001.params"]
+
+
+# ------------------------------------------------------------------ IDX files
+
+def _idx(path, arr, magic_type=0x08):
+    import struct
+    header = bytes([0, 0, magic_type, arr.ndim]) + b"".join(struct.pack(">I", d) for d in arr.shape)
+    path.write_bytes(header + arr.astype(">u1").tobytes())
+
+
+def test_idx_reader_shards_and_format_errors(tmp_path):
+    import gzip
+    images = np.arange(5 * 28 * 28, dtype=np.uint8).reshape(5, 28, 28)
+    labels = np.array([3, 1, 4, 1, 5], np.uint8)
+    _idx(tmp_path / "t10k-images-idx3-ubyte", images)
+    raw = tmp_path / "lab"
+    _idx(raw, labels)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(raw.read_bytes()))
+    raw.unlink()
+    with pytest.raises(sn.io.IDXError, match="no t10k-images"):
+        sn.io.load_mnist(str(tmp_path / "nowhere"))
+    labels_gz = sn.io.read_idx(str(tmp_path / "t10k-labels-idx1-ubyte.gz"))      # gzip read
+    assert labels_gz.tolist() == [3, 1, 4, 1, 5]
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(gzip.decompress((tmp_path / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    x, y = sn.io.load_mnist(str(tmp_path))
+    assert x.shape == (5, 1, 28, 28) and x.max() == 1.0 and y.tolist() == [3, 1, 4, 1, 5]
+    x0, y0 = sn.io.load_mnist(str(tmp_path), num_parts=2, part_index=0)
+    x1, y1 = sn.io.load_mnist(str(tmp_path), num_parts=2, part_index=1)
+    assert y0.tolist() == [3, 4] and y1.tolist() == [1, 1]          # equal shards
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x09abc")
+    with pytest.raises(sn.io.IDXError, match="truncated"):
+        sn.io.read_idx(str(bad))
+    bad.write_bytes(b"PK\x03\x04")
+    with pytest.raises(sn.io.IDXError, match="not an IDX file"):
+        sn.io.read_idx(str(bad))
+    with pytest.raises(sn.io.IDXError, match="expected a 3-d"):
+        sn.io.read_idx(str(tmp_path / "t10k-labels-idx1-ubyte"), expect_ndim=3)
