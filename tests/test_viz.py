@@ -196,3 +196,27 @@ def test_cli_errors(graph_file, tmp_path, capsys, args, msg):
     args = [graph_file if a == "GRAPH" else str(bad) if a == "BAD" else a for a in args]
     assert cli(args) == 2
     assert msg in capsys.readouterr().err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless browser installed")
+def test_html_in_a_real_browser(tmp_path):
+    import subprocess
+    path = tmp_path / "net.html"
+    sn.viz.to_html(lenet_bn(), shape={"data": (1, 1, 28, 28)}, path=str(path))
+    out = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--user-data-dir=%s" % (tmp_path / "profile"), "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=3000", "--dump-dom", path.as_uri() + "#node=bn1"],
+        capture_output=True, text=True, timeout=120)
+    dom = out.stdout
+    views = [v for v in sn.viz.describe(lenet_bn(), {"data": (1, 1, 28, 28)}) if v.role in ("op", "data")]
+    for v in views:                                            # every visible node is drawn
+        assert 'data-name="%s"' % v.name in dom
+    assert "<td>op</td><td>BatchNorm</td>" in dom              # the script ran: details shown
+    assert "<td>aux states</td><td>12</td>" in dom
+    console = [l for l in out.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
+    assert console == [], console

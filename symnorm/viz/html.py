@@ -1,5 +1,6 @@
 """``to_html``: one self-contained HTML file (no network, no external script) with the SVG,
-pan and zoom, and each node's op, params, shapes and parameter counts on click."""
+pan and zoom, and each node's op, params, shapes and parameter counts on click (or on load
+with ``page.html#node=<name>``)."""
 from __future__ import annotations
 
 import json
@@ -45,6 +46,9 @@ function show(name) {
   document.getElementById('info').innerHTML = `<table>${rows}</table>`;
 }
 document.querySelectorAll('g.node').forEach(g => g.addEventListener('click', e => { e.stopPropagation(); show(g.dataset.name); }));
+// deep link: page.html#node=<name> opens with that node selected
+const hit = /node=([^&]+)/.exec(location.hash);
+if (hit) show(decodeURIComponent(hit[1]));
 </script></body></html>
 """
 
