@@ -88,6 +88,7 @@ class Op:
     fresh_outputs: ClassVar[bool] = False    # outputs are always new arrays (never views/aliases)
     inplace: ClassVar[bool] = False          # forward accepts out= (may be its first input)
     needs_comm: ClassVar[bool] = False       # forward/backward accept comm= (a Collective)
+    summary_params: ClassVar[bool] = False   # counted in print_summary's "Param #" (MXNet's set)
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -220,3 +220,12 @@ def test_html_in_a_real_browser(tmp_path):
     assert "<td>aux states</td><td>12</td>" in dom
     console = [l for l in out.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
     assert console == [], console
+
+
+def test_summary_column_follows_mxnet_and_footer_counts_every_op():
+    net = sym.LayerNorm(sym.FullyConnected(sym.Variable("data"), num_hidden=6, name="fc"), name="ln")
+    text = sn.viz.print_summary(net, shape={"data": (2, 4)}, quiet=True)
+    row = [l for l in text.splitlines() if l.startswith("ln(LayerNorm)")][0]
+    assert row.split()[2] == "0"                              # MXNet's column: LayerNorm counts 0
+    assert "Total params: 30" in text                         # fc: (4 + 1) * 6
+    assert "Trainable params: 42" in text                     # + LayerNorm's gamma and beta

@@ -33,6 +33,7 @@ class FullyConnected(Op):
 
     ``flatten=True`` first reshapes x to (N, prod(rest)); ``flatten=False`` applies the
     layer to the last axis, keeping the others: (2, 3, 4) -> (2, 3, num_hidden)."""
+    summary_params = True
     inputs = ("data", "weight", "bias")
     color = "#fb8072"
     fresh_outputs = True
@@ -107,6 +108,7 @@ class Convolution(_Spatial):
     out[n, f] = Σ_{c, k} W[f, c, k] · x_pad[n, g(f)·C/G + c, s·o + d·k] + b[f];
     output size per spatial axis: floor((H + 2p - d·(k-1) - 1) / s) + 1.
     W has shape (num_filter, C/num_group, *kernel)."""
+    summary_params = True
     inputs = ("data", "weight", "bias")
     color = "#fb8072"
     backward_need = True

@@ -58,6 +58,7 @@ class BatchNorm(Op):
     A training batch that gives a channel a single value raises (PyTorch's "more than 1
     value per channel"); MXNet silently outputs beta there.
     """
+    summary_params = True
     inputs = ("data", "gamma", "beta")
     aux = ("moving_mean", "moving_var")
     outputs = ("output", "mean", "var")

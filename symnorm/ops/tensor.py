@@ -272,6 +272,7 @@ class slice_axis(Op):
 class Embedding(Op):
     """out[..., :] = weight[data[...]] with weight (input_dim, output_dim); the index input
     gets no gradient."""
+    summary_params = True
     inputs = ("data", "weight")
     no_grad_inputs = ("data",)
     input_range = {"data": (0, 4.99)}        # indices for the example's input_dim=5

@@ -6,10 +6,14 @@ from .model import describe, fmt_shape
 
 def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74, 1.), quiet=False):
     """Print (and return) a table of layers: name(type), output shape without the batch
-    axis, trainable parameter count, previous layers.  The same layout as MXNet's
-    ``mx.viz.print_summary``; beyond it, counts come from the graph structure (BatchNorm
-    on any axis, LayerNorm's gamma/beta, shared weights counted once), and the footer adds
-    the aux states (BatchNorm's moving statistics) and the total.
+    axis, parameter count, previous layers -- MXNet's ``mx.viz.print_summary`` layout.
+
+    The "Param #" column and "Total params" follow MXNet: they count the ops MXNet counts
+    (Convolution, FullyConnected, BatchNorm, Embedding: ``Op.summary_params``), but from
+    the real parameter shapes, so BatchNorm on any axis is right (MXNet uses shape[1]).
+    The footer goes beyond MXNet with structural totals over *every* op (LayerNorm's
+    gamma/beta too, shared weights once): trainable params, aux states (BatchNorm's moving
+    statistics, which MXNet never shows) and their sum.
 
     >>> import symnorm as sn
     >>> net = sn.sym.BatchNorm(sn.sym.Variable('data'), name='bn', axis=-1)
@@ -35,7 +39,7 @@ def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74,
     lines.append("_" * line_length)
     row(["Layer (type)", "Output Shape", "Param #", "Previous Layer"])
     lines.append("=" * line_length)
-    counted, trainable, aux_total = set(), 0, 0
+    counted, trainable, aux_total, column_total = set(), 0, 0, 0
     for k, v in enumerate(shown):
         prev = [src.name for src, _, slot in v.inputs if src.role == "op" or
                 (src.role == "data" and slot == v.inputs[0][2])]
@@ -49,12 +53,14 @@ def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74,
                 else:
                     aux_total += size
         trainable += params
-        row(["%s(%s)" % (v.name, v.op), fmt_shape(v.shapes[0]) if shape else "", params,
+        shown_params = params if (v.node.op is None or v.node.op.summary_params) else 0
+        column_total += shown_params
+        row(["%s(%s)" % (v.name, v.op), fmt_shape(v.shapes[0]) if shape else "", shown_params,
              prev[0] if prev else ""])
         for p in prev[1:]:
             row(["", "", "", p])
         lines.append(("=" if k == len(shown) - 1 else "_") * line_length)
-    lines.append("Total params: %d" % trainable)
+    lines.append("Total params: %d" % column_total)
     lines.append("_" * line_length)
     lines.append("Trainable params: %d" % trainable)
     lines.append("Aux states: %d" % aux_total)
