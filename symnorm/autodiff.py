@@ -99,23 +99,25 @@ def run_backward(plan, saved, head_grads: dict, steps: list, check: bool, buffer
     argument slots to final gradient buffers the last step may write into (``direct_out``)."""
     grads, owned = dict(head_grads), set()
     pop = grads.pop
-    last = len(steps) - 1
-    for n, (i, bwd, gout, is_loss, gin, n_args) in enumerate(steps):
+    last = steps[-1][0] if (steps and buffers) else None
+    for i, bwd, gout, is_loss, gin, n_args in steps:
         try:
-            if len(gout) == 1:                      # the common case, without a list
+            if len(gout) == 1:                      # the common case: one call, no packing
                 g = pop(gout[0], None)
                 if g is None and not is_loss:
                     continue
-                ogs = (g,)
+                if i != last:
+                    in_grads = bwd(saved[i], g)
+                else:
+                    in_grads = _last_step(plan, steps, grads, buffers, bwd, saved[i], (g,))
             else:
                 ogs = [pop(s, None) for s in gout]
                 if not is_loss and all(g is None for g in ogs):
                     continue
-            out = direct_out(plan, steps, grads, buffers) if (n == last and buffers) else None
-            if out is None:
-                in_grads = bwd(saved[i], *ogs)
-            else:
-                in_grads = bwd(saved[i], *ogs, out=out)
+                if i != last:
+                    in_grads = bwd(saved[i], *ogs)
+                else:
+                    in_grads = _last_step(plan, steps, grads, buffers, bwd, saved[i], ogs)
         except Exception as exc:
             node = plan.op_nodes[i]
             raise OpError("backward of %s failed: %s: %s\n  while executing %s"
@@ -131,6 +133,11 @@ def run_backward(plan, saved, head_grads: dict, steps: list, check: bool, buffer
             else:
                 grads[slot] = g
     return {s: grads[s] for s in plan.arg_slot.values() if s in grads}
+
+
+def _last_step(plan, steps, grads, buffers, bwd, saved, ogs):
+    out = direct_out(plan, steps, grads, buffers)
+    return bwd(saved, *ogs) if out is None else bwd(saved, *ogs, out=out)
 
 
 def _check_grads(plan, i, in_grads, n_args):
