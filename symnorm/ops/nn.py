@@ -325,6 +325,7 @@ class Convolution(_Spatial):
                "dilate": (1, 2), "no_bias": True}, {"data": (2, 4, 7, 6)}
         yield {"kernel": (3,), "num_filter": 2}, {"data": (2, 3, 7)}
         yield {"kernel": (3, 3), "num_filter": 3, "num_group": 3, "pad": (1, 1), "stride": (2, 1)}, {"data": (2, 3, 5, 6)}
+        yield {"kernel": (2, 3, 2), "num_filter": 2, "pad": (0, 1, 0), "stride": (1, 2, 1)}, {"data": (1, 2, 3, 4, 3)}
 
 
 # ============================================================ Pooling
@@ -519,6 +520,7 @@ class Pooling(_Spatial):
         yield {"kernel": (3,), "pool_type": "sum", "pooling_convention": "full", "stride": (2,)}, {"data": (2, 3, 8)}
         yield {"kernel": (2, 2), "pool_type": "lp", "p_value": 2}, {"data": (1, 2, 3, 3)}
         yield {"global_pool": True, "pool_type": "avg"}, {"data": (2, 3, 4, 5)}
+        yield {"kernel": (2, 2, 2), "stride": (2, 1, 2), "pool_type": "max"}, {"data": (1, 2, 4, 3, 4)}
 
 
 # ============================================================ activations
