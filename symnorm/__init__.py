@@ -29,5 +29,5 @@ __version__ = "0.1.0"
 
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "cpu", "AttrScope", "name",
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
-           "io", "metric", "model", "nd", "optimizer", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "SymnormError", "ParamError",
+           "io", "kv", "metric", "model", "nd", "optimizer", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

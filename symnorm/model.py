@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import nd
-from .errors import SymnormError
 from .serialize import load as load_symbol
 
 

@@ -46,7 +46,6 @@ import inspect
 import typing
 from typing import Any, ClassVar
 
-import numpy as np
 
 from . import params as P
 from .errors import ParamError, ShapeError, OpError, where
@@ -272,10 +271,6 @@ def get_op(name: str, node: str | None = None) -> type[Op]:
                          % (name, "" if node is None else " in node %r" % node,
                             ", ".join(sorted(REGISTRY))))
     return cls
-
-
-def float_dtype(dt) -> np.dtype:
-    return np.dtype(dt)
 
 
 __all__ = ["Op", "Result", "register", "get_op", "REGISTRY", "ALIASES", "ShapeError"]

@@ -12,7 +12,6 @@ methods on ``Symbol`` thin and delegates.
 """
 from __future__ import annotations
 
-import copy as _copy
 import numbers
 from dataclasses import dataclass, field
 from typing import NamedTuple

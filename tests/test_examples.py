@@ -1,9 +1,7 @@
 """Every example runs (smoke tests with small sizes)."""
 import os
 import runpy
-import sys
 
-import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,5 +1,4 @@
 """Shape and type inference: full, partial, both directions, contradictions."""
-import warnings
 
 import numpy as np
 import pytest

@@ -3,7 +3,6 @@ import os
 import shutil
 import xml.etree.ElementTree as ET
 
-import numpy as np
 import pytest
 
 import symnorm as sn
@@ -68,7 +67,6 @@ def test_summary_prints_and_returns(capsys):
 
 
 def _parse_dot(src):
-    import networkx as nx
     nodes, edges = {}, []
     for line in src.splitlines()[1:-1]:
         line = line.strip()

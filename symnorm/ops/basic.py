@@ -10,7 +10,7 @@ import numpy as np
 
 from ..dims import known, merge, prod
 from ..errors import ShapeError
-from ..params import Shape, param, in_range
+from ..params import Shape, param
 from ..registry import Op, Result, register
 from ._np import sum_to_shape
 

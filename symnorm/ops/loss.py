@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..dims import prod
-from ..errors import ShapeError
 from ..params import param, in_range
 from ..registry import Op, Result, register
 from .nn import _softmax

@@ -11,12 +11,11 @@ import math
 from typing import Optional
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import random as _random
 from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
-from ..params import Shape, param, positive, in_range, all_positive, all_non_negative
+from ..params import Shape, param, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
 from ._np import channel_sum, ones, workspace
 
@@ -97,8 +96,9 @@ class _Spatial(Op):
     """Shared kernel/stride/dilate/pad handling for Convolution and Pooling."""
 
     def _geometry(self, nsp):
-        return (_expand(self.stride, nsp, 1), _expand(self.dilate, nsp, 1) if hasattr(self, "dilate") else (1,) * nsp,
-                _expand(self.pad, nsp, 0))
+        """(stride, dilate, pad), each expanded to ``nsp`` spatial dims."""
+        dilate = getattr(self, "dilate", ())          # Pooling has no dilation
+        return _expand(self.stride, nsp, 1), _expand(dilate, nsp, 1), _expand(self.pad, nsp, 0)
 
 
 @register

@@ -11,8 +11,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..dims import norm_axis, dim_op
-from ..errors import ShapeError, ParamError
+from ..dims import norm_axis
+from ..errors import ShapeError
 from ..params import param, positive, in_range
 from ..registry import Op, Result, register
 from . import _bnkernel as K

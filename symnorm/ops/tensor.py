@@ -6,7 +6,7 @@ from typing import Optional
 import numpy as np
 
 from ..dims import known, norm_axis, prod
-from ..errors import ParamError, ShapeError
+from ..errors import ShapeError
 from ..params import Shape, param
 from ..registry import Op, Result, register
 

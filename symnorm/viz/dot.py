@@ -2,7 +2,6 @@
 that renders it (Graphviz's ``dot`` when installed, else the built-in SVG renderer)."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
