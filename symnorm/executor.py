@@ -163,6 +163,8 @@ class Executor:
         self._staged = None         # proposed aux values of the last training forward
         self._last_train = None     # mode of the last forward (None before any)
         self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
+        # heads made by ops whose outputs are always new arrays cannot alias a bound array
+        self._head_fresh = [n.op is not None and n.op.fresh_outputs for n in plan.head_nodes]
 
     def _build_steps(self):
         """The hot loops' tables; ops that declare ``needs_comm`` get the collective bound."""
@@ -237,7 +239,8 @@ class Executor:
             np.copyto(self.arg_dict[k], arr)
         for name, value in plan.pinned:
             self.arg_dict[name][...] = value
-        self.outputs = [self._own(values[s]) for s in plan.head_slots]
+        self.outputs = [values[s] if fresh else self._own(values[s])
+                        for s, fresh in zip(plan.head_slots, self._head_fresh)]
         self._last_train = bool(is_train)
         if is_train and self._aux_update == "forward":
             self._commit_aux()

@@ -112,8 +112,7 @@ class BatchNorm(Op):
             y2 = K.affine(K.rows_view(x3), K.expand(scale, post),
                           K.expand((beta - moving_mean * scale).astype(dt), post), buf)
             outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
-            return Result(outs, None, (x3, moving_mean.astype(dt), np.zeros_like(inv), inv, w,
-                                       False, data.shape))
+            return Result(outs, None, (x3, moving_mean.astype(dt), None, inv, w, False, data.shape))
         m = pre * post
         if m == 1:
             raise ShapeError("training needs more than 1 value per channel, got input shape "
@@ -125,7 +124,7 @@ class BatchNorm(Op):
         var = K.channel_sums(x3, x3) / m - mean * mean
         np.maximum(var, 0, out=var)
         if K.well_conditioned(mean, var):
-            shift, mu = mean, np.zeros_like(mean)
+            shift, mu = mean, None                  # the fast path: no residual mean
             inv = 1.0 / np.sqrt(var + dt.type(self.eps))
             scale = (inv * w).astype(dt)
             y2 = K.affine(K.rows_view(x3), K.expand(scale, post),
@@ -153,7 +152,7 @@ class BatchNorm(Op):
         pre, c, post = x3.shape
         dy3 = channel_view(dy, self.axis % dy.ndim).astype(x3.dtype, copy=False)
         sdy = K.channel_sums(dy3)
-        exact = bool(mu.any())
+        exact = mu is not None                      # the forward took the exact shifted path
         if exact:
             xs = x3 - bc(shift)
             sdyxc = channel_dot(dy3, xs) - mu * sdy        # Σ dy·(x - mean)
@@ -168,7 +167,7 @@ class BatchNorm(Op):
         m = pre * post
         k1 = w * inv
         k2 = -k1 * inv * inv * sdyxc / m
-        k3 = -k1 * sdy / m - k2 * mu
+        k3 = -k1 * sdy / m - (k2 * mu if exact else 0)
         if exact:
             dx = xs
             dx *= bc(k2)
