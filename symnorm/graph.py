@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import networkx as nx
-
 from .errors import GraphError
 
 
@@ -59,6 +57,7 @@ def to_networkx(symbol, shapes: dict | None = None) -> nx.MultiDiGraph:
     >>> g.number_of_edges('x', '_plus0') if '_plus0' in g else 2
     2
     """
+    import networkx as nx        # imported on use: running graphs never needs it
     nodes = dfs_postorder(symbol.entries)
     keys, count = {}, Counter()
     for n in nodes:
@@ -94,10 +93,7 @@ def lint(symbol) -> None:
     existing outputs; aux slots are fed by variables that feed no argument slot; variable
     names are unique (MXNet fails at bind with "Duplicate names detected")."""
     nodes = dfs_postorder(symbol.entries)
-    g = nx.DiGraph()
-    g.add_nodes_from(id(n) for n in nodes)
-    g.add_edges_from((id(e.node), id(n)) for n in nodes for e in n.inputs)
-    if not nx.is_directed_acyclic_graph(g):
+    if _has_cycle(symbol.entries):
         raise GraphError("the graph has a cycle")
     arg_vars, aux_vars = set(), set()
     for n in nodes:
@@ -129,6 +125,31 @@ def lint(symbol) -> None:
     dup = [k for k, c in Counter(n.name for n in nodes if n.is_variable).items() if c > 1]
     if dup:
         raise GraphError("Duplicate names detected among variables: %s" % ", ".join(sorted(dup)))
+
+
+def _has_cycle(entries) -> bool:
+    """Iterative three-colour DFS (graphs built through the API cannot have cycles; a
+    hand-made Node list could)."""
+    state = {}
+    for head in entries:
+        if state.get(head.node) == 2:
+            continue
+        stack = [(head.node, 0)]
+        state[head.node] = 1
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.inputs):
+                stack[-1] = (node, i + 1)
+                child = node.inputs[i].node
+                if state.get(child) == 1:
+                    return True
+                if child not in state:
+                    state[child] = 1
+                    stack.append((child, 0))
+            else:
+                state[node] = 2
+                stack.pop()
+    return False
 
 
 __all__ = ["dfs_postorder", "users", "to_networkx", "lint"]

@@ -91,12 +91,17 @@ class Op:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def param_fields(cls) -> list[dataclasses.Field]:
-        return [f for f in dataclasses.fields(cls)]
+    def param_fields(cls) -> tuple:
+        return dataclasses.fields(cls)
 
     @classmethod
     def param_types(cls) -> dict[str, Any]:
-        return typing.get_type_hints(cls)
+        """Field name -> annotation (computed once per class, at registration)."""
+        types = cls.__dict__.get("_param_types")
+        if types is None:
+            types = typing.get_type_hints(cls)
+            cls._param_types = types
+        return types
 
     @classmethod
     def create(cls, params: dict, node: str | None = None) -> "Op":
@@ -233,7 +238,7 @@ def _check_declaration(cls):
                 raise TypeError("%s.backward takes %d head gradients, but %d outputs carry "
                                 "gradients (%s minus no_grad_outputs %s)"
                                 % (name, len(params), n_grads, outs, cls.no_grad_outputs))
-    types = typing.get_type_hints(cls)
+    types = cls.param_types()
     for f in dataclasses.fields(cls):
         try:
             if f.default is not P.REQUIRED and f.default is not None:

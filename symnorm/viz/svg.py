@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-import networkx as nx
-
 from .model import fmt_shape
 
 W, H, GAP_X, GAP_Y, PAD = 130, 56, 30, 44, 20
@@ -14,6 +12,7 @@ W, H, GAP_X, GAP_Y, PAD = 130, 56, 30, 44, 20
 
 def layout(views):
     """{name: (x, y)} centres: one row per topological generation, inputs at the top."""
+    import networkx as nx        # imported on use, like every networkx use in symnorm
     g = nx.DiGraph()
     g.add_nodes_from(v.name for v in views)
     names = {v.name for v in views}
