@@ -478,10 +478,17 @@ class Pooling(_Spatial):
     def backward(self, saved, dy):
         aux, padded_shape, geom, xshape = saved
         kernel, stride, pad, out, _ = geom
-        dxp = np.zeros(padded_shape, dy.dtype)
         if self.pool_type == "avg":
             dy = dy / self._divisor(xshape[2:], geom, dy.dtype)
-        elif self.pool_type == "lp":
+        if (self.pool_type in ("avg", "sum") and kernel == stride and not any(pad)
+                and tuple(o * k for o, k in zip(out, kernel)) == tuple(xshape[2:])):
+            # windows tile the input exactly: the gradient is one broadcast copy
+            dx = np.empty(xshape, dy.dtype)
+            tiled = dx.reshape(xshape[:2] + tuple(x for o, k in zip(out, kernel) for x in (o, k)))
+            tiled[...] = dy.reshape(dy.shape[:2] + tuple(x for o in out for x in (o, 1)))
+            return (dx,)
+        dxp = np.zeros(padded_shape, dy.dtype)
+        if self.pool_type == "lp":
             xp, y = aux
             p = self.p_value
             with np.errstate(divide="ignore", invalid="ignore"):
