@@ -420,9 +420,7 @@ class Executor:
 
     def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
         """A new executor for new input shapes, sharing every array whose shape is unchanged."""
-        shapes = {k: v.shape for k, v in self.arg_dict.items()}
-        shapes.update({k: tuple(v) for k, v in kwargs.items()})
-        state, nodes, _ = shape_entries(self._symbol, (), {k: v for k, v in kwargs.items()})
+        state, nodes, _ = shape_entries(self._symbol, (), dict(kwargs))
         new_shapes = {n.name: state.get((n, 0)) for n in nodes if n.is_variable}
         arg_dict, grad_dict, aux_dict = {}, {}, {}
         for src, dst, grads in ((self.arg_dict, arg_dict, True), (self.aux_dict, aux_dict, False)):
