@@ -57,6 +57,9 @@ REGISTRY: dict[str, type["Op"]] = {}
 ALIASES: dict[str, str] = {}
 """Alias (``stop_gradient``, ``_Plus``) -> canonical op name."""
 
+LISTENERS: list = []
+"""Called with each newly registered op class (``symnorm.sym`` adds its constructors)."""
+
 
 def Result(outputs: tuple, aux: tuple | None = None, saved: Any = None) -> tuple:
     """What a forward returns: ``(outputs, aux, saved)`` -- every output, the proposed aux
@@ -263,6 +266,8 @@ def register(cls=None, *, name: str | None = None):
         REGISTRY[cls.op_name] = cls
         for alias in cls.aliases:
             ALIASES[alias] = cls.op_name
+        for listener in LISTENERS:
+            listener(cls)
         return cls
     return wrap(cls) if cls is not None else wrap
 

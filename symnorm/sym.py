@@ -10,7 +10,7 @@ import dataclasses
 
 from . import ops as _ops  # noqa: F401  (registers every op)
 from . import params as _P
-from .registry import ALIASES, REGISTRY
+from .registry import ALIASES, LISTENERS, REGISTRY
 from .serialize import load, load_json
 from .symbol import Group, Symbol, Variable, create, var
 
@@ -50,16 +50,17 @@ class _Namespace:
 contrib = _Namespace()
 
 
-def _install():
-    names = dict((n, n) for n in REGISTRY)
-    names.update(ALIASES)
-    for public, canonical in names.items():
-        globals()[public] = _constructor(REGISTRY[canonical], public)
+def _install_one(cls):
+    """Add ``sym.<Name>`` (and its aliases) for one op class; also for ops registered later."""
+    for public in (cls.op_name,) + tuple(cls.aliases):
+        globals()[public] = _constructor(cls, public)
         if public.startswith("_contrib_"):
             setattr(contrib, public[len("_contrib_"):], globals()[public])
 
 
-_install()
+for _cls in list(REGISTRY.values()):
+    _install_one(_cls)
+LISTENERS.append(_install_one)
 
 
 def zeros(shape, dtype=None, **kwargs):

@@ -25,3 +25,20 @@ def test_lenet_bn_demo_learns_on_mnist(tmp_path):
     acc = ex["main"](["--data-dir", MNIST, "--epochs", "1", "--out", str(tmp_path)])
     assert acc > 0.85
     assert (tmp_path / "lenet_bn-symbol.json").exists()
+
+
+def test_architecture_doc_example_adds_a_working_op(rng):
+    import re
+    import symnorm as sn
+    from symnorm.registry import REGISTRY
+    import harness
+    src = open(os.path.join(ROOT, "docs", "architecture.md")).read()
+    code = re.findall(r"```python\n(.*?)```", src, re.S)[0]
+    try:
+        exec(code, {})
+        s = sn.sym.Softplus(sn.sym.Variable("x"), beta=2.0)
+        assert s.infer_shape(x=(3, 4))[1] == [(3, 4)]
+        harness.check_gradient("Softplus", {"beta": 2.0}, {"data": (3, 4)}, rng)
+        harness.check_json_roundtrip("Softplus", {"beta": 2.0}, {"data": (3, 4)})
+    finally:
+        REGISTRY.pop("Softplus", None)
