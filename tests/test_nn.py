@@ -204,3 +204,31 @@ def test_convolution_backward_after_inference_forward(rng):
         ex.backward([np.ones((2, 2, 3, 3))], is_train=is_train)
         grads.append(ex.grad_dict["c_weight"].copy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kw,shape", [
+    (dict(kernel=(3, 3), num_filter=2), (2, 3, 4, 5)),
+    (dict(kernel=(4, 3), num_filter=4, stride=(2, 2), pad=(1, 1), num_group=2), (1, 2, 3, 4)),
+    (dict(kernel=(3, 3), num_filter=3, stride=(2, 1), dilate=(1, 2), pad=(0, 2)), (2, 2, 3, 5))])
+def test_deconvolution_is_the_adjoint_of_convolution(rng, kw, shape):
+    x = rng.randn(*shape)
+    d = sym.Deconvolution(sym.Variable("data"), name="d", **kw)
+    args, outs, _ = d.infer_shape(data=shape)
+    w = rng.randn(*args[1])
+    _, (y,) = run(d, data=x, d_weight=w)
+    z = rng.randn(*outs[0])
+    conv_kw = {k: v for k, v in kw.items() if k != "num_filter"}
+    c = sym.Convolution(sym.Variable("data"), num_filter=shape[1], no_bias=True, name="c", **conv_kw)
+    _, (cz,) = run(c, data=z, c_weight=w)
+    assert cz.shape == x.shape
+    np.testing.assert_allclose((y * z).sum(), (x * cz).sum(), rtol=1e-10)
+
+
+def test_deconvolution_target_shape_and_errors():
+    d = sym.Deconvolution(sym.Variable("x"), kernel=(4, 4), stride=(2, 2), num_filter=3,
+                          target_shape=(16, 17))
+    assert d.infer_shape(x=(1, 2, 8, 8))[1] == [(1, 3, 16, 17)]
+    with pytest.raises(sn.ShapeError, match="target_shape"):
+        d.infer_shape(x=(1, 2, 2, 2))
+    with pytest.raises(sn.ParamError, match="adj"):
+        sym.Deconvolution(sym.Variable("x"), kernel=(3, 3), adj=(1,), num_filter=2)

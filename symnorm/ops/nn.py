@@ -328,6 +328,141 @@ class Convolution(_Spatial):
         yield {"kernel": (2, 3, 2), "num_filter": 2, "pad": (0, 1, 0), "stride": (1, 2, 1)}, {"data": (1, 2, 3, 4, 3)}
 
 
+# ============================================================ Deconvolution
+
+@register
+class Deconvolution(_Spatial):
+    """Transposed convolution (the gradient of Convolution with respect to its input):
+    out size per axis = s·(in-1) + d·(k-1) + 1 - 2p + adj; ``target_shape`` picks pad and
+    adj to reach that size.  W has shape (C, num_filter/num_group, *kernel).  Computed as
+    one BLAS product per group and a col2im in the batch-innermost layout (forward), and
+    Convolution's im2col of dy (backward)."""
+    inputs = ("data", "weight", "bias")
+    color = "#fb8072"
+    fresh_outputs = True
+    summary_params = True
+    kernel: Shape = param(doc="kernel size", check=all_positive)
+    stride: Shape = param((), check=all_positive)
+    dilate: Shape = param((), check=all_positive)
+    pad: Shape = param((), check=all_non_negative)
+    adj: Shape = param((), check=all_non_negative, doc="extra size on the far side")
+    target_shape: Shape = param((), doc="output spatial size (overrides pad and adj)")
+    num_filter: int = param(check=_positive_int)
+    num_group: int = param(1, check=_positive_int)
+    workspace: int = param(512, doc="accepted for MXNet compatibility; ignored")
+    no_bias: bool = param(True)
+    cudnn_tune: Optional[str] = param(None, choices=("off", "limited_workspace", "fastest"))
+    cudnn_off: bool = param(False)
+    layout: Optional[str] = param(None, choices=("NCW", "NCHW", "NCDHW"))
+
+    def check(self):
+        n = len(self.kernel)
+        if not 1 <= n <= 3:
+            raise ParamError("param 'kernel' must have 1, 2 or 3 dims, got %r" % (self.kernel,))
+        for name in ("stride", "dilate", "pad", "adj", "target_shape"):
+            v = getattr(self, name)
+            if v and len(v) != n:
+                raise ParamError("param %r has %d dims but kernel %r has %d" % (name, len(v), self.kernel, n))
+
+    def arguments(self):
+        return ("data", "weight") if self.no_bias else self.inputs
+
+    def _plan(self, spatial):
+        """(pad, adj, out) per axis for these input sizes."""
+        nsp = len(self.kernel)
+        stride, dilate, pad = self._geometry(nsp)
+        adj = _expand(self.adj, nsp, 0)
+        pads, adjs, outs = [], [], []
+        for i, (h, k, st, d, p, a) in enumerate(zip(spatial, self.kernel, stride, dilate, pad, adj)):
+            full = st * (h - 1) + d * (k - 1) + 1
+            if self.target_shape:
+                total = full - self.target_shape[i]
+                if total < 0:
+                    raise ShapeError("target_shape %s is larger than the largest output %d"
+                                     % (self.target_shape, full))
+                p, a = (total + 1) // 2, total % 2
+            o = full - 2 * p + a
+            if o <= 0 or a >= max(st, d):
+                raise ShapeError("output size %d (pad %d, adj %d) is invalid for input %d" % (o, p, a, h))
+            pads.append(p)
+            adjs.append(a)
+            outs.append(o)
+        return tuple(pads), tuple(adjs), tuple(outs)
+
+    def infer_shape(self, data, weight, bias=None):
+        if data is None or not known(data[2:]):
+            return None
+        nsp = len(self.kernel)
+        if len(data) != nsp + 2:
+            raise ShapeError("a %d-d kernel needs %d-d input, got %s" % (nsp, nsp + 2, data))
+        c = data[1]
+        if c is not None and c % self.num_group:
+            raise ShapeError("input channels (%d) must be divisible by num_group (%d)" % (c, self.num_group))
+        if self.num_filter % self.num_group:
+            raise ShapeError("num_filter (%d) must be divisible by num_group (%d)"
+                             % (self.num_filter, self.num_group))
+        _, _, out = self._plan(data[2:])
+        wshape = (c, self.num_filter // self.num_group) + tuple(self.kernel)
+        shapes = (data, wshape) + (() if self.no_bias else ((self.num_filter,),))
+        return shapes, ((data[0], self.num_filter) + out,)
+
+    def _conv(self, channels):
+        """The Convolution this op transposes (from num_filter to ``channels`` channels)."""
+        return Convolution(kernel=self.kernel, stride=self.stride, dilate=self.dilate,
+                           num_filter=channels, num_group=self.num_group, no_bias=True)
+
+    def forward(self, data, weight, bias=None, *, train):
+        n, c = data.shape[:2]
+        g, f = self.num_group, self.num_filter
+        nsp = len(self.kernel)
+        pad, adj, out = self._plan(data.shape[2:])
+        stride, dilate, _ = self._geometry(nsp)
+        full = tuple(st * (h - 1) + d * (k - 1) + 1 + a
+                     for h, k, st, d, a in zip(data.shape[2:], self.kernel, stride, dilate, adj))
+        xt = np.ascontiguousarray(np.moveaxis(data, 0, -1)).reshape(g, c // g, -1)   # (G, C/G, I·N)
+        cols = np.matmul(weight.reshape(g, c // g, -1).transpose(0, 2, 1), xt)      # (G, F/G·K, I·N)
+        cols = cols.reshape((g, f // g) + tuple(self.kernel) + data.shape[2:] + (n,))
+        yt = np.zeros((g, f // g) + full + (n,), data.dtype)
+        for off, sl in self._conv(c)._offsets(data.shape[2:]):
+            yt[(slice(None), slice(None)) + sl] += cols[(slice(None), slice(None)) + off]
+        yt = yt.reshape((f,) + full + (n,))[(slice(None),) + tuple(slice(p, p + o) for p, o in zip(pad, out))]
+        y = np.ascontiguousarray(np.moveaxis(yt, -1, 0))
+        if bias is not None:
+            y += bias.reshape((1, f) + (1,) * nsp)
+        return Result((y,), None, (data, weight, pad, full))
+
+    def backward(self, saved, dy):
+        x, weight, pad, full = saved
+        n, c = x.shape[:2]
+        g, f = self.num_group, self.num_filter
+        nsp = len(self.kernel)
+        # dy, placed back into the uncropped output, through the convolution's im2col
+        dyp = np.zeros((n, f) + full, dy.dtype)
+        dyp[(slice(None), slice(None)) + tuple(slice(p, p + o) for p, o in zip(pad, dy.shape[2:]))] = dy
+        cols, _, in_sp = self._conv(c)._im2col(dyp, scratch=False)                  # (G, F/G·K, I·N)
+        if in_sp != x.shape[2:]:                     # adj leaves extra rows nobody reads
+            cols = cols.reshape((g, -1) + in_sp + (n,))[
+                (slice(None), slice(None)) + tuple(slice(0, h) for h in x.shape[2:])].reshape(g, cols.shape[1], -1)
+        xt = np.ascontiguousarray(np.moveaxis(x, 0, -1)).reshape(g, c // g, -1)
+        dx = np.matmul(weight.reshape(g, c // g, -1), cols)                          # (G, C/G, I·N)
+        dx = np.ascontiguousarray(np.moveaxis(dx.reshape((c,) + x.shape[2:] + (n,)), -1, 0))
+        dw = np.matmul(xt, cols.transpose(0, 2, 1)).reshape(weight.shape)
+        if self.no_bias:
+            return dx, dw
+        return dx, dw, channel_sum(dy.reshape(n, f, -1))
+
+    def label(self, node_name):
+        stride = "x".join(map(str, self.stride)) if self.stride else "1"
+        return "Deconvolution\n%s/%s, %d" % ("x".join(map(str, self.kernel)), stride, self.num_filter)
+
+    @classmethod
+    def examples(cls):
+        yield {"kernel": (3, 3), "num_filter": 2, "no_bias": False}, {"data": (2, 3, 4, 5)}
+        yield {"kernel": (4, 3), "num_filter": 4, "stride": (2, 2), "pad": (1, 1), "adj": (1, 0),
+               "num_group": 2}, {"data": (1, 2, 3, 4)}
+        yield {"kernel": (3,), "num_filter": 2, "stride": (2,), "target_shape": (8,)}, {"data": (2, 3, 4)}
+
+
 # ============================================================ Pooling
 
 @register
