@@ -7,8 +7,12 @@ the executor plan and the DOT output, so all of them agree with MXNet.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from .errors import GraphError
+
+if TYPE_CHECKING:                 # networkx is imported on use, not at import time
+    import networkx
 
 
 def dfs_postorder(entries) -> list:
@@ -42,7 +46,7 @@ def users(nodes) -> dict:
     return out
 
 
-def to_networkx(symbol, shapes: dict | None = None) -> nx.MultiDiGraph:
+def to_networkx(symbol, shapes: dict | None = None) -> "networkx.MultiDiGraph":
     """The graph as a ``networkx.MultiDiGraph`` for analysis (never the IR itself).
 
     Nodes are keyed by node name (made unique with ``#k`` if names repeat) and carry ``op``

@@ -435,7 +435,6 @@ class Deconvolution(_Spatial):
         x, weight, pad, full = saved
         n, c = x.shape[:2]
         g, f = self.num_group, self.num_filter
-        nsp = len(self.kernel)
         # dy, placed back into the uncropped output, through the convolution's im2col
         dyp = np.zeros((n, f) + full, dy.dtype)
         dyp[(slice(None), slice(None)) + tuple(slice(p, p + o) for p, o in zip(pad, dy.shape[2:]))] = dy
