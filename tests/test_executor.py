@@ -477,3 +477,18 @@ def test_training_forward_never_runs_in_place(rng):
     e = np.exp(ex.arg_dict["x"].astype(np.float64))
     s = 1 / (1 + np.exp(-e))
     np.testing.assert_allclose(ex.grad_dict["x"], s * (1 - s) * e, rtol=1e-4, atol=1e-6)
+
+
+def test_simple_bind_shares_named_arrays_with_shared_exec(rng):
+    net = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
+                            name="softmax")
+    big = net.simple_bind(sn.cpu(), data=(8, 4))
+    big.arg_dict["fc_weight"][:] = rng.randn(3, 4)
+    small = net.simple_bind(sn.cpu(), data=(2, 4), shared_exec=big,
+                            shared_arg_names=["fc_weight", "fc_bias"])
+    assert small.arg_dict["fc_weight"] is big.arg_dict["fc_weight"]
+    assert small.grad_dict["fc_weight"] is big.grad_dict["fc_weight"]
+    assert small.arg_dict["data"] is not big.arg_dict["data"]        # shapes differ: own array
+    small.forward(is_train=True, data=rng.randn(2, 4), softmax_label=np.array([0, 2]))
+    small.backward()
+    assert big.grad_dict["fc_weight"].any()                          # gradients land in shared buffers
