@@ -16,6 +16,7 @@ import sys
 
 
 class CLIError(Exception):
+    """A user-facing command-line error: printed, exit status 2."""
     pass
 
 
@@ -48,12 +49,14 @@ def _load(path):
 
 
 def cmd_summary(args):
+    """``symnorm summary``: print the layer table of a symbol file."""
     from . import viz
     sym = _load(args.graph)
     viz.print_summary(sym, shape=parse_shapes(args.shape) or None)
 
 
 def cmd_plot(args):
+    """``symnorm plot``: draw a symbol file as svg/png/pdf/dot/html."""
     from . import viz
     sym = _load(args.graph)
     shapes = parse_shapes(args.shape) or None
@@ -80,6 +83,7 @@ def cmd_plot(args):
 
 
 def cmd_predict(args):
+    """``symnorm predict``: run a checkpoint on a .npy input."""
     import numpy as np
     from .errors import SymnormError
     from .model import Predictor
@@ -113,6 +117,7 @@ def cmd_predict(args):
 
 
 def cmd_demo(rest):
+    """``symnorm demo``: run examples/lenet_bn.py with the given arguments."""
     here = os.path.dirname(os.path.abspath(__file__))
     script = os.path.join(os.path.dirname(here), "examples", "lenet_bn.py")
     if not os.path.exists(script):
@@ -122,6 +127,7 @@ def cmd_demo(rest):
 
 
 def main(argv=None) -> int:
+    """Entry point of the ``symnorm`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "demo":
         try:

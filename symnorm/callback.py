@@ -7,6 +7,7 @@ import time
 
 
 class BatchEndParam:
+    """What a batch-end callback receives (MXNet's BatchEndParam)."""
     def __init__(self, epoch, nbatch, eval_metric, locals=None):
         self.epoch, self.nbatch, self.eval_metric, self.locals = epoch, nbatch, eval_metric, locals
 
@@ -84,6 +85,7 @@ class Progress:
             self.stream.flush()
 
     def close(self):
+        """End the bar (a newline for the text fallback)."""
         if self.bar is not None:
             self.bar.close()
         elif self.enabled and self.count:

@@ -24,6 +24,7 @@ def as_dtype(dt, what="dtype") -> np.dtype:
 
 
 def mx_flag(dt) -> int:
+    """MXNet's type flag of a dtype (0 float32, 1 float64, 2 float16, ...)."""
     dt = as_dtype(dt)
     if dt not in NP_TO_MX_FLAG:
         raise DTypeError("dtype %s has no MXNet type flag" % dt)

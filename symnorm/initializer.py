@@ -18,6 +18,7 @@ _REGISTRY: dict = {}
 
 
 def register(cls):
+    """Class decorator: make an initializer creatable by its lower-cased name."""
     _REGISTRY[cls.__name__.lower()] = cls
     return cls
 

@@ -32,15 +32,19 @@ class Collective:
     rank, size = 0, 1
 
     def allreduce_sum(self, buf: np.ndarray) -> np.ndarray:
+        """Sum ``buf`` over all ranks, in place; returns it."""
         return buf
 
     def broadcast(self, buf: np.ndarray, root=0) -> np.ndarray:
+        """Overwrite ``buf`` with rank ``root``'s values, in place."""
         return buf
 
     def allgather(self, obj):
+        """Every rank's ``obj``, in rank order."""
         return [obj]
 
     def abort(self, code=1):
+        """Stop the whole job (all ranks)."""
         raise SystemExit(code)
 
 
@@ -55,6 +59,7 @@ class MPICollective(Collective):
         self.seconds, self.bytes = 0.0, 0
 
     def allreduce_sum(self, buf):
+        """MPI_Allreduce(SUM) in place, timed."""
         buf = np.ascontiguousarray(buf)
         t0 = time.perf_counter()
         self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
@@ -63,13 +68,16 @@ class MPICollective(Collective):
         return buf
 
     def broadcast(self, buf, root=0):
+        """MPI_Bcast from ``root``, in place."""
         self.comm.Bcast(buf, root=root)
         return buf
 
     def allgather(self, obj):
+        """mpi4py's pickled allgather (small objects only)."""
         return self.comm.allgather(obj)
 
     def abort(self, code=1):
+        """MPI_Abort: ends every rank of the job."""
         self.comm.Abort(code)
 
 
@@ -111,14 +119,17 @@ class KVStore:
             self._store[k] = self.collective.allreduce_sum(total)
 
     def pull(self, key, out=None, priority=0):
+        """Copy the stored values of ``key`` into ``out``."""
         for k, o in zip(*_pairs(key, out)):
             np.copyto(o, self._store[k])
 
     def pushpull(self, key, value, out=None, priority=0):
+        """push then pull: ``out`` (default ``value``) gets the sum over ranks."""
         self.push(key, value)
         self.pull(key, out if out is not None else value)
 
     def broadcast(self, key, value, out=None, priority=0):
+        """Rank 0's ``value`` everywhere (and into ``out`` when given)."""
         self.init(key, value)
         if out is not None:
             self.pull(key, out)
@@ -136,6 +147,7 @@ class KVStore:
                 offset += a.size
 
     def average(self, arrays):
+        """Average arrays across ranks, in place."""
         self.allreduce_sum(arrays)
         if self.num_workers > 1:
             for a in arrays:
@@ -160,6 +172,7 @@ class KVStore:
             m.sum_metric, m.num_inst = float(buf[0]), int(buf[1])
 
     def barrier(self):
+        """Wait until every rank gets here."""
         self.collective.allreduce_sum(np.zeros(1))
 
 

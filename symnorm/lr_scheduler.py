@@ -6,6 +6,7 @@ import math
 
 
 class LRScheduler:
+    """Base schedule: a constant ``base_lr`` after an optional warm-up."""
     def __init__(self, base_lr=0.01, warmup_steps=0, warmup_begin_lr=0, warmup_mode="linear"):
         if warmup_mode not in ("linear", "constant"):
             raise ValueError("warmup_mode must be 'linear' or 'constant', got %r" % warmup_mode)
@@ -13,6 +14,7 @@ class LRScheduler:
         self.warmup_begin_lr, self.warmup_mode = warmup_begin_lr, warmup_mode
 
     def get_warmup_lr(self, num_update):
+        """The learning rate during warm-up (linear ramp or constant)."""
         if self.warmup_mode == "constant":
             return self.warmup_begin_lr
         return self.warmup_begin_lr + (self.base_lr - self.warmup_begin_lr) * num_update / self.warmup_steps

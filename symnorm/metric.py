@@ -5,6 +5,7 @@ import numpy as np
 
 
 class EvalMetric:
+    """Base metric: accumulates ``sum_metric`` over ``num_inst``; ``get`` gives the mean."""
     def __init__(self, name, output_names=None, label_names=None):
         self.name = name
         self.output_names, self.label_names = output_names, label_names
@@ -18,6 +19,7 @@ class EvalMetric:
         return self.name, (self.sum_metric / self.num_inst if self.num_inst else float("nan"))
 
     def get_name_value(self):
+        """``[(name, value)]`` pairs (several for a composite metric)."""
         name, value = self.get()
         if isinstance(name, list):
             return list(zip(name, value))
@@ -118,6 +120,7 @@ class CompositeEvalMetric(EvalMetric):
         super().__init__(name, **kw)
 
     def add(self, metric):
+        """Add one more metric (an instance or a name)."""
         self.metrics.append(create(metric))
 
     def reset(self):

@@ -225,6 +225,7 @@ class Module:
         self._exec.backward(out_grads)
 
     def forward_backward(self, data_batch):
+        """``forward(is_train=True)`` then ``backward()`` on one batch."""
         self.forward(data_batch, is_train=True)
         self.backward()
 
@@ -247,9 +248,11 @@ class Module:
             self._kv.average([self._exec.aux_dict[n] for n in self._aux_names])
 
     def get_outputs(self, merge_multi_context=True):
+        """The outputs of the last forward."""
         return list(self._exec.outputs)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
+        """Update ``eval_metric`` with ``labels`` and the last outputs."""
         eval_metric.update(list(labels), self.get_outputs())
 
     # ------------------------------------------------------------------ loops

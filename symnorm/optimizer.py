@@ -17,11 +17,13 @@ _REGISTRY: dict = {}
 
 
 def register(cls):
+    """Class decorator: make an optimizer creatable by its lower-cased name."""
     _REGISTRY[cls.__name__.lower()] = cls
     return cls
 
 
 class Optimizer:
+    """Base optimizer: learning rate and schedule, weight decay, multipliers, gradient preprocessing."""
     def __init__(self, learning_rate=0.01, wd=0.0, rescale_grad=1.0, clip_gradient=None,
                  lr_scheduler=None, param_idx2name=None, sym=None, begin_num_update=0,
                  multi_precision=False, param_dict=None):
@@ -44,6 +46,7 @@ class Optimizer:
         return self.lr_scheduler(self.num_update) if self.lr_scheduler else self.lr
 
     def set_learning_rate(self, lr):
+        """Set the learning rate (not allowed while a scheduler drives it)."""
         if self.lr_scheduler is not None:
             raise UserWarning("set_learning_rate has no effect while an lr_scheduler is used")
         self.lr = lr

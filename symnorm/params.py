@@ -45,10 +45,12 @@ def param(default=REQUIRED, *, check: Callable | None = None, choices: tuple | N
 # A validator returns None when the value is fine, or a phrase saying what was expected.
 
 def positive(v):
+    """Validator: the value must be > 0."""
     return None if v > 0 else "must be > 0"
 
 
 def non_negative(v):
+    """Validator: the value must be >= 0."""
     return None if v >= 0 else "must be >= 0"
 
 
@@ -64,10 +66,12 @@ def in_range(lo, hi, lo_open=False, hi_open=False):
 
 
 def all_positive(v):
+    """Validator: every entry of a tuple must be > 0."""
     return None if all(d > 0 for d in v) else "must have every entry > 0"
 
 
 def all_non_negative(v):
+    """Validator: every entry of a tuple must be >= 0."""
     return None if all(d >= 0 for d in v) else "must have every entry >= 0"
 
 
@@ -169,6 +173,7 @@ def to_attr_string(value) -> str:
 
 
 def type_name(tp) -> str:
+    """Readable name of a param annotation, for messages and docs."""
     base, optional = _base_type(tp)
     name = {Shape: "Shape(tuple of int)", FloatTuple: "tuple of float"}.get(base, getattr(base, "__name__", str(base)))
     return ("%s or None" % name) if optional else name

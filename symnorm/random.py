@@ -12,4 +12,5 @@ def seed(seed_state: int) -> None:
 
 
 def generator() -> np.random.Generator:
+    """The generator every random draw in symnorm uses."""
     return _state["rng"]

@@ -56,9 +56,11 @@ class Node:
         return 1 if self.op is None else len(self.op.output_names())
 
     def num_visible(self) -> int:
+        """Outputs a Symbol of this node exposes (1, or 3 for BatchNorm with output_mean_var)."""
         return 1 if self.op is None else self.op.num_visible_outputs()
 
     def output_name(self, index: int) -> str:
+        """``<node>_<output>`` for ops, the name itself for a variable."""
         if self.op is None:
             return self.name
         return "%s_%s" % (self.name, self.op.output_names()[index])
@@ -71,6 +73,7 @@ class Node:
         return range(n, n + len(self.op.aux))
 
     def describe(self) -> str:
+        """``"BatchNorm 'bn'"``: how messages name this node."""
         return where(self.op_name, self.name)
 
     def line(self) -> str:
@@ -311,6 +314,7 @@ class Symbol:
         return infer_type(self, args, kwargs, partial=False)
 
     def infer_type_partial(self, *args, **kwargs):
+        """Like ``infer_type`` but returns what is known (None for unknown)."""
         from .shape import infer_type
         return infer_type(self, args, kwargs, partial=True)
 

@@ -26,6 +26,7 @@ CONDITION = 100.0              # mean² > CONDITION·var: one-pass variance is n
 
 
 def rows_view(x3: np.ndarray) -> np.ndarray:
+    """``(pre, C, L)`` viewed as ``(pre, C·L)`` rows."""
     pre, c, post = x3.shape
     return x3.reshape(pre, c * post)
 

@@ -44,6 +44,7 @@ def layout(views):
 
 
 def render_svg(views, title="plot", shape=None) -> str:
+    """SVG text of the view nodes, laid out by ``layout``."""
     pos = layout(views)
     if not pos:
         return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
