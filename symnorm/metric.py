@@ -113,6 +113,18 @@ class RMSE(_Regression):
         return float(np.sqrt(((label - pred) ** 2).mean()))
 
 
+class Loss(EvalMetric):
+    """Mean of the outputs themselves (for MakeLoss heads): labels are ignored."""
+    def __init__(self, name="loss", **kw):
+        super().__init__(name, **kw)
+
+    def update(self, labels, preds):
+        for pred in (preds if isinstance(preds, (list, tuple)) else [preds]):
+            pred = np.asarray(pred)
+            self.sum_metric += float(pred.sum())
+            self.num_inst += pred.size
+
+
 class CompositeEvalMetric(EvalMetric):
     """Several metrics updated together."""
     def __init__(self, metrics=None, name="composite", **kw):
@@ -142,7 +154,7 @@ class CompositeEvalMetric(EvalMetric):
 
 _NAMES = {"acc": Accuracy, "accuracy": Accuracy, "top_k_accuracy": TopKAccuracy,
           "top_k_acc": TopKAccuracy, "ce": CrossEntropy, "cross-entropy": CrossEntropy,
-          "mse": MSE, "mae": MAE, "rmse": RMSE}
+          "mse": MSE, "mae": MAE, "rmse": RMSE, "loss": Loss}
 
 
 def create(metric, **kwargs) -> EvalMetric:
@@ -158,4 +170,4 @@ def create(metric, **kwargs) -> EvalMetric:
 
 
 __all__ = ["EvalMetric", "Accuracy", "TopKAccuracy", "CrossEntropy", "MSE", "MAE", "RMSE",
-           "CompositeEvalMetric", "create"]
+           "Loss", "CompositeEvalMetric", "create"]

@@ -446,3 +446,19 @@ def test_idx_reader_shards_and_format_errors(tmp_path):
         sn.io.read_idx(str(bad))
     with pytest.raises(sn.io.IDXError, match="expected a 3-d"):
         sn.io.read_idx(str(tmp_path / "t10k-labels-idx1-ubyte"), expect_ndim=3)
+
+
+def test_makeloss_network_trains_with_the_loss_metric():
+    """A regression written as MakeLoss(square(fc(x) - y)): no label input, 'loss' metric."""
+    rng = np.random.RandomState(0)
+    x = rng.randn(64, 3).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5]) + 0.3).astype(np.float32).reshape(-1, 1)
+    pred = sym.FullyConnected(sym.Variable("data"), num_hidden=1, name="fc")
+    net = sym.MakeLoss(sym.square(pred - sym.Variable("target")), normalization="batch")
+    mod = sn.Module(net, data_names=("data", "target"), label_names=None)
+    it = sn.io.NDArrayIter({"data": x, "target": y}, batch_size=16)
+    mod.fit(it, num_epoch=40, eval_metric="loss", progress=False,
+            optimizer_params={"learning_rate": 0.1, "rescale_grad": 1.0})
+    final = dict(mod.score(it, "loss"))["loss"]
+    assert final < 1e-3
+    np.testing.assert_allclose(mod.get_params()[0]["fc_weight"].ravel(), [1.0, -2.0, 0.5], atol=0.02)
