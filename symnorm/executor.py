@@ -163,6 +163,12 @@ class Executor:
         self._staged = None         # proposed aux values of the last training forward
         self._last_train = None     # mode of the last forward (None before any)
         self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
+        # where each op node's proposed aux values go (resolved once, not at every commit)
+        self._aux_targets = {}
+        for i, n in enumerate(plan.op_nodes):
+            if n.op.aux:
+                names = n.op.input_names()
+                self._aux_targets[i] = tuple(aux_dict[n.inputs[names.index(a)].node.name] for a in n.op.aux)
         # heads made by ops whose outputs are always new arrays cannot alias a bound array
         self._head_fresh = [n.op is not None and n.op.fresh_outputs for n in plan.head_nodes]
 
@@ -377,14 +383,13 @@ class Executor:
             self._commit_aux()
 
     def _commit_aux(self):
+        """The one place aux states change: staged values copied into ``aux_dict`` arrays."""
         staged, self._staged = self._staged, None
         if not staged:
             return
         for i, new in staged.items():
-            node = self._plan.op_nodes[i]
-            for slot_name, value in zip(node.op.aux, new):
-                src = node.inputs[node.op.input_names().index(slot_name)].node
-                np.copyto(self.aux_dict[src.name], value)
+            for dst, value in zip(self._aux_targets[i], new):
+                np.copyto(dst, value)
 
     # ------------------------------------------------------------------ utilities
     def set_monitor_callback(self, callback, monitor_all: bool = False):
