@@ -2,6 +2,8 @@
 import os
 import runpy
 
+import numpy as np
+
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,3 +44,21 @@ def test_architecture_doc_example_adds_a_working_op(rng):
         harness.check_json_roundtrip("Softplus", {"beta": 2.0}, {"data": (3, 4)})
     finally:
         REGISTRY.pop("Softplus", None)
+
+
+def test_input_normalization_example_freezes_affine_and_learns_statistics():
+    results = load_example("input_normalization")["main"](epochs=3)
+    for how, (acc, gamma, beta, mean, var) in results.items():
+        np.testing.assert_array_equal(gamma, 1)
+        np.testing.assert_array_equal(beta, 0)
+        assert mean[0] > 1000 and var[0] > 1e4, how          # statistics moved to the data's
+        assert acc > 0.7, how
+
+
+def test_finetune_frozen_bn_example():
+    unchanged, acc = load_example("finetune_frozen_bn")["main"]()
+    assert unchanged and acc > 0.5
+
+
+def test_layernorm_sequence_example():
+    assert load_example("layernorm_sequence")["main"](epochs=10) > 0.9
