@@ -47,7 +47,7 @@ def test_architecture_doc_example_adds_a_working_op(rng):
 
 
 def test_input_normalization_example_freezes_affine_and_learns_statistics():
-    results = load_example("input_normalization")["main"](epochs=3)
+    results = load_example("input_normalization")["main"](epochs=8)
     for how, (acc, gamma, beta, mean, var) in results.items():
         np.testing.assert_array_equal(gamma, 1)
         np.testing.assert_array_equal(beta, 0)
