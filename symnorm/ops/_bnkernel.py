@@ -4,8 +4,8 @@ written for numpy's strengths (PERF-ANCHORS §2).
 * The tensor is viewed as rows ``(pre, C·L)`` (pre = axes before the channel axis, L = axes
   after it), and per-channel vectors are expanded to length C·L, so every ufunc loop runs
   over contiguous memory against contiguous memory (no strided broadcasting).
-* Per-channel sums go through BLAS (a matrix-vector product with a ones vector) or, when L
-  is small, through column reductions; sums of products through ``einsum`` without a
+* Per-channel sums are ``_np.channel_sum``/``channel_dot``: BLAS matrix-vector products
+  with a ones vector, or column reductions when L is small; sums of products without a
   temporary.
 * The elementwise passes are cache-blocked (~1 MiB of rows at a time), so the second pass
   over a block reads it from cache, not from memory.
@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._np import ones
 
 BLOCK_ELEMS = 1 << 18          # 1 MiB of float32 per block
-SMALL_L = 64                   # below this, column reductions beat row sums through BLAS
 CONDITION = 100.0              # mean² > CONDITION·var: one-pass variance is not trusted
 
 
@@ -29,31 +27,6 @@ def rows_view(x3: np.ndarray) -> np.ndarray:
     """``(pre, C, L)`` viewed as ``(pre, C·L)`` rows."""
     pre, c, post = x3.shape
     return x3.reshape(pre, c * post)
-
-
-def channel_sums(x3: np.ndarray, y3: np.ndarray | None = None) -> np.ndarray:
-    """Σ x (or Σ x·y) per channel of ``(pre, C, L)`` arrays."""
-    pre, c, post = x3.shape
-    if post < SMALL_L:
-        x2 = x3.reshape(pre, c * post)
-        if y3 is None:
-            cols = ones(pre, x3.dtype) @ x2
-        else:
-            cols = np.einsum("nk,nk->k", x2, y3.reshape(pre, c * post))
-        return cols.reshape(c, post).sum(axis=1) if post > 1 else cols
-    xr = x3.reshape(pre * c, post)
-    if y3 is None:
-        rows = xr @ ones(post, x3.dtype)
-    else:
-        rows = _rowdot(xr, y3.reshape(pre * c, post))
-    return rows.reshape(pre, c).sum(axis=0) if pre > 1 else rows
-
-
-def _rowdot(a, b):
-    # vecdot (numpy >= 2) is 1.3x faster than einsum('ij,ij->i') here
-    if hasattr(np, "vecdot"):
-        return np.vecdot(a, b)
-    return np.einsum("ij,ij->i", a, b)
 
 
 def expand(v: np.ndarray, post: int) -> np.ndarray:

@@ -35,11 +35,16 @@ def channel_view(x: np.ndarray, axis: int) -> np.ndarray:
     return x.reshape(pre, x.shape[axis], post)
 
 
+SMALL_L = 64                   # below this, column reductions beat row sums through BLAS
+
+
 def channel_sum(x3: np.ndarray) -> np.ndarray:
-    """Per-channel sum of a ``(pre, C, post)`` array, accumulated in its dtype through BLAS."""
+    """Per-channel sum of a ``(pre, C, L)`` array, accumulated in its dtype through BLAS:
+    row sums (a matrix-vector product with ones) when L is long, column sums otherwise."""
     pre, c, post = x3.shape
-    if post == 1:
-        return ones(pre, x3.dtype) @ x3.reshape(pre, c)
+    if post < SMALL_L:
+        cols = ones(pre, x3.dtype) @ x3.reshape(pre, c * post)
+        return cols.reshape(c, post).sum(axis=1) if post > 1 else cols
     rows = x3.reshape(pre * c, post) @ ones(post, x3.dtype)
     return rows.reshape(pre, c).sum(axis=0) if pre > 1 else rows
 
@@ -47,10 +52,18 @@ def channel_sum(x3: np.ndarray) -> np.ndarray:
 def channel_dot(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
     """Per-channel sum of ``a * b`` without materializing the product."""
     pre, c, post = a3.shape
-    if post == 1:
-        return np.einsum("ij,ij->j", a3.reshape(pre, c), b3.reshape(pre, c))
-    rows = np.vecdot(a3.reshape(pre * c, post), b3.reshape(pre * c, post))
+    if post < SMALL_L:
+        cols = np.einsum("nk,nk->k", a3.reshape(pre, c * post), b3.reshape(pre, c * post))
+        return cols.reshape(c, post).sum(axis=1) if post > 1 else cols
+    rows = _rowdot(a3.reshape(pre * c, post), b3.reshape(pre * c, post))
     return rows.reshape(pre, c).sum(axis=0) if pre > 1 else rows
+
+
+def _rowdot(a, b):
+    # vecdot (numpy >= 2) is 1.3x faster than einsum('ij,ij->i'); numpy 1.x has only einsum
+    if hasattr(np, "vecdot"):
+        return np.vecdot(a, b)
+    return np.einsum("ij,ij->i", a, b)
 
 
 def bc(v: np.ndarray) -> np.ndarray:

@@ -120,8 +120,8 @@ class BatchNorm(Op):
                              "LayerNorm/GroupNorm" % (data.shape, self.axis))
         # one-pass float32 statistics; the exact shifted path when a channel's mean dwarfs
         # its spread (there E[x²] - E[x]² would cancel to noise)
-        mean = K.channel_sums(x3) / m
-        var = K.channel_sums(x3, x3) / m - mean * mean
+        mean = channel_sum(x3) / m
+        var = channel_dot(x3, x3) / m - mean * mean
         np.maximum(var, 0, out=var)
         if K.well_conditioned(mean, var):
             shift, mu = mean, None                  # the fast path: no residual mean
@@ -151,13 +151,13 @@ class BatchNorm(Op):
         x3, shift, mu, inv, w, batch, shape = saved
         pre, c, post = x3.shape
         dy3 = channel_view(dy, self.axis % dy.ndim).astype(x3.dtype, copy=False)
-        sdy = K.channel_sums(dy3)
+        sdy = channel_sum(dy3)
         exact = mu is not None                      # the forward took the exact shifted path
         if exact:
             xs = x3 - bc(shift)
             sdyxc = channel_dot(dy3, xs) - mu * sdy        # Σ dy·(x - mean)
         else:
-            sdyxc = K.channel_sums(dy3, x3) - shift * sdy
+            sdyxc = channel_dot(dy3, x3) - shift * sdy
         dgamma = None if self.fix_gamma else sdyxc * inv
         if not batch:
             dx = _dx_buffer(out, x3.dtype, pre, c * post)
