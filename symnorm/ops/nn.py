@@ -17,7 +17,7 @@ from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import channel_sum, ones, workspace
+from ._np import channel_sum, ones, sigmoid, workspace
 
 
 def _positive_int(v):
@@ -666,38 +666,22 @@ class Pooling(_Spatial):
 
 # ============================================================ activations
 
-def _sigmoid(x):
-    y = np.negative(x)
-    np.exp(y, out=y)
-    y += 1
-    np.reciprocal(y, out=y)
-    return y
-
-
-def _sigmoid_into(x, out):
-    np.negative(x, out=out)
-    np.exp(out, out=out)
-    out += 1
-    np.reciprocal(out, out=out)
-    return out
-
-
 _INPLACE = {   # act_type: f(x, out) computing into out (which may be x)
     "relu": lambda x, out: np.maximum(x, 0, out=out),
-    "sigmoid": _sigmoid_into,
+    "sigmoid": sigmoid,
     "tanh": lambda x, out: np.tanh(x, out=out),
 }
 
 _ACTS = {
     # act_type: (forward f(x), gradient from (x, y, dy))
     "relu": (lambda x: np.maximum(x, 0), lambda x, y, dy: dy * (y > 0)),
-    "sigmoid": (_sigmoid, lambda x, y, dy: dy * y * (1 - y)),
+    "sigmoid": (sigmoid, lambda x, y, dy: dy * y * (1 - y)),
     "tanh": (np.tanh, lambda x, y, dy: dy * (1 - y * y)),
-    "softrelu": (lambda x: np.logaddexp(0, x).astype(x.dtype), lambda x, y, dy: dy * _sigmoid(x)),
+    "softrelu": (lambda x: np.logaddexp(0, x).astype(x.dtype), lambda x, y, dy: dy * sigmoid(x)),
     "softsign": (lambda x: x / (1 + np.abs(x)), lambda x, y, dy: dy / np.square(1 + np.abs(x))),
-    "log_sigmoid": (lambda x: -np.logaddexp(0, -x).astype(x.dtype), lambda x, y, dy: dy * _sigmoid(-x)),
+    "log_sigmoid": (lambda x: -np.logaddexp(0, -x).astype(x.dtype), lambda x, y, dy: dy * sigmoid(-x)),
     "mish": (lambda x: x * np.tanh(np.logaddexp(0, x)).astype(x.dtype),
-             lambda x, y, dy: dy * (np.tanh(np.logaddexp(0, x)) + x * _sigmoid(x) *
+             lambda x, y, dy: dy * (np.tanh(np.logaddexp(0, x)) + x * sigmoid(x) *
                                     (1 - np.tanh(np.logaddexp(0, x)) ** 2)).astype(x.dtype)),
 }
 
