@@ -458,11 +458,10 @@ class Executor:
         return _make_executor(self._symbol, arg_dict, grad_dict, aux_dict, self._grad_req,
                               self._aux_update, self._ctx)
 
-    def memory_report(self) -> str:
-        """The planned value buffers of an inference forward: peak live activations, bytes."""
+    def _inference_liveness(self):
+        """(peak live activation buffers, peak bytes) of an inference forward, from the plan."""
         plan = self._plan
         live, peak, peak_bytes, cur = set(), 0, 0, 0
-        bound = set(plan.arg_slot.values()) | set(plan.aux_slot.values())
         for i in range(len(plan.op_nodes)):
             for s in plan.out_slots[i]:
                 live.add(s)
@@ -472,6 +471,13 @@ class Executor:
                 if s in live:
                     live.discard(s)
                     cur -= _nbytes(plan, s)
+        return peak, peak_bytes
+
+    def memory_report(self) -> str:
+        """The planned value buffers of an inference forward: peak live activations, bytes."""
+        plan = self._plan
+        peak, peak_bytes = self._inference_liveness()
+        bound = set(plan.arg_slot.values()) | set(plan.aux_slot.values())
         params = sum(_nbytes(plan, s) for s in bound)
         grads = sum(g.nbytes for g in self.grad_dict.values() if g is not None)
         lines = ["arguments + aux: %d arrays, %s" % (len(bound), _mib(params)),
@@ -483,13 +489,7 @@ class Executor:
 
     def peak_live_activations(self) -> int:
         """Peak number of activation buffers alive at once during an inference forward."""
-        plan = self._plan
-        live, peak = set(), 0
-        for i in range(len(plan.op_nodes)):
-            live.update(plan.out_slots[i])
-            peak = max(peak, len(live))
-            live.difference_update(plan.free_after[i])
-        return peak
+        return self._inference_liveness()[0]
 
     def debug_str(self) -> str:
         """The plan: one line per op node with its output shapes, then the memory report."""
