@@ -187,17 +187,11 @@ class Convolution(_Spatial):
 
     def _im2col(self, data, scratch):
         """(G, Cg·K, O·N) columns and the padded (G, Cg, *Sp, N) input shape."""
-        nsp = len(self.kernel)
         n, c = data.shape[:2]
         g = self.num_group
         cg = c // g
-        _, _, pad = self._geometry(nsp)
-        xt = np.moveaxis(data, 0, -1)                                # (C, *S, N) view
-        if any(pad):
-            xt = np.pad(xt, ((0, 0),) + tuple((p, p) for p in pad) + ((0, 0),))
-        else:
-            xt = np.ascontiguousarray(xt)
         out_sp = self._out_dims(data.shape[2:])
+        xt = self._padded_t(data)
         xt = xt.reshape((g, cg) + xt.shape[1:])
         shape = (g, cg) + tuple(self.kernel) + out_sp + (n,)
         cols = workspace(shape, data.dtype) if scratch else np.empty(shape, data.dtype)
@@ -210,6 +204,7 @@ class Convolution(_Spatial):
         return self.num_group == self.num_filter == data.shape[1] and self.num_group > 1
 
     def _padded_t(self, data):
+        """The input batch-innermost and zero-padded: (C, *S+2p, N), contiguous."""
         _, _, pad = self._geometry(len(self.kernel))
         xt = np.moveaxis(data, 0, -1)
         if any(pad):
