@@ -726,12 +726,11 @@ class Concat(Op):
             except ShapeError:
                 raise ShapeError("Incompatible input shape: input %d has shape %s, expected %s off "
                                  "dim %d" % (i, s, tuple("?" if v is None else v for v in common), d)) from None
-        filled = tuple(s if s is not None else None for s in shapes)
-        if any(s is None for s in filled):
+        if any(s is None for s in shapes):
             return None
-        total = sum(s[d] for s in filled) if all(s[d] is not None for s in filled) else None
+        total = sum(s[d] for s in shapes) if all(s[d] is not None for s in shapes) else None
         out = tuple(total if k == d else v for k, v in enumerate(common))
-        ins = tuple(tuple(s[k] if k == d else common[k] for k in range(nd)) for s in filled)
+        ins = tuple(tuple(s[k] if k == d else common[k] for k in range(nd)) for s in shapes)
         return ins, (out,)
 
     def forward(self, *data, train):
@@ -740,9 +739,6 @@ class Concat(Op):
 
     def backward(self, sizes, dy):
         return tuple(np.split(dy, np.cumsum(sizes)[:-1], axis=self.dim))
-
-    def label(self, node_name):
-        return node_name
 
     @classmethod
     def examples(cls):

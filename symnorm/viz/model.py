@@ -29,7 +29,8 @@ class ViewNode:
     inputs: list = field(default_factory=list)    # (ViewNode, output index, slot name)
 
 
-def _size(shape):
+def num_elements(shape) -> int:
+    """Elements of a shape (1 for a 0-d shape), 0 when unknown."""
     if shape is None or None in shape:
         return 0
     n = 1
@@ -74,9 +75,9 @@ def describe(symbol, shape: dict | None = None) -> list:
                 src = views[e.node]
                 v.inputs.append((src, e.index, names[i]))
                 if src.role == "param":
-                    v.params += _size(state.get((e.node, 0)))
+                    v.params += num_elements(state.get((e.node, 0)))
                 elif src.role == "aux":
-                    v.aux += _size(state.get((e.node, 0)))
+                    v.aux += num_elements(state.get((e.node, 0)))
         views[n] = v
     return [views[n] for n in nodes]
 

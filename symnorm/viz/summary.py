@@ -1,7 +1,7 @@
 """``print_summary``: MXNet's layer table, with correct parameter counts and aux states."""
 from __future__ import annotations
 
-from .model import describe, fmt_shape
+from .model import describe, fmt_shape, num_elements
 
 
 def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74, 1.), quiet=False):
@@ -47,7 +47,7 @@ def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74,
         for src, _, _ in v.inputs:           # shared parameters count once, at first use
             if src.role in ("param", "aux") and src.node not in counted:
                 counted.add(src.node)
-                size = _size(src.shapes[0])
+                size = num_elements(src.shapes[0])
                 if src.role == "param":
                     params += size
                 else:
@@ -74,12 +74,3 @@ def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74,
 
 def _feeds_first_slot(v, views):
     return any(src is v and slot == w.inputs[0][2] for w in views for src, _, slot in w.inputs)
-
-
-def _size(shape):
-    if not shape or None in shape:
-        return 0
-    n = 1
-    for d in shape:
-        n *= d
-    return n
