@@ -343,12 +343,13 @@ class Module:
                 self.forward_backward(batch)
                 self.update()
                 self.update_metric(eval_metric, batch.label)
-                shown = dict(eval_metric.get_name_value())
-                out = self.get_outputs()[0]
-                if out.ndim == 2 and batch.label and batch.label[0].ndim == 1:
-                    loss.update([batch.label[0]], [out])
-                    shown = dict(loss.get_name_value(), **shown)
-                bar.update(len(batch.data[0]), shown)
+                if bar.enabled:             # the running loss exists only for the bar
+                    shown = dict(eval_metric.get_name_value())
+                    out = self.get_outputs()[0]
+                    if out.ndim == 2 and batch.label and batch.label[0].ndim == 1:
+                        loss.update([batch.label[0]], [out])
+                        shown = dict(loss.get_name_value(), **shown)
+                    bar.update(len(batch.data[0]), shown)
                 if batch_end_callback is not None:
                     params = BatchEndParam(epoch, nbatch, eval_metric, locals())
                     for cb in (batch_end_callback if isinstance(batch_end_callback, list) else [batch_end_callback]):
