@@ -159,6 +159,12 @@ class Op:
     def num_visible_outputs(self) -> int:
         return len(self.output_names())
 
+    def aux_init_attr(self, slot: str) -> str | None:
+        """The ``__init__`` attribute MXNet gives the variable in aux ``slot``
+        (``'["zero", {}]'``), or None when the op declares no initializer for it."""
+        init = self.aux_init.get(slot)
+        return None if init is None else '["%s", {}]' % init
+
     def pinned_inputs(self) -> dict:
         """Argument slots the op overwrites with a constant at each forward (fix_gamma)."""
         return {}

@@ -234,7 +234,7 @@ def _load_node(nid, jn, built) -> Node:
     if len(inputs) == n_args and op.aux:
         # MXNet < 0.9 stored no aux variables: add them as MXNet's upgrader does
         for a in op.aux:
-            init = {"__init__": '["%s", {}]' % op.aux_init[a]} if a in op.aux_init else {}
+            init = {"__init__": op.aux_init_attr(a)} if op.aux_init_attr(a) else {}
             inputs.append(Entry(Node(None, "%s_%s" % (name, a), (), init), 0))
     if len(inputs) != len(slots):
         raise GraphError("%s: %s takes %d inputs (%s), the JSON gives %d"
