@@ -19,6 +19,7 @@ from .dims import merge
 from .dtype import as_dtype
 from .errors import DTypeError, ShapeError, fmt_shape
 from .graph import dfs_postorder
+from .params import Shape, parse_value
 
 
 def _user_shapes(symbol, args, kwargs, nodes):
@@ -45,11 +46,10 @@ def _user_shapes(symbol, args, kwargs, nodes):
     out = {}
     for n in variables:
         if "__shape__" in n.attrs:
-            from .params import parse_value, Shape
             out[n] = _unknown_zeros(parse_value(Shape, n.attrs["__shape__"]))
     for k, s in given.items():
         try:
-            shape = tuple(int(d) for d in s) if s != () else ()
+            shape = tuple(int(d) for d in s)
         except TypeError:
             raise ShapeError("infer_shape: shape of %r must be a tuple of ints, got %r" % (k, s)) from None
         for n in by_name[k]:
