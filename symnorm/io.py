@@ -49,11 +49,12 @@ class NDArrayIter:
     sets ``pad``), 'discard' drops it, 'roll_over' carries the remainder into the next
     epoch's first batch.  ``shuffle`` reorders every epoch (``symnorm.random`` stream).
     ``num_parts``/``part_index`` give this worker a disjoint shard (data-parallel training).
+    ``layout`` is what ``provide_data`` reports (as in MXNet; the data are not transposed).
     """
 
     def __init__(self, data, label=None, batch_size=1, shuffle=False, last_batch_handle="pad",
                  data_name="data", label_name="softmax_label", num_parts=1, part_index=0,
-                 dtype=np.float32):
+                 layout="NCHW"):
         if last_batch_handle not in ("pad", "discard", "roll_over"):
             raise ValueError("last_batch_handle must be 'pad', 'discard' or 'roll_over', got %r"
                              % last_batch_handle)
@@ -74,13 +75,14 @@ class NDArrayIter:
         if self.num_data < batch_size and last_batch_handle == "discard":
             raise ValueError("batch_size %d is larger than the %d samples" % (batch_size, self.num_data))
         self.batch_size, self.shuffle, self.last_batch_handle = batch_size, shuffle, last_batch_handle
-        self.dtype = dtype
+        self.layout = layout
         self._carry = np.array([], dtype=np.int64)
         self.reset()
 
     @property
     def provide_data(self):
-        return [DataDesc(k, (self.batch_size,) + v.shape[1:], v.dtype) for k, v in self.data.items()]
+        return [DataDesc(k, (self.batch_size,) + v.shape[1:], v.dtype, self.layout)
+                for k, v in self.data.items()]
 
     @property
     def provide_label(self):

@@ -175,6 +175,8 @@ def test_ndarrayiter_pad_discard_roll_over():
     assert batches[-1].data[0].ravel().tolist() == [8, 9, 0, 1]
     assert it.provide_data[0].name == "data" and it.provide_data[0].shape == (4, 1)
     assert it.provide_label[0].name == "softmax_label"
+    assert it.provide_data[0].layout == "NCHW"
+    assert sn.io.NDArrayIter(x, batch_size=4, layout="NC").provide_data[0].layout == "NC"
     assert len(_epoch(sn.io.NDArrayIter(x, batch_size=4, last_batch_handle="discard"))) == 2
     ro = sn.io.NDArrayIter(x, batch_size=4, last_batch_handle="roll_over")
     first = _epoch(ro)
