@@ -61,8 +61,7 @@ def cmd_plot(args):
     sym = _load(args.graph)
     shapes = parse_shapes(args.shape) or None
     out = args.output
-    stem, ext = os.path.splitext(out)
-    fmt = ext.lstrip(".").lower()
+    fmt = os.path.splitext(out)[1].lstrip(".").lower()
     if fmt == "html":
         viz.to_html(sym, shape=shapes, path=out, title=os.path.basename(args.graph),
                     hide_weights=not args.show_weights)
@@ -107,8 +106,13 @@ def cmd_predict(args):
     except SymnormError as exc:
         raise CLIError(str(exc)) from None
     if args.output:
-        np.save(args.output, outs[0])
-        print("wrote", args.output, outs[0].shape)
+        import io
+        from .fileio import atomic_write
+        path = args.output if args.output.endswith(".npy") else args.output + ".npy"  # as np.save
+        buf = io.BytesIO()
+        np.save(buf, outs[0])
+        atomic_write(path, buf.getvalue())
+        print("wrote", path, outs[0].shape)
     else:
         np.set_printoptions(precision=5, suppress=True)
         print(outs[0])

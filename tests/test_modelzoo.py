@@ -92,6 +92,10 @@ def test_predict_cli(tmp_path, capsys):
     assert cli(["predict", prefix, "0", "--input", str(tmp_path / "x.npy"), "-o", str(out)]) == 0
     ref = np.load(os.path.join(HERE, "squeezenet1.0-output.npy"))
     assert np.abs(np.load(out) - ref).max() <= 1e-4 * np.abs(ref).max()
+    assert cli(["predict", prefix, "0", "--input", str(tmp_path / "x.npy"),
+                "-o", str(tmp_path / "y2")]) == 0          # np.save's rule: .npy appended
+    assert np.array_equal(np.load(tmp_path / "y2.npy"), np.load(out))
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     assert cli(["predict", str(tmp_path / "nope"), "0", "--input", str(tmp_path / "x.npy")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
     assert cli(["predict", prefix, "0", "--input", str(tmp_path / "x.npy"),
