@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import os
 import time
 
 
@@ -43,9 +44,17 @@ class Speedometer:
 
 def do_checkpoint(prefix, period=1):
     """An epoch-end callback saving ``prefix-symbol.json``/``prefix-%04d.params`` every
-    ``period`` epochs (atomically)."""
+    ``period`` epochs (atomically).  The prefix's directory is created here, when the
+    callback is made, so a missing ``out/`` does not end a training run at its first epoch."""
     from .model import save_checkpoint
     period = int(max(1, period))
+    directory = os.path.dirname(os.fspath(prefix))
+    if directory:
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as exc:
+            raise OSError("do_checkpoint(%r): cannot create the directory %s: %s"
+                          % (prefix, directory, exc.strerror)) from None
 
     def _callback(iter_no, sym, arg, aux):
         if (iter_no + 1) % period == 0:

@@ -320,6 +320,11 @@ def test_checkpoint_roundtrip_and_module_load(tmp_path):
     mod.fit(sn.io.NDArrayIter(x, y, batch_size=30), num_epoch=1, progress=False,
             epoch_end_callback=sn.callback.do_checkpoint(str(tmp_path / "net")))
     assert (tmp_path / "net-symbol.json").exists() and (tmp_path / "net-0001.params").exists()
+    sn.callback.do_checkpoint(str(tmp_path / "new" / "dir" / "net"))   # made at once, not at epoch 1
+    assert (tmp_path / "new" / "dir").is_dir()
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(OSError, match="cannot create the directory"):
+        sn.callback.do_checkpoint(str(tmp_path / "afile" / "net"))
     raw = sn.nd.load(str(tmp_path / "net-0001.params"))
     assert {"aux:bn_moving_mean", "aux:bn_moving_var", "arg:fc1_weight"} <= set(raw)
     loaded = sn.Module.load(str(tmp_path / "net"), 1)
