@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import autodiff
+from . import autodiff, layout
 from .errors import BindError, OpError, SymnormError
 from .graph import dfs_postorder
 from .shape import shape_entries, type_entries
@@ -149,26 +149,31 @@ class Executor:
         self._grad_req = grad_req
         self._aux_update = aux_update
         self._ctx = ctx or cpu()
-        self._wants, self._on_path = autodiff.grad_path(plan, grad_req)
-        self._on_path_set = set(self._on_path)
-        # the forward loop's table: (bound forward, input slots, output slots, slots to free)
         self.collective = None
-        self._build_steps()
-        self._checked = set()       # modes whose outputs/gradients were shape-checked once
         self._monitor = None
         self._monitor_all = False
         self.nan_check = False
         self.inplace = True         # inference forwards may run ops in place (Plan.inplace)
+        self._last_train = None     # mode of the last forward (None before any)
+        self._use_plan(plan)
+        self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
+
+    def _use_plan(self, plan: Plan):
+        """Adopt ``plan``: derive the hot loops' tables (any pending step is dropped)."""
+        self._plan = plan
+        self._wants, self._on_path = autodiff.grad_path(plan, self._grad_req)
+        self._on_path_set = set(self._on_path)
+        self._build_steps()
+        self._checked = set()       # modes whose outputs/gradients were shape-checked once
         self._saved = None          # saved state of the last forward, per op node index
         self._staged = None         # proposed aux values of the last training forward
-        self._last_train = None     # mode of the last forward (None before any)
-        self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
         # where each op node's proposed aux values go (resolved once, not at every commit)
         self._aux_targets = {}
         for i, n in enumerate(plan.op_nodes):
             if n.op.aux:
                 names = n.op.input_names()
-                self._aux_targets[i] = tuple(aux_dict[n.inputs[names.index(a)].node.name] for a in n.op.aux)
+                self._aux_targets[i] = tuple(self.aux_dict[n.inputs[names.index(a)].node.name]
+                                             for a in n.op.aux)
         # heads made by ops whose outputs are always new arrays cannot alias a bound array
         self._head_fresh = [n.op is not None and n.op.fresh_outputs for n in plan.head_nodes]
 
@@ -394,9 +399,14 @@ class Executor:
     # ------------------------------------------------------------------ utilities
     def set_monitor_callback(self, callback, monitor_all: bool = False):
         """Call ``callback(name, array)`` for every op output during forward (and every
-        input too with ``monitor_all``), as MXNet's ``Monitor`` does."""
+        input too with ``monitor_all``), as MXNet's ``Monitor`` does.  The executor then
+        runs the graph exactly as written (no batch-last regions), so every array the
+        callback sees has the shape the symbol gives it."""
         self._monitor = callback
         self._monitor_all = monitor_all
+        if callback is not None and self._plan.symbol is not self._symbol:
+            state, tstate = _infer_bound(self._symbol, self.arg_dict, self.aux_dict)
+            self._use_plan(Plan.build(self._symbol, state, tstate))
 
     def _call_monitor(self, node, ins, outs):
         if self._monitor_all:
@@ -456,7 +466,7 @@ class Executor:
                     old = self.grad_dict.get(name)
                     grad_dict[name] = None if old is None else np.zeros(new, old.dtype)
         return _make_executor(self._symbol, arg_dict, grad_dict, aux_dict, self._grad_req,
-                              self._aux_update, self._ctx)
+                              self._aux_update, self._ctx, self._plan.symbol is not self._symbol)
 
     def _inference_liveness(self):
         """(peak live activation buffers, peak bytes) of an inference forward, from the plan."""
@@ -563,18 +573,41 @@ def _infer_for_bind(symbol, shapes: dict, types: dict, where_text: str):
     return state, tstate, nodes
 
 
-def _make_executor(symbol, arg_dict, grad_dict, aux_dict, grad_req, aux_update, ctx):
+def build_plan(symbol, state: dict, tstate: dict, layout_pass=None) -> Plan:
+    """The bind-time plan: for the batch-last rewrite of ``symbol`` (``symnorm.layout``)
+    when the pass is on (``layout_pass``; None = ``layout.enabled()``) and finds a region,
+    else for ``symbol`` itself.  ``state``/``tstate`` are ``symbol``'s inferred shapes/types."""
+    if layout_pass is None:
+        layout_pass = layout.enabled()
+    if layout_pass:
+        fast = layout.to_batch_last(symbol, state)
+        if fast is not symbol:
+            variables = [n for n in dfs_postorder(symbol.entries) if n.is_variable]
+            shapes = {n.name: state[(n, 0)] for n in variables}
+            types = {n.name: tstate[(n, 0)] for n in variables}
+            state, tstate, _ = _infer_for_bind(fast, shapes, types, "bind")
+            symbol = fast
+    return Plan.build(symbol, state, tstate)
+
+
+def _make_executor(symbol, arg_dict, grad_dict, aux_dict, grad_req, aux_update, ctx,
+                   layout_pass=None):
+    state, tstate = _infer_bound(symbol, arg_dict, aux_dict)
+    plan = build_plan(symbol, state, tstate, layout_pass)
+    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, grad_req, aux_update, ctx)
+
+
+def _infer_bound(symbol, arg_dict, aux_dict):
     shapes = {k: v.shape for k, v in arg_dict.items()}
     shapes.update({k: v.shape for k, v in aux_dict.items()})
     types = {k: v.dtype for k, v in arg_dict.items()}
     state, tstate, _ = _infer_for_bind(symbol, shapes, types, "bind")
-    plan = Plan.build(symbol, state, tstate)
-    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, grad_req, aux_update, ctx)
+    return state, tstate
 
 
 def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, stype_dict=None,
                 group2ctx=None, shared_arg_names=None, shared_exec=None, shared_buffer=None,
-                aux_update="backward", **shapes):
+                aux_update="backward", layout_pass=None, **shapes):
     """Infer shapes and types from ``shapes``, allocate zero-filled arrays, return an Executor.
 
     >>> import symnorm as sn
@@ -608,7 +641,7 @@ def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, stype_dict=N
     for k in symbol.list_auxiliary_states():
         n = by_name[k]
         aux_dict[k] = np.zeros(tuple(state[(n, 0)]), tstate[(n, 0)])
-    plan = Plan.build(symbol, state, tstate)
+    plan = build_plan(symbol, state, tstate, layout_pass)
     return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, reqs, aux_update, ctx)
 
 
@@ -641,7 +674,7 @@ def _as_named(arrays, names, what, required=True):
 
 
 def bind(symbol, ctx=None, args=None, args_grad=None, grad_req="write", aux_states=None,
-         group2ctx=None, shared_exec=None, aux_update="backward"):
+         group2ctx=None, shared_exec=None, aux_update="backward", layout_pass=None):
     """Bind user-owned arrays: they are used in place, so the caller sees every update.
 
     ``args``/``args_grad``/``aux_states`` are lists in ``list_*`` order or dicts.  An
@@ -672,7 +705,7 @@ def bind(symbol, ctx=None, args=None, args_grad=None, grad_req="write", aux_stat
                 raise BindError("bind: %s[%r] has dtype %s, the graph needs %s"
                                 % (what, k, a.dtype, tstate[(n, 0)]))
     grad_dict = {k: grads.get(k) if reqs[k] != "null" else None for k in arg_names}
-    plan = Plan.build(symbol, state, tstate)
+    plan = build_plan(symbol, state, tstate, layout_pass)
     return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, reqs, aux_update, ctx)
 
 

@@ -38,6 +38,9 @@ In-place execution: an op with ``inplace = True`` takes ``out=`` in ``forward`` 
 of its first output's shape and dtype, possibly its own first input).  The executor passes
 one only in inference forwards, and only over an input that dies at this node and was made
 by an op with ``fresh_outputs = True`` (so no view of it lives elsewhere).
+
+Batch-last execution: ``batch_last(ndim)`` returns the op's twin for tensors stored
+``(C, *S, N)`` (see ``symnorm.layout``), or None.
 """
 from __future__ import annotations
 
@@ -91,6 +94,11 @@ class Op:
     inplace: ClassVar[bool] = False          # forward accepts out= (may be its first input)
     needs_comm: ClassVar[bool] = False       # forward/backward accept comm= (a Collective)
     summary_params: ClassVar[bool] = False   # counted in print_summary's "Param #" (MXNet's set)
+    # batch-last execution (symnorm.layout): which inputs/outputs carry the layout, and
+    # whether the op is faster that way (only regions with such an op are rewritten)
+    batch_last_inputs: ClassVar[tuple] = ("data",)
+    batch_last_outputs: ClassVar[tuple] = ("output",)
+    batch_last_gain: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -164,6 +172,12 @@ class Op:
         (``'["zero", {}]'``), or None when the op declares no initializer for it."""
         init = self.aux_init.get(slot)
         return None if init is None else '["%s", {}]' % init
+
+    def batch_last(self, ndim: int) -> "Op | None":
+        """The equivalent op for ``ndim``-d inputs whose batch axis (axis 0) has been moved
+        last, ``(N, C, *S)`` -> ``(C, *S, N)`` in ``batch_last_inputs``/``_outputs``;
+        None (the default) when the op cannot run that way.  See ``symnorm.layout``."""
+        return None
 
     def pinned_inputs(self) -> dict:
         """Argument slots the op overwrites with a constant at each forward (fix_gamma)."""

@@ -6,6 +6,7 @@ scatters with one strided slice-add per kernel offset.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from typing import Optional
@@ -92,8 +93,41 @@ def _expand(t, n, default):
     return tuple(t)
 
 
+BATCH_LAST = {3: "CWN", 4: "CHWN", 5: "CDHWN"}
+"""symnorm's batch-last layouts, ``(C, *S, N)``, by rank: set by the layout pass
+(``symnorm.layout``) inside regions of convolution and pooling; not an MXNet layout."""
+
+_BATCH_LAST_SET = frozenset(BATCH_LAST.values())
+_LAYOUTS = ("NCW", "NCHW", "NCDHW") + tuple(BATCH_LAST.values())
+
+
 class _Spatial(Op):
-    """Shared kernel/stride/dilate/pad handling for Convolution and Pooling."""
+    """Shared kernel/stride/dilate/pad handling for Convolution and Pooling, in the
+    channels-first layout ``(N, C, *S)`` or batch-last ``(C, *S, N)`` (``layout`` CHWN...)."""
+    batch_last_gain = True
+
+    @property
+    def _bl(self) -> bool:
+        return self.layout in _BATCH_LAST_SET
+
+    def _split(self, shape):
+        """(batch, channels, spatial dims) of a data shape in this op's layout."""
+        if self._bl:
+            return shape[-1], shape[0], tuple(shape[1:-1])
+        return shape[0], shape[1], tuple(shape[2:])
+
+    def _join(self, n, c, spatial):
+        """A data shape in this op's layout."""
+        return (c,) + tuple(spatial) + (n,) if self._bl else (n, c) + tuple(spatial)
+
+    def _check_layout(self, nsp):
+        if self.layout is not None and len(self.layout) != nsp + 2:
+            raise ParamError("layout %r does not fit a %d-d kernel" % (self.layout, nsp))
+
+    def batch_last(self, ndim):
+        if self.layout not in (None, "NCW", "NCHW", "NCDHW") or ndim not in BATCH_LAST:
+            return None
+        return dataclasses.replace(self, layout=BATCH_LAST[ndim])
 
     def _geometry(self, nsp):
         """(stride, dilate, pad), each expanded to ``nsp`` spatial dims."""
@@ -124,8 +158,9 @@ class Convolution(_Spatial):
     cudnn_tune: Optional[str] = param(None, choices=("off", "limited_workspace", "fastest"),
                                       doc="accepted for MXNet compatibility; ignored")
     cudnn_off: bool = param(False, doc="accepted for MXNet compatibility; ignored")
-    layout: Optional[str] = param(None, choices=("NCW", "NCHW", "NCDHW"),
-                                  doc="only channels-first layouts are computed")
+    layout: Optional[str] = param(None, choices=_LAYOUTS,
+                                  doc="channels-first (MXNet's); CHWN etc. = batch last, "
+                                      "set internally by the layout pass")
 
     def check(self):
         n = len(self.kernel)
@@ -139,6 +174,7 @@ class Convolution(_Spatial):
         if self.num_filter % self.num_group:
             raise ParamError("num_filter (%d) must be divisible by num_group (%d)"
                              % (self.num_filter, self.num_group))
+        self._check_layout(n)
 
     def arguments(self):
         return ("data", "weight") if self.no_bias else self.inputs
@@ -162,22 +198,23 @@ class Convolution(_Spatial):
             return None
         nsp = len(self.kernel)
         if len(data) != nsp + 2:
-            raise ShapeError("a %d-d kernel needs %d-d input (N, C, spatial...), got %s"
-                             % (nsp, nsp + 2, data))
-        c = data[1]
+            raise ShapeError("a %d-d kernel needs %d-d input (%s), got %s"
+                             % (nsp, nsp + 2, "C, spatial..., N" if self._bl else "N, C, spatial...", data))
+        n, c, spatial = self._split(data)
         if c is not None and c % self.num_group:
             raise ShapeError("input channels (%d) must be divisible by num_group (%d)"
                              % (c, self.num_group))
         wshape = (self.num_filter, dim_op(lambda c: c // self.num_group, c)) + tuple(self.kernel)
-        out = (data[0], self.num_filter) + self._out_dims(data[2:])
+        out = self._join(n, self.num_filter, self._out_dims(spatial))
         shapes = (data, wshape) + (() if self.no_bias else ((self.num_filter,),))
         return shapes, (out,)
 
     # -- kernels ---------------------------------------------------------
-    # Internally the batch axis goes last: x is transposed once to (C, *S, N), so every
-    # im2col copy and col2im add below moves blocks whose inner run is OW·N contiguous
-    # elements (in NCHW they would be OW ≈ 8 elements).  Measured on LeNet's layers this
-    # is ~2x faster end to end; the API stays NCHW.
+    # Internally the batch axis goes last: x is taken as (C, *S, N), so every im2col copy
+    # and col2im add below moves blocks whose inner run is OW·N contiguous elements (in NCHW
+    # they would be OW ≈ 8 elements).  Measured on LeNet's layers this is ~2x faster end to
+    # end.  Channels-first data is transposed on the way in and out; batch-last data (the
+    # layout pass's CHWN) is used as it is.
 
     def _offsets(self, out_sp):
         stride, dilate, _ = self._geometry(len(self.kernel))
@@ -187,10 +224,10 @@ class Convolution(_Spatial):
 
     def _im2col(self, data, scratch):
         """(G, Cg·K, O·N) columns and the padded (G, Cg, *Sp, N) input shape."""
-        n, c = data.shape[:2]
+        n, c, spatial = self._split(data.shape)
         g = self.num_group
         cg = c // g
-        out_sp = self._out_dims(data.shape[2:])
+        out_sp = self._out_dims(spatial)
         xt = self._padded_t(data)
         xt = xt.reshape((g, cg) + xt.shape[1:])
         shape = (g, cg) + tuple(self.kernel) + out_sp + (n,)
@@ -201,23 +238,40 @@ class Convolution(_Spatial):
 
     def _depthwise(self, data):
         """groups == channels == filters: no GEMM, one multiply-accumulate per offset."""
-        return self.num_group == self.num_filter == data.shape[1] and self.num_group > 1
+        c = self._split(data.shape)[1]
+        return self.num_group == self.num_filter == c and self.num_group > 1
 
     def _padded_t(self, data):
         """The input batch-innermost and zero-padded: (C, *S+2p, N), contiguous."""
         _, _, pad = self._geometry(len(self.kernel))
-        xt = np.moveaxis(data, 0, -1)
+        xt = data if self._bl else np.moveaxis(data, 0, -1)
         if any(pad):
             return np.pad(xt, ((0, 0),) + tuple((p, p) for p in pad) + ((0, 0),))
         return np.ascontiguousarray(xt)
+
+    def _to_layout(self, yt):
+        """A (C, *S, N) result in this op's layout, contiguous."""
+        return np.ascontiguousarray(yt if self._bl else np.moveaxis(yt, -1, 0))
+
+    def _from_layout(self, dy):
+        """A gradient in this op's layout as (C, *S, N), contiguous."""
+        return np.ascontiguousarray(dy if self._bl else np.moveaxis(dy, 0, -1))
+
+    def _uncrop(self, dxt, xshape):
+        """The padded (C, *Sp, N) input gradient cropped to the input, in this op's layout."""
+        _, _, pad = self._geometry(len(self.kernel))
+        spatial = self._split(xshape)[2]
+        if any(pad):
+            dxt = dxt[(slice(None),) + tuple(slice(p, p + h) for p, h in zip(pad, spatial))]
+        return self._to_layout(dxt)
 
     def _depthwise_forward(self, data, weight, bias):
         # per channel block (accumulator ~1 MiB, stays in cache across the kernel offsets):
         # y[c] += w[c, k] · x[c, shifted by k]
         xt = self._padded_t(data)                                    # (C, *Sp, N)
-        out_sp = self._out_dims(data.shape[2:])
-        c = data.shape[1]
-        y = np.empty((c,) + out_sp + (data.shape[0],), data.dtype)
+        n, c, spatial = self._split(data.shape)
+        out_sp = self._out_dims(spatial)
+        y = np.empty((c,) + out_sp + (n,), data.dtype)
         wk = weight.reshape(c, -1)
         tmp = None
         step = max(1, (1 << 18) // max(1, math.prod(y.shape[1:])))
@@ -254,59 +308,47 @@ class Convolution(_Spatial):
 
     def forward(self, data, weight, bias=None, *, train):
         nsp = len(self.kernel)
-        n = data.shape[0]
         g, f = self.num_group, self.num_filter
         if self._depthwise(data):
             xt, y, out_sp = self._depthwise_forward(data, weight, bias)
-            out = np.ascontiguousarray(np.moveaxis(y, -1, 0))
-            return Result((out,), None, ("depthwise", xt, weight, data.shape, out_sp))
+            return Result((self._to_layout(y),), None, ("depthwise", xt, weight, data.shape, out_sp))
         # inference: the im2col matrix dies here, so it lives in a reused scratch buffer;
         # training keeps it for the weight gradient
         cols, xt_shape, out_sp = self._im2col(data, scratch=not train)
         y = np.matmul(weight.reshape(g, f // g, -1), cols)            # (G, Fg, O·N)
-        y = y.reshape((f,) + out_sp + (n,))
+        y = y.reshape((f,) + out_sp + (self._split(data.shape)[0],))
         if bias is not None:
             y += bias.reshape((f,) + (1,) * (nsp + 1))
-        out = np.ascontiguousarray(np.moveaxis(y, -1, 0))            # (N, F, *O)
-        return Result((out,), None, ("gemm", cols if train else data, weight, data.shape, xt_shape, out_sp))
+        return Result((self._to_layout(y),), None,
+                      ("gemm", cols if train else data, weight, data.shape, xt_shape, out_sp))
 
     def backward(self, saved, dy, *, need=None):
+        need_dx = need is None or need[0]
         if saved[0] == "depthwise":            # saved[0] names the path the forward took
             _, xt, weight, xshape, out_sp = saved
-            dyt = np.ascontiguousarray(np.moveaxis(dy, 0, -1))
-            need_dx = need is None or need[0]
+            dyt = self._from_layout(dy)
             dw, dxt = self._depthwise_backward(xt, weight, dyt, out_sp, need_dx)
-            dx = None
-            if need_dx:
-                _, _, pad = self._geometry(len(self.kernel))
-                if any(pad):
-                    dxt = dxt[(slice(None),) + tuple(slice(p, p + h) for p, h in zip(pad, xshape[2:]))]
-                dx = np.ascontiguousarray(np.moveaxis(dxt, -1, 0))
+            dx = self._uncrop(dxt, xshape) if need_dx else None
             db = None if self.no_bias else dyt.reshape(dyt.shape[0], -1) @ ones(dyt[0].size, dyt.dtype)
             return (dx, dw) if self.no_bias else (dx, dw, db)
         _, cols, weight, xshape, xt_shape, out_sp = saved
         if cols.ndim != 3:                    # after an inference forward: the input was kept
             cols = self._im2col(cols, scratch=False)[0]
         g, f = self.num_group, self.num_filter
-        n = xshape[0]
-        nsp = len(self.kernel)
-        dyt = np.ascontiguousarray(np.moveaxis(dy, 0, -1))          # (F, *O, N)
+        n, c, _ = self._split(xshape)
+        dyt = self._from_layout(dy)                                  # (F, *O, N)
         dy_mat = dyt.reshape(g, f // g, -1)
         dw = np.matmul(dy_mat, cols.transpose(0, 2, 1)).reshape(weight.shape)
         db = None if self.no_bias else dyt.reshape(f, -1) @ ones(dyt[0].size, dyt.dtype)
         dx = None
-        if need is None or need[0]:
+        if need_dx:
             dcols = np.matmul(weight.reshape(g, f // g, -1).transpose(0, 2, 1), dy_mat)
-            cg = xshape[1] // g
+            cg = c // g
             dcols = dcols.reshape((g, cg) + tuple(self.kernel) + out_sp + (n,))
             dxt = np.zeros(xt_shape, dy.dtype)                         # (G, Cg, *Sp, N)
             for off, sl in self._offsets(out_sp):
                 dxt[(slice(None), slice(None)) + sl] += dcols[(slice(None), slice(None)) + off]
-            _, _, pad = self._geometry(nsp)
-            dxt = dxt.reshape((g * cg,) + xt_shape[2:])
-            if any(pad):
-                dxt = dxt[(slice(None),) + tuple(slice(p, p + h) for p, h in zip(pad, xshape[2:]))]
-            dx = np.ascontiguousarray(np.moveaxis(dxt, -1, 0))
+            dx = self._uncrop(dxt.reshape((g * cg,) + xt_shape[2:]), xshape)
         return (dx, dw) if self.no_bias else (dx, dw, db)
 
     def label(self, node_name):
@@ -349,6 +391,10 @@ class Deconvolution(_Spatial):
     cudnn_tune: Optional[str] = param(None, choices=("off", "limited_workspace", "fastest"))
     cudnn_off: bool = param(False)
     layout: Optional[str] = param(None, choices=("NCW", "NCHW", "NCDHW"))
+    batch_last_gain = False
+
+    def batch_last(self, ndim):
+        return None                     # computed channels-first only
 
     def check(self):
         n = len(self.kernel)
@@ -483,7 +529,9 @@ class Pooling(_Spatial):
     pad: Shape = param((), doc="padding, default 0", check=all_non_negative)
     p_value: Optional[int] = param(None, doc="p of lp pooling")
     count_include_pad: Optional[bool] = param(None, doc="avg: count padding (default True)")
-    layout: Optional[str] = param(None, choices=("NCW", "NCHW", "NCDHW"))
+    layout: Optional[str] = param(None, choices=_LAYOUTS,
+                                  doc="channels-first (MXNet's); CHWN etc. = batch last, "
+                                      "set internally by the layout pass")
 
     def check(self):
         if not self.global_pool and not self.kernel:
@@ -498,6 +546,8 @@ class Pooling(_Spatial):
                                  % (name, len(v), self.kernel, n))
         if self.pool_type == "lp" and not self.p_value:
             raise ParamError("pool_type='lp' needs p_value")
+        if n:
+            self._check_layout(n)
 
     def output_names(self):
         return ("output", "workspace") if self.pool_type == "max" else ("output",)
@@ -534,29 +584,39 @@ class Pooling(_Spatial):
         return tuple(self.kernel), stride, pad, tuple(out), tuple(max(e, 0) for e in extra)
 
     def infer_shape(self, data):
-        if data is None or not known(data[2:]):
+        if data is None:
             return None
         if len(data) < 3:
             raise ShapeError("Pooling needs (N, C, spatial...) input, got %s" % (data,))
-        _, _, _, out, _ = self._window(data[2:])
-        y = tuple(data[:2]) + out
+        n, c, spatial = self._split(data)
+        if not known(spatial):
+            return None
+        _, _, _, out, _ = self._window(spatial)
+        y = self._join(n, c, out)
         return (data,), (y,) * len(self.output_names())
 
+    # the spatial axes start after (N, C) channels-first, after C batch-last, and the
+    # batch-last layout has N as a trailing axis every per-position array broadcasts over
+    def _lead(self):
+        return 1 if self._bl else 2
+
+    def _trail(self):
+        return (1,) if self._bl else ()
+
     def _padded(self, x):
-        kernel, stride, pad, out, extra = geom = self._window(x.shape[2:])
+        kernel, stride, pad, out, extra = geom = self._window(self._split(x.shape)[2])
         fill = -np.inf if self.pool_type == "max" else 0
         if any(pad) or any(extra):
-            x = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p + e) for p, e in zip(pad, extra)),
-                       constant_values=fill)
+            x = np.pad(x, ((0, 0),) * self._lead() + tuple((p, p + e) for p, e in zip(pad, extra))
+                       + ((0, 0),) * len(self._trail()), constant_values=fill)
         return x, geom
 
-    @staticmethod
-    def _offsets(kernel, stride, out):
+    def _offsets(self, kernel, stride, out):
         """(offset index, slices) for every kernel offset: the input elements that the
         offset contributes to each output position, as one strided view."""
+        lead = (slice(None),) * self._lead()
         for i, off in enumerate(itertools.product(*(range(k) for k in kernel))):
-            yield i, (slice(None), slice(None)) + tuple(
-                slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(off, stride, out))
+            yield i, lead + tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(off, stride, out))
 
     def _divisor(self, spatial, geom, dtype):
         kernel, stride, pad, out, _ = geom
@@ -572,7 +632,7 @@ class Pooling(_Spatial):
         div = counts[0].astype(dtype)
         for c in counts[1:]:
             div = np.multiply.outer(div, c.astype(dtype))
-        return div
+        return div.reshape(div.shape + self._trail())
 
     def forward(self, data, *, train):
         # one ufunc per kernel offset over strided views of the padded input: no window
@@ -592,7 +652,7 @@ class Pooling(_Spatial):
             for _, sl in offsets[1:]:
                 y += xp[sl]
             if self.pool_type == "avg":
-                y /= self._divisor(data.shape[2:], geom, y.dtype)
+                y /= self._divisor(self._split(data.shape)[2], geom, y.dtype)
             saved = (None, xp.shape, geom, data.shape)
         else:
             p = self.p_value
@@ -607,14 +667,16 @@ class Pooling(_Spatial):
     def backward(self, saved, dy):
         aux, padded_shape, geom, xshape = saved
         kernel, stride, pad, out, _ = geom
+        spatial = self._split(xshape)[2]
         if self.pool_type == "avg":
-            dy = dy / self._divisor(xshape[2:], geom, dy.dtype)
+            dy = dy / self._divisor(spatial, geom, dy.dtype)
         if (self.pool_type in ("avg", "sum") and kernel == stride and not any(pad)
-                and tuple(o * k for o, k in zip(out, kernel)) == tuple(xshape[2:])):
+                and tuple(o * k for o, k in zip(out, kernel)) == spatial):
             # windows tile the input exactly: the gradient is one broadcast copy
+            lead, trail = xshape[:self._lead()], (xshape[-1:] if self._bl else ())
             dx = np.empty(xshape, dy.dtype)
-            tiled = dx.reshape(xshape[:2] + tuple(x for o, k in zip(out, kernel) for x in (o, k)))
-            tiled[...] = dy.reshape(dy.shape[:2] + tuple(x for o in out for x in (o, 1)))
+            tiled = dx.reshape(lead + tuple(x for o, k in zip(out, kernel) for x in (o, k)) + trail)
+            tiled[...] = dy.reshape(lead + tuple(x for o in out for x in (o, 1)) + trail)
             return (dx,)
         dxp = np.zeros(padded_shape, dy.dtype)
         if self.pool_type == "lp":
@@ -639,8 +701,8 @@ class Pooling(_Spatial):
                 dxp[sl] += (np.power(np.abs(v), p - 1) * np.sign(v) * coef).astype(dy.dtype)
             else:
                 dxp[sl] += dy
-        crop = tuple(slice(p, p + h) for p, h in zip(pad, xshape[2:]))
-        return (np.ascontiguousarray(dxp[(slice(None), slice(None)) + crop]),)
+        crop = tuple(slice(p, p + h) for p, h in zip(pad, spatial))
+        return (np.ascontiguousarray(dxp[(slice(None),) * self._lead() + crop]),)
 
     def label(self, node_name):
         if self.global_pool:
@@ -699,6 +761,9 @@ class Activation(Op):
     def backward(self, saved, dy):
         x, y = saved
         return (_ACTS[self.act_type][1](x, y, dy),)
+
+    def batch_last(self, ndim):
+        return self                     # elementwise: any layout
 
     def label(self, node_name):
         return "Activation\n%s" % self.act_type

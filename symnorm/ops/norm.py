@@ -7,6 +7,7 @@ to noise in float32).  Reductions go through BLAS (``_np.channel_sum``/``channel
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -84,6 +85,10 @@ class BatchNorm(Op):
 
     def pinned_inputs(self):
         return {"gamma": 1.0} if self.fix_gamma else {}
+
+    def batch_last(self, ndim):
+        ax = self.axis % ndim           # valid: shape inference has checked it
+        return dataclasses.replace(self, axis=ax - 1 if ax else ndim - 1)
 
     def infer_shape(self, data, gamma, beta, moving_mean, moving_var):
         if data is None:

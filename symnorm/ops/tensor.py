@@ -105,7 +105,9 @@ class Min(_Extreme):
 
 @register
 class transpose(Op):
-    """Permute axes (reverse them when ``axes`` is empty)."""
+    """Permute axes (reverse them when ``axes`` is empty).  Always a new C-contiguous
+    array (the layout pass's region boundaries rely on it)."""
+    fresh_outputs = True
     axes: Shape = param((), doc="the permutation; () reverses")
 
     def _perm(self, ndim):
@@ -121,7 +123,7 @@ class transpose(Op):
         return (data,), (tuple(data[i] for i in self._perm(len(data))),)
 
     def forward(self, data, *, train):
-        return Result((np.ascontiguousarray(data.transpose(self._perm(data.ndim))),))
+        return Result((data.transpose(self._perm(data.ndim)).copy(order="C"),))
 
     def backward(self, saved, dy):
         return (np.ascontiguousarray(dy.transpose(np.argsort(self._perm(dy.ndim)))),)
