@@ -92,3 +92,58 @@ def check_json_roundtrip(name, params, shapes):
     assert back.list_outputs() == sym.list_outputs()
     assert back.infer_shape(**shapes) == sym.infer_shape(**shapes)
     sn.graph.lint(back)
+
+
+def _var_name(sym, slot):
+    names = sym.list_arguments() + sym.list_auxiliary_states()
+    return slot if slot in names else "node_" + slot
+
+
+def check_batch_last(name, params, shapes, rng):
+    """The op's batch-last twin (``Op.batch_last``) on data stored (C, *S, N) computes what
+    the op computes on (N, C, *S): every output, proposed aux value and gradient, float64.
+    Returns False when the example has no twin."""
+    sym = build(name, params, shapes)
+    op = sym.entries[0].node.op
+    names = op.input_names()
+    lay_in = [i for i, n in enumerate(names) if n in op.batch_last_inputs]
+    lay_out = [j for j, n in enumerate(op.output_names()) if n in op.batch_last_outputs]
+    if not lay_in or not lay_out:
+        return False
+    arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**shapes)
+    known = dict(zip(sym.list_arguments(), arg_shapes))
+    known.update(zip(sym.list_auxiliary_states(), aux_shapes))
+    ndim = len(known[_var_name(sym, names[lay_in[0]])])
+    twin = op.batch_last(ndim) if ndim >= 3 else None
+    if twin is None:
+        return False
+    to_bl = lambda a: np.ascontiguousarray(np.moveaxis(a, 0, -1))      # noqa: E731
+    from_bl = lambda a: np.moveaxis(a, -1, 0)                          # noqa: E731
+    values = [rng.uniform(0.5, 1.5, known[_var_name(sym, n)]) if n in op.aux
+              else rng.normal(0, 1, known[_var_name(sym, n)]) for n in names]
+    bl_values = [to_bl(v) if i in lay_in else v for i, v in enumerate(values)]
+    # the twin's shape rule is the op's, transposed
+    bl_shapes = twin.infer_shape(*[v.shape for v in bl_values])
+    for j, (b, s) in enumerate(zip(bl_shapes[1], out_shapes)):        # visible outputs
+        assert tuple(b) == (tuple(s)[1:] + tuple(s)[:1] if j in lay_out else tuple(s))
+    for train in (True, False):
+        ref = op.forward(*values, train=train)
+        got = twin.forward(*bl_values, train=train)
+        for j, (a, b) in enumerate(zip(ref[0], got[0])):
+            np.testing.assert_allclose(from_bl(b) if j in lay_out else b, a, rtol=1e-10, atol=1e-12)
+        if ref[1] is not None:
+            for a, b in zip(ref[1], got[1]):
+                np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+        if not op.differentiable or op.head_grad == "ignore":
+            continue
+        outs = op.output_names()
+        dys = [rng.normal(0, 1, ref[0][j].shape) for j, n in enumerate(outs)
+               if n not in op.no_grad_outputs]
+        grad_js = [j for j, n in enumerate(outs) if n not in op.no_grad_outputs]
+        g_ref = op.backward(ref[2], *dys)
+        g_got = twin.backward(got[2], *[to_bl(d) if j in lay_out else d for j, d in zip(grad_js, dys)])
+        for i, (a, b) in enumerate(zip(g_ref, g_got)):
+            if a is None:
+                continue
+            np.testing.assert_allclose(from_bl(b) if i in lay_in else b, a, rtol=1e-9, atol=1e-11)
+    return True

@@ -100,3 +100,14 @@ def test_no_module_outside_ops_lists_op_names():
         src = inspect.getsource(mod)
         for op in ("BatchNorm", "SoftmaxOutput", "Convolution", "BlockGrad"):
             assert "'%s'" % op not in src and '"%s"' % op not in src, (mod.__name__, op)
+
+
+@pytest.mark.parametrize("name,i,params,shapes", CASES, ids=IDS)
+def test_batch_last_twin_computes_the_same(name, i, params, shapes, rng):
+    if not harness.check_batch_last(name, params, shapes, rng):
+        pytest.skip("no batch-last twin for this example")
+
+
+def test_batch_last_twins_exist_where_the_layout_pass_needs_them():
+    twins = {n for n, i, p, s in CASES if harness.check_batch_last(n, p, s, np.random.RandomState(0))}
+    assert {"Convolution", "Pooling", "BatchNorm", "Activation"} <= twins

@@ -319,8 +319,10 @@ class Convolution(_Spatial):
         y = y.reshape((f,) + out_sp + (self._split(data.shape)[0],))
         if bias is not None:
             y += bias.reshape((f,) + (1,) * (nsp + 1))
-        return Result((self._to_layout(y),), None,
-                      ("gemm", cols if train else data, weight, data.shape, xt_shape, out_sp))
+        # training keeps the columns for the weight gradient; inference only the input
+        saved = ("gemm", cols, weight, data.shape, xt_shape, out_sp) if train else \
+            ("gemm-input", data, weight, data.shape, xt_shape, out_sp)
+        return Result((self._to_layout(y),), None, saved)
 
     def backward(self, saved, dy, *, need=None):
         need_dx = need is None or need[0]
@@ -331,8 +333,8 @@ class Convolution(_Spatial):
             dx = self._uncrop(dxt, xshape) if need_dx else None
             db = None if self.no_bias else dyt.reshape(dyt.shape[0], -1) @ ones(dyt[0].size, dyt.dtype)
             return (dx, dw) if self.no_bias else (dx, dw, db)
-        _, cols, weight, xshape, xt_shape, out_sp = saved
-        if cols.ndim != 3:                    # after an inference forward: the input was kept
+        path, cols, weight, xshape, xt_shape, out_sp = saved
+        if path == "gemm-input":              # after an inference forward: the input was kept
             cols = self._im2col(cols, scratch=False)[0]
         g, f = self.num_group, self.num_filter
         n, c, _ = self._split(xshape)
@@ -518,6 +520,7 @@ class Pooling(_Spatial):
     (built with oneDNN) declares one: it counts in the JSON's ``node_row_ptr``."""
     outputs = ("output", "workspace")
     no_grad_outputs = ("workspace",)
+    batch_last_outputs = ("output", "workspace")
     color = "#80b1d3"
     fresh_outputs = True
     kernel: Shape = param((), doc="window size; required unless global_pool", check=all_positive)
@@ -772,6 +775,7 @@ class Activation(Op):
     def examples(cls):
         for act in _ACTS:
             yield {"act_type": act}, {"data": (3, 4)}
+        yield {"act_type": "sigmoid"}, {"data": (2, 3, 2, 2)}
 
 
 _SELU_ALPHA, _SELU_LAMBDA = 1.6732632423543772, 1.0507009873554805
