@@ -3,7 +3,8 @@ written for numpy's strengths (PERF-ANCHORS §2).
 
 * The tensor is viewed as rows ``(pre, C·L)`` (pre = axes before the channel axis, L = axes
   after it), and per-channel vectors are expanded to length C·L, so every ufunc loop runs
-  over contiguous memory against contiguous memory (no strided broadcasting).
+  over contiguous memory against contiguous memory (no strided broadcasting); with nothing
+  before the channel axis (batch-last data) it is ``(C, L)`` against ``(C, 1)`` columns.
 * Per-channel sums are ``_np.channel_sum``/``channel_dot``: BLAS matrix-vector products
   with a ones vector, or column reductions when L is small; sums of products without a
   temporary.
@@ -23,15 +24,22 @@ BLOCK_ELEMS = 1 << 18          # 1 MiB of float32 per block
 CONDITION = 100.0              # mean² > CONDITION·var: one-pass variance is not trusted
 
 
-def rows_view(x3: np.ndarray) -> np.ndarray:
-    """``(pre, C, L)`` viewed as ``(pre, C·L)`` rows."""
+def plane(x3: np.ndarray):
+    """The 2-D view of ``(pre, C, L)`` that the elementwise passes run on, and a function
+    shaping per-channel vectors against it, so every ufunc loop is contiguous:
+
+    * ``(C, L)`` with ``(C, 1)`` columns when nothing precedes the channel axis (batch-last
+      data from the layout pass, and NCHW with a batch of one);
+    * otherwise ``(pre, C·L)`` rows with the vectors repeated to length C·L."""
     pre, c, post = x3.shape
-    return x3.reshape(pre, c * post)
+    if pre == 1:
+        return x3.reshape(c, post), (lambda v: v.reshape(c, 1))
+    return x3.reshape(pre, c * post), (lambda v: np.repeat(v, post) if post > 1 else v)
 
 
-def expand(v: np.ndarray, post: int) -> np.ndarray:
-    """A per-channel vector repeated to length C·L (one row of the rows view)."""
-    return np.repeat(v, post) if post > 1 else v
+def _part(v: np.ndarray, rows: slice) -> np.ndarray:
+    # a (rows, 1) column operand follows the row block; a row operand is shared
+    return v[rows] if v.ndim == 2 else v
 
 
 def _blocks(pre: int, row: int):
@@ -41,15 +49,15 @@ def _blocks(pre: int, row: int):
 
 
 def affine(x2: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = x·a + b with a, b of length C·L, blocked."""
+    """out = x·a + b on a ``plane`` view (a, b shaped by it), blocked."""
     if x2.size <= BLOCK_ELEMS:
         np.multiply(x2, a, out=out)
         out += b
         return out
     for blk in _blocks(*x2.shape):
         o = out[blk]
-        np.multiply(x2[blk], a, out=o)
-        o += b
+        np.multiply(x2[blk], _part(a, blk), out=o)
+        o += _part(b, blk)
     return out
 
 
@@ -67,10 +75,10 @@ def axpby_plus(dy2, k1, x2, k2, k3, out):
     for blk in blocks:
         o = out[blk]
         t = tmp[:o.shape[0]]
-        np.multiply(dy2[blk], k1, out=o)
-        np.multiply(x2[blk], k2, out=t)
+        np.multiply(dy2[blk], _part(k1, blk), out=o)
+        np.multiply(x2[blk], _part(k2, blk), out=t)
         o += t
-        o += k3
+        o += _part(k3, blk)
     return out
 
 

@@ -32,12 +32,12 @@ def _moments(x3: np.ndarray):
     return shift + mu, var, xc, mu
 
 
-def _dx_buffer(out, dtype, rows, cols):
+def _dx_buffer(out, dtype, shape):
     """The executor's gradient buffer for data when it offers one (see Op.backward_out)."""
     buf = None if out is None else out[0]
     if buf is not None and buf.dtype == dtype and buf.flags.c_contiguous:
-        return buf.reshape(rows, cols)
-    return np.empty((rows, cols), dtype)
+        return buf.reshape(shape)
+    return np.empty(shape, dtype)
 
 
 @register
@@ -112,10 +112,10 @@ class BatchNorm(Op):
         if not (train and not self.use_global_stats):
             inv = (1.0 / np.sqrt(moving_var + self.eps)).astype(dt)
             scale = inv * w
-            buf = out.reshape(pre, c * post) if out is not None and out.dtype == dt else \
-                np.empty((pre, c * post), dt)
-            y2 = K.affine(K.rows_view(x3), K.expand(scale, post),
-                          K.expand((beta - moving_mean * scale).astype(dt), post), buf)
+            x2, per = K.plane(x3)
+            buf = out.reshape(x2.shape) if out is not None and out.dtype == dt else \
+                np.empty(x2.shape, dt)
+            y2 = K.affine(x2, per(scale), per((beta - moving_mean * scale).astype(dt)), buf)
             outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
             return Result(outs, None, (x3, moving_mean.astype(dt), None, inv, w, False, data.shape))
         m = pre * post
@@ -132,9 +132,9 @@ class BatchNorm(Op):
             shift, mu = mean, None                  # the fast path: no residual mean
             inv = 1.0 / np.sqrt(var + dt.type(self.eps))
             scale = (inv * w).astype(dt)
-            y2 = K.affine(K.rows_view(x3), K.expand(scale, post),
-                          K.expand((beta - mean * scale).astype(dt), post),
-                          np.empty((pre, c * post), dt))
+            x2, per = K.plane(x3)
+            y2 = K.affine(x2, per(scale), per((beta - mean * scale).astype(dt)),
+                          np.empty(x2.shape, dt))
         else:
             mean, var, y3, mu = _moments(x3)
             shift = mean - mu
@@ -165,8 +165,9 @@ class BatchNorm(Op):
             sdyxc = channel_dot(dy3, x3) - shift * sdy
         dgamma = None if self.fix_gamma else sdyxc * inv
         if not batch:
-            dx = _dx_buffer(out, x3.dtype, pre, c * post)
-            np.multiply(K.rows_view(dy3), K.expand((w * inv).astype(x3.dtype), post), out=dx)
+            dy2, per = K.plane(dy3)
+            dx = _dx_buffer(out, x3.dtype, dy2.shape)
+            np.multiply(dy2, per((w * inv).astype(x3.dtype)), out=dx)
             return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
         # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (x - K)·k2 + k3
         m = pre * post
@@ -181,9 +182,10 @@ class BatchNorm(Op):
             return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
         k3 = k3 - k2 * shift                               # fold the shift into the constant
         dt = x3.dtype
-        dx = K.axpby_plus(K.rows_view(dy3), K.expand(k1.astype(dt), post), K.rows_view(x3),
-                          K.expand(k2.astype(dt), post), K.expand(k3.astype(dt), post),
-                          _dx_buffer(out, dt, pre, c * post))
+        dy2, per = K.plane(dy3)
+        x2, _ = K.plane(x3)
+        dx = K.axpby_plus(dy2, per(k1.astype(dt)), x2, per(k2.astype(dt)), per(k3.astype(dt)),
+                          _dx_buffer(out, dt, x2.shape))
         return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
 
     def label(self, node_name):
