@@ -748,6 +748,8 @@ def _tanh_grad(x, y, dy):
     return g
 
 
+_GRAD_FROM_Y = ("relu", "sigmoid", "tanh")     # gradients that need only the output
+
 _ACTS = {
     # act_type: (forward f(x), gradient from (x, y, dy))
     "relu": (lambda x: np.maximum(x, 0), lambda x, y, dy: dy * (y > 0)),
@@ -775,7 +777,8 @@ class Activation(Op):
         if out is not None and self.act_type in _INPLACE:
             return Result((_INPLACE[self.act_type](data, out),))
         y = _ACTS[self.act_type][0](data)
-        return Result((y,), saved=(data, y))
+        # relu/sigmoid/tanh differentiate from y alone: not keeping x frees its buffer
+        return Result((y,), saved=(None if self.act_type in _GRAD_FROM_Y else data, y))
 
     def backward(self, saved, dy):
         x, y = saved
