@@ -84,6 +84,6 @@ def axpby_plus(dy2, k1, x2, k2, k3, out):
 
 def well_conditioned(mean: np.ndarray, var: np.ndarray) -> bool:
     """max(mean²) ≤ CONDITION·min(var): a cheap sufficient test for every channel (two
-    reductions over C values instead of four elementwise ops)."""
-    return float(np.dot(mean, mean) if len(mean) == 1 else np.max(np.abs(mean))) ** 2 <= \
-        CONDITION * float(np.min(var)) + 1e-30
+    reductions over C values; ufunc.reduce skips np.max's dispatch, ~3 µs a call)."""
+    return float(np.maximum.reduce(np.abs(mean))) ** 2 <= \
+        CONDITION * float(np.minimum.reduce(var)) + 1e-30
