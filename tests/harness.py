@@ -99,6 +99,14 @@ def _var_name(sym, slot):
     return slot if slot in names else "node_" + slot
 
 
+def has_batch_last(name, params, shapes) -> bool:
+    """Does this example's op have a batch-last twin for its input rank?"""
+    sym = build(name, params, shapes)
+    op = sym.entries[0].node.op
+    data = [s for k, s in shapes.items() if k in op.batch_last_inputs]
+    return bool(data) and len(data[0]) >= 3 and op.batch_last(len(data[0])) is not None
+
+
 def check_batch_last(name, params, shapes, rng):
     """The op's batch-last twin (``Op.batch_last``) on data stored (C, *S, N) computes what
     the op computes on (N, C, *S): every output, proposed aux value and gradient, float64.
