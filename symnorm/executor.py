@@ -79,6 +79,7 @@ class Plan:
     free_after: tuple
     pinned: tuple           # (arg name, value) pairs written at each forward (fix_gamma)
     inplace: tuple          # per op node: may its output overwrite its first input? (inference)
+    inplace_train: tuple    # ... also when training (the backward state survives it)
 
     @staticmethod
     def build(symbol, shapes: dict, dtypes: dict) -> "Plan":
@@ -119,6 +120,8 @@ class Plan:
                       and shape_l[s0] == shape_l[out_slots[i][0]]
                       and dtype_l[s0] == dtype_l[out_slots[i][0]])
             inplace.append(ok)
+        inplace_train = tuple(ok and n.op.inplace_in_training() and not producer[in_slots[i][0]].op.keeps_output()
+                              for i, (n, ok) in enumerate(zip(op_nodes, inplace)))
         pinned = []
         for n in op_nodes:
             for slot_name, value in n.op.pinned_inputs().items():
@@ -128,7 +131,7 @@ class Plan:
         return Plan(symbol, op_nodes, in_slots, out_slots, arg_slot, aux_slot, head_slots,
                     tuple(e.node for e in symbol.entries), tuple(symbol.list_outputs()),
                     tuple(shape_l), tuple(dtype_l), tuple(tuple(f) for f in free_after),
-                    tuple(pinned), tuple(inplace))
+                    tuple(pinned), tuple(inplace), inplace_train)
 
 
 class Executor:
@@ -184,7 +187,8 @@ class Executor:
         self._bwd_steps = [(i, bind(b, plan.op_nodes[i].op), *rest)
                            for (i, b, *rest) in autodiff.backward_steps(plan, self._wants, self._on_path)]
         self._fwd_steps = [(i, bind(n.op.forward, n.op), plan.in_slots[i], plan.out_slots[i],
-                            plan.free_after[i], i in self._on_path_set, plan.inplace[i])
+                            plan.free_after[i], i in self._on_path_set,
+                            (plan.inplace[i], plan.inplace_train[i]))
                            for i, n in enumerate(plan.op_nodes)]
 
     def set_collective(self, collective):
@@ -277,16 +281,18 @@ class Executor:
         check = ("fwd", train) not in self._checked or self.nan_check or self._monitor is not None
         i = -1
         try:
-            # the hot loop: a few hundred ns per node on top of the op itself.  Inference
-            # forwards keep no backward state, so planned ops overwrite their dying input.
-            reuse = not (train or save) and self.inplace
+            # the hot loop: a few hundred ns per node on top of the op itself.  Planned ops
+            # overwrite their dying input (Plan.inplace; when backward state is kept, only
+            # where it survives that: Plan.inplace_train).  A monitor sees every input intact.
+            mode = 1 if save else 0
+            reuse = self.inplace and self._monitor is None
             for i, fwd, ins, outs, frees, on_path, inplace in self._fwd_steps:
                 if len(ins) == 1:
                     a = values[ins[0]]
-                    res = fwd(a, train=train, out=a) if (inplace and reuse) else fwd(a, train=train)
+                    res = fwd(a, train=train, out=a) if (reuse and inplace[mode]) else fwd(a, train=train)
                 else:
                     args = [values[s] for s in ins]
-                    res = (fwd(*args, train=train, out=args[0]) if (inplace and reuse)
+                    res = (fwd(*args, train=train, out=args[0]) if (reuse and inplace[mode])
                            else fwd(*args, train=train))
                 out = res[0]
                 if check:

@@ -36,8 +36,10 @@ gradients, never zeros):
 
 In-place execution: an op with ``inplace = True`` takes ``out=`` in ``forward`` (a buffer
 of its first output's shape and dtype, possibly its own first input).  The executor passes
-one only in inference forwards, and only over an input that dies at this node and was made
-by an op with ``fresh_outputs = True`` (so no view of it lives elsewhere).
+one only over an input that dies at this node and was made by an op with
+``fresh_outputs = True`` (so no view of it lives elsewhere): in inference forwards always,
+in training only when the op says ``inplace_in_training()`` and the input's producer says
+its saved state does not alias that output (``keeps_output()`` is False).
 
 Batch-last execution: ``batch_last(ndim)`` returns the op's twin for tensors stored
 ``(C, *S, N)`` (see ``symnorm.layout``), or None.
@@ -178,6 +180,18 @@ class Op:
         last, ``(N, C, *S)`` -> ``(C, *S, N)`` in ``batch_last_inputs``/``_outputs``;
         None (the default) when the op cannot run that way.  See ``symnorm.layout``."""
         return None
+
+    def keeps_output(self) -> bool:
+        """Whether the state ``forward`` saves for backward may alias its first output.
+        True, the safe default, stops the executor from overwriting that output in place
+        during training; ops whose saved state holds only inputs or new arrays say False."""
+        return True
+
+    def inplace_in_training(self) -> bool:
+        """Whether ``forward(out=<its first input>)`` is safe in training too: the saved
+        state then refers to the input's buffer only as the output (sigmoid keeps y, not
+        x).  Only asked of ``inplace`` ops; default False."""
+        return False
 
     def pinned_inputs(self) -> dict:
         """Argument slots the op overwrites with a constant at each forward (fix_gamma)."""

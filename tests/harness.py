@@ -155,3 +155,63 @@ def check_batch_last(name, params, shapes, rng):
                 continue
             np.testing.assert_allclose(from_bl(b) if i in lay_in else b, a, rtol=1e-9, atol=1e-11)
     return True
+
+
+def _op_and_values(name, params, shapes, rng):
+    sym = build(name, params, shapes)
+    op = sym.entries[0].node.op
+    arg_shapes, _, aux_shapes = sym.infer_shape(**shapes)
+    known = dict(zip(sym.list_arguments(), arg_shapes))
+    known.update(zip(sym.list_auxiliary_states(), aux_shapes))
+    cls = REGISTRY[name]
+    values = []
+    for n in op.input_names():
+        shape = known[_var_name(sym, n)]
+        lo, hi = cls.input_range.get(n, (None, None))
+        if n in op.aux:
+            values.append(rng.uniform(0.5, 1.5, shape))
+        elif lo is not None:
+            values.append(rng.uniform(lo, hi, shape))
+        else:
+            values.append(rng.normal(0, 1, shape))
+    return op, values
+
+
+def _backward(op, res, rng_seed):
+    outs = op.output_names()
+    rng = np.random.RandomState(rng_seed)
+    dys = [rng.normal(0, 1, res[0][j].shape) for j, n in enumerate(outs) if n not in op.no_grad_outputs]
+    return op.backward(res[2], *dys)
+
+
+def check_training_aliasing(name, params, shapes, rng):
+    """The in-place declarations hold in training (float64):
+
+    * ``keeps_output()`` False: scribbling over the first output after forward does not
+      change the gradients (the saved state does not alias it);
+    * ``inplace_in_training()`` True: ``forward(out=<first input>)`` gives the outputs and
+      gradients of the out-of-place forward.
+    Returns False when neither applies or the op has no backward to check."""
+    op, values = _op_and_values(name, params, shapes, rng)
+    if not op.differentiable or op.head_grad == "ignore":
+        return False
+    checked = False
+    if not op.keeps_output():
+        ref = _backward(op, op.forward(*values, train=True), 1)
+        res = op.forward(*values, train=True)
+        res[0][0][...] = np.nan
+        for a, b in zip(ref, _backward(op, res, 1)):
+            if a is not None:
+                np.testing.assert_array_equal(b, a)
+        checked = True
+    if op.inplace and op.inplace_in_training():
+        ref = op.forward(*values, train=True)
+        g_ref = _backward(op, ref, 2)
+        first = values[0].copy()
+        res = op.forward(first, *values[1:], train=True, out=first)
+        np.testing.assert_array_equal(res[0][0], ref[0][0])
+        for a, b in zip(g_ref, _backward(op, res, 2)):
+            if a is not None:
+                np.testing.assert_array_equal(b, a)
+        checked = True
+    return checked

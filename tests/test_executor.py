@@ -493,3 +493,47 @@ def test_simple_bind_shares_named_arrays_with_shared_exec(rng):
     small.forward(is_train=True, data=rng.randn(2, 4), softmax_label=np.array([0, 2]))
     small.backward()
     assert big.grad_dict["fc_weight"].any()                          # gradients land in shared buffers
+
+
+def test_training_runs_in_place_only_where_backward_state_survives(rng):
+    x = sym.Variable("data")
+    c = sym.Convolution(x, kernel=(3, 3), num_filter=4, name="c")
+    s = sym.Activation(sym.BatchNorm(c, fix_gamma=False, name="bn"), act_type="sigmoid", name="s")
+    r = sym.Activation(s, act_type="relu", name="r")      # its producer keeps y for backward
+    m = sym.Pooling(sym.Activation(r * 2.0, act_type="tanh", name="t"), kernel=(2, 2), pool_type="max", name="p")
+    net = sym.MakeLoss(sym.sum(sym.Activation(m, act_type="relu", name="r2") + 1.0))
+    ex = net.simple_bind(sn.cpu(), data=(2, 3, 6, 6))
+    plan = ex.plan
+    in_place = {n.name for n, ok in zip(plan.op_nodes, plan.inplace_train) if ok}
+    # sigmoid over BatchNorm's output, tanh over a scalar op's; not relu over sigmoid
+    # (sigmoid keeps y), not relu over max pooling (it keeps its output), not BatchNorm
+    assert {"s", "t"} <= in_place and not in_place & {"r", "r2", "bn"}
+    assert any(n.op.op_name == "_mul_scalar" for n, ok in zip(plan.op_nodes, plan.inplace_train) if ok)
+    for a in ex.arg_dict.values():
+        a[...] = rng.randn(*a.shape)
+    runs = []
+    for inplace in (True, False):
+        ex.inplace = inplace
+        for a in ex.aux_dict.values():
+            a[...] = 1.0
+        out = [o.copy() for o in ex.forward(is_train=True)]
+        ex.backward()
+        runs.append((out, {k: g.copy() for k, g in ex.grad_dict.items()},
+                     {k: a.copy() for k, a in ex.aux_dict.items()}))
+    (o1, g1, a1), (o2, g2, a2) = runs
+    np.testing.assert_array_equal(o1[0], o2[0])
+    for k in g1:
+        np.testing.assert_array_equal(g1[k], g2[k], err_msg=k)
+    for k in a1:
+        np.testing.assert_array_equal(a1[k], a2[k], err_msg=k)
+
+
+def test_a_monitor_sees_inputs_before_any_in_place_write(rng):
+    x = sym.Variable("x")
+    net = sym.Activation(sym.exp(x), act_type="relu", name="r") * 2.0
+    ex = net.simple_bind(sn.cpu(), x=(2, 3))
+    ex.arg_dict["x"][:] = rng.randn(2, 3)
+    seen = {}
+    ex.set_monitor_callback(lambda name, arr: seen.setdefault(name, arr.copy()), monitor_all=True)
+    ex.forward()
+    np.testing.assert_allclose(seen["r_data"], np.exp(ex.arg_dict["x"]), rtol=1e-6)

@@ -112,3 +112,15 @@ def test_batch_last_twin_computes_the_same(name, i, params, shapes, rng):
 
 def test_batch_last_twins_exist_where_the_layout_pass_needs_them():
     assert {"Convolution", "Pooling", "BatchNorm", "Activation"} <= {c[0] for c in TWIN_CASES}
+
+
+@pytest.mark.parametrize("name,i,params,shapes", CASES, ids=IDS)
+def test_training_in_place_declarations_hold(name, i, params, shapes, rng):
+    harness.check_training_aliasing(name, params, shapes, rng)
+
+
+def test_training_in_place_is_declared_where_lenet_needs_it():
+    from symnorm.registry import REGISTRY as R
+    assert R["Activation"](act_type="sigmoid").inplace_in_training()
+    assert not R["BatchNorm"]().keeps_output() and not R["Convolution"](kernel=(3, 3), num_filter=2).keeps_output()
+    assert R["Pooling"](kernel=(2, 2), pool_type="max").keeps_output()

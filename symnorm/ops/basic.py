@@ -263,6 +263,12 @@ class PlusScalar(_Scalar):
     inplace = True
     hint = "_plusscalar"
 
+    def keeps_output(self):
+        return False                    # saves nothing
+
+    def inplace_in_training(self):
+        return True
+
     def forward(self, data, *, train, out=None):
         s = self._s[data.dtype]
         return Result((np.add(data, s) if out is None else np.add(data, s, out=out),))
@@ -276,6 +282,12 @@ class MinusScalar(_Scalar):
     """out = data - scalar"""
     inplace = True
     hint = "_minusscalar"
+
+    def keeps_output(self):
+        return False                    # saves nothing
+
+    def inplace_in_training(self):
+        return True
 
     def forward(self, data, *, train, out=None):
         s = self._s[data.dtype]
@@ -303,6 +315,12 @@ class MulScalar(_Scalar):
     inplace = True
     hint = "_mulscalar"
 
+    def keeps_output(self):
+        return False                    # saves nothing
+
+    def inplace_in_training(self):
+        return True
+
     def forward(self, data, *, train, out=None):
         s = self._s[data.dtype]
         return Result((np.multiply(data, s) if out is None else np.multiply(data, s, out=out),))
@@ -316,6 +334,12 @@ class DivScalar(_Scalar):
     """out = data / scalar"""
     inplace = True
     hint = "_divscalar"
+
+    def keeps_output(self):
+        return False                    # saves nothing
+
+    def inplace_in_training(self):
+        return True
 
     def forward(self, data, *, train, out=None):
         s = self._s[data.dtype]

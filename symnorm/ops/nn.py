@@ -41,6 +41,9 @@ class FullyConnected(Op):
     no_bias: bool = param(False, doc="drop the bias input")
     flatten: bool = param(True, doc="collapse all but the first axis")
 
+    def keeps_output(self):
+        return False                    # saves the input and the weight
+
     def arguments(self):
         return ("data", "weight") if self.no_bias else self.inputs
 
@@ -248,6 +251,9 @@ class Convolution(_Spatial):
         if any(pad):
             return np.pad(xt, ((0, 0),) + tuple((p, p) for p in pad) + ((0, 0),))
         return np.ascontiguousarray(xt)
+
+    def keeps_output(self):
+        return False                    # saves the columns (or the input) and the weight
 
     def _to_layout(self, yt):
         """A (C, *S, N) result in this op's layout, contiguous."""
@@ -555,6 +561,9 @@ class Pooling(_Spatial):
     def output_names(self):
         return ("output", "workspace") if self.pool_type == "max" else ("output",)
 
+    def keeps_output(self):
+        return self.pool_type in ("max", "lp")    # their backward reads the pooled values
+
     def num_visible_outputs(self):
         return 1
 
@@ -775,7 +784,8 @@ class Activation(Op):
 
     def forward(self, data, *, train, out=None):
         if out is not None and self.act_type in _INPLACE:
-            return Result((_INPLACE[self.act_type](data, out),))
+            y = _INPLACE[self.act_type](data, out)
+            return Result((y,), saved=(None, y))
         y = _ACTS[self.act_type][0](data)
         # relu/sigmoid/tanh differentiate from y alone: not keeping x frees its buffer
         return Result((y,), saved=(None if self.act_type in _GRAD_FROM_Y else data, y))
@@ -786,6 +796,9 @@ class Activation(Op):
 
     def batch_last(self, ndim):
         return self                     # elementwise: any layout
+
+    def inplace_in_training(self):
+        return self.act_type in _GRAD_FROM_Y    # backward needs y only, which is the output
 
     def label(self, node_name):
         return "Activation\n%s" % self.act_type

@@ -86,6 +86,9 @@ class BatchNorm(Op):
     def pinned_inputs(self):
         return {"gamma": 1.0} if self.fix_gamma else {}
 
+    def keeps_output(self):
+        return False                    # saves the input and per-channel vectors
+
     def batch_last(self, ndim):
         ax = self.axis % ndim           # valid: shape inference has checked it
         return dataclasses.replace(self, axis=ax - 1 if ax else ndim - 1)

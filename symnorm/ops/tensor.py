@@ -110,6 +110,9 @@ class transpose(Op):
     fresh_outputs = True
     axes: Shape = param((), doc="the permutation; () reverses")
 
+    def keeps_output(self):
+        return False
+
     def _perm(self, ndim):
         if not self.axes:
             return tuple(reversed(range(ndim)))
