@@ -120,7 +120,14 @@ class Plan:
                       and shape_l[s0] == shape_l[out_slots[i][0]]
                       and dtype_l[s0] == dtype_l[out_slots[i][0]])
             inplace.append(ok)
-        inplace_train = tuple(ok and n.op.inplace_in_training() and not producer[in_slots[i][0]].op.keeps_output()
+        # in training other readers of the input may have saved it for their backward:
+        # only a sole reader may overwrite it
+        readers = {}
+        for ins in in_slots:
+            for s in set(ins):
+                readers[s] = readers.get(s, 0) + 1
+        inplace_train = tuple(ok and readers[in_slots[i][0]] == 1 and n.op.inplace_in_training()
+                              and not producer[in_slots[i][0]].op.keeps_output()
                               for i, (n, ok) in enumerate(zip(op_nodes, inplace)))
         pinned = []
         for n in op_nodes:

@@ -537,3 +537,23 @@ def test_a_monitor_sees_inputs_before_any_in_place_write(rng):
     ex.set_monitor_callback(lambda name, arr: seen.setdefault(name, arr.copy()), monitor_all=True)
     ex.forward()
     np.testing.assert_allclose(seen["r_data"], np.exp(ex.arg_dict["x"]), rtol=1e-6)
+
+
+def test_training_in_place_spares_an_input_another_reader_saved(rng):
+    """BatchNorm's output feeds a FullyConnected (which keeps its input for the weight
+    gradient) and a sigmoid: the sigmoid must not overwrite it."""
+    x = sym.Variable("data")
+    b = sym.BatchNorm(x, fix_gamma=False, name="bn")
+    net = sym.MakeLoss(sym.sum(sym.FullyConnected(b, num_hidden=3, name="fc") * 1.0)
+                       + sym.sum(sym.Activation(b, act_type="sigmoid", name="s")))
+    ex = net.simple_bind(sn.cpu(), data=(5, 4))
+    assert not any(ok for n, ok in zip(ex.plan.op_nodes, ex.plan.inplace_train) if n.name == "s")
+    for a in ex.arg_dict.values():
+        a[...] = rng.randn(*a.shape)
+    grads = []
+    for inplace in (True, False):
+        ex.inplace = inplace
+        ex.forward(is_train=True)
+        ex.backward()
+        grads.append(ex.grad_dict["fc_weight"].copy())
+    np.testing.assert_array_equal(grads[0], grads[1])
