@@ -232,3 +232,33 @@ def test_deconvolution_target_shape_and_errors():
         d.infer_shape(x=(1, 2, 2, 2))
     with pytest.raises(sn.ParamError, match="adj"):
         sym.Deconvolution(sym.Variable("x"), kernel=(3, 3), adj=(1,), num_filter=2)
+
+
+@pytest.mark.parametrize("params,shape", [
+    (dict(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max"), (2, 3, 9, 8)),
+    (dict(kernel=(3, 3), stride=(2, 2), pool_type="max", pooling_convention="full"), (2, 2, 8, 7)),
+    (dict(kernel=(3, 2), stride=(3, 2), pool_type="avg", pad=(1, 0), count_include_pad=False), (1, 2, 10, 9)),
+    (dict(kernel=(2, 2), stride=(2, 2), pool_type="sum", pooling_convention="same"), (2, 2, 7, 5)),
+    (dict(kernel=(3, 3), stride=(2, 2), pool_type="lp", p_value=2), (1, 2, 7, 7)),
+    (dict(kernel=(3,), stride=(2,), pool_type="max"), (2, 3, 11)),
+    (dict(kernel=(2, 3, 2), stride=(2, 2, 1), pool_type="max", pad=(1, 1, 0)), (1, 2, 5, 6, 4)),
+])
+@pytest.mark.parametrize("layout", [None, "batch_last"])
+def test_pooling_phase_split_gives_the_direct_result(params, shape, layout, rng, monkeypatch):
+    """Strided pooling reads windows from the input split by stride phase when the direct
+    strided views would have short inner runs; both ways compute the same, bit for bit."""
+    from symnorm.ops.nn import Pooling
+    op = Pooling.create(params)
+    x = rng.randn(*shape)
+    x[0, 0, 1] = x[0, 0, 2]                         # ties: the first maximum takes the gradient
+    if layout:
+        op, x = op.batch_last(len(shape)), np.ascontiguousarray(np.moveaxis(x, 0, -1))
+    results = []
+    for run in (0, 1 << 30):                      # never / always split by phase
+        monkeypatch.setattr(Pooling, "PHASE_RUN", run)
+        res = op.forward(x, train=True)
+        assert res[2][-1] == (run > 0)
+        dy = np.random.RandomState(1).randn(*res[0][0].shape)
+        results.append((res[0][0], op.backward(res[2], dy)[0]))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
