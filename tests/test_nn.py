@@ -237,16 +237,17 @@ def test_deconvolution_target_shape_and_errors():
 @pytest.mark.parametrize("params,shape", [
     (dict(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max"), (2, 3, 9, 8)),
     (dict(kernel=(3, 3), stride=(2, 2), pool_type="max", pooling_convention="full"), (2, 2, 8, 7)),
-    (dict(kernel=(3, 2), stride=(3, 2), pool_type="avg", pad=(1, 0), count_include_pad=False), (1, 2, 10, 9)),
-    (dict(kernel=(2, 2), stride=(2, 2), pool_type="sum", pooling_convention="same"), (2, 2, 7, 5)),
+    (dict(kernel=(3, 2), stride=(2, 2), pool_type="avg", pad=(1, 0), count_include_pad=False), (1, 2, 10, 9)),
+    (dict(kernel=(3, 3), stride=(2, 2), pool_type="sum", pooling_convention="same"), (2, 2, 7, 5)),
     (dict(kernel=(3, 3), stride=(2, 2), pool_type="lp", p_value=2), (1, 2, 7, 7)),
     (dict(kernel=(3,), stride=(2,), pool_type="max"), (2, 3, 11)),
     (dict(kernel=(2, 3, 2), stride=(2, 2, 1), pool_type="max", pad=(1, 1, 0)), (1, 2, 5, 6, 4)),
 ])
 @pytest.mark.parametrize("layout", [None, "batch_last"])
 def test_pooling_phase_split_gives_the_direct_result(params, shape, layout, rng, monkeypatch):
-    """Strided pooling reads windows from the input split by stride phase when the direct
-    strided views would have short inner runs; both ways compute the same, bit for bit."""
+    """Strided pooling with overlapping windows reads them from the input split by stride
+    phase when the direct strided views would have short inner runs; both ways compute the
+    same, bit for bit."""
     from symnorm.ops.nn import Pooling
     op = Pooling.create(params)
     x = rng.randn(*shape)
@@ -262,3 +263,12 @@ def test_pooling_phase_split_gives_the_direct_result(params, shape, layout, rng,
         results.append((res[0][0], op.backward(res[2], dy)[0]))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_pooling_splits_by_phase_only_for_overlapping_strided_windows():
+    from symnorm.ops.nn import Pooling
+    x = np.zeros((2, 3, 8, 8))
+    uses = lambda **p: Pooling.create(p).forward(x, train=True)[2][-1]        # noqa: E731
+    assert uses(kernel=(3, 3), stride=(2, 2), pool_type="max")
+    assert not uses(kernel=(2, 2), stride=(2, 2), pool_type="avg")       # tiling: one read each
+    assert not uses(kernel=(3, 3), stride=(1, 1), pool_type="max")       # unit stride already

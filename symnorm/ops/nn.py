@@ -661,8 +661,10 @@ class Pooling(_Spatial):
 
     PHASE_RUN = 128     # split by phase when a direct view's inner run is shorter than this
 
-    def _use_phases(self, xp, stride, out):
-        if all(s == 1 for s in stride):
+    def _use_phases(self, xp, kernel, stride, out):
+        # the split is one pass over the input: worth it when windows overlap (each input
+        # element read more than once), not for tiling windows like 2x2/2
+        if all(s == 1 for s in stride) or math.prod(kernel) <= math.prod(stride):
             return False
         trail = math.prod(xp.shape[self._lead() + len(stride):])
         run = trail if stride[-1] > 1 else trail * out[-1]
@@ -708,7 +710,7 @@ class Pooling(_Spatial):
         # backward; every other intermediate lives in reused scratch buffers
         keep = self.pool_type in ("max", "lp")
         kernel, stride, _, out, _ = self._window(self._split(data.shape)[2])
-        phased = self._use_phases(data, stride, out)
+        phased = self._use_phases(data, kernel, stride, out)
         xp, geom = self._padded(data, scratch=phased or not keep)
         src = self._phase_split(xp, stride, scratch=not keep) if phased else xp
         views = self._windows(src, kernel, stride, out, phased)
