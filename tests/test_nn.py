@@ -272,3 +272,29 @@ def test_pooling_splits_by_phase_only_for_overlapping_strided_windows():
     assert uses(kernel=(3, 3), stride=(2, 2), pool_type="max")
     assert not uses(kernel=(2, 2), stride=(2, 2), pool_type="avg")       # tiling: one read each
     assert not uses(kernel=(3, 3), stride=(1, 1), pool_type="max")       # unit stride already
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("layout_pass", [False, True])
+def test_convolution_results_never_alias_scratch_buffers(batch, layout_pass, rng):
+    """Convolution's temporaries live in reused per-thread buffers; its outputs and input
+    gradients must be arrays of their own (with N = 1 a transpose of a buffer is a view)."""
+    x = sn.sym.Variable("data")
+    c1 = sn.sym.Convolution(x, kernel=(3, 3), pad=(1, 1), num_filter=3, name="c1")
+    c2 = sn.sym.Convolution(c1, kernel=(3, 3), pad=(1, 1), num_filter=3, name="c2")
+    net = sn.sym.Group([c1, c2])
+    ex = net.simple_bind(sn.cpu(), data=(batch, 3, 5, 5), layout_pass=layout_pass)
+    for a in ex.arg_dict.values():
+        a[...] = rng.randn(*a.shape)
+    o1, o2 = [o.copy() for o in ex.forward(is_train=True)]
+    w1, b1 = ex.arg_dict["c1_weight"], ex.arg_dict["c1_bias"]
+    single = sn.sym.Convolution(sn.sym.Variable("data"), kernel=(3, 3), pad=(1, 1), num_filter=3, name="c1")
+    e1 = single.simple_bind(sn.cpu(), data=(batch, 3, 5, 5), layout_pass=layout_pass)
+    e1.copy_params_from({"data": ex.arg_dict["data"], "c1_weight": w1, "c1_bias": b1})
+    np.testing.assert_allclose(o1, e1.forward()[0], rtol=1e-5, atol=1e-6)
+    ex.backward([np.ones_like(o1), np.ones_like(o2)])
+    g = ex.grad_dict["data"].copy()
+    ex.forward(is_train=True)
+    ex.backward([np.ones_like(o1), np.ones_like(o2)])
+    np.testing.assert_array_equal(ex.grad_dict["data"], g)
+    np.testing.assert_array_equal(ex.outputs[0], o1)

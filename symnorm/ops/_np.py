@@ -7,6 +7,7 @@ of products are fastest through ``vecdot``/``einsum`` without a temporary.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 
 import numpy as np
@@ -122,6 +123,45 @@ def workspace(shape, dtype, tag: str = "") -> np.ndarray:
             cache.clear()
         buf = cache[key] = np.empty(shape, dtype)
     return buf
+
+
+_RECYCLE: dict = {}
+_RECYCLE_LOCK = threading.Lock()
+RECYCLE_MIN = 32 << 20         # malloc maps anything larger afresh at every allocation
+RECYCLE_LIMIT = 1 << 30        # bytes the pool may keep
+
+
+def _unreferenced_count() -> int:
+    # sys.getrefcount of a pooled array nobody else holds, seen from recycled_empty's loop
+    probe = [np.empty(1)]
+    for buf in probe:
+        return sys.getrefcount(buf)
+
+
+_FREE_REFS = _unreferenced_count()
+
+
+def recycled_empty(shape, dtype) -> np.ndarray:
+    """An uninitialized array for a large value that outlives the op call (Convolution's
+    training columns, kept for the weight gradient).  Arrays above malloc's mmap limit
+    (32 MiB) come back from the kernel as fresh pages on every allocation, ~5 µs of page
+    fault each; this pool hands back an array of the same shape once nothing references it
+    any more, so a training loop maps its large buffers once (two per value: the previous
+    step's saved state is still alive while the next forward runs)."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes < RECYCLE_MIN:
+        return np.empty(shape, dtype)
+    key = (tuple(shape), dtype)
+    with _RECYCLE_LOCK:
+        for buf in _RECYCLE.get(key, ()):
+            if sys.getrefcount(buf) == _FREE_REFS:
+                return buf
+        if sum(b.nbytes for bufs in _RECYCLE.values() for b in bufs) + nbytes > RECYCLE_LIMIT:
+            return np.empty(shape, dtype)
+        buf = np.empty(shape, dtype)
+        _RECYCLE.setdefault(key, []).append(buf)
+        return buf
 
 
 def workspace_filled(shape, dtype, value, tag: str = "") -> np.ndarray:

@@ -18,7 +18,7 @@ from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import channel_sum, ones, sigmoid, workspace, workspace_filled
+from ._np import channel_sum, ones, recycled_empty, sigmoid, workspace, workspace_filled
 
 
 def _positive_int(v):
@@ -226,15 +226,17 @@ class Convolution(_Spatial):
                              for o, d, s, n in zip(off, dilate, stride, out_sp))
 
     def _im2col(self, data, scratch):
-        """(G, Cg·K, O·N) columns and the padded (G, Cg, *Sp, N) input shape."""
+        """(G, Cg·K, O·N) columns and the padded (G, Cg, *Sp, N) input shape.  ``scratch``:
+        the columns die in this call (a reused buffer); else they are kept for backward
+        (recycled across training steps when large)."""
         n, c, spatial = self._split(data.shape)
         g = self.num_group
         cg = c // g
         out_sp = self._out_dims(spatial)
-        xt = self._padded_t(data)
+        xt = self._padded_t(data, scratch=True)
         xt = xt.reshape((g, cg) + xt.shape[1:])
         shape = (g, cg) + tuple(self.kernel) + out_sp + (n,)
-        cols = workspace(shape, data.dtype) if scratch else np.empty(shape, data.dtype)
+        cols = workspace(shape, data.dtype, "conv-cols") if scratch else recycled_empty(shape, data.dtype)
         for off, sl in self._offsets(out_sp):
             cols[(slice(None), slice(None)) + off] = xt[(slice(None), slice(None)) + sl]
         return cols.reshape(g, cg * math.prod(self.kernel), -1), xt.shape, out_sp
@@ -244,32 +246,59 @@ class Convolution(_Spatial):
         c = self._split(data.shape)[1]
         return self.num_group == self.num_filter == c and self.num_group > 1
 
-    def _padded_t(self, data):
-        """The input batch-innermost and zero-padded: (C, *S+2p, N), contiguous."""
+    def _padded_t(self, data, scratch=False):
+        """The input batch-innermost and zero-padded: (C, *S+2p, N), contiguous; in a reused
+        buffer with ``scratch`` (when it dies in this call)."""
         _, _, pad = self._geometry(len(self.kernel))
         xt = data if self._bl else np.moveaxis(data, 0, -1)
-        if any(pad):
-            return np.pad(xt, ((0, 0),) + tuple((p, p) for p in pad) + ((0, 0),))
-        return np.ascontiguousarray(xt)
+        if not any(pad):
+            if scratch and not xt.flags.c_contiguous:
+                buf = workspace(xt.shape, xt.dtype, "conv-in")
+                np.copyto(buf, xt)
+                return buf
+            return np.ascontiguousarray(xt)
+        inner = xt.shape[1:-1]
+        shape = (xt.shape[0],) + tuple(h + 2 * p for h, p in zip(inner, pad)) + (xt.shape[-1],)
+        if not scratch:
+            buf = np.zeros(shape, xt.dtype)
+        else:                           # zero only the border slabs; the interior is copied
+            buf = workspace(shape, xt.dtype, "conv-in")
+            for d, p in enumerate(pad):
+                if p:
+                    lo = (slice(None),) * (d + 1) + (slice(0, p),)
+                    hi = (slice(None),) * (d + 1) + (slice(shape[d + 1] - p, None),)
+                    buf[lo] = 0
+                    buf[hi] = 0
+        buf[(slice(None),) + tuple(slice(p, p + h) for p, h in zip(pad, inner))] = xt
+        return buf
 
     def keeps_output(self):
         return False                    # saves the columns (or the input) and the weight
 
-    def _to_layout(self, yt):
-        """A (C, *S, N) result in this op's layout, contiguous."""
-        return np.ascontiguousarray(yt if self._bl else np.moveaxis(yt, -1, 0))
+    def _to_layout(self, yt, scratch=False):
+        """A (C, *S, N) result in this op's layout, contiguous; always a new array when
+        ``yt`` is a scratch buffer (with N = 1 the transpose alone would be a view of it)."""
+        moved = yt if self._bl else np.moveaxis(yt, -1, 0)
+        return moved.copy(order="C") if scratch else np.ascontiguousarray(moved)
 
     def _from_layout(self, dy):
-        """A gradient in this op's layout as (C, *S, N), contiguous."""
-        return np.ascontiguousarray(dy if self._bl else np.moveaxis(dy, 0, -1))
+        """A gradient in this op's layout as (C, *S, N), contiguous (a reused buffer when
+        it has to be transposed: it dies in backward)."""
+        if self._bl:
+            return np.ascontiguousarray(dy)
+        moved = np.moveaxis(dy, 0, -1)
+        buf = workspace(moved.shape, dy.dtype, "conv-dy")
+        np.copyto(buf, moved)
+        return buf
 
-    def _uncrop(self, dxt, xshape):
-        """The padded (C, *Sp, N) input gradient cropped to the input, in this op's layout."""
+    def _uncrop(self, dxt, xshape, scratch=False):
+        """The padded (C, *Sp, N) input gradient cropped to the input, in this op's layout
+        (a new array when ``dxt`` is scratch)."""
         _, _, pad = self._geometry(len(self.kernel))
         spatial = self._split(xshape)[2]
         if any(pad):
             dxt = dxt[(slice(None),) + tuple(slice(p, p + h) for p, h in zip(pad, spatial))]
-        return self._to_layout(dxt)
+        return self._to_layout(dxt, scratch)
 
     def _depthwise_forward(self, data, weight, bias):
         # per channel block (accumulator ~1 MiB, stays in cache across the kernel offsets):
@@ -321,14 +350,17 @@ class Convolution(_Spatial):
         # inference: the im2col matrix dies here, so it lives in a reused scratch buffer;
         # training keeps it for the weight gradient
         cols, xt_shape, out_sp = self._im2col(data, scratch=not train)
-        y = np.matmul(weight.reshape(g, f // g, -1), cols)            # (G, Fg, O·N)
+        wm = weight.reshape(g, f // g, -1)
+        # channels-first: y dies in the transpose below, so it takes a reused buffer
+        y = np.matmul(wm, cols) if self._bl else \
+            np.matmul(wm, cols, out=workspace((g, f // g, cols.shape[-1]), cols.dtype, "conv-y"))
         y = y.reshape((f,) + out_sp + (self._split(data.shape)[0],))
         if bias is not None:
             y += bias.reshape((f,) + (1,) * (nsp + 1))
         # training keeps the columns for the weight gradient; inference only the input
         saved = ("gemm", cols, weight, data.shape, xt_shape, out_sp) if train else \
             ("gemm-input", data, weight, data.shape, xt_shape, out_sp)
-        return Result((self._to_layout(y),), None, saved)
+        return Result((self._to_layout(y, scratch=not self._bl),), None, saved)
 
     def backward(self, saved, dy, *, need=None):
         need_dx = need is None or need[0]
@@ -341,7 +373,7 @@ class Convolution(_Spatial):
             return (dx, dw) if self.no_bias else (dx, dw, db)
         path, cols, weight, xshape, xt_shape, out_sp = saved
         if path == "gemm-input":              # after an inference forward: the input was kept
-            cols = self._im2col(cols, scratch=False)[0]
+            cols = self._im2col(cols, scratch=True)[0]
         g, f = self.num_group, self.num_filter
         n, c, _ = self._split(xshape)
         dyt = self._from_layout(dy)                                  # (F, *O, N)
@@ -350,13 +382,18 @@ class Convolution(_Spatial):
         db = None if self.no_bias else dyt.reshape(f, -1) @ ones(dyt[0].size, dyt.dtype)
         dx = None
         if need_dx:
-            dcols = np.matmul(weight.reshape(g, f // g, -1).transpose(0, 2, 1), dy_mat)
+            wt = weight.reshape(g, f // g, -1).transpose(0, 2, 1)
+            dcols = np.matmul(wt, dy_mat, out=workspace((g, wt.shape[1], dy_mat.shape[-1]), dy.dtype,
+                                                         "conv-dcols"))
             cg = c // g
             dcols = dcols.reshape((g, cg) + tuple(self.kernel) + out_sp + (n,))
-            dxt = np.zeros(xt_shape, dy.dtype)                         # (G, Cg, *Sp, N)
+            # (G, Cg, *Sp, N); scratch when a crop or transpose copies it out
+            _, _, pad = self._geometry(len(self.kernel))
+            scratch = any(pad) or not self._bl
+            dxt = workspace_filled(xt_shape, dy.dtype, 0, "conv-dx") if scratch else np.zeros(xt_shape, dy.dtype)
             for off, sl in self._offsets(out_sp):
                 dxt[(slice(None), slice(None)) + sl] += dcols[(slice(None), slice(None)) + off]
-            dx = self._uncrop(dxt.reshape((g * cg,) + xt_shape[2:]), xshape)
+            dx = self._uncrop(dxt.reshape((g * cg,) + xt_shape[2:]), xshape, scratch)
         return (dx, dw) if self.no_bias else (dx, dw, db)
 
     def label(self, node_name):
