@@ -33,9 +33,9 @@ def enabled() -> bool:
 def _layout_slots(node):
     """(input positions, output positions) that carry the data layout for this node's op."""
     op = node.op
-    names = op.input_names()
-    ins = tuple(i for i, n in enumerate(names) if n in op.batch_last_inputs)
-    outs = tuple(j for j, n in enumerate(op.output_names()) if n in op.batch_last_outputs)
+    in_names, out_names = op.batch_last_slots()
+    ins = tuple(i for i, n in enumerate(op.input_names()) if n in in_names)
+    outs = tuple(j for j, n in enumerate(op.output_names()) if n in out_names)
     return ins, outs
 
 

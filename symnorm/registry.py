@@ -175,6 +175,11 @@ class Op:
         init = self.aux_init.get(slot)
         return None if init is None else '["%s", {}]' % init
 
+    def batch_last_slots(self) -> tuple:
+        """(input names, output names) that carry the data layout in batch-last form; by
+        default ``batch_last_inputs``/``batch_last_outputs`` (variadic ops override)."""
+        return self.batch_last_inputs, self.batch_last_outputs
+
     def batch_last(self, ndim: int) -> "Op | None":
         """The equivalent op for ``ndim``-d inputs whose batch axis (axis 0) has been moved
         last, ``(N, C, *S)`` -> ``(C, *S, N)`` in ``batch_last_inputs``/``_outputs``;

@@ -103,7 +103,7 @@ def has_batch_last(name, params, shapes) -> bool:
     """Does this example's op have a batch-last twin for its input rank?"""
     sym = build(name, params, shapes)
     op = sym.entries[0].node.op
-    data = [s for k, s in shapes.items() if k in op.batch_last_inputs]
+    data = [s for k, s in shapes.items() if k in op.batch_last_slots()[0]]
     return bool(data) and len(data[0]) >= 3 and op.batch_last(len(data[0])) is not None
 
 
@@ -114,8 +114,9 @@ def check_batch_last(name, params, shapes, rng):
     sym = build(name, params, shapes)
     op = sym.entries[0].node.op
     names = op.input_names()
-    lay_in = [i for i, n in enumerate(names) if n in op.batch_last_inputs]
-    lay_out = [j for j, n in enumerate(op.output_names()) if n in op.batch_last_outputs]
+    in_names, out_names = op.batch_last_slots()
+    lay_in = [i for i, n in enumerate(names) if n in in_names]
+    lay_out = [j for j, n in enumerate(op.output_names()) if n in out_names]
     if not lay_in or not lay_out:
         return False
     arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**shapes)
@@ -127,8 +128,7 @@ def check_batch_last(name, params, shapes, rng):
         return False
     to_bl = lambda a: np.ascontiguousarray(np.moveaxis(a, 0, -1))      # noqa: E731
     from_bl = lambda a: np.moveaxis(a, -1, 0)                          # noqa: E731
-    values = [rng.uniform(0.5, 1.5, known[_var_name(sym, n)]) if n in op.aux
-              else rng.normal(0, 1, known[_var_name(sym, n)]) for n in names]
+    values = _op_and_values(name, params, shapes, rng)[1]      # inputs in their valid range
     bl_values = [to_bl(v) if i in lay_in else v for i, v in enumerate(values)]
     # the twin's shape rule is the op's, transposed
     bl_shapes = twin.infer_shape(*[v.shape for v in bl_values])

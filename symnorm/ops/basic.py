@@ -6,6 +6,8 @@ Symbol-symbol ops need identical shapes (no broadcasting: that is ``broadcast_ad
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..dims import known, merge, prod
@@ -23,6 +25,10 @@ class _Binary(Op):
     color = "#fccde5"
     fresh_outputs = True
     inplace = True
+    batch_last_inputs = ("lhs", "rhs")
+
+    def batch_last(self, ndim):
+        return self                     # elementwise: any layout (residual additions)
 
     def forward(self, lhs, rhs, *, train, out=None):
         # out=None passed explicitly costs a ufunc ~0.5 us of keyword handling: branch
@@ -32,6 +38,7 @@ class _Binary(Op):
     @classmethod
     def examples(cls):
         yield {}, {"lhs": (2, 3), "rhs": (2, 3)}
+        yield {}, {"lhs": (2, 3, 2, 2), "rhs": (2, 3, 2, 2)}
 
 
 @register(name="elemwise_add")
@@ -472,9 +479,13 @@ class _Unary(Op):
     def backward(self, saved, dy):
         return (self.grad(saved[0], saved[1], dy),)
 
+    def batch_last(self, ndim):
+        return self                     # elementwise: any layout
+
     @classmethod
     def examples(cls):
         yield {}, {"data": (2, 3)}
+        yield {}, {"data": (2, 3, 2)}
 
 
 def _unary(name, doc, fn, grad, positive=False, aliases=()):
@@ -527,9 +538,13 @@ class clip(Op):
     def backward(self, x, dy):
         return (dy * ((x >= self.a_min) & (x <= self.a_max)),)
 
+    def batch_last(self, ndim):
+        return self                     # elementwise: any layout (MobileNet's relu6)
+
     @classmethod
     def examples(cls):
         yield {"a_min": -0.5, "a_max": 0.5}, {"data": (3, 4)}
+        yield {"a_min": 0.0, "a_max": 6.0}, {"data": (2, 3, 2, 2)}
 
 
 # ============================================================ gradient routing
@@ -763,6 +778,13 @@ class Concat(Op):
 
     def backward(self, sizes, dy):
         return tuple(np.split(dy, np.cumsum(sizes)[:-1], axis=self.dim))
+
+    def batch_last_slots(self):
+        return self.arguments(), self.outputs
+
+    def batch_last(self, ndim):
+        d = self.dim % ndim             # valid: shape inference has checked it
+        return dataclasses.replace(self, dim=d - 1 if d else ndim - 1)
 
     @classmethod
     def examples(cls):

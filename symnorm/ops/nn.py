@@ -999,11 +999,17 @@ class LeakyReLU(Op):
     def label(self, node_name):
         return "LeakyReLU\n%s" % self.act_type
 
+    def batch_last(self, ndim):
+        # elementwise, except prelu (gamma per channel) and rrelu (random slopes: a
+        # different layout would draw them in a different order)
+        return None if self.act_type in ("prelu", "rrelu") else self
+
     @classmethod
     def examples(cls):
         for t in ("leaky", "elu", "selu", "gelu"):
             yield {"act_type": t}, {"data": (3, 4)}
         yield {"act_type": "prelu"}, {"data": (2, 3, 4)}
+        yield {"act_type": "elu"}, {"data": (2, 3, 2, 2)}
 
 
 # ============================================================ softmax family
