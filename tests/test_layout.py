@@ -179,3 +179,22 @@ def test_batch_of_one_inference_in_place_is_safe():
     data = ex.arg_dict["data"].copy()
     np.testing.assert_allclose(ex.forward()[0], ref.forward()[0], rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(ex.arg_dict["data"], data)
+
+
+def test_residual_and_concat_regions_train_the_same():
+    """Residual additions, relu6 (clip), Concat and LeakyReLU keep a region batch-last."""
+    x = sym.Variable("data")
+    a = sym.Convolution(x, kernel=(3, 3), pad=(1, 1), num_filter=4, name="a")
+    a = sym.clip(sym.BatchNorm(a, fix_gamma=False, name="bna"), a_min=0.0, a_max=6.0)
+    b = sym.Convolution(a, kernel=(3, 3), pad=(1, 1), num_filter=4, name="b")
+    b = sym.BatchNorm(b, fix_gamma=False, name="bnb")
+    r = sym.LeakyReLU(a + b, act_type="elu", name="res")
+    c = sym.Concat(r, sym.Convolution(r, kernel=(1, 1), num_filter=2, name="c"), dim=1, name="cat")
+    p = sym.Pooling(c, kernel=(2, 2), stride=(2, 2), pool_type="avg", name="p")
+    net = sym.SoftmaxOutput(sym.FullyConnected(p, num_hidden=3, name="fc"), name="softmax")
+    shapes = {"data": (3, 2, 6, 6)}
+    state = sn.shape.shape_entries(net, (), shapes)[0]
+    ops = [n.op.op_name for n in sn.graph.dfs_postorder(layout.to_batch_last(net, state).entries)
+           if not n.is_variable]
+    assert ops.count("transpose") == 2
+    _assert_same_run(net, shapes)
