@@ -20,6 +20,7 @@ from .attribute import AttrScope
 from .errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
                      SymnormError)
 from .executor import Context, Executor, cpu
+from .ops._np import release_buffers
 from .passes import fold_batchnorm, freeze_batchnorm
 from .symbol import Symbol
 
@@ -29,5 +30,5 @@ __version__ = "0.1.0"
 
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "cpu", "AttrScope", "name",
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
-           "io", "kv", "metric", "model", "nd", "optimizer", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "SymnormError", "ParamError",
+           "io", "kv", "metric", "model", "nd", "optimizer", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

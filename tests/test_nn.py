@@ -298,3 +298,27 @@ def test_convolution_results_never_alias_scratch_buffers(batch, layout_pass, rng
     ex.backward([np.ones_like(o1), np.ones_like(o2)])
     np.testing.assert_array_equal(ex.grad_dict["data"], g)
     np.testing.assert_array_equal(ex.outputs[0], o1)
+
+
+def test_scratch_buffers_are_reused_evicted_and_released():
+    from symnorm.ops import _np
+    sn.release_buffers()
+    a = _np.workspace((4, 5), np.float32, "t")
+    assert _np.workspace((4, 5), np.float32, "t") is a
+    assert _np.workspace((4, 5), np.float32, "u") is not a           # tags keep them apart
+    old = _np.WORKSPACE_LIMIT
+    try:
+        _np.WORKSPACE_LIMIT = 200                                     # bytes: room for two
+        _np.workspace((4, 5), np.float32, "t")                        # t is now the most recent
+        _np.workspace((10,), np.float32, "v")                         # evicts u, keeps t
+        assert _np.workspace((4, 5), np.float32, "t") is a
+    finally:
+        _np.WORKSPACE_LIMIT = old
+    big = _np.recycled_empty((_np.RECYCLE_MIN // 4 + 1,), np.float32)
+    held = big
+    del big
+    assert _np.recycled_empty(held.shape, np.float32) is not held     # still referenced
+    key = (held.shape, np.dtype(np.float32))
+    del held
+    sn.release_buffers()
+    assert key not in _np._RECYCLE

@@ -102,7 +102,7 @@ def compute_dtype(dt) -> np.dtype:
 
 
 _WORKSPACE = threading.local()
-WORKSPACE_LIMIT = 256 << 20          # bytes kept per thread
+WORKSPACE_LIMIT = 1 << 30            # bytes kept per thread (least recently used go first)
 
 
 def workspace(shape, dtype, tag: str = "") -> np.ndarray:
@@ -116,13 +116,27 @@ def workspace(shape, dtype, tag: str = "") -> np.ndarray:
     cache = getattr(_WORKSPACE, "arrays", None)
     if cache is None:
         cache = _WORKSPACE.arrays = {}
-    buf = cache.get(key)
+    buf = cache.pop(key, None)
     if buf is None:
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-        if sum(b.nbytes for b in cache.values()) + nbytes > WORKSPACE_LIMIT:
-            cache.clear()
-        buf = cache[key] = np.empty(shape, dtype)
+        total = sum(b.nbytes for b in cache.values())
+        while cache and total + nbytes > WORKSPACE_LIMIT:     # evict the least recently used
+            total -= cache.pop(next(iter(cache))).nbytes
+        buf = np.empty(shape, dtype)
+    cache[key] = buf                                          # now the most recently used
     return buf
+
+
+def release_buffers() -> None:
+    """Free the scratch buffers of this thread and the recycled arrays nobody holds (they
+    are kept between calls so that large temporaries are not mapped afresh each time)."""
+    if getattr(_WORKSPACE, "arrays", None):
+        _WORKSPACE.arrays.clear()
+    with _RECYCLE_LOCK:
+        for key in list(_RECYCLE):
+            _RECYCLE[key] = [b for b in _RECYCLE[key] if sys.getrefcount(b) > _FREE_REFS]
+            if not _RECYCLE[key]:
+                del _RECYCLE[key]
 
 
 _RECYCLE: dict = {}
