@@ -163,7 +163,7 @@ class Executor:
         self._monitor = None
         self._monitor_all = False
         self.nan_check = False
-        self.inplace = True         # inference forwards may run ops in place (Plan.inplace)
+        self.inplace = True         # ops may overwrite dying inputs (Plan.inplace, .inplace_train)
         self._last_train = None     # mode of the last forward (None before any)
         self._use_plan(plan)
         self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]

@@ -40,7 +40,8 @@ def _layout_slots(node):
 
 
 def _regions(nodes, heads, shapes):
-    """{node: its batch-last op} for the nodes of every region worth rewriting."""
+    """``({node: its batch-last op}, {node: (layout input positions, output positions)})``
+    for the nodes of every region worth rewriting."""
     twin, slots = {}, {}
     for n in nodes:
         if n.is_variable or n in heads:
