@@ -1,4 +1,5 @@
-"""Shared numpy kernels: per-channel reductions through BLAS, channel views, col2im.
+"""Shared numpy kernels: per-channel reductions through BLAS, channel views, col2im, and
+the reused buffers (``workspace`` for temporaries, ``recycled_empty`` for large saved arrays).
 
 Per-channel sums are the hot loop of every normalization layer.  ``x.sum(axis=(0, 2))`` is
 2-6x slower than a matrix-vector product against a ones vector (PERF-ANCHORS §2b), and sums
@@ -127,18 +128,6 @@ def workspace(shape, dtype, tag: str = "") -> np.ndarray:
     return buf
 
 
-def release_buffers() -> None:
-    """Free the scratch buffers of this thread and the recycled arrays nobody holds (they
-    are kept between calls so that large temporaries are not mapped afresh each time)."""
-    if getattr(_WORKSPACE, "arrays", None):
-        _WORKSPACE.arrays.clear()
-    with _RECYCLE_LOCK:
-        for key in list(_RECYCLE):
-            _RECYCLE[key] = [b for b in _RECYCLE[key] if sys.getrefcount(b) > _FREE_REFS]
-            if not _RECYCLE[key]:
-                del _RECYCLE[key]
-
-
 _RECYCLE: dict = {}
 _RECYCLE_LOCK = threading.Lock()
 RECYCLE_MIN = 32 << 20         # malloc maps anything larger afresh at every allocation
@@ -176,6 +165,18 @@ def recycled_empty(shape, dtype) -> np.ndarray:
         buf = np.empty(shape, dtype)
         _RECYCLE.setdefault(key, []).append(buf)
         return buf
+
+
+def release_buffers() -> None:
+    """Free the scratch buffers of this thread and the recycled arrays nobody holds (they
+    are kept between calls so that large temporaries are not mapped afresh each time)."""
+    if getattr(_WORKSPACE, "arrays", None):
+        _WORKSPACE.arrays.clear()
+    with _RECYCLE_LOCK:
+        for key in list(_RECYCLE):
+            _RECYCLE[key] = [b for b in _RECYCLE[key] if sys.getrefcount(b) > _FREE_REFS]
+            if not _RECYCLE[key]:
+                del _RECYCLE[key]
 
 
 def workspace_filled(shape, dtype, value, tag: str = "") -> np.ndarray:
