@@ -197,6 +197,7 @@ class Executor:
                             plan.free_after[i], i in self._on_path_set,
                             (plan.inplace[i], plan.inplace_train[i]))
                            for i, n in enumerate(plan.op_nodes)]
+        self._compiled = {}         # save flag -> the forward as straight-line code
 
     def set_collective(self, collective):
         """The communicator for collective ops (SyncBatchNorm) during data-parallel runs."""
@@ -286,6 +287,18 @@ class Executor:
             values[s] = self.aux_dict[name]
         saved, staged = [None] * len(plan.op_nodes), {}
         check = ("fwd", train) not in self._checked or self.nan_check or self._monitor is not None
+        if not check:
+            # steady state: the same steps as the loop below, compiled to straight-line code
+            run = self._compiled.get(save)
+            if run is None:
+                run = self._compiled[save] = _compile_forward(plan, self._fwd_steps, save)
+            try:
+                run(values, saved, staged, train, self.inplace)
+            except _AtNode as failure:
+                self._raise_at(failure.index, failure.exc, None)
+            self._saved = saved if save else None
+            self._staged = staged if train else None
+            return values
         i = -1
         try:
             # the hot loop: a few hundred ns per node on top of the op itself.  Planned ops
@@ -315,21 +328,27 @@ class Executor:
                     staged[i] = res[1]
                 for s in frees:
                     values[s] = None
-        except (SymnormError, FloatingPointError) as exc:
-            if not 0 <= i < len(plan.op_nodes) or isinstance(exc, FloatingPointError):
-                raise
-            node = plan.op_nodes[i]
-            raise type(exc)("%s: %s\n  while executing %s" % (node.describe(), exc, node.line())) from exc
         except Exception as exc:
-            node = plan.op_nodes[i]
-            ins = [values[s] for s in plan.in_slots[i]]
-            raise OpError("forward of %s failed: %s: %s\n  while executing %s\n  input shapes: %s"
-                          % (node.describe(), type(exc).__name__, exc, node.line(),
-                             ", ".join(str(getattr(a, "shape", None)) for a in ins))) from exc
+            self._raise_at(i, exc, [values[s] for s in plan.in_slots[i]] if i >= 0 else None)
         self._checked.add(("fwd", train))
         self._saved = saved if save else None
         self._staged = staged if train else None
         return values
+
+    def _raise_at(self, i, exc, ins):
+        """Re-raise ``exc`` from op node ``i``'s forward with the node named (and, for an
+        error the op did not anticipate, the input shapes: the arrays', or the plan's)."""
+        plan = self._plan
+        if isinstance(exc, FloatingPointError) or not 0 <= i < len(plan.op_nodes):
+            raise exc
+        node = plan.op_nodes[i]
+        if isinstance(exc, SymnormError):
+            raise type(exc)("%s: %s\n  while executing %s" % (node.describe(), exc, node.line())) from exc
+        shapes = ([getattr(a, "shape", None) for a in ins] if ins is not None
+                  else [plan.slot_shape[s] for s in plan.in_slots[i]])
+        raise OpError("forward of %s failed: %s: %s\n  while executing %s\n  input shapes: %s"
+                      % (node.describe(), type(exc).__name__, exc, node.line(),
+                         ", ".join(str(s) for s in shapes))) from exc
 
     def _check_outputs(self, i, ins, outs):
         """First run per mode (and with nan_check or a monitor): verify what op ``i`` made."""
@@ -523,6 +542,50 @@ class Executor:
             mark = " [grad]" if i in self._on_path_set else ""
             lines.append("%s  -> %s%s" % (n.line(), shapes, mark))
         return "\n".join(lines + [self.memory_report()])
+
+
+class _AtNode(Exception):
+    """An op's exception inside compiled forward code, with the failing node's index."""
+
+    def __init__(self, index, exc):
+        super().__init__(index, exc)
+        self.index, self.exc = index, exc
+
+
+def _compile_forward(plan, steps, save: bool):
+    """The forward loop of ``Executor._run`` unrolled for this plan into straight-line Python
+    (values in local variables, in-place and saving decisions made here), the way PyTorch FX
+    turns a graph into code: ~0.3 µs less per node than interpreting the step table.
+
+    ``run(values, saved, staged, train, reuse)`` reads bound values from ``values``, writes
+    the heads back into it, fills ``saved``/``staged``, and raises ``_AtNode`` on failure."""
+    ns = {"_AtNode": _AtNode}
+    bound = sorted(set(plan.arg_slot.values()) | set(plan.aux_slot.values()))
+    body = ["    v%d = values[%d]" % (s, s) for s in bound]
+    for i, fwd, ins, outs, frees, on_path, inplace in steps:
+        ns["f%d" % i] = fwd
+        args = ", ".join("v%d" % s for s in ins)
+        call = "f%d(%s, train=train)" % (i, args)
+        body.append("    cur = %d" % i)
+        if inplace[1 if save else 0]:
+            body.append("    r = f%d(%s, train=train, out=v%d) if reuse else %s" % (i, args, ins[0], call))
+        else:
+            body.append("    r = " + call)
+        if len(outs) == 1:
+            body.append("    v%d = r[0][0]" % outs[0])
+        else:
+            body.append("    %s, = r[0]" % ", ".join("v%d" % s for s in outs))
+        if on_path and save:
+            body.append("    saved[%d] = r[2]" % i)
+        if plan.op_nodes[i].op.aux:
+            body += ["    if train and r[1] is not None:", "        staged[%d] = r[1]" % i]
+        body.extend("    v%d = None" % s for s in frees)
+    body.extend("    values[%d] = v%d" % (s, s) for s in sorted(set(plan.head_slots)) if s not in bound)
+    src = ("def run(values, saved, staged, train, reuse):\n    cur = -1\n    try:\n"
+           + "\n".join("    " + line for line in body)
+           + "\n    except Exception as exc:\n        raise _AtNode(cur, exc) from None\n")
+    exec(compile(src, "<symnorm forward plan>", "exec"), ns)
+    return ns["run"]
 
 
 def _is_view_of(a, buf):

@@ -557,3 +557,34 @@ def test_training_in_place_spares_an_input_another_reader_saved(rng):
         ex.backward()
         grads.append(ex.grad_dict["fc_weight"].copy())
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_compiled_forward_names_the_failing_node_and_changes_nothing(rng, monkeypatch):
+    """After the first (checked) run of a mode the forward runs as compiled straight-line
+    code; an op failing there is reported like in the loop, and nothing is committed."""
+    from symnorm.ops.nn import Activation
+    real, fail = Activation.forward, {"now": False}
+
+    def flaky(self, data, *, train, out=None):
+        if fail["now"]:
+            raise RuntimeError("boom")
+        return real(self, data, train=train, out=out)
+    monkeypatch.setattr(Activation, "forward", flaky)
+    x = sym.Variable("data")
+    net = sym.Activation(sym.BatchNorm(x, fix_gamma=False, name="bn"), act_type="relu", name="act")
+    ex = net.simple_bind(sn.cpu(), data=(4, 3))
+    ex.arg_dict["data"][:] = rng.randn(4, 3)
+    ex.forward(is_train=True)
+    ex.backward(np.ones((4, 3)))
+    good = ex.forward(is_train=True)[0].copy()               # the compiled path from here
+    assert ex._compiled
+    aux = {k: v.copy() for k, v in ex.aux_dict.items()}
+    fail["now"] = True
+    with pytest.raises(sn.OpError, match=r"forward of Activation 'act' failed: RuntimeError: boom"
+                                         r"(.|\n)*input shapes: \(4, 3\)"):
+        ex.forward(is_train=True, data=rng.randn(4, 3))
+    fail["now"] = False
+    for k, v in ex.aux_dict.items():
+        np.testing.assert_array_equal(v, aux[k])
+    np.testing.assert_array_equal(ex.outputs[0], good)      # still the last good forward's
+    np.testing.assert_allclose(ex.forward(is_train=True)[0], good)
