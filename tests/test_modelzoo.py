@@ -34,10 +34,12 @@ def test_model_zoo_network_matches_mxnet(name, tmp_path):
     x = input_for(name)
     prefix = checkpoint(name, tmp_path, x)
     pred = sn.model.Predictor.from_checkpoint(prefix, 0, {"data": x.shape})
-    out = pred.predict(data=x)[0]
+    out = pred.predict(data=x)[0].copy()
     ref = np.load(os.path.join(HERE, name + "-output.npy"))
     assert out.shape == ref.shape
     assert np.abs(out - ref).max() <= 1e-4 * np.abs(ref).max()
+    # the second call runs the plan's compiled forward: the same ops in the same order
+    np.testing.assert_array_equal(pred.predict(data=x)[0], out)
 
 
 def test_predictor_does_not_demand_labels_and_reports_missing_params(tmp_path):
