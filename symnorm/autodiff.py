@@ -135,6 +135,77 @@ def run_backward(plan, saved, head_grads: dict, steps: list, check: bool, buffer
     return {s: grads[s] for s in plan.arg_slot.values() if s in grads}
 
 
+class AtNode(Exception):
+    """An op's exception inside compiled code, with the failing node's index."""
+
+    def __init__(self, index, exc):
+        super().__init__(index, exc)
+        self.index, self.exc = index, exc
+
+
+def compile_backward(plan, steps: list):
+    """``run_backward`` (without the shape check) unrolled for this plan into straight-line
+    Python: gradients in local variables, accumulation code only for slots that receive
+    more than one contribution.  ``run(saved, head_grads, buffers)`` returns what
+    ``run_backward`` returns and raises ``AtNode`` when an op fails."""
+    ns = {"AtNode": AtNode, "np_add": np.add}
+    contributions = {}
+    for _, _, _, _, gin, _ in steps:
+        for _, slot in gin:
+            contributions[slot] = contributions.get(slot, 0) + 1
+    heads = set(plan.head_slots)
+    for s in heads:
+        contributions[s] = contributions.get(s, 0) + 1
+    used = sorted(set(contributions) | {s for st in steps for s in st[2]})
+    body = ["g%d = heads.get(%d)" % (s, s) if s in heads else "g%d = None" % s for s in used]
+    body += ["o%d = False" % s for s in used if contributions.get(s, 0) > 1]
+    last = steps[-1][0] if steps else None
+    for i, bwd, gout, is_loss, gin, n_args in steps:
+        ns["b%d" % i] = bwd
+        body.append("cur = %d" % i)
+        ogs = ", ".join("t%d" % j for j in range(len(gout)))
+        for j, s in enumerate(gout):
+            body += ["t%d = g%d" % (j, s), "g%d = None" % s]      # taken (and freed)
+        cond = "True" if is_loss else " or ".join("t%d is not None" % j for j in range(len(gout)))
+        body.append("if %s:" % cond)
+        call = "b%d(saved[%d], %s)" % (i, i, ogs)
+        slots = [s for _, s in gin]
+        direct = [(k, s) for k, s in gin if slots.count(s) == 1]
+        if i == last and direct and plan.op_nodes[i].op.backward_out:
+            # the last step may write straight into final gradient buffers (direct_out)
+            outs = ["None"] * n_args
+            for k, s in direct:
+                outs[k] = "(buffers.get(%d) if g%d is None else None)" % (s, s)
+            body += ["    if buffers:",
+                     "        out = (%s,)" % ", ".join(outs),
+                     "        r = b%d(saved[%d], %s, out=out) if any(x is not None for x in out) else %s"
+                     % (i, i, ogs, call),
+                     "    else:",
+                     "        r = " + call]
+        else:
+            body.append("    r = " + call)
+        for k, s in gin:
+            if contributions[s] == 1:
+                body.append("    g%d = r[%d]" % (s, k))
+                continue
+            body += ["    x = r[%d]" % k,
+                     "    if x is not None:",
+                     "        if g%d is None:" % s,
+                     "            g%d = x" % s,
+                     "        elif o%d:" % s,
+                     "            np_add(g%d, x, out=g%d)" % (s, s),
+                     "        else:",
+                     "            g%d = g%d + x" % (s, s),
+                     "            o%d = True" % s]
+    result = ", ".join("%d: g%d" % (s, s) for s in sorted(set(plan.arg_slot.values())) if s in contributions)
+    body.append("return {k: v for k, v in {%s}.items() if v is not None}" % result)
+    src = ("def run(saved, heads, buffers):\n    cur = -1\n    try:\n"
+           + "\n".join("        " + line for line in body)
+           + "\n    except Exception as exc:\n        raise AtNode(cur, exc) from None\n")
+    exec(compile(src, "<symnorm backward plan>", "exec"), ns)
+    return ns["run"]
+
+
 def _last_step(plan, steps, grads, buffers, bwd, saved, ogs):
     out = direct_out(plan, steps, grads, buffers)
     return bwd(saved, *ogs) if out is None else bwd(saved, *ogs, out=out)

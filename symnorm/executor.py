@@ -294,7 +294,7 @@ class Executor:
                 run = self._compiled[save] = _compile_forward(plan, self._fwd_steps, save)
             try:
                 run(values, saved, staged, train, self.inplace)
-            except _AtNode as failure:
+            except autodiff.AtNode as failure:
                 self._raise_at(failure.index, failure.exc, None)
             self._saved = saved if save else None
             self._staged = staged if train else None
@@ -393,9 +393,20 @@ class Executor:
         buffers = None if self.nan_check else {
             plan.arg_slot[k]: b for k, b in self.grad_dict.items()
             if b is not None and self._grad_req.get(k) == "write"}
-        grads = autodiff.run_backward(plan, self._saved, heads, self._bwd_steps,
-                                      check=("bwd", self._last_train) not in self._checked,
-                                      buffers=buffers)
+        if ("bwd", self._last_train) not in self._checked:
+            grads = autodiff.run_backward(plan, self._saved, heads, self._bwd_steps,
+                                          check=True, buffers=buffers)
+        else:               # steady state: the same steps as straight-line code
+            run = self._compiled.get("bwd")
+            if run is None:
+                run = self._compiled["bwd"] = autodiff.compile_backward(plan, self._bwd_steps)
+            try:
+                grads = run(self._saved, heads, buffers)
+            except autodiff.AtNode as failure:
+                node = plan.op_nodes[failure.index]
+                raise OpError("backward of %s failed: %s: %s\n  while executing %s"
+                              % (node.describe(), type(failure.exc).__name__, failure.exc,
+                                 node.line())) from failure.exc
         self._checked.add(("bwd", self._last_train))
         if self.nan_check:
             for s, g in grads.items():
@@ -544,22 +555,15 @@ class Executor:
         return "\n".join(lines + [self.memory_report()])
 
 
-class _AtNode(Exception):
-    """An op's exception inside compiled forward code, with the failing node's index."""
-
-    def __init__(self, index, exc):
-        super().__init__(index, exc)
-        self.index, self.exc = index, exc
-
-
 def _compile_forward(plan, steps, save: bool):
     """The forward loop of ``Executor._run`` unrolled for this plan into straight-line Python
     (values in local variables, in-place and saving decisions made here), the way PyTorch FX
     turns a graph into code: ~0.3 µs less per node than interpreting the step table.
 
     ``run(values, saved, staged, train, reuse)`` reads bound values from ``values``, writes
-    the heads back into it, fills ``saved``/``staged``, and raises ``_AtNode`` on failure."""
-    ns = {"_AtNode": _AtNode}
+    the heads back into it, fills ``saved``/``staged``, and raises ``autodiff.AtNode`` on
+    failure."""
+    ns = {"_AtNode": autodiff.AtNode}
     bound = sorted(set(plan.arg_slot.values()) | set(plan.aux_slot.values()))
     body = ["    v%d = values[%d]" % (s, s) for s in bound]
     for i, fwd, ins, outs, frees, on_path, inplace in steps:

@@ -588,3 +588,47 @@ def test_compiled_forward_names_the_failing_node_and_changes_nothing(rng, monkey
         np.testing.assert_array_equal(v, aux[k])
     np.testing.assert_array_equal(ex.outputs[0], good)      # still the last good forward's
     np.testing.assert_allclose(ex.forward(is_train=True)[0], good)
+
+
+@pytest.mark.parametrize("req", ["write", "add"])
+def test_compiled_backward_equals_the_interpreted_one(rng, req):
+    """The first backward of a mode interprets the steps (and checks shapes); later ones run
+    compiled code: accumulation into shared entries and arguments, loss heads, an argument
+    that is also a head, blocked outputs and direct writes into gradient buffers agree."""
+    x, w = sym.Variable("data"), sym.Variable("w")
+    h = sym.FullyConnected(x, num_hidden=4, name="fc")
+    bn = sym.BatchNorm(h, fix_gamma=False, output_mean_var=True, name="bn")
+    a = sym.Activation(bn[0], act_type="tanh") + h * 2.0 + x * w        # h and x used twice
+    loss = sym.SoftmaxOutput(a, name="softmax")
+    net = sym.Group([loss, sym.MakeLoss(sym.sum(a * a)), w])              # w is also a head
+    ex = net.simple_bind(sn.cpu(), grad_req=req, data=(5, 4), w=(5, 4))
+    for k, v in ex.arg_dict.items():
+        v[...] = rng.randint(0, 4, v.shape) if k == "softmax_label" else rng.randn(*v.shape)
+    heads = [None, None, rng.randn(5, 4)]
+    ex.forward(is_train=True)
+    results = []
+    for _ in range(2):                    # interpreted, then compiled
+        for g in ex.grad_dict.values():
+            if g is not None:
+                g[...] = 1.0
+        ex.backward(heads)
+        results.append({k: g.copy() for k, g in ex.grad_dict.items() if g is not None})
+    assert "bwd" in ex._compiled
+    for k in results[0]:
+        np.testing.assert_array_equal(results[1][k], results[0][k], err_msg=k)
+
+
+def test_compiled_backward_names_the_failing_node(rng):
+    so = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
+                           name="softmax")
+    ex = so.simple_bind(sn.cpu(), data=(2, 4))
+    ex.arg_dict["fc_weight"][:] = rng.randn(3, 4)
+    ex.forward(is_train=True, data=rng.randn(2, 4), softmax_label=np.array([0, 2]))
+    ex.backward()                                            # interpreted
+    before = {k: v.copy() for k, v in ex.grad_dict.items()}
+    ex.forward(is_train=True, softmax_label=np.array([0, 7]))
+    with pytest.raises(sn.OpError, match="backward of SoftmaxOutput 'softmax' failed.*label 7"):
+        ex.backward()                                        # compiled
+    assert "bwd" in ex._compiled
+    for k, v in ex.grad_dict.items():
+        np.testing.assert_array_equal(v, before[k])
