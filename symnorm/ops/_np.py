@@ -179,6 +179,26 @@ def release_buffers() -> None:
                 del _RECYCLE[key]
 
 
+def padded(x: np.ndarray, start: int, before, after, fill=0, tag: str | None = None) -> np.ndarray:
+    """``x`` padded with ``fill`` on the axes from ``start``: ``before[i]``/``after[i]``
+    elements ahead of/behind axis ``start + i``.  A new array, or with ``tag`` the scratch
+    buffer of that tag (``workspace``).  Only the border slabs are filled; the interior is
+    one copy (``np.pad`` fills and copies through several temporaries)."""
+    shape = list(x.shape)
+    for i, (b, a) in enumerate(zip(before, after)):
+        shape[start + i] += b + a
+    buf = workspace(shape, x.dtype, tag) if tag is not None else np.empty(shape, x.dtype)
+    for i, (b, a) in enumerate(zip(before, after)):
+        axis = (slice(None),) * (start + i)
+        if b:
+            buf[axis + (slice(0, b),)] = fill
+        if a:
+            buf[axis + (slice(shape[start + i] - a, None),)] = fill
+    buf[(slice(None),) * start + tuple(slice(b, b + h) for b, h in
+                                       zip(before, x.shape[start:start + len(before)]))] = x
+    return buf
+
+
 def workspace_filled(shape, dtype, value, tag: str = "") -> np.ndarray:
     """``workspace`` set to ``value`` everywhere."""
     buf = workspace(shape, dtype, tag)

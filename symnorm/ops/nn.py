@@ -18,7 +18,7 @@ from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import channel_sum, ones, recycled_empty, sigmoid, workspace, workspace_filled
+from ._np import channel_sum, ones, padded, recycled_empty, sigmoid, workspace, workspace_filled
 
 
 def _positive_int(v):
@@ -257,20 +257,7 @@ class Convolution(_Spatial):
                 np.copyto(buf, xt)
                 return buf
             return np.ascontiguousarray(xt)
-        inner = xt.shape[1:-1]
-        shape = (xt.shape[0],) + tuple(h + 2 * p for h, p in zip(inner, pad)) + (xt.shape[-1],)
-        if not scratch:
-            buf = np.zeros(shape, xt.dtype)
-        else:                           # zero only the border slabs; the interior is copied
-            buf = workspace(shape, xt.dtype, "conv-in")
-            for d, p in enumerate(pad):
-                if p:
-                    lo = (slice(None),) * (d + 1) + (slice(0, p),)
-                    hi = (slice(None),) * (d + 1) + (slice(shape[d + 1] - p, None),)
-                    buf[lo] = 0
-                    buf[hi] = 0
-        buf[(slice(None),) + tuple(slice(p, p + h) for p, h in zip(pad, inner))] = xt
-        return buf
+        return padded(xt, 1, pad, pad, 0, "conv-in" if scratch else None)
 
     def keeps_output(self):
         return False                    # saves the columns (or the input) and the weight
@@ -652,19 +639,13 @@ class Pooling(_Spatial):
     def _trail(self):
         return (1,) if self._bl else ()
 
-    def _padded(self, x, scratch=False):
-        """The input padded for the windows (in a reused buffer with ``scratch``), and the
-        window geometry."""
-        kernel, stride, pad, out, extra = geom = self._window(self._split(x.shape)[2])
-        if any(pad) or any(extra):
-            lead, nsp = self._lead(), len(pad)
-            shape = x.shape[:lead] + tuple(h + 2 * p + e for h, p, e in zip(x.shape[lead:lead + nsp], pad, extra)) \
-                + x.shape[lead + nsp:]
-            fill = -np.inf if self.pool_type == "max" else 0
-            xp = workspace_filled(shape, x.dtype, fill, "pool-pad") if scratch else np.full(shape, fill, x.dtype)
-            xp[(slice(None),) * lead + tuple(slice(p, p + h) for p, h in zip(pad, x.shape[lead:lead + nsp]))] = x
-            x = xp
-        return x, geom
+    def _padded(self, x, geom, scratch=False):
+        """The input padded for the windows of ``geom`` (in a reused buffer with ``scratch``)."""
+        _, _, pad, _, extra = geom
+        if not (any(pad) or any(extra)):
+            return x
+        return padded(x, self._lead(), pad, tuple(p + e for p, e in zip(pad, extra)),
+                      -np.inf if self.pool_type == "max" else 0, "pool-pad" if scratch else None)
 
     def _offsets(self, kernel, stride, out):
         """(offset index, slices) for every kernel offset: the input elements that the
@@ -746,9 +727,9 @@ class Pooling(_Spatial):
         # max and lp pooling keep the windows' source (the padded input or its phases) for
         # backward; every other intermediate lives in reused scratch buffers
         keep = self.pool_type in ("max", "lp")
-        kernel, stride, _, out, _ = self._window(self._split(data.shape)[2])
+        kernel, stride, _, out, _ = geom = self._window(self._split(data.shape)[2])
         phased = self._use_phases(data, kernel, stride, out)
-        xp, geom = self._padded(data, scratch=phased or not keep)
+        xp = self._padded(data, geom, scratch=phased or not keep)
         src = self._phase_split(xp, stride, scratch=not keep) if phased else xp
         views = self._windows(src, kernel, stride, out, phased)
         if self.pool_type == "max":
