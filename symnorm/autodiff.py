@@ -143,12 +143,24 @@ class AtNode(Exception):
         self.index, self.exc = index, exc
 
 
+def straight_line(signature: str, body: list, ns: dict, label: str):
+    """Compile generated code: ``def run(<signature>)`` executing ``body`` (lines indented
+    relative to the function body, with ``cur`` set to each node's index before its call),
+    any exception re-raised as ``AtNode(cur, exc)``.  ``ns`` holds the names it uses."""
+    src = ("def run(%s):\n    cur = -1\n    try:\n" % signature
+           + "\n".join("        " + line for line in body)
+           + "\n    except Exception as exc:\n        raise AtNode(cur, exc) from None\n")
+    ns["AtNode"] = AtNode
+    exec(compile(src, "<symnorm %s>" % label, "exec"), ns)
+    return ns["run"]
+
+
 def compile_backward(plan, steps: list):
     """``run_backward`` (without the shape check) unrolled for this plan into straight-line
     Python: gradients in local variables, accumulation code only for slots that receive
     more than one contribution.  ``run(saved, head_grads, buffers)`` returns what
     ``run_backward`` returns and raises ``AtNode`` when an op fails."""
-    ns = {"AtNode": AtNode, "np_add": np.add}
+    ns = {"np_add": np.add}
     contributions = {}
     for _, _, _, _, gin, _ in steps:
         for _, slot in gin:
@@ -199,11 +211,7 @@ def compile_backward(plan, steps: list):
                      "            o%d = True" % s]
     result = ", ".join("%d: g%d" % (s, s) for s in sorted(set(plan.arg_slot.values())) if s in contributions)
     body.append("return {k: v for k, v in {%s}.items() if v is not None}" % result)
-    src = ("def run(saved, heads, buffers):\n    cur = -1\n    try:\n"
-           + "\n".join("        " + line for line in body)
-           + "\n    except Exception as exc:\n        raise AtNode(cur, exc) from None\n")
-    exec(compile(src, "<symnorm backward plan>", "exec"), ns)
-    return ns["run"]
+    return straight_line("saved, heads, buffers", body, ns, "backward plan")
 
 
 def _last_step(plan, steps, grads, buffers, bwd, saved, ogs):

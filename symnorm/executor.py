@@ -563,33 +563,29 @@ def _compile_forward(plan, steps, save: bool):
     ``run(values, saved, staged, train, reuse)`` reads bound values from ``values``, writes
     the heads back into it, fills ``saved``/``staged``, and raises ``autodiff.AtNode`` on
     failure."""
-    ns = {"_AtNode": autodiff.AtNode}
+    ns = {}
     bound = sorted(set(plan.arg_slot.values()) | set(plan.aux_slot.values()))
-    body = ["    v%d = values[%d]" % (s, s) for s in bound]
+    body = ["v%d = values[%d]" % (s, s) for s in bound]
     for i, fwd, ins, outs, frees, on_path, inplace in steps:
         ns["f%d" % i] = fwd
         args = ", ".join("v%d" % s for s in ins)
         call = "f%d(%s, train=train)" % (i, args)
-        body.append("    cur = %d" % i)
+        body.append("cur = %d" % i)
         if inplace[1 if save else 0]:
-            body.append("    r = f%d(%s, train=train, out=v%d) if reuse else %s" % (i, args, ins[0], call))
+            body.append("r = f%d(%s, train=train, out=v%d) if reuse else %s" % (i, args, ins[0], call))
         else:
-            body.append("    r = " + call)
+            body.append("r = " + call)
         if len(outs) == 1:
-            body.append("    v%d = r[0][0]" % outs[0])
+            body.append("v%d = r[0][0]" % outs[0])
         else:
-            body.append("    %s, = r[0]" % ", ".join("v%d" % s for s in outs))
+            body.append("%s, = r[0]" % ", ".join("v%d" % s for s in outs))
         if on_path and save:
-            body.append("    saved[%d] = r[2]" % i)
+            body.append("saved[%d] = r[2]" % i)
         if plan.op_nodes[i].op.aux:
-            body += ["    if train and r[1] is not None:", "        staged[%d] = r[1]" % i]
-        body.extend("    v%d = None" % s for s in frees)
-    body.extend("    values[%d] = v%d" % (s, s) for s in sorted(set(plan.head_slots)) if s not in bound)
-    src = ("def run(values, saved, staged, train, reuse):\n    cur = -1\n    try:\n"
-           + "\n".join("    " + line for line in body)
-           + "\n    except Exception as exc:\n        raise _AtNode(cur, exc) from None\n")
-    exec(compile(src, "<symnorm forward plan>", "exec"), ns)
-    return ns["run"]
+            body += ["if train and r[1] is not None:", "    staged[%d] = r[1]" % i]
+        body.extend("v%d = None" % s for s in frees)
+    body.extend("values[%d] = v%d" % (s, s) for s in sorted(set(plan.head_slots)) if s not in bound)
+    return autodiff.straight_line("values, saved, staged, train, reuse", body, ns, "forward plan")
 
 
 def _is_view_of(a, buf):
