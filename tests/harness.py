@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 import symnorm as sn
+from symnorm.layout import _layout_slots
 from symnorm.registry import REGISTRY
 from symnorm.symbol import create
 from symnorm.test_utils import check_numeric_gradient
@@ -101,38 +102,29 @@ def _var_name(sym, slot):
 
 def has_batch_last(name, params, shapes) -> bool:
     """Does this example's op have a batch-last twin for its input rank?"""
-    sym = build(name, params, shapes)
-    op = sym.entries[0].node.op
-    data = [s for k, s in shapes.items() if k in op.batch_last_slots()[0]]
-    return bool(data) and len(data[0]) >= 3 and op.batch_last(len(data[0])) is not None
+    node = build(name, params, shapes).entries[0].node
+    ins, outs = _layout_slots(node)
+    data = shapes.get(node.inputs[ins[0]].node.name) if ins and outs else None
+    return data is not None and len(data) >= 3 and node.op.batch_last(len(data)) is not None
 
 
 def check_batch_last(name, params, shapes, rng):
     """The op's batch-last twin (``Op.batch_last``) on data stored (C, *S, N) computes what
     the op computes on (N, C, *S): every output, proposed aux value and gradient, float64.
     Returns False when the example has no twin."""
-    sym = build(name, params, shapes)
-    op = sym.entries[0].node.op
-    names = op.input_names()
-    in_names, out_names = op.batch_last_slots()
-    lay_in = [i for i, n in enumerate(names) if n in in_names]
-    lay_out = [j for j, n in enumerate(op.output_names()) if n in out_names]
-    if not lay_in or not lay_out:
+    if not has_batch_last(name, params, shapes):
         return False
-    arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**shapes)
-    known = dict(zip(sym.list_arguments(), arg_shapes))
-    known.update(zip(sym.list_auxiliary_states(), aux_shapes))
-    ndim = len(known[_var_name(sym, names[lay_in[0]])])
-    twin = op.batch_last(ndim) if ndim >= 3 else None
-    if twin is None:
-        return False
+    node, values = _op_and_values(name, params, shapes, rng)      # inputs in their valid range
+    op = node.op
+    lay_in, lay_out = _layout_slots(node)
+    twin = op.batch_last(values[lay_in[0]].ndim)
     to_bl = lambda a: np.ascontiguousarray(np.moveaxis(a, 0, -1))      # noqa: E731
     from_bl = lambda a: np.moveaxis(a, -1, 0)                          # noqa: E731
-    values = _op_and_values(name, params, shapes, rng)[1]      # inputs in their valid range
     bl_values = [to_bl(v) if i in lay_in else v for i, v in enumerate(values)]
     # the twin's shape rule is the op's, transposed
-    bl_shapes = twin.infer_shape(*[v.shape for v in bl_values])
-    for j, (b, s) in enumerate(zip(bl_shapes[1], out_shapes)):        # visible outputs
+    ref_shapes = op.infer_shape(*[v.shape for v in values])[1]
+    bl_shapes = twin.infer_shape(*[v.shape for v in bl_values])[1]
+    for j, (b, s) in enumerate(zip(bl_shapes, ref_shapes)):
         assert tuple(b) == (tuple(s)[1:] + tuple(s)[:1] if j in lay_out else tuple(s))
     for train in (True, False):
         ref = op.forward(*values, train=train)
@@ -158,8 +150,10 @@ def check_batch_last(name, params, shapes, rng):
 
 
 def _op_and_values(name, params, shapes, rng):
+    """(the example's op node, one input value per slot in each slot's valid range)."""
     sym = build(name, params, shapes)
-    op = sym.entries[0].node.op
+    node = sym.entries[0].node
+    op = node.op
     arg_shapes, _, aux_shapes = sym.infer_shape(**shapes)
     known = dict(zip(sym.list_arguments(), arg_shapes))
     known.update(zip(sym.list_auxiliary_states(), aux_shapes))
@@ -174,7 +168,7 @@ def _op_and_values(name, params, shapes, rng):
             values.append(rng.uniform(lo, hi, shape))
         else:
             values.append(rng.normal(0, 1, shape))
-    return op, values
+    return node, values
 
 
 def _backward(op, res, rng_seed):
@@ -192,7 +186,8 @@ def check_training_aliasing(name, params, shapes, rng):
     * ``inplace_in_training()`` True: ``forward(out=<first input>)`` gives the outputs and
       gradients of the out-of-place forward.
     Returns False when neither applies or the op has no backward to check."""
-    op, values = _op_and_values(name, params, shapes, rng)
+    node, values = _op_and_values(name, params, shapes, rng)
+    op = node.op
     if not op.differentiable or op.head_grad == "ignore":
         return False
     checked = False
