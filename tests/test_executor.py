@@ -307,11 +307,17 @@ def test_failed_step_leaves_everything_unchanged(rng):
         np.testing.assert_array_equal(v, grads[k])
 
 
-def test_op_exception_is_wrapped_with_node_and_state_kept(rng):
+def _softmax_fc(rng):
+    """FullyConnected(3) -> SoftmaxOutput bound for (2, 4) data, random weights."""
     so = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
                            name="softmax")
     ex = so.simple_bind(sn.cpu(), data=(2, 4))
     ex.arg_dict["fc_weight"][:] = rng.randn(3, 4)
+    return ex
+
+
+def test_op_exception_is_wrapped_with_node_and_state_kept(rng):
+    ex = _softmax_fc(rng)
     ex.forward(is_train=True, data=rng.randn(2, 4), softmax_label=np.array([0, 7]))
     w = ex.arg_dict["fc_weight"].copy()
     before = {k: v.copy() for k, v in ex.grad_dict.items()}
@@ -619,10 +625,7 @@ def test_compiled_backward_equals_the_interpreted_one(rng, req):
 
 
 def test_compiled_backward_names_the_failing_node(rng):
-    so = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
-                           name="softmax")
-    ex = so.simple_bind(sn.cpu(), data=(2, 4))
-    ex.arg_dict["fc_weight"][:] = rng.randn(3, 4)
+    ex = _softmax_fc(rng)
     ex.forward(is_train=True, data=rng.randn(2, 4), softmax_label=np.array([0, 2]))
     ex.backward()                                            # interpreted
     before = {k: v.copy() for k, v in ex.grad_dict.items()}
