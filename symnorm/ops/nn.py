@@ -648,11 +648,11 @@ class Pooling(_Spatial):
                       -np.inf if self.pool_type == "max" else 0, "pool-pad" if scratch else None)
 
     def _offsets(self, kernel, stride, out):
-        """(offset index, slices) for every kernel offset: the input elements that the
-        offset contributes to each output position, as one strided view."""
+        """Slices for every kernel offset (row-major): the input elements that the offset
+        contributes to each output position, as one strided view."""
         lead = (slice(None),) * self._lead()
-        for i, off in enumerate(itertools.product(*(range(k) for k in kernel))):
-            yield i, lead + tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(off, stride, out))
+        for off in itertools.product(*(range(k) for k in kernel)):
+            yield lead + tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(off, stride, out))
 
     def _divisor(self, spatial, geom, dtype):
         kernel, stride, pad, out, _ = geom
@@ -688,26 +688,33 @@ class Pooling(_Spatial):
         run = trail if stride[-1] > 1 else trail * out[-1]
         return run < self.PHASE_RUN
 
-    def _phase_split(self, xp, stride, scratch):
-        """``phases[j]`` holds the padded input's positions ``p + s·i`` per spatial axis for
-        the j-th phase p (row-major over strides); in a reused buffer with ``scratch``."""
+    def _phases_shape(self, padded_shape, stride):
+        """Shape of the phase split of a padded array: (number of phases, *per-phase shape)."""
         lead, nsp = self._lead(), len(stride)
-        sp = xp.shape[lead:lead + nsp]
-        per = tuple(-(-h // s) for h, s in zip(sp, stride))
-        shape = (math.prod(stride),) + xp.shape[:lead] + per + xp.shape[lead + nsp:]
-        phases = workspace(shape, xp.dtype, "pool-phases") if scratch else np.empty(shape, xp.dtype)
+        per = tuple(-(-h // s) for h, s in zip(padded_shape[lead:lead + nsp], stride))
+        return (math.prod(stride),) + tuple(padded_shape[:lead]) + per + tuple(padded_shape[lead + nsp:])
+
+    def _phase_pairs(self, padded, phases, stride):
+        """(positions ``p + s·i`` of ``padded``, the part of ``phases[j]`` holding them) for
+        every phase p, the j-th in row-major order over the strides."""
+        lead = (slice(None),) * self._lead()
         for j, ph in enumerate(itertools.product(*(range(s) for s in stride))):
-            src = xp[(slice(None),) * lead + tuple(slice(p, None, s) for p, s in zip(ph, stride))]
-            phases[j][(slice(None),) * lead + tuple(slice(0, n) for n in src.shape[lead:lead + nsp])] = src
+            view = padded[lead + tuple(slice(p, None, s) for p, s in zip(ph, stride))]
+            yield view, phases[j][lead + tuple(slice(0, n) for n in view.shape[len(lead):len(lead) + len(stride)])]
+
+    def _phase_split(self, xp, stride, scratch):
+        """The padded input split by stride phase (in a reused buffer with ``scratch``)."""
+        shape = self._phases_shape(xp.shape, stride)
+        phases = workspace(shape, xp.dtype, "pool-phases") if scratch else np.empty(shape, xp.dtype)
+        for view, part in self._phase_pairs(xp, phases, stride):
+            part[...] = view
         return phases
 
     def _phase_merge(self, phases, stride, padded_shape, dtype):
         """The inverse of ``_phase_split``: a padded-shape array (scratch) from its phases."""
-        lead = self._lead()
         out = workspace(padded_shape, dtype, "pool-merge")
-        for j, ph in enumerate(itertools.product(*(range(s) for s in stride))):
-            dst = out[(slice(None),) * lead + tuple(slice(p, None, s) for p, s in zip(ph, stride))]
-            dst[...] = phases[j][(slice(None),) * lead + tuple(slice(0, n) for n in dst.shape[lead:lead + len(stride)])]
+        for view, part in self._phase_pairs(out, phases, stride):
+            view[...] = part
         return out
 
     def _windows(self, src, kernel, stride, out, phased):
@@ -715,7 +722,7 @@ class Pooling(_Spatial):
         each output position, in ``src`` (the padded input, or its phases)."""
         lead = (slice(None),) * self._lead()
         if not phased:
-            return [src[sl] for _, sl in self._offsets(kernel, stride, out)]
+            return [src[sl] for sl in self._offsets(kernel, stride, out)]
         phase_ids = {ph: j for j, ph in enumerate(itertools.product(*(range(s) for s in stride)))}
         views = []
         for off in itertools.product(*(range(k) for k in kernel)):
@@ -773,9 +780,7 @@ class Pooling(_Spatial):
         lead = self._lead()
         cropped = tuple(padded_shape) != tuple(xshape)
         if phased:
-            per = tuple(-(-h // s) for h, s in zip(padded_shape[lead:lead + len(stride)], stride))
-            gsrc = workspace_filled((math.prod(stride),) + padded_shape[:lead] + per +
-                                    padded_shape[lead + len(stride):], dy.dtype, 0, "pool-grad")
+            gsrc = workspace_filled(self._phases_shape(padded_shape, stride), dy.dtype, 0, "pool-grad")
         elif cropped:
             gsrc = workspace_filled(padded_shape, dy.dtype, 0, "pool-grad")
         else:
