@@ -322,3 +322,31 @@ def test_scratch_buffers_are_reused_evicted_and_released():
     del held
     sn.release_buffers()
     assert key not in _np._RECYCLE
+
+
+@pytest.mark.parametrize("m, n, k", [(6, 25, 8 * 512 + 37), (6, 25, 100), (32, 40, 9000)])
+def test_thin_products_cut_into_pieces_equal_the_plain_product(m, n, k, rng):
+    from symnorm.ops import _np
+    a, b = rng.rand(m, k), rng.rand(n, k)
+    np.testing.assert_allclose(_np.matmul_nt(a, b), np.einsum("mk,nk->mn", a, b), rtol=1e-12)
+
+
+def test_first_layer_weight_gradient_takes_the_thin_path_and_is_exact(rng, monkeypatch):
+    from symnorm.ops import _np
+    calls = []
+    orig = np.matmul
+    monkeypatch.setattr(_np.np, "matmul", lambda *a, **k: calls.append(a[0].shape) or orig(*a, **k))
+    x = rng.randn(8, 1, 30, 30)                                 # 28·28·8 = 6272 positions
+    s = sym.Convolution(sym.Variable("data"), kernel=(3, 3), num_filter=4, name="c")
+    w = rng.randn(4, 1, 3, 3)
+    ex = s.bind(sn.cpu(), {"data": x, "c_weight": w, "c_bias": np.zeros(4)},
+                args_grad={"c_weight": np.zeros_like(w)}, grad_req={"data": "null", "c_weight": "write",
+                                                                     "c_bias": "null"})
+    dy = rng.randn(8, 4, 28, 28)
+    ex.forward(is_train=True)
+    ex.backward([dy])
+    ref = np.zeros_like(w)
+    for i, j in itertools.product(range(3), range(3)):
+        ref[:, 0, i, j] = np.einsum("nfhw,nhw->f", dy, x[:, 0, i:i + 28, j:j + 28])
+    np.testing.assert_allclose(ex.grad_dict["c_weight"], ref, rtol=1e-10)
+    assert (12, 4, 512) in calls                               # 6272 // 512 pieces of (4, 512)

@@ -72,6 +72,31 @@ def _rowdot(a, b):
     return np.einsum("ij,ij->i", a, b)
 
 
+THIN_OUT = 1024                # a product with at most this many outputs ...
+THIN_SIDE = 16                 # ... and one side this small is "thin"
+THIN_CHUNK = 512               # the reduction is cut into pieces of this length
+
+
+def matmul_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b.T`` for 2-D ``a`` (m, k), ``b`` (n, k).  When the result is thin (m·n small,
+    one side tiny) and k is long, as in the weight gradient of a first convolution
+    (6 filters x 25 taps over 200K positions), OpenBLAS runs one poorly packed product;
+    cutting k into pieces of THIN_CHUNK and summing a batched product is 2-4x faster
+    (measured on both dW shapes of LeNet's first layer)."""
+    m, k = a.shape
+    n = b.shape[0]
+    pieces = k // THIN_CHUNK
+    if m * n > THIN_OUT or min(m, n) > THIN_SIDE or pieces < 8:
+        return a @ b.T
+    body = pieces * THIN_CHUNK
+    ap = a[:, :body].reshape(m, pieces, THIN_CHUNK).transpose(1, 0, 2)     # (p, m, c)
+    bp = b[:, :body].reshape(n, pieces, THIN_CHUNK).transpose(1, 2, 0)     # (p, c, n)
+    out = np.matmul(ap, bp).sum(axis=0)
+    if body < k:
+        out += a[:, body:] @ b[:, body:].T
+    return out
+
+
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """1/(1+exp(-x)) in four in-place passes over one buffer (``out``, which may be ``x``):
     2.5x faster than the textbook expression (PERF-ANCHORS)."""

@@ -18,7 +18,7 @@ from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import channel_sum, ones, padded, recycled_empty, sigmoid, workspace, workspace_filled
+from ._np import channel_sum, matmul_nt, ones, padded, recycled_empty, sigmoid, workspace, workspace_filled
 
 
 def _positive_int(v):
@@ -365,7 +365,8 @@ class Convolution(_Spatial):
         n, c, _ = self._split(xshape)
         dyt = self._from_layout(dy)                                  # (F, *O, N)
         dy_mat = dyt.reshape(g, f // g, -1)
-        dw = np.matmul(dy_mat, cols.transpose(0, 2, 1)).reshape(weight.shape)
+        dw = (matmul_nt(dy_mat[0], cols[0]) if g == 1 else
+              np.matmul(dy_mat, cols.transpose(0, 2, 1))).reshape(weight.shape)
         db = None if self.no_bias else dyt.reshape(f, -1) @ ones(dyt[0].size, dyt.dtype)
         dx = None
         if need_dx:
