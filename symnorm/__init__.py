@@ -12,7 +12,7 @@
 """
 from . import ops as _ops  # noqa: F401  (registers every op first)
 from . import graph, name, random, registry, sym, test_utils, viz
-from . import callback, initializer, io, kv, lr_scheduler, metric, model, nd, optimizer
+from . import callback, initializer, io, kv, lr_scheduler, metric, model, nd, optimizer, parallel
 from .module import Module
 
 init = initializer
@@ -30,5 +30,5 @@ __version__ = "0.1.0"
 
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "cpu", "AttrScope", "name",
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
-           "io", "kv", "metric", "model", "nd", "optimizer", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
+           "io", "kv", "metric", "model", "nd", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

@@ -19,12 +19,13 @@ The aux write-back contract (SPEC §9, STYLE §3.4)
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import autodiff, layout
+from . import autodiff, layout, parallel
 from .errors import BindError, OpError, SymnormError
 from .graph import dfs_postorder
 from .shape import shape_entries, type_entries
@@ -171,6 +172,8 @@ class Executor:
     def _use_plan(self, plan: Plan):
         """Adopt ``plan``: derive the hot loops' tables (any pending step is dropped)."""
         self._plan = plan
+        # parallel mode (symnorm.parallel) for plans with large arrays
+        self._split = parallel.worth_splitting(max((math.prod(s) for s in plan.slot_shape), default=0))
         self._wants, self._on_path = autodiff.grad_path(plan, self._grad_req)
         self._on_path_set = set(self._on_path)
         self._build_steps()
@@ -236,6 +239,7 @@ class Executor:
             ", ".join(self._plan.output_names), len(self.arg_dict), len(self.aux_dict), mode)
 
     # ------------------------------------------------------------------ forward
+    @parallel.in_region
     def forward(self, is_train: bool = False, **kwargs):
         """Run the graph; return ``outputs``.
 
@@ -368,6 +372,7 @@ class Executor:
             self._call_monitor(node, ins, outs)
 
     # ------------------------------------------------------------------ backward
+    @parallel.in_region
     def backward(self, out_grads=None, is_train: bool = True):
         """Compute gradients into ``grad_dict`` (per ``grad_req``) and commit staged aux.
 

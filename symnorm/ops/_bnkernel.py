@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import parallel
+
 
 BLOCK_ELEMS = 1 << 18          # 1 MiB of float32 per block
 CONDITION = 100.0              # mean² > CONDITION·var: one-pass variance is not trusted
@@ -49,7 +51,14 @@ def _blocks(pre: int, row: int):
 
 
 def affine(x2: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = x·a + b on a ``plane`` view (a, b shaped by it), blocked."""
+    """out = x·a + b on a ``plane`` view (a, b shaped by it), blocked, in row pieces
+    across the pool."""
+    parallel.map_slices(lambda r: _affine(x2[r], _part(a, r), _part(b, r), out[r]),
+                        x2.shape[0], x2.size)
+    return out
+
+
+def _affine(x2, a, b, out):
     if x2.size <= BLOCK_ELEMS:
         np.multiply(x2, a, out=out)
         out += b
@@ -63,7 +72,14 @@ def affine(x2: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.
 
 def axpby_plus(dy2, k1, x2, k2, k3, out):
     """out = dy·k1 + x·k2 + k3 (the BatchNorm data gradient), blocked; one block-sized
-    temporary, reused, so every pass after the first reads from cache."""
+    temporary, reused, so every pass after the first reads from cache; in row pieces
+    across the pool."""
+    parallel.map_slices(lambda r: _axpby_plus(dy2[r], _part(k1, r), x2[r], _part(k2, r),
+                                              _part(k3, r), out[r]), x2.shape[0], x2.size)
+    return out
+
+
+def _axpby_plus(dy2, k1, x2, k2, k3, out):
     if x2.size <= BLOCK_ELEMS:
         np.multiply(dy2, k1, out=out)
         out += x2 * k2

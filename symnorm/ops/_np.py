@@ -13,6 +13,8 @@ import threading
 
 import numpy as np
 
+from .. import parallel
+
 _ONES: dict = {}
 
 
@@ -43,13 +45,21 @@ SMALL_DOT = 1 << 16            # up to this many elements, sums of products via 
 
 def channel_sum(x3: np.ndarray) -> np.ndarray:
     """Per-channel sum of a ``(pre, C, L)`` array, accumulated in its dtype through BLAS:
-    row sums (a matrix-vector product with ones) when L is long, column sums otherwise."""
+    row sums (a matrix-vector product with ones) when L is long, column sums otherwise;
+    split across the pool's threads by rows or columns when large (each sum is the same)."""
     pre, c, post = x3.shape
     if post < SMALL_L:
-        cols = np.dot(ones(pre, x3.dtype), x3.reshape(pre, c * post))
+        x2 = x3.reshape(pre, c * post)
+        cols = _over_rows(lambda r: np.dot(ones(r.stop - r.start, x3.dtype), x2[r]), x2)
         return cols.reshape(c, post).sum(axis=1) if post > 1 else cols
-    rows = x3.reshape(pre * c, post) @ ones(post, x3.dtype)
+    rows = row_sums(x3.reshape(pre * c, post))
     return rows.reshape(pre, c).sum(axis=0) if pre > 1 else rows
+
+
+def row_sums(x2: np.ndarray) -> np.ndarray:
+    """The sum of each row of a contiguous 2-D array (BLAS against ones, across the pool)."""
+    ones_row = ones(x2.shape[1], x2.dtype)
+    return _by_rows(lambda r: x2[r] @ ones_row, x2)
 
 
 def channel_dot(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
@@ -58,11 +68,28 @@ def channel_dot(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
     if post < SMALL_L:
         a2, b2 = a3.reshape(pre, c * post), b3.reshape(pre, c * post)
         # small inputs: the product's temporary is cheaper than einsum's ~6 µs of setup
-        cols = (np.dot(ones(pre, a2.dtype), a2 * b2) if a2.size <= SMALL_DOT
-                else np.einsum("nk,nk->k", a2, b2))
+        if a2.size <= SMALL_DOT:
+            cols = np.dot(ones(pre, a2.dtype), a2 * b2)
+        else:
+            cols = _over_rows(lambda r: np.einsum("nk,nk->k", a2[r], b2[r]), a2)
         return cols.reshape(c, post).sum(axis=1) if post > 1 else cols
-    rows = _rowdot(a3.reshape(pre * c, post), b3.reshape(pre * c, post))
+    a2, b2 = a3.reshape(pre * c, post), b3.reshape(pre * c, post)
+    rows = _by_rows(lambda r: _rowdot(a2[r], b2[r]), a2)
     return rows.reshape(pre, c).sum(axis=0) if pre > 1 else rows
+
+
+def _by_rows(fn, x2: np.ndarray) -> np.ndarray:
+    """``fn(all rows)`` (a vector per row), computed in row pieces across the pool."""
+    parts = parallel.map_slices(fn, x2.shape[0], x2.size)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _over_rows(fn, x2: np.ndarray) -> np.ndarray:
+    """``fn(all rows)`` (a vector per column, summed over rows) as the sum of ``fn`` over
+    row pieces computed across the pool (column pieces would be strided, which numpy's dot
+    does not hand to BLAS)."""
+    parts = parallel.map_slices(fn, x2.shape[0], x2.size)
+    return parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
 
 
 def _rowdot(a, b):
@@ -87,19 +114,37 @@ def matmul_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     n = b.shape[0]
     pieces = k // THIN_CHUNK
     if m * n > THIN_OUT or min(m, n) > THIN_SIDE or pieces < 8:
-        return a @ b.T
+        return parallel.matmul(a, b.T)
     body = pieces * THIN_CHUNK
     ap = a[:, :body].reshape(m, pieces, THIN_CHUNK).transpose(1, 0, 2)     # (p, m, c)
     bp = b[:, :body].reshape(n, pieces, THIN_CHUNK).transpose(1, 2, 0)     # (p, c, n)
-    out = np.matmul(ap, bp).sum(axis=0)
+    parts = parallel.map_slices(lambda r: np.matmul(ap[r], bp[r]).sum(axis=0), pieces,
+                                2 * m * n * body, parallel.MIN_FLOPS)
+    out = sum(parts[1:], parts[0])
     if body < k:
         out += a[:, body:] @ b[:, body:].T
     return out
 
 
+def elementwise(fn, out: np.ndarray, *ins: np.ndarray) -> np.ndarray:
+    """``fn(out, *ins)`` for an elementwise ``fn``, run in flat pieces across the pool when
+    every array is C-contiguous and of one shape (else as one call).  Returns ``out``."""
+    arrays = (out,) + ins
+    if all(a.flags.c_contiguous and a.shape == out.shape for a in arrays):
+        flat = [a.reshape(-1) for a in arrays]
+        parallel.map_slices(lambda r: fn(*(a[r] for a in flat)), out.size)
+    else:
+        fn(out, *ins)
+    return out
+
+
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """1/(1+exp(-x)) in four in-place passes over one buffer (``out``, which may be ``x``):
-    2.5x faster than the textbook expression (PERF-ANCHORS)."""
+    2.5x faster than the textbook expression (PERF-ANCHORS); in pieces across the pool."""
+    return elementwise(_sigmoid, np.empty(np.shape(x), x.dtype) if out is None else out, x)
+
+
+def _sigmoid(out, x):
     y = np.negative(x, out=out)
     np.exp(y, out=y)
     y += 1

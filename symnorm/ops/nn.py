@@ -13,12 +13,13 @@ from typing import Optional
 
 import numpy as np
 
-from .. import random as _random
+from .. import parallel, random as _random
 from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import channel_sum, matmul_nt, ones, padded, recycled_empty, sigmoid, workspace, workspace_filled
+from ._np import (channel_sum, elementwise, matmul_nt, padded, recycled_empty, row_sums,
+                  sigmoid, workspace, workspace_filled)
 
 
 def _positive_int(v):
@@ -64,7 +65,7 @@ class FullyConnected(Op):
 
     def forward(self, data, weight, bias=None, *, train):
         x2 = self._2d(data)
-        y = x2 @ weight.T
+        y = parallel.matmul(x2, weight.T)
         if bias is not None:
             y += bias
         out_shape = (data.shape[0], self.num_hidden) if self.flatten else data.shape[:-1] + (self.num_hidden,)
@@ -73,8 +74,8 @@ class FullyConnected(Op):
     def backward(self, saved, dy):
         x2, w, shape = saved
         dy2 = dy.reshape(-1, self.num_hidden)
-        dx = (dy2 @ w).reshape(shape)
-        dw = dy2.T @ x2
+        dx = parallel.matmul(dy2, w).reshape(shape)
+        dw = parallel.matmul(dy2.T, x2)
         if self.no_bias:
             return dx, dw
         return dx, dw, channel_sum(dy2.reshape(dy2.shape[0], -1, 1))
@@ -339,8 +340,8 @@ class Convolution(_Spatial):
         cols, xt_shape, out_sp = self._im2col(data, scratch=not train)
         wm = weight.reshape(g, f // g, -1)
         # channels-first: y dies in the transpose below, so it takes a reused buffer
-        y = np.matmul(wm, cols) if self._bl else \
-            np.matmul(wm, cols, out=workspace((g, f // g, cols.shape[-1]), cols.dtype, "conv-y"))
+        y = parallel.matmul(wm, cols) if self._bl else \
+            parallel.matmul(wm, cols, out=workspace((g, f // g, cols.shape[-1]), cols.dtype, "conv-y"))
         y = y.reshape((f,) + out_sp + (self._split(data.shape)[0],))
         if bias is not None:
             y += bias.reshape((f,) + (1,) * (nsp + 1))
@@ -356,7 +357,7 @@ class Convolution(_Spatial):
             dyt = self._from_layout(dy)
             dw, dxt = self._depthwise_backward(xt, weight, dyt, out_sp, need_dx)
             dx = self._uncrop(dxt, xshape) if need_dx else None
-            db = None if self.no_bias else dyt.reshape(dyt.shape[0], -1) @ ones(dyt[0].size, dyt.dtype)
+            db = None if self.no_bias else row_sums(dyt.reshape(dyt.shape[0], -1))
             return (dx, dw) if self.no_bias else (dx, dw, db)
         path, cols, weight, xshape, xt_shape, out_sp = saved
         if path == "gemm-input":              # after an inference forward: the input was kept
@@ -366,12 +367,12 @@ class Convolution(_Spatial):
         dyt = self._from_layout(dy)                                  # (F, *O, N)
         dy_mat = dyt.reshape(g, f // g, -1)
         dw = (matmul_nt(dy_mat[0], cols[0]) if g == 1 else
-              np.matmul(dy_mat, cols.transpose(0, 2, 1))).reshape(weight.shape)
-        db = None if self.no_bias else dyt.reshape(f, -1) @ ones(dyt[0].size, dyt.dtype)
+              parallel.matmul(dy_mat, cols.transpose(0, 2, 1))).reshape(weight.shape)
+        db = None if self.no_bias else row_sums(dyt.reshape(f, -1))
         dx = None
         if need_dx:
             wt = weight.reshape(g, f // g, -1).transpose(0, 2, 1)
-            dcols = np.matmul(wt, dy_mat, out=workspace((g, wt.shape[1], dy_mat.shape[-1]), dy.dtype,
+            dcols = parallel.matmul(wt, dy_mat, out=workspace((g, wt.shape[1], dy_mat.shape[-1]), dy.dtype,
                                                          "conv-dcols"))
             cg = c // g
             dcols = dcols.reshape((g, cg) + tuple(self.kernel) + out_sp + (n,))
@@ -494,7 +495,7 @@ class Deconvolution(_Spatial):
         full = tuple(st * (h - 1) + d * (k - 1) + 1 + a
                      for h, k, st, d, a in zip(data.shape[2:], self.kernel, stride, dilate, adj))
         xt = np.ascontiguousarray(np.moveaxis(data, 0, -1)).reshape(g, c // g, -1)   # (G, C/G, I·N)
-        cols = np.matmul(weight.reshape(g, c // g, -1).transpose(0, 2, 1), xt)      # (G, F/G·K, I·N)
+        cols = parallel.matmul(weight.reshape(g, c // g, -1).transpose(0, 2, 1), xt)      # (G, F/G·K, I·N)
         cols = cols.reshape((g, f // g) + tuple(self.kernel) + data.shape[2:] + (n,))
         yt = np.zeros((g, f // g) + full + (n,), data.dtype)
         for off, sl in self._conv(c)._offsets(data.shape[2:]):
@@ -517,9 +518,9 @@ class Deconvolution(_Spatial):
             cols = cols.reshape((g, -1) + in_sp + (n,))[
                 (slice(None), slice(None)) + tuple(slice(0, h) for h in x.shape[2:])].reshape(g, cols.shape[1], -1)
         xt = np.ascontiguousarray(np.moveaxis(x, 0, -1)).reshape(g, c // g, -1)
-        dx = np.matmul(weight.reshape(g, c // g, -1), cols)                          # (G, C/G, I·N)
+        dx = parallel.matmul(weight.reshape(g, c // g, -1), cols)                          # (G, C/G, I·N)
         dx = np.ascontiguousarray(np.moveaxis(dx.reshape((c,) + x.shape[2:] + (n,)), -1, 0))
-        dw = np.matmul(xt, cols.transpose(0, 2, 1)).reshape(weight.shape)
+        dw = parallel.matmul(xt, cols.transpose(0, 2, 1)).reshape(weight.shape)
         if self.no_bias:
             return dx, dw
         return dx, dw, channel_sum(dy.reshape(n, f, -1))
@@ -842,18 +843,24 @@ _INPLACE = {   # act_type: f(x, out) computing into out (which may be x)
 
 def _sigmoid_grad(x, y, dy):
     """dy·y·(1-y) in three passes over one new array (not three temporaries)."""
-    g = np.subtract(1, y)
+    return elementwise(_sigmoid_grad_into, np.empty(y.shape, y.dtype), y, dy)
+
+
+def _sigmoid_grad_into(g, y, dy):
+    np.subtract(1, y, out=g)
     g *= y
     g *= dy
-    return g
 
 
 def _tanh_grad(x, y, dy):
     """dy·(1-y²) in three passes over one new array."""
-    g = np.multiply(y, y)
+    return elementwise(_tanh_grad_into, np.empty(y.shape, y.dtype), y, dy)
+
+
+def _tanh_grad_into(g, y, dy):
+    np.multiply(y, y, out=g)
     np.subtract(1, g, out=g)
     g *= dy
-    return g
 
 
 _GRAD_FROM_Y = ("relu", "sigmoid", "tanh")     # gradients that need only the output
