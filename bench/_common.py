@@ -39,6 +39,45 @@ def run_child(python: str, script: str, args: list, timeout=600) -> list:
     return [json.loads(line[7:]) for line in out.stdout.splitlines() if line.startswith("RESULT ")]
 
 
+def serve(fns: dict, number=10, repeat=3) -> None:
+    """Child side of ``Server``: build once, then time ``fns[name]`` for each name read from
+    stdin (one per line) and answer with a RESULT line."""
+    for fn in fns.values():
+        median_time(fn, number=2, repeat=1)                 # warm up every case once
+    emit({"ready": True})
+    for line in sys.stdin:
+        name = line.strip()
+        if not name:
+            break
+        emit({"name": name, "t": median_time(fns[name], number=number, repeat=repeat, warmup=1)})
+
+
+class Server:
+    """A reference framework kept running in its own process, timed on demand, so that
+    each of its timings can be paired with ours taken a moment before: the host's slow and
+    fast phases (±30% over minutes here) then cancel in the per-round ratio."""
+
+    def __init__(self, python: str, script: str, args: list):
+        self.proc = subprocess.Popen([python, script] + list(args), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self._read()                                        # the ready line
+
+    def _read(self) -> dict:
+        for line in self.proc.stdout:
+            if line.startswith("RESULT "):
+                return json.loads(line[7:])
+        raise RuntimeError("benchmark child ended early (exit %s)" % self.proc.wait())
+
+    def time(self, name: str) -> float:
+        self.proc.stdin.write(name + "\n")
+        self.proc.stdin.flush()
+        return self._read()["t"]
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
 def find_python_with(module: str, env_var: str, candidates=()) -> str | None:
     """A Python interpreter that can import ``module``: $env_var, this one, or a candidate."""
     options = [os.environ.get(env_var)] + [sys.executable] + list(candidates)
