@@ -113,9 +113,13 @@ set_num_threads(_default_threads())
 
 
 def _forget_pool_in_child():
-    # a forked child has none of the parent's threads: start a new pool when needed
-    global _pool, _lock
+    # a forked child has none of the parent's threads: start a new pool when needed, and
+    # give BLAS back its thread count if a region was open in some thread at the fork
+    global _pool, _lock, _blas_users
     _pool, _lock = None, threading.Lock()
+    if _blas_users:
+        _BLAS[1](_blas_before)
+    _blas_users = 0
 
 
 if hasattr(os, "register_at_fork"):
@@ -173,23 +177,35 @@ def worth_splitting(largest_elems: int) -> bool:
     return _threads > 1 and _BLAS is not None and largest_elems >= PLAN_MIN_ELEMS
 
 
+_blas_users = 0                 # threads inside a splitting region (BLAS is on one thread)
+_blas_before = None             # BLAS's thread count before the first of them entered
+
+
 @contextlib.contextmanager
 def region(split: bool):
     """Inside: kernels split their large passes across the pool (``split``), with BLAS on
     one thread so that its spinning workers leave the cores to the pool; BLAS's thread
-    count is restored on the way out.  Without ``split`` (or nested) nothing changes."""
+    count is restored when the last thread inside leaves (several threads may run
+    executors at once).  Without ``split`` (or nested) nothing changes."""
+    global _blas_users, _blas_before
     if not split or _threads <= 1 or _BLAS is None or getattr(_STATE, "split", False):
         yield
         return
     get, set_ = _BLAS
-    before = get()
-    set_(1)
+    with _lock:
+        if _blas_users == 0:
+            _blas_before = get()
+            set_(1)
+        _blas_users += 1
     _STATE.split = True
     try:
         yield
     finally:
         _STATE.split = False
-        set_(before)
+        with _lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                set_(_blas_before)
 
 
 def in_region(method):

@@ -63,6 +63,27 @@ def test_the_region_runs_blas_on_one_thread_and_restores_it(split_everything):
     assert get() == before
 
 
+@pytest.mark.skipif(parallel._BLAS is None, reason="numpy's BLAS is not OpenBLAS")
+def test_blas_comes_back_when_the_last_of_several_threads_leaves(split_everything):
+    get = parallel._BLAS[0]
+    before = get()
+    inside, leave_first = threading.Barrier(2), threading.Event()
+
+    def first():
+        with parallel.region(True):
+            inside.wait()
+        leave_first.set()
+
+    t = threading.Thread(target=first)
+    t.start()
+    with parallel.region(True):
+        inside.wait()
+        leave_first.wait()                     # the other thread has left; we are still in
+        assert get() == 1
+    t.join()
+    assert get() == before
+
+
 def test_thread_count_validation():
     with pytest.raises(ValueError, match="positive"):
         parallel.set_num_threads(0)

@@ -46,7 +46,7 @@ SMALL_DOT = 1 << 16            # up to this many elements, sums of products via 
 def channel_sum(x3: np.ndarray) -> np.ndarray:
     """Per-channel sum of a ``(pre, C, L)`` array, accumulated in its dtype through BLAS:
     row sums (a matrix-vector product with ones) when L is long, column sums otherwise;
-    split across the pool's threads by rows or columns when large (each sum is the same)."""
+    in row pieces across the pool when large (column sums then add the pieces' sums)."""
     pre, c, post = x3.shape
     if post < SMALL_L:
         x2 = x3.reshape(pre, c * post)
