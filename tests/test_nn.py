@@ -274,6 +274,19 @@ def test_pooling_splits_by_phase_only_for_overlapping_strided_windows():
     assert not uses(kernel=(3, 3), stride=(1, 1), pool_type="max")       # unit stride already
 
 
+def test_average_pooling_divides_by_a_scalar_when_every_window_has_one_count():
+    from symnorm.ops.nn import Pooling
+
+    def divisor(**p):
+        op = Pooling.create(dict(pool_type="avg", **p))
+        geom = op._window((8, 8))
+        return op._divisor((8, 8), geom, np.dtype(np.float32))
+    assert np.ndim(divisor(kernel=(2, 2), stride=(2, 2))) == 0 and divisor(kernel=(2, 2), stride=(2, 2)) == 4
+    assert np.ndim(divisor(kernel=(3, 3), stride=(2, 2), pad=(1, 1))) == 0      # pads counted
+    edge = divisor(kernel=(3, 3), stride=(2, 2), pad=(1, 1), count_include_pad=False)
+    assert edge.shape == (4, 4) and edge[0, 0] == 4 and edge[1, 1] == 9
+
+
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("layout_pass", [False, True])
 def test_convolution_results_never_alias_scratch_buffers(batch, layout_pass, rng):
