@@ -748,8 +748,8 @@ class Pooling(_Spatial):
         if self.pool_type == "max":
             # a running maximum (masked copies from strided views cost 5x more); backward
             # finds the first maximum of each window again from the saved input
-            y = views[0].copy()
-            for v in views[1:]:
+            y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+            for v in views[2:]:
                 np.maximum(y, v, out=y)
             saved = ((src, y), xp.shape, geom, data.shape, phased)
         elif self.pool_type in ("avg", "sum"):
@@ -777,7 +777,8 @@ class Pooling(_Spatial):
             dy = dy / self._divisor(spatial, geom, dy.dtype)
         if (self.pool_type in ("avg", "sum") and kernel == stride and not any(pad)
                 and tuple(o * k for o, k in zip(out, kernel)) == spatial):
-            # windows tile the input exactly: the gradient is one broadcast copy
+            # windows tile the input exactly: the gradient is one broadcast copy (a divide
+            # into the broadcast view instead measured 15% slower than divide-then-copy)
             lead, trail = xshape[:self._lead()], (xshape[-1:] if self._bl else ())
             dx = np.empty(xshape, dy.dtype)
             tiled = dx.reshape(lead + tuple(x for o, k in zip(out, kernel) for x in (o, k)) + trail)
