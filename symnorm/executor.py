@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import autodiff, layout, parallel
+from . import allocator, autodiff, layout, parallel
 from .errors import BindError, OpError, SymnormError
 from .graph import dfs_postorder
 from .shape import shape_entries, type_entries
@@ -154,6 +154,7 @@ class Executor:
                  grad_req: dict, aux_update: str = "backward", ctx=None):
         if aux_update not in AUX_UPDATES:
             raise BindError("aux_update must be one of %s, got %r" % (AUX_UPDATES, aux_update))
+        allocator.keep_freed_memory()      # freed outputs are reused, not re-faulted in
         self._symbol = symbol
         self._plan = plan
         self.arg_dict, self.grad_dict, self.aux_dict = arg_dict, grad_dict, aux_dict

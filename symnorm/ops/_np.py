@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from .. import parallel
+from .. import allocator, parallel
 
 _ONES: dict = {}
 
@@ -264,7 +264,8 @@ def recycled_empty(shape, dtype) -> np.ndarray:
 
 def release_buffers() -> None:
     """Free the scratch buffers of this thread and the recycled arrays nobody holds (they
-    are kept between calls so that large temporaries are not mapped afresh each time)."""
+    are kept between calls so that large temporaries are not mapped afresh each time), and
+    give the memory malloc keeps for reuse back to the kernel (``symnorm.allocator``)."""
     if getattr(_WORKSPACE, "arrays", None):
         _WORKSPACE.arrays.clear()
     with _RECYCLE_LOCK:
@@ -272,6 +273,7 @@ def release_buffers() -> None:
             _RECYCLE[key] = [b for b in _RECYCLE[key] if sys.getrefcount(b) > _FREE_REFS]
             if not _RECYCLE[key]:
                 del _RECYCLE[key]
+    allocator.give_back()
 
 
 def padded(x: np.ndarray, start: int, before, after, fill=0, tag: str | None = None) -> np.ndarray:
