@@ -373,3 +373,18 @@ def test_first_layer_products_take_the_thin_paths_and_are_exact(rng, monkeypatch
     fwd = [b for a, b in calls if a == (4, 9) and b[1:] == (9, 1024)]
     dw = [a for a, b in calls if a[1:] == (4, 512) and b[1:] == (512, 9)]
     assert sum(b[0] for b in fwd) == 8 and sum(a[0] for a in dw) == 16
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 9])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_copy_runs_equals_a_plain_strided_copy(n, dtype, rng):
+    from symnorm.ops import _np
+    x = rng.randn(3, 10, 11, n).astype(dtype)
+    src = x[:, 1::2, ::3]                                      # strided, short runs of n
+    dst = np.full(src.shape, np.nan, dtype)
+    _np.copy_runs(dst, src)
+    np.testing.assert_array_equal(dst, src)
+    back = np.zeros_like(x)
+    _np.copy_runs(back[:, 1::2, ::3], dst)                     # into a strided destination
+    np.testing.assert_array_equal(back[:, 1::2, ::3], src)
+    assert not back[:, ::2].any()                              # nothing else written

@@ -18,7 +18,7 @@ from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import (channel_sum, elementwise, matmul_nt, matmul_wide, padded, recycled_empty, row_sums,
+from ._np import (channel_sum, copy_runs, elementwise, matmul_nt, matmul_wide, padded, recycled_empty, row_sums,
                   sigmoid, workspace, workspace_filled)
 
 
@@ -250,7 +250,7 @@ class Convolution(_Spatial):
         shape = (g, cg) + tuple(self.kernel) + out_sp + (n,)
         cols = workspace(shape, data.dtype, "conv-cols") if scratch else recycled_empty(shape, data.dtype)
         for off, sl in self._offsets(out_sp):
-            cols[(slice(None), slice(None)) + off] = xt[(slice(None), slice(None)) + sl]
+            copy_runs(cols[(slice(None), slice(None)) + off], xt[(slice(None), slice(None)) + sl])
         return cols.reshape(g, cg * math.prod(self.kernel), -1), xt.shape, out_sp
 
     def _pointwise(self):
@@ -736,14 +736,14 @@ class Pooling(_Spatial):
         shape = self._phases_shape(xp.shape, stride)
         phases = workspace(shape, xp.dtype, "pool-phases") if scratch else np.empty(shape, xp.dtype)
         for view, part in self._phase_pairs(xp, phases, stride):
-            part[...] = view
+            copy_runs(part, view)
         return phases
 
     def _phase_merge(self, phases, stride, padded_shape, dtype):
         """The inverse of ``_phase_split``: a padded-shape array (scratch) from its phases."""
         out = workspace(padded_shape, dtype, "pool-merge")
         for view, part in self._phase_pairs(out, phases, stride):
-            view[...] = part
+            copy_runs(view, part)
         return out
 
     def _windows(self, src, kernel, stride, out, phased):
