@@ -388,3 +388,29 @@ def test_copy_runs_equals_a_plain_strided_copy(n, dtype, rng):
     _np.copy_runs(back[:, 1::2, ::3], dst)                     # into a strided destination
     np.testing.assert_array_equal(back[:, 1::2, ::3], src)
     assert not back[:, ::2].any()                              # nothing else written
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+@pytest.mark.parametrize("stride", [(1, 1), (2, 2)])
+def test_depthwise_blocks_of_channels_give_the_direct_loop(n, stride, rng, monkeypatch):
+    from symnorm.ops.nn import Convolution
+    monkeypatch.setattr(Convolution, "STACK_ELEMS", 40)        # several channel blocks
+    c = 5
+    x = rng.randn(n, c, 7, 6)
+    w, b = rng.randn(c, 1, 3, 3), rng.randn(c)
+    kw = {"kernel": (3, 3), "num_filter": c, "num_group": c, "pad": (1, 1), "stride": stride}
+    op = Convolution.create(kw).batch_last(4)
+    xt = np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    outs, _, saved = op.forward(xt, w, b, train=True)
+    np.testing.assert_allclose(outs[0].transpose(3, 0, 1, 2), conv_loop(x, w, b, stride, (1, 1), (1, 1), c),
+                               rtol=1e-10, atol=1e-10)
+    dy = rng.randn(*outs[0].shape)
+    dx, dw, db = op.backward(saved, dy)
+    # the weight gradient against the direct sum: dW[c, i, j] = Σ dy[c, o] · x_pad[c, s·o + (i, j)]
+    xp = np.pad(xt, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    oh, ow = dy.shape[1:3]
+    ref = np.array([[[np.sum(dy[ci] * xp[ci, i:i + stride[0] * (oh - 1) + 1:stride[0],
+                                         j:j + stride[1] * (ow - 1) + 1:stride[1]])
+                      for j in range(3)] for i in range(3)] for ci in range(c)])
+    np.testing.assert_allclose(dw[:, 0], ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(db, dy.sum(axis=(1, 2, 3)), rtol=1e-10)
