@@ -7,6 +7,7 @@ scatters with one strided slice-add per kernel offset.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from typing import Optional
@@ -689,23 +690,13 @@ class Pooling(_Spatial):
             yield lead + tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(off, stride, out))
 
     def _divisor(self, spatial, geom, dtype):
+        """Each window's element count (what average pooling divides by): a scalar when
+        every window has the same count, which numpy applies ~1.8x faster than a broadcast
+        array (same quotients).  Cached: it depends on the geometry only (~45 µs a call)."""
         kernel, stride, pad, out, _ = geom
-        counts = []
-        include = self.count_include_pad is not False
-        for h, k, s, p, o in zip(spatial, kernel, stride, pad, out):
-            start = np.arange(o) * s - p
-            end = np.minimum(start + k, h + p)
-            if include:
-                counts.append(end - start)
-            else:
-                counts.append(np.minimum(end, h) - np.maximum(start, 0))
-        div = counts[0].astype(dtype)
-        for c in counts[1:]:
-            div = np.multiply.outer(div, c.astype(dtype))
-        div = div.reshape(div.shape + self._trail())
-        # one count for every window (no padding, or padding counted): a scalar divisor,
-        # which numpy applies ~1.8x faster than a broadcast array (same quotients)
-        return dtype.type(div.flat[0]) if div.min() == div.max() else div
+        return _window_counts(tuple(spatial), tuple(kernel), tuple(stride), tuple(pad), tuple(out),
+                              self.count_include_pad is not False, np.dtype(dtype).str,
+                              len(self._trail()))
 
     # Window reads.  Each kernel offset reads one strided view of the padded input, one
     # ufunc per offset (no window copies: 16x faster than reducing a reshaped window view
@@ -867,6 +858,25 @@ class Pooling(_Spatial):
         yield {"kernel": (2, 2), "pool_type": "lp", "p_value": 2}, {"data": (1, 2, 3, 3)}
         yield {"global_pool": True, "pool_type": "avg"}, {"data": (2, 3, 4, 5)}
         yield {"kernel": (2, 2, 2), "stride": (2, 1, 2), "pool_type": "max"}, {"data": (1, 2, 4, 3, 4)}
+
+
+@functools.lru_cache(maxsize=256)
+def _window_counts(spatial, kernel, stride, pad, out, include_pad, dtype, trail):
+    """Pooling's per-window element counts for one geometry (see Pooling._divisor)."""
+    counts = []
+    for h, k, s, p, o in zip(spatial, kernel, stride, pad, out):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, h + p)
+        counts.append(end - start if include_pad else np.minimum(end, h) - np.maximum(start, 0))
+    dtype = np.dtype(dtype)
+    div = counts[0].astype(dtype)
+    for c in counts[1:]:
+        div = np.multiply.outer(div, c.astype(dtype))
+    if div.min() == div.max():
+        return dtype.type(div.flat[0])
+    div = div.reshape(div.shape + (1,) * trail)
+    div.flags.writeable = False                   # shared by every call with this geometry
+    return div
 
 
 # ============================================================ activations
