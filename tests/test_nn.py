@@ -377,8 +377,9 @@ def test_first_layer_products_take_the_thin_paths_and_are_exact(rng, monkeypatch
 
 @pytest.mark.parametrize("n", [1, 2, 3, 8, 9])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-def test_copy_runs_equals_a_plain_strided_copy(n, dtype, rng):
+def test_copy_runs_equals_a_plain_strided_copy(n, dtype, rng, monkeypatch):
     from symnorm.ops import _np
+    monkeypatch.setattr(_np, "RUN_MIN_ELEMS", 1)               # the opaque-item path too
     x = rng.randn(3, 10, 11, n).astype(dtype)
     src = x[:, 1::2, ::3]                                      # strided, short runs of n
     dst = np.full(src.shape, np.nan, dtype)

@@ -222,10 +222,10 @@ class Convolution(_Spatial):
     # layout pass's CHWN) is used as it is.
 
     def _offsets(self, out_sp):
+        """(kernel offset, the input slices it reads for every output position), per
+        offset in row-major order (cached per geometry: a LeNet step asks ~80 times)."""
         stride, dilate, _ = self._geometry(len(self.kernel))
-        for off in itertools.product(*(range(k) for k in self.kernel)):
-            yield off, tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
-                             for o, d, s, n in zip(off, dilate, stride, out_sp))
+        return _kernel_offsets(tuple(self.kernel), tuple(stride), tuple(dilate), tuple(out_sp))
 
     def _im2col(self, data, scratch):
         """(G, Cg·K, O·N) columns and the padded (G, Cg, *Sp, N) input shape.  ``scratch``:
@@ -858,6 +858,14 @@ class Pooling(_Spatial):
         yield {"kernel": (2, 2), "pool_type": "lp", "p_value": 2}, {"data": (1, 2, 3, 3)}
         yield {"global_pool": True, "pool_type": "avg"}, {"data": (2, 3, 4, 5)}
         yield {"kernel": (2, 2, 2), "stride": (2, 1, 2), "pool_type": "max"}, {"data": (1, 2, 4, 3, 4)}
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel_offsets(kernel, stride, dilate, out_sp):
+    """Convolution._offsets for one geometry, as a tuple (it is walked many times)."""
+    return tuple((off, tuple(slice(o * d, o * d + s * (n - 1) + 1, s)
+                             for o, d, s, n in zip(off, dilate, stride, out_sp)))
+                 for off in itertools.product(*(range(k) for k in kernel)))
 
 
 @functools.lru_cache(maxsize=256)
