@@ -157,6 +157,8 @@ def map_slices(fn, n: int, work: int | None = None, unit: int | None = None) -> 
     on the caller and k-1 pool workers (k from ``pieces``; ``work`` defaults to n).
     ``fn`` must only write to its own piece (and per-thread scratch, which
     ``_np.workspace`` is)."""
+    if not getattr(_STATE, "split", False):        # serial plans: no bookkeeping at all
+        return [fn(slice(0, n))]
     k = pieces(n, n if work is None else work, unit)
     if k == 1:
         return [fn(slice(0, n))]
@@ -221,6 +223,8 @@ def matmul(a, b, out=None):
     """``a @ b`` for 2-D operands, or stacks of them with the same leading shape, split
     across the pool by rows of ``a`` or columns of ``b`` (whichever is longer) when the
     product is large.  Each piece is an ordinary BLAS call writing its part of ``out``."""
+    if not getattr(_STATE, "split", False):
+        return np.matmul(a, b, out=out)
     m, depth = a.shape[-2], a.shape[-1]
     n = b.shape[-1]
     lead = a.shape[:-2] if a.ndim >= b.ndim else b.shape[:-2]

@@ -135,9 +135,15 @@ class _Spatial(Op):
         return dataclasses.replace(self, layout=BATCH_LAST[ndim])
 
     def _geometry(self, nsp):
-        """(stride, dilate, pad), each expanded to ``nsp`` spatial dims."""
-        dilate = getattr(self, "dilate", ())          # Pooling has no dilation
-        return _expand(self.stride, nsp, 1), _expand(dilate, nsp, 1), _expand(self.pad, nsp, 0)
+        """(stride, dilate, pad), each expanded to ``nsp`` spatial dims (memoized on the
+        instance: the kernels ask for it several times a call)."""
+        memo = self.__dict__.setdefault("_memo", {})   # a plain dict beside the frozen fields
+        geom = memo.get(("geometry", nsp))
+        if geom is None:
+            dilate = getattr(self, "dilate", ())      # Pooling has no dilation
+            geom = memo[("geometry", nsp)] = (_expand(self.stride, nsp, 1), _expand(dilate, nsp, 1),
+                                              _expand(self.pad, nsp, 0))
+        return geom
 
 
 @register
@@ -185,6 +191,13 @@ class Convolution(_Spatial):
         return ("data", "weight") if self.no_bias else self.inputs
 
     def _out_dims(self, spatial):
+        memo = self.__dict__.setdefault("_memo", {})
+        key = ("out", tuple(spatial))
+        if key not in memo:
+            memo[key] = self._compute_out_dims(spatial)
+        return memo[key]
+
+    def _compute_out_dims(self, spatial):
         stride, dilate, pad = self._geometry(len(self.kernel))
         out = []
         for h, k, s, d, p in zip(spatial, self.kernel, stride, dilate, pad):
