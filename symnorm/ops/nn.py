@@ -1,8 +1,10 @@
 """Dense, convolution, pooling, activations and dropout, with MXNet 1.9.1's semantics.
 
 Convolution is lowered to one BLAS matrix product per group (im2col through strided
-windows, no Python loop over pixels or channels); pooling reads strided windows; backward
-scatters with one strided slice-add per kernel offset.
+windows, no Python loop over pixels or channels; 1x1 stride-1 convolutions use their input
+as the columns, depthwise ones weight stacked windows in one einsum, thin products are cut
+into batched pieces); pooling reads strided windows; backward scatters with one strided
+slice-add per kernel offset.
 """
 from __future__ import annotations
 
@@ -273,7 +275,8 @@ class Convolution(_Spatial):
         return all(k == 1 for k in self.kernel) and all(s == 1 for s in stride) and not any(pad)
 
     def _depthwise(self, data):
-        """groups == channels == filters: no GEMM, one multiply-accumulate per offset."""
+        """groups == channels == filters: no GEMM; the shifted windows of a block of
+        channels are stacked and weighted in one einsum (``_depthwise_blocks``)."""
         c = self._split(data.shape)[1]
         return self.num_group == self.num_filter == c and self.num_group > 1
 
