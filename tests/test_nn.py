@@ -415,3 +415,10 @@ def test_depthwise_blocks_of_channels_give_the_direct_loop(n, stride, rng, monke
                       for j in range(3)] for i in range(3)] for ci in range(c)])
     np.testing.assert_allclose(dw[:, 0], ref, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(db, dy.sum(axis=(1, 2, 3)), rtol=1e-10)
+    # the input gradient: every output's dy, weighted, back onto the inputs it read
+    dxp = np.zeros_like(xp)
+    for i in range(3):
+        for j in range(3):
+            dxp[:, i:i + stride[0] * (oh - 1) + 1:stride[0], j:j + stride[1] * (ow - 1) + 1:stride[1]] += \
+                dy * w[:, 0, i, j][:, None, None, None]
+    np.testing.assert_allclose(dx, dxp[:, 1:-1, 1:-1], rtol=1e-10, atol=1e-10)

@@ -356,18 +356,24 @@ class Convolution(_Spatial):
         return xt, y, out_sp
 
     def _depthwise_backward(self, xt, weight, dyt, out_sp, need_dx):
+        # per channel block: dW from the stacked windows in one einsum, then dx by adding
+        # each offset's weighted dy into the block's padded gradient while both are in
+        # cache (the stack, free by then, holds the weighted dy)
         c, n = dyt.shape[0], dyt.shape[-1]
-        wk = weight.reshape(c, -1)
+        wk = weight.reshape(c, -1).astype(dyt.dtype, copy=False)
         dw = np.empty(wk.shape, dyt.dtype)
         d2 = dyt.reshape(c, -1)
+        dxt = np.zeros_like(xt, dtype=dyt.dtype) if need_dx else None
+        windows = [sl for _, sl in self._offsets(out_sp)]
+        bshape = (1,) * (len(out_sp) + 1)
         for c0, c1, stack in self._depthwise_blocks(xt, c, out_sp, n, dyt.dtype):
             np.einsum("kcm,cm->ck", stack, d2[c0:c1], out=dw[c0:c1])
-        dxt = None
-        if need_dx:
-            dxt = np.zeros_like(xt)
-            bshape = (1,) * (len(out_sp) + 1)
-            for i, (off, sl) in enumerate(self._offsets(out_sp)):
-                dxt[(slice(None),) + sl] += dyt * wk[:, i].reshape((-1,) + bshape)
+            if need_dx:
+                dyb = dyt[c0:c1]
+                weighted = stack[0].reshape(dyb.shape)
+                for i, sl in enumerate(windows):
+                    np.multiply(dyb, wk[c0:c1, i].reshape((-1,) + bshape), out=weighted)
+                    dxt[(slice(c0, c1),) + sl] += weighted
         return dw.reshape(weight.shape).astype(weight.dtype, copy=False), dxt
 
     def forward(self, data, weight, bias=None, *, train):
