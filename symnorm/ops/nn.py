@@ -265,8 +265,12 @@ class Convolution(_Spatial):
         xt = xt.reshape((g, cg) + xt.shape[1:])
         shape = (g, cg) + tuple(self.kernel) + out_sp + (n,)
         cols = workspace(shape, data.dtype, "conv-cols") if scratch else recycled_empty(shape, data.dtype)
-        for off, sl in self._offsets(out_sp):
-            copy_runs(cols[(slice(None), slice(None)) + off], xt[(slice(None), slice(None)) + sl])
+        offsets = self._offsets(out_sp)
+
+        def copy(r):                    # the offsets of one piece (parallel mode splits them)
+            for off, sl in offsets[r]:
+                copy_runs(cols[(slice(None), slice(None)) + off], xt[(slice(None), slice(None)) + sl])
+        parallel.map_slices(copy, len(offsets), cols.size)
         return cols.reshape(g, cg * math.prod(self.kernel), -1), xt.shape, out_sp
 
     def _pointwise(self):
@@ -323,17 +327,18 @@ class Convolution(_Spatial):
 
     STACK_ELEMS = 1 << 16       # output elements per channel block of the depthwise kernels
 
-    def _depthwise_blocks(self, xt, c, out_sp, n, dtype):
-        """Per channel block ``(c0, c1, stack)``: the block's K shifted input windows
-        stacked as (K, block, O·N) in a reused buffer (short batch-last runs copied as
-        opaque items)."""
+    def _depthwise_blocks(self, xt, channels, out_sp, n, dtype):
+        """Per block of the ``channels`` range ``(c0, c1, stack)``: the block's K shifted
+        input windows stacked as (K, block, O·N) in a reused per-thread buffer (short
+        batch-last runs copied as opaque items)."""
         per = math.prod(out_sp) * n
         k = math.prod(self.kernel)
         step = max(1, self.STACK_ELEMS // max(1, per))
-        stack = workspace((k, min(step, c)) + tuple(out_sp) + (n,), dtype, "dw-stack")
+        width = channels.stop - channels.start
+        stack = workspace((k, min(step, width)) + tuple(out_sp) + (n,), dtype, "dw-stack")
         windows = [sl for _, sl in self._offsets(out_sp)]
-        for c0 in range(0, c, step):
-            c1 = min(c, c0 + step)
+        for c0 in range(channels.start, channels.stop, step):
+            c1 = min(channels.stop, c0 + step)
             s = stack[:, :c1 - c0]
             for i, sl in enumerate(windows):
                 copy_runs(s[i], xt[(slice(c0, c1),) + sl])
@@ -349,8 +354,11 @@ class Convolution(_Spatial):
         y = np.empty((c,) + out_sp + (n,), data.dtype)
         y2 = y.reshape(c, -1)
         wt = weight.reshape(c, -1).T.astype(data.dtype, copy=False)             # (K, C)
-        for c0, c1, stack in self._depthwise_blocks(xt, c, out_sp, n, data.dtype):
-            np.einsum("kcm,kc->cm", stack, wt[:, c0:c1], out=y2[c0:c1])
+
+        def channels(r):                # a range of channels (parallel mode splits them)
+            for c0, c1, stack in self._depthwise_blocks(xt, r, out_sp, n, data.dtype):
+                np.einsum("kcm,kc->cm", stack, wt[:, c0:c1], out=y2[c0:c1])
+        parallel.map_slices(channels, c, y.size * wt.shape[0])
         if bias is not None:
             y += bias.reshape((c,) + (1,) * (len(out_sp) + 1))
         return xt, y, out_sp
@@ -366,14 +374,17 @@ class Convolution(_Spatial):
         dxt = np.zeros_like(xt, dtype=dyt.dtype) if need_dx else None
         windows = [sl for _, sl in self._offsets(out_sp)]
         bshape = (1,) * (len(out_sp) + 1)
-        for c0, c1, stack in self._depthwise_blocks(xt, c, out_sp, n, dyt.dtype):
-            np.einsum("kcm,cm->ck", stack, d2[c0:c1], out=dw[c0:c1])
-            if need_dx:
-                dyb = dyt[c0:c1]
-                weighted = stack[0].reshape(dyb.shape)
-                for i, sl in enumerate(windows):
-                    np.multiply(dyb, wk[c0:c1, i].reshape((-1,) + bshape), out=weighted)
-                    dxt[(slice(c0, c1),) + sl] += weighted
+
+        def channels(r):                # a range of channels (parallel mode splits them)
+            for c0, c1, stack in self._depthwise_blocks(xt, r, out_sp, n, dyt.dtype):
+                np.einsum("kcm,cm->ck", stack, d2[c0:c1], out=dw[c0:c1])
+                if need_dx:
+                    dyb = dyt[c0:c1]
+                    weighted = stack[0].reshape(dyb.shape)
+                    for i, sl in enumerate(windows):
+                        np.multiply(dyb, wk[c0:c1, i].reshape((-1,) + bshape), out=weighted)
+                        dxt[(slice(c0, c1),) + sl] += weighted
+        parallel.map_slices(channels, c, dyt.size * wk.shape[1])
         return dw.reshape(weight.shape).astype(weight.dtype, copy=False), dxt
 
     def forward(self, data, weight, bias=None, *, train):
