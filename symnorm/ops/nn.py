@@ -444,8 +444,12 @@ class Convolution(_Spatial):
             _, _, pad = self._geometry(len(self.kernel))
             scratch = any(pad) or not self._bl
             dxt = workspace_filled(xt_shape, dy.dtype, 0, "conv-dx") if scratch else np.zeros(xt_shape, dy.dtype)
-            for off, sl in self._offsets(out_sp):
-                dxt[(slice(None), slice(None)) + sl] += dcols[(slice(None), slice(None)) + off]
+            offsets = self._offsets(out_sp)
+
+            def col2im(r):              # input channels r (parallel mode splits them)
+                for off, sl in offsets:
+                    dxt[(slice(None), r) + sl] += dcols[(slice(None), r) + off]
+            parallel.map_slices(col2im, cg, dcols.size)
             dx = self._uncrop(dxt.reshape((g * cg,) + xt_shape[2:]), xshape, scratch)
         return (dx, dw) if self.no_bias else (dx, dw, db)
 
