@@ -452,6 +452,27 @@ def test_inplace_inference_matches_and_is_planned(rng):
     np.testing.assert_array_equal(on, off)
 
 
+def test_relu6_clips_in_place_in_inference_only(rng):
+    x = sym.Variable("data")
+    net = sym.clip(sym.BatchNorm(x, fix_gamma=False, name="bn"), a_min=0.0, a_max=6.0, name="r6") * 1.0
+    ex = net.simple_bind(sn.cpu(), data=(4, 3, 5))
+    ex.arg_dict["data"][...] = rng.randn(4, 3, 5) * 5
+    ex.arg_dict["bn_gamma"][...] = 4.0
+    planned = {n.name: (inf, tr) for n, inf, tr in zip(ex.plan.op_nodes, ex.plan.inplace, ex.plan.inplace_train)}
+    assert planned["r6"] == (True, False)        # training keeps x for the gradient mask
+    on = ex.forward()[0].copy()
+    ex.inplace = False
+    np.testing.assert_array_equal(ex.forward()[0], on)
+    ex.inplace = True
+    ex.forward(is_train=True)
+    ex.backward([np.ones((4, 3, 5))])
+    g = ex.grad_dict["data"].copy()
+    ex.inplace = False
+    ex.forward(is_train=True)
+    ex.backward([np.ones((4, 3, 5))])
+    np.testing.assert_array_equal(ex.grad_dict["data"], g)
+
+
 def test_inplace_never_overwrites_bound_shared_or_viewed_values(rng):
     x = sym.Variable("x")
     y = sym.exp(x)                                   # fresh output

@@ -501,6 +501,7 @@ _unary("round", "y = round(x)", np.round, None)
 class clip(Op):
     """y = min(max(x, a_min), a_max); the gradient passes where a_min <= x <= a_max (MXNet's
     mask, bounds included).  ``clip(x, 0, 6)`` is MobileNet's relu6."""
+    inplace = True                      # in inference; training keeps x for the mask
     a_min: float = param(doc="lower bound")
     a_max: float = param(doc="upper bound")
 
@@ -509,8 +510,8 @@ class clip(Op):
             from ..errors import ParamError
             raise ParamError("a_min (%g) must be <= a_max (%g)" % (self.a_min, self.a_max))
 
-    def forward(self, data, *, train):
-        return Result((np.clip(data, self.a_min, self.a_max),), saved=data)
+    def forward(self, data, *, train, out=None):
+        return Result((np.clip(data, self.a_min, self.a_max, out=out),), saved=data)
 
     def backward(self, x, dy):
         return (dy * ((x >= self.a_min) & (x <= self.a_max)),)
