@@ -76,7 +76,7 @@ def _cores() -> int:
 
 
 _BLAS = _find_openblas()
-_STATE = threading.local()                      # .inside: this thread runs a piece already
+_STATE = threading.local()      # .split: inside a splitting region; .inside: running a piece
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _threads = 1
@@ -224,7 +224,7 @@ def matmul(a, b, out=None):
     """``a @ b`` for 2-D operands, or stacks of them with the same leading shape, split
     across the pool by rows of ``a`` or columns of ``b`` (whichever is longer) when the
     product is large.  Each piece is an ordinary BLAS call writing its part of ``out``."""
-    if not getattr(_STATE, "split", False):
+    if not getattr(_STATE, "split", False) or a.ndim < 2 or b.ndim < 2:
         return np.matmul(a, b, out=out)
     m, depth = a.shape[-2], a.shape[-1]
     n = b.shape[-1]

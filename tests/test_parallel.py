@@ -151,3 +151,4 @@ def test_split_product_equals_numpy(split_everything, rng):
         np.testing.assert_allclose(parallel.matmul(a, b), a @ b, rtol=1e-14)
         np.testing.assert_allclose(parallel.matmul(a[0], b[0][:, :3]), a[0] @ b[0][:, :3], rtol=1e-14)
         np.testing.assert_allclose(parallel.matmul(b[0].T, a[0].T), b[0].T @ a[0].T, rtol=1e-14)
+        np.testing.assert_allclose(parallel.matmul(a[0], b[0][:, 0]), a[0] @ b[0][:, 0], rtol=1e-14)
