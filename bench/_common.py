@@ -41,7 +41,8 @@ def run_child(python: str, script: str, args: list, timeout=600) -> list:
 
 def serve(fns: dict, number=10, repeat=3) -> None:
     """Child side of ``Server``: build once, then time ``fns[name]`` for each name read from
-    stdin (one per line) and answer with a RESULT line."""
+    stdin (one per line) and answer with a RESULT line.  ``number``: calls per timing, one
+    for all or a dict by name."""
     for fn in fns.values():
         median_time(fn, number=2, repeat=1)                 # warm up every case once
     emit({"ready": True})
@@ -49,7 +50,8 @@ def serve(fns: dict, number=10, repeat=3) -> None:
         name = line.strip()
         if not name:
             break
-        emit({"name": name, "t": median_time(fns[name], number=number, repeat=repeat, warmup=1)})
+        calls = number[name] if isinstance(number, dict) else number
+        emit({"name": name, "t": median_time(fns[name], number=calls, repeat=repeat, warmup=1)})
 
 
 class Server:

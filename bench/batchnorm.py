@@ -3,7 +3,7 @@ a bound symnorm executor, against (a) the straightforward numpy formula in this 
 (b) PyTorch's F.batch_norm with autograd in its own process (when a Python with torch is
 found: $SYMNORM_TORCH_PYTHON, this interpreter, or ~/.cache/torchenv).
 
-    python bench/batchnorm.py [--rounds 3] [--shapes 32x64x56x56,256x120]
+    python bench/batchnorm.py [--rounds 5] [--shapes 32x64x56x56,256x120]
 
 Prints medians, same-run ratios, and the effective bandwidth of forward+backward as a share
 of this machine's streaming limit, measured in the same run (the faster of a one-thread
@@ -15,13 +15,15 @@ import argparse
 import os
 import statistics
 import sys
+import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import TORCH_CANDIDATES, emit, find_python_with, median_time, run_child  # noqa: E402
+from _common import TORCH_CANDIDATES, Server, find_python_with, median_time, serve  # noqa: E402
 
 SHAPES = [(32, 64, 56, 56), (128, 16, 14, 14), (64, 256, 7, 7), (256, 120)]
+PAUSE = 0.2      # s between the two processes' timings: idle BLAS/OpenMP workers stop spinning
 
 
 def stream_limit(mib=256):
@@ -102,6 +104,7 @@ def naive_fns(shape):
 def torch_child(shapes):
     import torch
     import torch.nn.functional as F
+    fns, numbers = {}, {}
     for shape in shapes:
         g = torch.Generator().manual_seed(0)
         x = torch.randn(*shape, generator=g, requires_grad=True)
@@ -110,20 +113,22 @@ def torch_child(shapes):
         rm, rv = torch.zeros(shape[1]), torch.ones(shape[1])
         dy = torch.randn(*shape, generator=g)
 
-        def fwd():
+        def fwd(x=x, w=w, b=b, rm=rm, rv=rv):
             with torch.no_grad():
                 F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1, eps=1e-3)
 
-        def fwd_bwd():
+        def fwd_bwd(x=x, w=w, b=b, rm=rm, rv=rv, dy=dy):
             y = F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.1, eps=1e-3)
             torch.autograd.grad(y, (x, w, b), dy)
-        n = _number(shape)
-        emit({"shape": list(shape), "fwd": median_time(fwd, n), "fwd_bwd": median_time(fwd_bwd, n)})
+        key = "x".join(map(str, shape))
+        fns[key + "/f"], fns[key + "/fb"] = fwd, fwd_bwd
+        numbers[key + "/f"] = numbers[key + "/fb"] = _number(shape)
+    serve(fns, number=numbers)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--shapes", default=",".join("x".join(map(str, s)) for s in SHAPES))
     ap.add_argument("--child", choices=["torch"])
     args = ap.parse_args()
@@ -133,24 +138,30 @@ def main():
     torch_py = find_python_with("torch", "SYMNORM_TORCH_PYTHON", TORCH_CANDIDATES)
     if torch_py == sys.executable:
         torch_py = None         # never time torch inside this process
-    rec = {s: {k: [] for k in ("sn_f", "sn_fb", "np_f", "np_fb", "t_f", "t_fb")} for s in shapes}
+    keys = ("sn_f", "sn_fb", "np_f", "np_fb", "t_f", "t_fb", "r_f", "r_fb")
+    rec = {s: {k: [] for k in keys} for s in shapes}
     fns = {s: (symnorm_fns(s), naive_fns(s)) for s in shapes}
+    torch = Server(torch_py, __file__, ["--child", "torch", "--shapes", args.shapes]) if torch_py else None
     for _ in range(args.rounds):
         for s in shapes:
             (sf, sfb), (nf, nfb) = fns[s]
             n = _number(s)
-            rec[s]["sn_f"].append(median_time(sf, n))
-            rec[s]["sn_fb"].append(median_time(sfb, n))
             rec[s]["np_f"].append(median_time(nf, n))
             rec[s]["np_fb"].append(median_time(nfb, n))
-        if torch_py:
-            for r in run_child(torch_py, __file__, ["--child", "torch", "--shapes", args.shapes]):
-                s = tuple(r["shape"])
-                rec[s]["t_f"].append(r["fwd"])
-                rec[s]["t_fb"].append(r["fwd_bwd"])
+            for kind, fn in (("f", sf), ("fb", sfb)):       # torch timed right after ours
+                t_sn = median_time(fn, n)
+                rec[s]["sn_" + kind].append(t_sn)
+                if torch:
+                    time.sleep(PAUSE)
+                    t_torch = torch.time("x".join(map(str, s)) + "/" + kind)
+                    time.sleep(PAUSE)
+                    rec[s]["t_" + kind].append(t_torch)
+                    rec[s]["r_" + kind].append(t_sn / t_torch)
+    if torch:
+        torch.close()
     limit = stream_limit()
-    print("BatchNorm training, float32, median of %d alternating rounds%s"
-          % (args.rounds, "" if torch_py else " (PyTorch not found)"))
+    print("BatchNorm training, float32, median of %d rounds, PyTorch paired with each of "
+          "ours%s" % (args.rounds, "" if torch_py else " (PyTorch not found)"))
     print("%-18s %10s %10s | %10s %10s | %10s %10s | %7s %7s %7s %7s | %s"
           % ("shape", "sn fwd", "sn f+b", "numpy fwd", "numpy f+b", "torch fwd", "torch f+b",
              "/np f", "/np f+b", "/t f", "/t f+b", "f+b GB/s (of %.0f)" % (limit / 1e9)))
@@ -160,8 +171,12 @@ def main():
         print("%-18s %8.3fms %8.3fms | %8.3fms %8.3fms | %8.3fms %8.3fms | %7.2f %7.2f %7.2f %7.2f | %.1f (%d%%)"
               % ("x".join(map(str, s)), m["sn_f"] * 1e3, m["sn_fb"] * 1e3, m["np_f"] * 1e3,
                  m["np_fb"] * 1e3, m["t_f"] * 1e3, m["t_fb"] * 1e3, m["sn_f"] / m["np_f"],
-                 m["sn_fb"] / m["np_fb"], m["sn_f"] / m["t_f"], m["sn_fb"] / m["t_fb"],
+                 m["sn_fb"] / m["np_fb"], m["r_f"], m["r_fb"],
                  nbytes / m["sn_fb"] / 1e9, 100 * nbytes / m["sn_fb"] / limit))
+    if torch_py:
+        print("/t columns: median of the per-round ratios; f+b ranges: " + ", ".join(
+            "%s %.2f-%.2f" % ("x".join(map(str, s)), min(rec[s]["r_fb"]), max(rec[s]["r_fb"]))
+            for s in shapes))
 
 
 if __name__ == "__main__":
