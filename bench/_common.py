@@ -59,7 +59,10 @@ class Server:
     each of its timings can be paired with ours taken a moment before: the host's slow and
     fast phases (±30% over minutes here) then cancel in the per-round ratio."""
 
-    def __init__(self, python: str, script: str, args: list):
+    def __init__(self, python: str, script: str, args: list, pause: float = 0.2):
+        # ``pause``: seconds before and after each timing, so that idle BLAS/OpenMP workers
+        # of either process stop spinning and neither measures the other's spin
+        self.pause = pause
         self.proc = subprocess.Popen([python, script] + list(args), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
         self._read()                                        # the ready line
@@ -71,9 +74,12 @@ class Server:
         raise RuntimeError("benchmark child ended early (exit %s)" % self.proc.wait())
 
     def time(self, name: str) -> float:
+        time.sleep(self.pause)
         self.proc.stdin.write(name + "\n")
         self.proc.stdin.flush()
-        return self._read()["t"]
+        t = self._read()["t"]
+        time.sleep(self.pause)
+        return t
 
     def close(self) -> None:
         self.proc.stdin.close()

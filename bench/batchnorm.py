@@ -15,7 +15,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -23,7 +22,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import TORCH_CANDIDATES, Server, find_python_with, median_time, serve  # noqa: E402
 
 SHAPES = [(32, 64, 56, 56), (128, 16, 14, 14), (64, 256, 7, 7), (256, 120)]
-PAUSE = 0.2      # s between the two processes' timings: idle BLAS/OpenMP workers stop spinning
 
 
 def stream_limit(mib=256):
@@ -152,9 +150,7 @@ def main():
                 t_sn = median_time(fn, n)
                 rec[s]["sn_" + kind].append(t_sn)
                 if torch:
-                    time.sleep(PAUSE)
                     t_torch = torch.time("x".join(map(str, s)) + "/" + kind)
-                    time.sleep(PAUSE)
                     rec[s]["t_" + kind].append(t_torch)
                     rec[s]["r_" + kind].append(t_sn / t_torch)
     if torch:

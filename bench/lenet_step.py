@@ -12,7 +12,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -21,7 +20,6 @@ from _common import TORCH_CANDIDATES, Server, emit, find_python_with, median_tim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCHES = (128, 256)
-PAUSE = 0.3      # s between the two processes' timings: idle BLAS/OpenMP workers stop spinning
 
 
 def symnorm_step(batch):
@@ -103,16 +101,14 @@ def main():
     if torch_py == sys.executable:
         torch_py = None
     steps = {b: symnorm_step(b) for b in BATCHES}
-    torch = Server(torch_py, __file__, ["--child", "torch"]) if torch_py else None
+    torch = Server(torch_py, __file__, ["--child", "torch"], pause=0.3) if torch_py else None
     res = {b: {"sn": [], "torch": [], "ratio": []} for b in BATCHES}
     for _ in range(args.rounds):
         for b in BATCHES:                 # each of torch's timings right after ours
             t_sn = median_time(steps[b], number=10, repeat=3, warmup=1)
             res[b]["sn"].append(t_sn)
             if torch:
-                time.sleep(PAUSE)
                 t_torch = torch.time(str(b))
-                time.sleep(PAUSE)
                 res[b]["torch"].append(t_torch)
                 res[b]["ratio"].append(t_sn / t_torch)
     if torch:

@@ -104,6 +104,12 @@ THIN_SIDE = 16                 # ... and one side this small is "thin"
 THIN_CHUNK = 512               # the reduction is cut into pieces of this length
 
 
+def _thin(m: int, n: int, pieces: int) -> bool:
+    """Is an (m, n) small operand thin enough, with enough pieces of the long one, for the
+    batched product of ``matmul_nt`` / ``matmul_wide`` to beat OpenBLAS's single one?"""
+    return m * n <= THIN_OUT and min(m, n) <= THIN_SIDE and pieces >= 8
+
+
 def matmul_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b.T`` for 2-D ``a`` (m, k), ``b`` (n, k).  When the result is thin (m·n small,
     one side tiny) and k is long, as in the weight gradient of a first convolution
@@ -113,7 +119,7 @@ def matmul_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     m, k = a.shape
     n = b.shape[0]
     pieces = k // THIN_CHUNK
-    if m * n > THIN_OUT or min(m, n) > THIN_SIDE or pieces < 8:
+    if not _thin(m, n, pieces):
         return parallel.matmul(a, b.T)
     body = pieces * THIN_CHUNK
     ap = a[:, :body].reshape(m, pieces, THIN_CHUNK).transpose(1, 0, 2)     # (p, m, c)
@@ -137,7 +143,7 @@ def matmul_wide(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> 
     m, k = a.shape
     n = b.shape[1]
     pieces = n // WIDE_CHUNK
-    if m * k > THIN_OUT or min(m, k) > THIN_SIDE or pieces < 8 or not b.flags.c_contiguous:
+    if not (_thin(m, k, pieces) and b.flags.c_contiguous):
         return parallel.matmul(a, b, out=out)
     if out is None:
         out = np.empty((m, n), np.result_type(a, b))

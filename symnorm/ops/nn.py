@@ -429,13 +429,12 @@ class Convolution(_Spatial):
               parallel.matmul(dy_mat, cols.transpose(0, 2, 1))).reshape(weight.shape)
         db = None if self.no_bias else row_sums(dyt.reshape(f, -1))
         dx = None
+        wt = weight.reshape(g, f // g, -1).transpose(0, 2, 1)
         if need_dx and self._pointwise():
             # 1x1 at stride 1: the column gradient is the input gradient (no col2im)
-            wt = weight.reshape(g, f // g, -1).transpose(0, 2, 1)
             dxt = parallel.matmul(wt, dy_mat).reshape((c,) + xt_shape[2:])
             dx = self._to_layout(dxt)
         elif need_dx:
-            wt = weight.reshape(g, f // g, -1).transpose(0, 2, 1)
             dcols = parallel.matmul(wt, dy_mat, out=workspace((g, wt.shape[1], dy_mat.shape[-1]), dy.dtype,
                                                          "conv-dcols"))
             cg = c // g
