@@ -97,6 +97,7 @@ def set_num_threads(n: int) -> None:
 
 
 def num_threads() -> int:
+    """The thread count parallel mode uses (``set_num_threads``, ``SYMNORM_NUM_THREADS``)."""
     return _threads
 
 
