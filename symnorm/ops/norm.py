@@ -17,15 +17,18 @@ from ..errors import ShapeError
 from ..params import param, positive, in_range
 from ..registry import Op, Result, register
 from . import _bnkernel as K
-from ._np import bc, channel_dot, channel_sum, channel_view, compute_dtype
+from ._np import channel_dot, channel_sum, channel_view, compute_dtype
 
 
 def _moments(x3: np.ndarray):
-    """Per-channel (mean, biased var, shifted data x - K, K-relative mean) of (pre, C, post)."""
+    """Per-channel (mean, biased var, shifted data x - K, K-relative mean) of (pre, C, post),
+    K being each channel's first value: x - K is exact in float32 for values near K
+    (Sterbenz), so the sums over it keep their digits however large the mean is."""
     pre, c, post = x3.shape
     m = pre * post
     shift = x3[0, :, 0].copy()
-    xc = x3 - bc(shift)                     # exact for values near the shift (Sterbenz)
+    x2, per = K.plane(x3)
+    xc = np.subtract(x2, per(shift)).reshape(x3.shape)
     mu = channel_sum(xc) / m                # mean of the shifted data, small
     var = channel_dot(xc, xc) / m - mu * mu
     np.maximum(var, 0, out=var)
@@ -120,75 +123,56 @@ class BatchNorm(Op):
                 np.empty(x2.shape, dt)
             y2 = K.affine(x2, per(scale), per((beta - moving_mean * scale).astype(dt)), buf)
             outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
-            return Result(outs, None, (x3, moving_mean.astype(dt), None, inv, w, False, data.shape))
+            return Result(outs, None, (x3, moving_mean.astype(dt), inv, w, False, data.shape))
         m = pre * post
         if m == 1:
             raise ShapeError("training needs more than 1 value per channel, got input shape "
                              "%s (axis=%d); use a larger batch, use_global_stats=True, or "
                              "LayerNorm/GroupNorm" % (data.shape, self.axis))
         # one-pass float32 statistics; the exact shifted path when a channel's mean dwarfs
-        # its spread (there E[x²] - E[x]² would cancel to noise)
+        # its spread (there E[x²] - E[x]² would cancel to noise).  Either way backward keeps
+        # data z and a per-channel offset o with x - mean = z - o: the input and its mean
+        # (fast path), or the shifted data x - K and its small mean (exact path).
         mean = channel_sum(x3) / m
         var = channel_dot(x3, x3) / m - mean * mean
         np.maximum(var, 0, out=var)
         if K.well_conditioned(mean, var):
-            shift, mu = mean, None                  # the fast path: no residual mean
-            inv = 1.0 / np.sqrt(var + dt.type(self.eps))
-            scale = (inv * w).astype(dt)
-            x2, per = K.plane(x3)
-            y2 = K.affine(x2, per(scale), per((beta - mean * scale).astype(dt)),
-                          np.empty(x2.shape, dt))
+            z3, offset = x3, mean
         else:
-            mean, var, y3, mu = _moments(x3)
-            shift = mean - mu
-            inv = 1.0 / np.sqrt(var + dt.type(self.eps))
-            scale = (inv * w).astype(dt)
-            y3 *= bc(scale)                 # y = (x - K - mu) * scale + beta, in place
-            y3 += bc((beta - mu * scale).astype(dt))
-            y2 = y3
-            shift = x3[0, :, 0].copy()
+            mean, var, z3, offset = _moments(x3)
+        inv = 1.0 / np.sqrt(var + dt.type(self.eps))
+        scale = (inv * w).astype(dt)
+        z2, per = K.plane(z3)
+        y2 = K.affine(z2, per(scale), per((beta - offset * scale).astype(dt)),
+                      np.empty(z2.shape, dt))
         mom = self.momentum
         aux = (moving_mean * mom + mean * (1 - mom), moving_var * mom + var * (1 - mom))
         outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
-        return Result(outs, aux, (x3, shift, mu, inv, w, True, data.shape))
+        return Result(outs, aux, (z3, offset, inv, w, True, data.shape))
 
     def backward(self, saved, dy, *, out=None):
-        # The mean is kept as a shift K plus a residual mu (K = the mean itself on the fast
-        # path, a data value on the exact path where x - K is exact in float32); mu folds
-        # into a per-channel constant, so no digits are lost when the mean dwarfs the spread.
-        x3, shift, mu, inv, w, batch, shape = saved
-        pre, c, post = x3.shape
-        dy3 = channel_view(dy, self.axis % dy.ndim).astype(x3.dtype, copy=False)
+        # z - o = x - mean (see forward): o folds into per-channel constants, so on the exact
+        # path no digits are lost when the mean dwarfs the spread
+        z3, offset, inv, w, batch, shape = saved
+        pre, c, post = z3.shape
+        dt = z3.dtype
+        dy3 = channel_view(dy, self.axis % dy.ndim).astype(dt, copy=False)
         sdy = channel_sum(dy3)
-        exact = mu is not None                      # the forward took the exact shifted path
-        if exact:
-            xs = x3 - bc(shift)
-            sdyxc = channel_dot(dy3, xs) - mu * sdy        # Σ dy·(x - mean)
-        else:
-            sdyxc = channel_dot(dy3, x3) - shift * sdy
+        sdyxc = channel_dot(dy3, z3) - offset * sdy        # Σ dy·(x - mean)
         dgamma = None if self.fix_gamma else sdyxc * inv
+        dy2, per = K.plane(dy3)
         if not batch:
-            dy2, per = K.plane(dy3)
-            dx = _dx_buffer(out, x3.dtype, dy2.shape)
-            np.multiply(dy2, per((w * inv).astype(x3.dtype)), out=dx)
+            dx = _dx_buffer(out, dt, dy2.shape)
+            np.multiply(dy2, per((w * inv).astype(dt)), out=dx)
             return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
-        # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (x - K)·k2 + k3
+        # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (z - o)·k2 + k3
         m = pre * post
         k1 = w * inv
         k2 = -k1 * inv * inv * sdyxc / m
-        k3 = -k1 * sdy / m - (k2 * mu if exact else 0)
-        if exact:
-            dx = xs
-            dx *= bc(k2)
-            dx += dy3 * bc(k1)
-            dx += bc(k3)
-            return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
-        k3 = k3 - k2 * shift                               # fold the shift into the constant
-        dt = x3.dtype
-        dy2, per = K.plane(dy3)
-        x2, _ = K.plane(x3)
-        dx = K.axpby_plus(dy2, per(k1.astype(dt)), x2, per(k2.astype(dt)), per(k3.astype(dt)),
-                          _dx_buffer(out, dt, x2.shape))
+        k3 = -k1 * sdy / m - k2 * offset
+        z2, _ = K.plane(z3)
+        dx = K.axpby_plus(dy2, per(k1.astype(dt)), z2, per(k2.astype(dt)), per(k3.astype(dt)),
+                          _dx_buffer(out, dt, z2.shape))
         return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
 
     def label(self, node_name):
