@@ -375,6 +375,25 @@ def test_first_layer_products_take_the_thin_paths_and_are_exact(rng, monkeypatch
     assert sum(b[0] for b in fwd) == 8 and sum(a[0] for a in dw) == 16
 
 
+@pytest.mark.parametrize("act", ["sigmoid", "tanh"])
+def test_blocked_activation_gradients_cover_every_block(act, rng, monkeypatch):
+    """The sigmoid/tanh gradients run in cache blocks: with a 7-element block and 3 blocks
+    and a remainder, every element still gets dy·f'(x)."""
+    from symnorm.ops import _np
+    monkeypatch.setattr(_np, "CACHE_BLOCK", 7)
+    x, dy = rng.randn(2, 12), rng.randn(2, 12)
+    ex = sym.Activation(sym.Variable("x"), act_type=act).simple_bind(
+        sn.cpu(), type_dict={"x": np.float64}, x=x.shape)
+    y = ex.forward(is_train=True, x=x)[0]
+    ex.backward(dy)
+    expect = dy * (y * (1 - y) if act == "sigmoid" else 1 - y * y)
+    np.testing.assert_allclose(ex.grad_dict["x"], expect, rtol=1e-12)
+    out = np.full(25, np.nan)                                  # 3 blocks and a remainder
+    _np.elementwise(lambda o, a, b: np.subtract(a, b, out=o), out, np.arange(25.0), np.ones(25),
+                    blocked=True)
+    np.testing.assert_array_equal(out, np.arange(25.0) - 1)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 8, 9])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 def test_copy_runs_equals_a_plain_strided_copy(n, dtype, rng, monkeypatch):

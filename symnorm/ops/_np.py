@@ -176,16 +176,33 @@ def copy_runs(dst: np.ndarray, src: np.ndarray) -> None:
         dst[...] = src
 
 
-def elementwise(fn, out: np.ndarray, *ins: np.ndarray) -> np.ndarray:
+CACHE_BLOCK = 1 << 16          # elements per block of a multi-pass elementwise function
+
+
+def elementwise(fn, out: np.ndarray, *ins: np.ndarray, blocked: bool = False) -> np.ndarray:
     """``fn(out, *ins)`` for an elementwise ``fn``, run in flat pieces across the pool when
-    every array is C-contiguous and of one shape (else as one call).  Returns ``out``."""
+    every array is C-contiguous and of one shape (else as one call).  With ``blocked``,
+    each piece runs in blocks of CACHE_BLOCK elements, so that ``fn``'s second and later
+    passes read the block from cache (for cheap passes; 25-30% faster for the three passes
+    of the sigmoid gradient on 0.4M-1.2M elements, and nothing gained where ``exp``'s
+    arithmetic dominates).  Returns ``out``."""
     arrays = (out,) + ins
     if all(a.flags.c_contiguous and a.shape == out.shape for a in arrays):
         flat = [a.reshape(-1) for a in arrays]
-        parallel.map_slices(lambda r: fn(*(a[r] for a in flat)), out.size)
+        piece = _in_blocks(fn) if blocked and out.size > CACHE_BLOCK else fn
+        parallel.map_slices(lambda r: piece(*(a[r] for a in flat)), out.size)
     else:
         fn(out, *ins)
     return out
+
+
+def _in_blocks(fn):
+    def run(*flat):
+        n = flat[0].size
+        for i in range(0, n, CACHE_BLOCK):
+            j = min(n, i + CACHE_BLOCK)
+            fn(*(a[i:j] for a in flat))
+    return run
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -932,8 +932,8 @@ _INPLACE = {   # act_type: f(x, out) computing into out (which may be x)
 }
 
 def _sigmoid_grad(x, y, dy):
-    """dy·y·(1-y) in three passes over one new array (not three temporaries)."""
-    return elementwise(_sigmoid_grad_into, np.empty(y.shape, y.dtype), y, dy)
+    """dy·y·(1-y) in three passes over one new array (not three temporaries), blocked."""
+    return elementwise(_sigmoid_grad_into, np.empty(y.shape, y.dtype), y, dy, blocked=True)
 
 
 def _sigmoid_grad_into(g, y, dy):
@@ -943,8 +943,8 @@ def _sigmoid_grad_into(g, y, dy):
 
 
 def _tanh_grad(x, y, dy):
-    """dy·(1-y²) in three passes over one new array."""
-    return elementwise(_tanh_grad_into, np.empty(y.shape, y.dtype), y, dy)
+    """dy·(1-y²) in three passes over one new array, blocked."""
+    return elementwise(_tanh_grad_into, np.empty(y.shape, y.dtype), y, dy, blocked=True)
 
 
 def _tanh_grad_into(g, y, dy):
