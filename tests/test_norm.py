@@ -69,6 +69,26 @@ def test_training_forward_backward_and_moving_update(rng, shape, axis):
     np.testing.assert_allclose(ex.aux_dict["bn_moving_var"], mv * 0.8 + var * 0.2, rtol=1e-10)
 
 
+@pytest.mark.parametrize("shape,rows", [((6, 4, 2, 3), 3), ((12, 2, 3, 2), 3), ((5, 4, 3, 2), 5)])
+def test_grouped_rows_give_the_same_results(rng, monkeypatch, shape, rows):
+    """Rows of the (pre, C·L) plane are grouped r at a time (r | pre) with tiled
+    per-channel vectors; forced here on small shapes (r = 2, 4 and 1)."""
+    from symnorm.ops import _bnkernel
+    monkeypatch.setattr(_bnkernel, "GROUP_MIN_ROW", 4)
+    monkeypatch.setattr(_bnkernel, "WIDE_ROW", 60)
+    x2, per = _bnkernel.plane(np.zeros(shape).reshape(shape[0], shape[1], -1))
+    assert x2.shape[0] == rows
+    v = np.arange(shape[1], dtype=float)
+    np.testing.assert_array_equal(np.broadcast_to(per(v), x2.shape).reshape(shape),
+                                  np.broadcast_to(v.reshape(1, -1, 1, 1), shape))
+    test_training_forward_backward_and_moving_update(rng, shape, 1)
+    x, g, b, mm, mv, dy = inputs(rng, shape)
+    _, outs = run_bn(x, g, b, mm, mv, is_train=False, fix_gamma=False, dtype=np.float64)
+    shp = (1, -1, 1, 1)
+    np.testing.assert_allclose(outs[0], (x - mm.reshape(shp)) / np.sqrt(mv.reshape(shp) + 1e-3)
+                               * g.reshape(shp) + b.reshape(shp), rtol=1e-10, atol=1e-12)
+
+
 def test_inference_and_use_global_stats_use_moving_statistics(rng):
     x, g, b, mm, mv, dy = inputs(rng, (4, 3, 2, 2))
     expect = (x - mm.reshape(1, 3, 1, 1)) / np.sqrt(mv.reshape(1, 3, 1, 1) + 1e-3) \

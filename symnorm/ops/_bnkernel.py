@@ -29,17 +29,35 @@ BLOCK_ELEMS = 1 << 16
 CONDITION = 100.0              # mean² > CONDITION·var: one-pass variance is not trusted
 
 
+WIDE_ROW = 8192               # rows are grouped up to this length (fewer loop restarts) ...
+GROUP_MIN_ROW = 1024          # ... when they hold at least this many elements
+
+
 def plane(x3: np.ndarray):
     """The 2-D view of ``(pre, C, L)`` that the elementwise passes run on, and a function
     shaping per-channel vectors against it, so every ufunc loop is contiguous:
 
     * ``(C, L)`` with ``(C, 1)`` columns when nothing precedes the channel axis (batch-last
       data from the layout pass, and NCHW with a batch of one);
-    * otherwise ``(pre, C·L)`` rows with the vectors repeated to length C·L."""
+    * otherwise rows of r·C·L (r consecutive rows of C·L grouped, r the largest divisor of
+      pre keeping a row within WIDE_ROW) with the vectors repeated to that length: numpy
+      restarts its inner loop per row, and grouping made BatchNorm f+b on (128, 16, 14, 14)
+      11% faster (rows of 6272, not 3136).  Rows under GROUP_MIN_ROW stay as they are: on
+      (256, 120) the kernels gained 25% but the step lost 2-3% to the longer vectors."""
     pre, c, post = x3.shape
     if pre == 1:
         return x3.reshape(c, post), (lambda v: v.reshape(c, 1))
-    return x3.reshape(pre, c * post), (lambda v: np.repeat(v, post) if post > 1 else v)
+    row = c * post
+    r = 1 if row < GROUP_MIN_ROW else \
+        max((d for d in range(1, min(pre, WIDE_ROW // row) + 1) if pre % d == 0), default=1)
+    if r == 1:
+        return x3.reshape(pre, row), (lambda v: np.repeat(v, post) if post > 1 else v)
+
+    def per(v):
+        out = np.empty((r, c, post), v.dtype)
+        out[...] = v.reshape(c, 1)
+        return out.reshape(-1)
+    return x3.reshape(pre // r, r * row), per
 
 
 def _part(v: np.ndarray, rows: slice) -> np.ndarray:
