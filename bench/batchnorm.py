@@ -8,6 +8,11 @@ found: $SYMNORM_TORCH_PYTHON, this interpreter, or ~/.cache/torchenv).
 Prints medians, same-run ratios, and the effective bandwidth of forward+backward as a share
 of this machine's streaming limit, measured in the same run (the faster of a one-thread
 memcpy and a two-thread ``np.add`` over 256 MiB arrays; f+b moves at least 5 tensor sizes).
+
+The "kernels" columns time symnorm's BatchNorm kernels alone (the four per-channel sums and
+the two elementwise passes of forward+backward on warm, preallocated buffers, no executor
+and no per-call Python): a floor for this numpy design, and what is left above it is the
+cost of running them as an op in a graph.
 """
 from __future__ import annotations
 
@@ -63,6 +68,33 @@ def symnorm_fns(shape):
         ex.forward(is_train=True)
         ex.backward(dy)
     return fwd, fwd_bwd
+
+
+def kernel_fns(shape):
+    """forward+backward as the bare kernel calls BatchNorm makes (see the module docstring),
+    in parallel mode when the executor would use it for this shape."""
+    from symnorm import parallel
+    from symnorm.ops import _bnkernel as K
+    from symnorm.ops import _np
+    rng = np.random.RandomState(0)
+    pre, c, post = shape[0], shape[1], int(np.prod(shape[2:]))
+    x3 = rng.randn(pre, c, post).astype(np.float32)
+    dy3 = rng.randn(pre, c, post).astype(np.float32)
+    x2, per = K.plane(x3)
+    dy2, _ = K.plane(dy3)
+    a, b, k = (per(rng.rand(c).astype(np.float32)) for _ in range(3))
+    y, dx = np.empty_like(x2), np.empty_like(x2)
+
+    split = parallel.worth_splitting(x3.size)
+
+    def fwd_bwd():
+        with parallel.region(split):
+            _np.channel_sum(x3), _np.channel_dot(x3, x3)
+            K.affine(x2, a, b, y)
+        with parallel.region(split):
+            _np.channel_sum(dy3), _np.channel_dot(dy3, x3)
+            K.axpby_plus(dy2, a, x2, b, k, dx)
+    return fwd_bwd
 
 
 def naive_fns(shape):
@@ -136,16 +168,17 @@ def main():
     torch_py = find_python_with("torch", "SYMNORM_TORCH_PYTHON", TORCH_CANDIDATES)
     if torch_py == sys.executable:
         torch_py = None         # never time torch inside this process
-    keys = ("sn_f", "sn_fb", "np_f", "np_fb", "t_f", "t_fb", "r_f", "r_fb")
+    keys = ("sn_f", "sn_fb", "np_f", "np_fb", "t_f", "t_fb", "r_f", "r_fb", "k_fb", "rk_fb")
     rec = {s: {k: [] for k in keys} for s in shapes}
-    fns = {s: (symnorm_fns(s), naive_fns(s)) for s in shapes}
+    fns = {s: (symnorm_fns(s), naive_fns(s), kernel_fns(s)) for s in shapes}
     torch = Server(torch_py, __file__, ["--child", "torch", "--shapes", args.shapes]) if torch_py else None
     for _ in range(args.rounds):
         for s in shapes:
-            (sf, sfb), (nf, nfb) = fns[s]
+            (sf, sfb), (nf, nfb), kfb = fns[s]
             n = _number(s)
             rec[s]["np_f"].append(median_time(nf, n))
             rec[s]["np_fb"].append(median_time(nfb, n))
+            rec[s]["k_fb"].append(median_time(kfb, n))
             for kind, fn in (("f", sf), ("fb", sfb)):       # torch timed right after ours
                 t_sn = median_time(fn, n)
                 rec[s]["sn_" + kind].append(t_sn)
@@ -153,24 +186,26 @@ def main():
                     t_torch = torch.time("x".join(map(str, s)) + "/" + kind)
                     rec[s]["t_" + kind].append(t_torch)
                     rec[s]["r_" + kind].append(t_sn / t_torch)
+                    if kind == "fb":
+                        rec[s]["rk_fb"].append(rec[s]["k_fb"][-1] / t_torch)
     if torch:
         torch.close()
     limit = stream_limit()
     print("BatchNorm training, float32, median of %d rounds, PyTorch paired with each of "
           "ours%s" % (args.rounds, "" if torch_py else " (PyTorch not found)"))
-    print("%-18s %10s %10s | %10s %10s | %10s %10s | %7s %7s %7s %7s | %s"
+    print("%-18s %10s %10s | %10s %10s | %10s %10s | %7s %7s %7s %7s | %10s %7s | %s"
           % ("shape", "sn fwd", "sn f+b", "numpy fwd", "numpy f+b", "torch fwd", "torch f+b",
-             "/np f", "/np f+b", "/t f", "/t f+b", "f+b GB/s (of %.0f)" % (limit / 1e9)))
+             "/np f", "/np f+b", "/t f", "/t f+b", "kernels", "k/t", "f+b GB/s (of %.0f)" % (limit / 1e9)))
     for s in shapes:
         m = {k: statistics.median(v) if v else float("nan") for k, v in rec[s].items()}
         nbytes = 5 * int(np.prod(s)) * 4
-        print("%-18s %8.3fms %8.3fms | %8.3fms %8.3fms | %8.3fms %8.3fms | %7.2f %7.2f %7.2f %7.2f | %.1f (%d%%)"
+        print("%-18s %8.3fms %8.3fms | %8.3fms %8.3fms | %8.3fms %8.3fms | %7.2f %7.2f %7.2f %7.2f | %8.3fms %7.2f | %.1f (%d%%)"
               % ("x".join(map(str, s)), m["sn_f"] * 1e3, m["sn_fb"] * 1e3, m["np_f"] * 1e3,
                  m["np_fb"] * 1e3, m["t_f"] * 1e3, m["t_fb"] * 1e3, m["sn_f"] / m["np_f"],
-                 m["sn_fb"] / m["np_fb"], m["r_f"], m["r_fb"],
+                 m["sn_fb"] / m["np_fb"], m["r_f"], m["r_fb"], m["k_fb"] * 1e3, m["rk_fb"],
                  nbytes / m["sn_fb"] / 1e9, 100 * nbytes / m["sn_fb"] / limit))
     if torch_py:
-        print("/t columns: median of the per-round ratios; f+b ranges: " + ", ".join(
+        print("/t and k/t columns: median of the per-round ratios; f+b ranges: " + ", ".join(
             "%s %.2f-%.2f" % ("x".join(map(str, s)), min(rec[s]["r_fb"]), max(rec[s]["r_fb"]))
             for s in shapes))
 
