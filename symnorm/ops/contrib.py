@@ -6,8 +6,8 @@ import numpy as np
 from ..errors import ShapeError
 from ..params import param
 from ..registry import Result, register
-from ._np import bc, channel_dot, channel_sum, channel_view, compute_dtype
-from .norm import BatchNorm
+from ._np import channel_dot, channel_sum, channel_view, compute_dtype
+from .norm import BatchNorm, shifted
 
 
 @register(name="_contrib_SyncBatchNorm")
@@ -35,9 +35,9 @@ class SyncBatchNorm(BatchNorm):
         x3 = channel_view(data, ax).astype(dt, copy=False)
         pre, c, post = x3.shape
         shift = moving_mean.astype(dt)
-        d = x3 - bc(shift)
-        sums = np.concatenate([[pre * post], channel_sum(d).astype(np.float64),
-                               channel_dot(d, d).astype(np.float64)])
+        d3 = shifted(x3, shift)
+        sums = np.concatenate([[pre * post], channel_sum(d3).astype(np.float64),
+                               channel_dot(d3, d3).astype(np.float64)])
         comm.allreduce_sum(sums)
         count = sums[0]
         if count <= 1:
@@ -47,34 +47,23 @@ class SyncBatchNorm(BatchNorm):
         mean = (shift + mu).astype(dt)
         inv = (1.0 / np.sqrt(var + self.eps)).astype(dt)
         w = np.ones_like(gamma) if self.fix_gamma else gamma
-        scale = (inv * w).astype(dt)
         mu = mu.astype(dt)
-        d *= bc(scale)
-        d += bc((beta - mu * scale).astype(dt))
+        y2 = self._normalize(d3, mu, inv, w, beta)           # BatchNorm's, over x - K
         m = self.momentum
         aux = (moving_mean * m + mean * (1 - m), moving_var * m + var.astype(dt) * (1 - m))
-        outs = (d.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
-        return Result(outs, aux, ("sync", x3, shift, mu, inv, w, count, data.shape))
+        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
+        return Result(outs, aux, ("sync", (d3, mu, inv, w, True, data.shape), count))
 
     def backward(self, saved, dy, *, out=None, comm=None):
         if not isinstance(saved[0], str):          # the single-process BatchNorm path
             return super().backward(saved, dy, out=out)
-        _, x3, shift, mu, inv, w, count, shape = saved
-        dy3 = channel_view(dy, self.axis % dy.ndim).astype(x3.dtype, copy=False)
-        xs = x3 - bc(shift)
-        sdy = channel_sum(dy3)
-        sdyxc = channel_dot(dy3, xs) - mu * sdy                 # local Σ dy·(x - mean)
-        c = len(sdy)
-        glob = comm.allreduce_sum(np.concatenate([sdy, sdyxc]).astype(np.float64))
-        gsdy, gsdyxc = glob[:c].astype(x3.dtype), glob[c:].astype(x3.dtype)
-        k = w * inv
-        a = -k * inv * inv * gsdyxc / count
-        dx = xs
-        dx *= bc(a)
-        dx += dy3 * bc(k)
-        dx += bc(-k * gsdy / count - a * mu)
-        dgamma = None if self.fix_gamma else sdyxc * inv        # local: the store sums them
-        return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
+        _, inner, count = saved
+
+        def global_sums(sdy, sdyxc):               # (Σdy, Σdy·(x - mean)) over all ranks
+            c = len(sdy)
+            glob = comm.allreduce_sum(np.concatenate([sdy, sdyxc]).astype(np.float64))
+            return glob[:c].astype(sdy.dtype), glob[c:].astype(sdy.dtype), count
+        return self._backward(inner, dy, out, global_sums)
 
     @classmethod
     def examples(cls):

@@ -1,9 +1,10 @@
 """BatchNorm, LayerNorm, InstanceNorm and GroupNorm with MXNet 1.9.1's semantics (SPEC §1-2).
 
-Numerics: statistics are computed in the data's dtype (float16 in float32) with a
-per-channel *shift*: sums run over ``x - K`` where K is the channel's first value, so a
-channel with mean 1e4 and spread 1e-2 keeps its digits (a plain E[x²]-E[x]² would cancel
-to noise in float32).  Reductions go through BLAS (``_np.channel_sum``/``channel_dot``).
+Numerics: statistics are computed in the data's dtype (float16 in float32), as one-pass
+sums; when a channel's mean dwarfs its spread (where E[x²]-E[x]² would cancel to noise in
+float32) BatchNorm sums over ``x - K`` instead, K the channel's first value, so a channel
+with mean 1e4 and spread 1e-2 keeps its digits, and backward works on that shifted data.
+Reductions go through BLAS (``_np.channel_sum``/``channel_dot``).
 """
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ from . import _bnkernel as K
 from ._np import channel_dot, channel_sum, channel_view, compute_dtype
 
 
+def shifted(x3: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``x - K`` per channel of a (pre, C, post) array, as a new (pre, C, post) array."""
+    x2, per = K.plane(x3)
+    return np.subtract(x2, per(shift)).reshape(x3.shape)
+
+
 def _moments(x3: np.ndarray):
     """Per-channel (mean, biased var, shifted data x - K, K-relative mean) of (pre, C, post),
     K being each channel's first value: x - K is exact in float32 for values near K
@@ -27,8 +34,7 @@ def _moments(x3: np.ndarray):
     pre, c, post = x3.shape
     m = pre * post
     shift = x3[0, :, 0].copy()
-    x2, per = K.plane(x3)
-    xc = np.subtract(x2, per(shift)).reshape(x3.shape)
+    xc = shifted(x3, shift)
     mu = channel_sum(xc) / m                # mean of the shifted data, small
     var = channel_dot(xc, xc) / m - mu * mu
     np.maximum(var, 0, out=var)
@@ -141,16 +147,28 @@ class BatchNorm(Op):
         else:
             mean, var, z3, offset = _moments(x3)
         inv = 1.0 / np.sqrt(var + dt.type(self.eps))
-        scale = (inv * w).astype(dt)
-        z2, per = K.plane(z3)
-        y2 = K.affine(z2, per(scale), per((beta - offset * scale).astype(dt)),
-                      np.empty(z2.shape, dt))
+        y2 = self._normalize(z3, offset, inv, w, beta)
         mom = self.momentum
         aux = (moving_mean * mom + mean * (1 - mom), moving_var * mom + var * (1 - mom))
         outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
         return Result(outs, aux, (z3, offset, inv, w, True, data.shape))
 
+    @staticmethod
+    def _normalize(z3, offset, inv, w, beta):
+        """y = (z - o)·inv·w + beta as a new array shaped like ``K.plane(z3)``."""
+        dt = z3.dtype
+        scale = (inv * w).astype(dt)
+        z2, per = K.plane(z3)
+        return K.affine(z2, per(scale), per((beta - offset * scale).astype(dt)),
+                        np.empty(z2.shape, dt))
+
     def backward(self, saved, dy, *, out=None):
+        return self._backward(saved, dy, out)
+
+    def _backward(self, saved, dy, out, reduce=None):
+        """The gradients from forward's (z, o, inv, w, batch, shape).  ``reduce(Σdy,
+        Σdy·(x-mean))`` -> (the same sums, count) over a larger batch (SyncBatchNorm's ranks)
+        sets the data gradient's statistics; dgamma and dbeta stay this batch's."""
         # z - o = x - mean (see forward): o folds into per-channel constants, so on the exact
         # path no digits are lost when the mean dwarfs the spread
         z3, offset, inv, w, batch, shape = saved
@@ -166,10 +184,10 @@ class BatchNorm(Op):
             np.multiply(dy2, per((w * inv).astype(dt)), out=dx)
             return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
         # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (z - o)·k2 + k3
-        m = pre * post
+        gsdy, gsdyxc, m = (sdy, sdyxc, pre * post) if reduce is None else reduce(sdy, sdyxc)
         k1 = w * inv
-        k2 = -k1 * inv * inv * sdyxc / m
-        k3 = -k1 * sdy / m - k2 * offset
+        k2 = -k1 * inv * inv * gsdyxc / m
+        k3 = -k1 * gsdy / m - k2 * offset
         z2, _ = K.plane(z3)
         dx = K.axpby_plus(dy2, per(k1.astype(dt)), z2, per(k2.astype(dt)), per(k3.astype(dt)),
                           _dx_buffer(out, dt, z2.shape))
