@@ -7,7 +7,7 @@ from ..errors import ShapeError
 from ..params import param
 from ..registry import Result, register
 from ._np import channel_dot, channel_sum, channel_view, compute_dtype
-from .norm import BatchNorm, shifted
+from .norm import BatchNorm, normalize, normalize_backward, shifted
 
 
 @register(name="_contrib_SyncBatchNorm")
@@ -48,11 +48,11 @@ class SyncBatchNorm(BatchNorm):
         inv = (1.0 / np.sqrt(var + self.eps)).astype(dt)
         w = np.ones_like(gamma) if self.fix_gamma else gamma
         mu = mu.astype(dt)
-        y2 = self._normalize(d3, mu, inv, w, beta)           # BatchNorm's, over x - K
+        y2 = normalize(d3, mu, inv, w, beta)                 # BatchNorm's, over x - K
         m = self.momentum
         aux = (moving_mean * m + mean * (1 - m), moving_var * m + var.astype(dt) * (1 - m))
         outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
-        return Result(outs, aux, ("sync", (d3, mu, inv, w, True, data.shape), count))
+        return Result(outs, aux, ("sync", (d3, mu, inv, w, True), count))
 
     def backward(self, saved, dy, *, out=None, comm=None):
         if not isinstance(saved[0], str):          # the single-process BatchNorm path
@@ -63,7 +63,10 @@ class SyncBatchNorm(BatchNorm):
             c = len(sdy)
             glob = comm.allreduce_sum(np.concatenate([sdy, sdyxc]).astype(np.float64))
             return glob[:c].astype(sdy.dtype), glob[c:].astype(sdy.dtype), count
-        return self._backward(inner, dy, out, global_sums)
+        dy3 = channel_view(dy, self.axis % dy.ndim).astype(inner[0].dtype, copy=False)
+        dx, dgamma, dbeta = normalize_backward(inner, dy3, out, global_sums)
+        return (dx.reshape(dy.shape).astype(dy.dtype, copy=False),
+                None if self.fix_gamma else dgamma, dbeta)     # dgamma, dbeta: this rank's
 
     @classmethod
     def examples(cls):

@@ -41,6 +41,56 @@ def _moments(x3: np.ndarray):
     return shift + mu, var, xc, mu
 
 
+def batch_moments(x3: np.ndarray):
+    """Per-channel (mean, biased var, z, o) of a (pre, C, post) array, with z - o = x - mean:
+    one-pass float32 sums (z = x, o = mean) when every channel is well conditioned, else
+    the exact shifted path (``_moments``: z = x - K, o its small mean)."""
+    pre, c, post = x3.shape
+    m = pre * post
+    mean = channel_sum(x3) / m
+    var = channel_dot(x3, x3) / m - mean * mean
+    np.maximum(var, 0, out=var)
+    if K.well_conditioned(mean, var):
+        return mean, var, x3, mean
+    return _moments(x3)
+
+
+def normalize(z3, offset, inv, w, beta):
+    """y = (z - o)·inv·w + beta per channel, as a new array shaped like ``K.plane(z3)``."""
+    dt = z3.dtype
+    scale = (inv * w).astype(dt)
+    z2, per = K.plane(z3)
+    return K.affine(z2, per(scale), per((beta - offset * scale).astype(dt)),
+                    np.empty(z2.shape, dt))
+
+
+def normalize_backward(saved, dy3, out=None, reduce=None):
+    """Gradients of ``normalize`` from its saved (z, o, inv, w, batch): (dx on the plane,
+    Σdy·x̂, Σdy) per channel.  ``batch``: the statistics came from this data (their
+    gradient flows); else they were constants.  ``reduce(Σdy, Σdy·(x-mean))`` -> (the same
+    sums, count) over a larger batch (SyncBatchNorm's ranks) sets dx's statistics."""
+    # z - o = x - mean: o folds into per-channel constants, so on the exact path no digits
+    # are lost when the mean dwarfs the spread
+    z3, offset, inv, w, batch = saved
+    pre, c, post = z3.shape
+    dt = z3.dtype
+    sdy = channel_sum(dy3)
+    sdyxc = channel_dot(dy3, z3) - offset * sdy        # Σ dy·(x - mean)
+    dy2, per = K.plane(dy3)
+    dx = _dx_buffer(out, dt, dy2.shape)
+    if not batch:
+        np.multiply(dy2, per((w * inv).astype(dt)), out=dx)
+        return dx, sdyxc * inv, sdy
+    # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (z - o)·k2 + k3
+    gsdy, gsdyxc, m = (sdy, sdyxc, pre * post) if reduce is None else reduce(sdy, sdyxc)
+    k1 = w * inv
+    k2 = -k1 * inv * inv * gsdyxc / m
+    k3 = -k1 * gsdy / m - k2 * offset
+    z2, _ = K.plane(z3)
+    K.axpby_plus(dy2, per(k1.astype(dt)), z2, per(k2.astype(dt)), per(k3.astype(dt)), dx)
+    return dx, sdyxc * inv, sdy
+
+
 def _dx_buffer(out, dtype, shape):
     """The executor's gradient buffer for data when it offers one (see Op.backward_out)."""
     buf = None if out is None else out[0]
@@ -129,7 +179,7 @@ class BatchNorm(Op):
                 np.empty(x2.shape, dt)
             y2 = K.affine(x2, per(scale), per((beta - moving_mean * scale).astype(dt)), buf)
             outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
-            return Result(outs, None, (x3, moving_mean.astype(dt), inv, w, False, data.shape))
+            return Result(outs, None, (x3, moving_mean.astype(dt), inv, w, False))
         m = pre * post
         if m == 1:
             raise ShapeError("training needs more than 1 value per channel, got input shape "
@@ -137,61 +187,20 @@ class BatchNorm(Op):
                              "LayerNorm/GroupNorm" % (data.shape, self.axis))
         # one-pass float32 statistics; the exact shifted path when a channel's mean dwarfs
         # its spread (there E[x²] - E[x]² would cancel to noise).  Either way backward keeps
-        # data z and a per-channel offset o with x - mean = z - o: the input and its mean
-        # (fast path), or the shifted data x - K and its small mean (exact path).
-        mean = channel_sum(x3) / m
-        var = channel_dot(x3, x3) / m - mean * mean
-        np.maximum(var, 0, out=var)
-        if K.well_conditioned(mean, var):
-            z3, offset = x3, mean
-        else:
-            mean, var, z3, offset = _moments(x3)
+        # data z and a per-channel offset o with x - mean = z - o (``batch_moments``).
+        mean, var, z3, offset = batch_moments(x3)
         inv = 1.0 / np.sqrt(var + dt.type(self.eps))
-        y2 = self._normalize(z3, offset, inv, w, beta)
+        y2 = normalize(z3, offset, inv, w, beta)
         mom = self.momentum
         aux = (moving_mean * mom + mean * (1 - mom), moving_var * mom + var * (1 - mom))
         outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
-        return Result(outs, aux, (z3, offset, inv, w, True, data.shape))
-
-    @staticmethod
-    def _normalize(z3, offset, inv, w, beta):
-        """y = (z - o)·inv·w + beta as a new array shaped like ``K.plane(z3)``."""
-        dt = z3.dtype
-        scale = (inv * w).astype(dt)
-        z2, per = K.plane(z3)
-        return K.affine(z2, per(scale), per((beta - offset * scale).astype(dt)),
-                        np.empty(z2.shape, dt))
+        return Result(outs, aux, (z3, offset, inv, w, True))
 
     def backward(self, saved, dy, *, out=None):
-        return self._backward(saved, dy, out)
-
-    def _backward(self, saved, dy, out, reduce=None):
-        """The gradients from forward's (z, o, inv, w, batch, shape).  ``reduce(Σdy,
-        Σdy·(x-mean))`` -> (the same sums, count) over a larger batch (SyncBatchNorm's ranks)
-        sets the data gradient's statistics; dgamma and dbeta stay this batch's."""
-        # z - o = x - mean (see forward): o folds into per-channel constants, so on the exact
-        # path no digits are lost when the mean dwarfs the spread
-        z3, offset, inv, w, batch, shape = saved
-        pre, c, post = z3.shape
-        dt = z3.dtype
-        dy3 = channel_view(dy, self.axis % dy.ndim).astype(dt, copy=False)
-        sdy = channel_sum(dy3)
-        sdyxc = channel_dot(dy3, z3) - offset * sdy        # Σ dy·(x - mean)
-        dgamma = None if self.fix_gamma else sdyxc * inv
-        dy2, per = K.plane(dy3)
-        if not batch:
-            dx = _dx_buffer(out, dt, dy2.shape)
-            np.multiply(dy2, per((w * inv).astype(dt)), out=dx)
-            return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
-        # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (z - o)·k2 + k3
-        gsdy, gsdyxc, m = (sdy, sdyxc, pre * post) if reduce is None else reduce(sdy, sdyxc)
-        k1 = w * inv
-        k2 = -k1 * inv * inv * gsdyxc / m
-        k3 = -k1 * gsdy / m - k2 * offset
-        z2, _ = K.plane(z3)
-        dx = K.axpby_plus(dy2, per(k1.astype(dt)), z2, per(k2.astype(dt)), per(k3.astype(dt)),
-                          _dx_buffer(out, dt, z2.shape))
-        return dx.reshape(shape).astype(dy.dtype, copy=False), dgamma, sdy
+        dy3 = channel_view(dy, self.axis % dy.ndim).astype(saved[0].dtype, copy=False)
+        dx, dgamma, dbeta = normalize_backward(saved, dy3, out)
+        return (dx.reshape(dy.shape).astype(dy.dtype, copy=False),
+                None if self.fix_gamma else dgamma, dbeta)
 
     def label(self, node_name):
         return node_name
