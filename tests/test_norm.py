@@ -272,3 +272,43 @@ def test_groupnorm_scales_whole_groups(rng):
 def test_family_params_validated(op, kw):
     with pytest.raises(sn.ParamError, match="eps"):
         getattr(sym, op)(sym.Variable("x"), eps=0.0, **kw)
+
+
+def _run_family(op, kw, x, dy, dtype):
+    net = getattr(sym, op)(sym.Variable("data"), name="n", **kw)
+    ex = net.simple_bind(sn.cpu(), type_dict={"data": dtype}, data=x.shape)
+    rng = np.random.RandomState(1)
+    for k in ("n_gamma", "n_beta"):
+        ex.arg_dict[k][:] = rng.rand(*ex.arg_dict[k].shape) + 0.5
+    ex.arg_dict["data"][:] = x
+    y = ex.forward(is_train=True)[0].astype(np.float64)
+    ex.backward(dy.astype(dtype))
+    return [y] + [ex.grad_dict[k].astype(np.float64) for k in ("data", "n_gamma", "n_beta")]
+
+
+FAMILY = [("LayerNorm", {}, (16, 8, 520)), ("LayerNorm", {"axis": 1}, (4, 40, 6, 7)),
+          ("InstanceNorm", {}, (4, 8, 64, 64)), ("GroupNorm", {"num_groups": 4}, (4, 8, 64, 64))]
+
+
+@pytest.mark.parametrize("op,kw,shape", FAMILY)
+@pytest.mark.parametrize("offset", [0.0, 1e3])       # 1e3 with spread 1: the exact shifted path
+def test_family_float32_matches_float64(rng, op, kw, shape, offset):
+    """LayerNorm/InstanceNorm/GroupNorm run BatchNorm's kernels over their rows (blocked
+    passes on tensors of several blocks, the exact path when a row's mean dwarfs its
+    spread): float32 results agree with float64 ones."""
+    x = (offset + rng.randn(*shape)).astype(np.float32)
+    dy = rng.randn(*shape)
+    got = _run_family(op, kw, x, dy, np.float32)
+    want = _run_family(op, kw, x.astype(np.float64), dy, np.float64)
+    for name, g, w in zip(("y", "dx", "dgamma", "dbeta"), got, want):
+        assert np.abs(g - w).max() <= 2e-3 * np.abs(w).max(), name
+
+
+@pytest.mark.parametrize("op,kw,shape", FAMILY[:1] + FAMILY[2:])
+def test_family_float16_computes_in_float32(rng, op, kw, shape):
+    x = rng.randn(*shape).astype(np.float16)
+    dy = rng.randn(*shape)
+    got = _run_family(op, kw, x, dy, np.float16)
+    want = _run_family(op, kw, x.astype(np.float64), dy.astype(np.float16), np.float64)
+    assert np.abs(got[0] - want[0]).max() <= 1e-2 * np.abs(want[0]).max()
+    assert np.abs(got[1] - want[1]).max() <= 1e-2 * np.abs(want[1]).max()

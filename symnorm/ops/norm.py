@@ -240,30 +240,38 @@ class LayerNorm(Op):
 
     def forward(self, data, gamma, beta, *, train):
         ax = self.axis % data.ndim
-        x3 = channel_view(data, ax)                    # (pre, C, post): normalize over C
-        x = np.moveaxis(x3, 1, 2)                      # (pre, post, C)
-        mean = x.mean(axis=-1, keepdims=True)
-        xc = x - mean
-        var = np.einsum("ijk,ijk->ij", xc, xc)[..., None] / x.shape[-1]
-        std = np.sqrt(var + data.dtype.type(self.eps))
-        xhat = xc / std
-        y = xhat * gamma + beta
+        dt = compute_dtype(data.dtype)
+        x3 = channel_view(data, ax).astype(dt, copy=False)     # normalize over C
+        rows = _rows_last(x3)                                   # (pre·post, C)
+        # per-row statistics: the rows are BatchNorm's channels (one-pass sums, the exact
+        # shifted path when a row's mean dwarfs its spread)
+        mean, var, z3, offset = batch_moments(rows[None])
+        std = np.sqrt(var + dt.type(self.eps))
+        inv = 1.0 / std
+        xhat = normalize(z3, offset, inv, np.ones_like(inv), np.zeros_like(inv))
+        y = K.affine(xhat, gamma.astype(dt, copy=False), beta.astype(dt, copy=False),
+                     np.empty(xhat.shape, dt))
         stat_shape = tuple(1 if i == ax else d for i, d in enumerate(data.shape))
-        y = np.moveaxis(y, 2, 1).reshape(data.shape)
-        return Result((y, mean.reshape(stat_shape), std.reshape(stat_shape)),
-                      saved=(xhat, std, gamma, data.shape))
+        return Result((_from_rows_last(y, x3.shape, data.shape).astype(data.dtype, copy=False),
+                       mean.reshape(stat_shape).astype(data.dtype, copy=False),
+                       std.reshape(stat_shape).astype(data.dtype, copy=False)),
+                      saved=(xhat, inv, gamma, x3.shape))
 
     def backward(self, saved, dy):
-        xhat, std, gamma, shape = saved
-        ax = self.axis % len(shape)
-        d = np.moveaxis(channel_view(dy, ax), 1, 2)    # (pre, post, C)
-        dxhat = d * gamma
-        n = xhat.shape[-1]
-        dx = (dxhat - dxhat.mean(axis=-1, keepdims=True)
-              - xhat * np.einsum("ijk,ijk->ij", dxhat, xhat)[..., None] / n) / std
-        dgamma = np.einsum("ijk,ijk->k", d, xhat)
-        dbeta = d.sum(axis=(0, 1))
-        return np.moveaxis(dx, 2, 1).reshape(shape), dgamma, dbeta
+        # dx = inv·(dx̂ - mean_C(dx̂) - x̂·mean_C(dx̂·x̂)) with dx̂ = dy·gamma, per row
+        xhat, inv, gamma, shape3 = saved
+        dt = xhat.dtype
+        d = _rows_last(channel_view(dy, self.axis % dy.ndim).astype(dt, copy=False))
+        n = xhat.shape[1]
+        dxh = np.multiply(d, gamma.astype(dt, copy=False))     # becomes dx in place
+        sdxh = channel_sum(dxh[None])
+        sdxhx = channel_dot(dxh[None], xhat[None])
+        col = (lambda v: v.astype(dt).reshape(-1, 1))
+        K.axpby_plus(dxh, col(inv), xhat, col(-inv * sdxhx / n), col(-inv * sdxh / n), dxh)
+        dgamma = channel_dot(d[..., None], xhat[..., None])    # column sums over the rows
+        dbeta = channel_sum(d[..., None])
+        return (_from_rows_last(dxh, shape3, dy.shape).astype(dy.dtype, copy=False),
+                dgamma.astype(gamma.dtype, copy=False), dbeta.astype(gamma.dtype, copy=False))
 
     @classmethod
     def examples(cls):
@@ -271,9 +279,47 @@ class LayerNorm(Op):
         yield {"axis": 1, "output_mean_var": True}, {"data": (3, 4, 2)}
 
 
-def _group_view(x, groups):
-    """(N, G, rest) view of (N, C, ...) with C split into G groups."""
-    return x.reshape(x.shape[0], groups, -1)
+def _rows_last(x3: np.ndarray) -> np.ndarray:
+    """(pre, C, post) as contiguous (pre·post, C) rows (a copy only when post > 1)."""
+    pre, c, post = x3.shape
+    if post == 1:
+        return x3.reshape(pre, c)
+    return np.ascontiguousarray(np.moveaxis(x3, 1, 2)).reshape(pre * post, c)
+
+
+def _from_rows_last(rows: np.ndarray, shape3: tuple, shape: tuple) -> np.ndarray:
+    """Inverse of ``_rows_last``, reshaped to ``shape``."""
+    pre, c, post = shape3
+    if post == 1:
+        return rows.reshape(shape)
+    return np.ascontiguousarray(np.moveaxis(rows.reshape(pre, post, c), 2, 1)).reshape(shape)
+
+
+def _normalize_rows(data, rows, gamma, beta, eps):
+    """InstanceNorm and GroupNorm: the data as ``rows`` contiguous rows (a sample's channel,
+    or its group of channels), each normalized over itself, then scaled by its channel's or
+    group's gamma and beta.  The rows are BatchNorm's channels here, so its statistics
+    (one-pass sums, exact shifted path), normalization and backward kernels apply as they
+    are.  Returns (y, mean, var, saved)."""
+    dt = compute_dtype(data.dtype)
+    x3 = data.reshape(1, rows, -1).astype(dt, copy=False)
+    mean, var, z3, offset = batch_moments(x3)
+    inv = 1.0 / np.sqrt(var + dt.type(eps))
+    reps = rows // len(gamma)
+    w = np.tile(gamma.astype(dt, copy=False), reps)             # per row
+    y = normalize(z3, offset, inv, w, np.tile(beta.astype(dt, copy=False), reps))
+    return (y.reshape(data.shape).astype(data.dtype, copy=False), mean, var,
+            ((z3, offset, inv, w, True), (gamma.dtype, len(gamma)), data.shape))
+
+
+def _normalize_rows_backward(saved, dy):
+    inner, (pdtype, groups), shape = saved
+    z3 = inner[0]
+    dx, dgamma, dbeta = normalize_backward(inner, dy.reshape(z3.shape).astype(z3.dtype, copy=False))
+    # per-row sums of dy·x̂ and dy, added over the samples for each channel or group
+    return (dx.reshape(shape).astype(dy.dtype, copy=False),
+            dgamma.reshape(-1, groups).sum(axis=0).astype(pdtype, copy=False),
+            dbeta.reshape(-1, groups).sum(axis=0).astype(pdtype, copy=False))
 
 
 @register
@@ -300,23 +346,12 @@ class InstanceNorm(Op):
 
     def forward(self, data, gamma, beta, *, train):
         n, c = data.shape[:2]
-        x = data.reshape(n, c, -1)
-        mean = x.mean(axis=-1, keepdims=True)
-        xc = x - mean
-        var = np.einsum("ijk,ijk->ij", xc, xc)[..., None] / x.shape[-1]
-        inv = 1.0 / np.sqrt(var + data.dtype.type(self.eps))
-        xhat = xc * inv
-        y = (xhat * gamma[None, :, None] + beta[None, :, None]).reshape(data.shape)
-        return Result((y, mean[..., 0], var[..., 0]), saved=(xhat, inv, gamma, data.shape))
+        y, mean, var, saved = _normalize_rows(data, n * c, gamma, beta, self.eps)
+        return Result((y, mean.reshape(n, c).astype(data.dtype, copy=False),
+                       var.reshape(n, c).astype(data.dtype, copy=False)), saved=saved)
 
     def backward(self, saved, dy):
-        xhat, inv, gamma, shape = saved
-        n, c = shape[:2]
-        d = dy.reshape(n, c, -1)
-        dxhat = d * gamma[None, :, None]
-        dx = inv * (dxhat - dxhat.mean(axis=-1, keepdims=True)
-                    - xhat * np.einsum("ijk,ijk->ij", dxhat, xhat)[..., None] / xhat.shape[-1])
-        return dx.reshape(shape), np.einsum("ijk,ijk->j", d, xhat), d.sum(axis=(0, 2))
+        return _normalize_rows_backward(saved, dy)
 
     @classmethod
     def examples(cls):
@@ -354,22 +389,14 @@ class GroupNorm(Op):
         return (data, g, g), (data, stat, stat)
 
     def forward(self, data, gamma, beta, *, train):
-        x = _group_view(data, self.num_groups)
-        mean = x.mean(axis=-1, keepdims=True)
-        xc = x - mean
-        var = np.einsum("ijk,ijk->ij", xc, xc)[..., None] / x.shape[-1]
-        std = np.sqrt(var + data.dtype.type(self.eps))
-        xhat = xc / std
-        y = (xhat * gamma[None, :, None] + beta[None, :, None]).reshape(data.shape)
-        return Result((y, mean[..., 0], std[..., 0]), saved=(xhat, std, gamma, data.shape))
+        n, g = data.shape[0], self.num_groups
+        y, mean, var, saved = _normalize_rows(data, n * g, gamma, beta, self.eps)
+        std = np.sqrt(var + var.dtype.type(self.eps))
+        return Result((y, mean.reshape(n, g).astype(data.dtype, copy=False),
+                       std.reshape(n, g).astype(data.dtype, copy=False)), saved=saved)
 
     def backward(self, saved, dy):
-        xhat, std, gamma, shape = saved
-        d = _group_view(dy, self.num_groups)
-        dxhat = d * gamma[None, :, None]
-        dx = (dxhat - dxhat.mean(axis=-1, keepdims=True)
-              - xhat * np.einsum("ijk,ijk->ij", dxhat, xhat)[..., None] / xhat.shape[-1]) / std
-        return dx.reshape(shape), np.einsum("ijk,ijk->j", d, xhat), d.sum(axis=(0, 2))
+        return _normalize_rows_backward(saved, dy)
 
     @classmethod
     def examples(cls):
