@@ -1,5 +1,7 @@
 """Convolution forward+backward (LeNet conv1/conv2 at batch 256, a 3x3 64->64 layer on
-32x64x56x56) and Pooling forward+backward, symnorm op kernels against PyTorch (own process).
+32x64x56x56), Pooling, and LayerNorm/InstanceNorm/GroupNorm forward+backward, symnorm op
+kernels against PyTorch (own process).  PyTorch's GroupNorm has per-channel gamma/beta
+(MXNet 1.x's are per group); the work is the same.
 
     python bench/ops.py [--rounds 3] [--quick]
 """
@@ -21,13 +23,18 @@ CASES = [  # name, op, params, input shape
     ("conv 3x3 64->64", "conv", dict(kernel=(3, 3), num_filter=64, pad=(1, 1)), (32, 64, 56, 56)),
     ("avgpool 2x2/2 b256", "pool", dict(kernel=(2, 2), stride=(2, 2), pool_type="avg"), (256, 6, 24, 24)),
     ("maxpool 3x3/2 pad1", "pool", dict(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max"), (32, 64, 56, 56)),
+    ("LayerNorm 64x128x768", "LayerNorm", {}, (64, 128, 768)),
+    ("LayerNorm 4096x256", "LayerNorm", {}, (4096, 256)),
+    ("InstanceNorm 32x64x56x56", "InstanceNorm", {}, (32, 64, 56, 56)),
+    ("GroupNorm(4) 32x64x56x56", "GroupNorm", dict(num_groups=4), (32, 64, 56, 56)),
 ]
 
 
 def symnorm_fn(kind, params, shape):
     import symnorm as sn
     x = sn.sym.Variable("data")
-    s = sn.sym.Convolution(x, name="c", **params) if kind == "conv" else sn.sym.Pooling(x, name="c", **params)
+    op = {"conv": "Convolution", "pool": "Pooling"}.get(kind, kind)
+    s = getattr(sn.sym, op)(x, name="c", **params)
     ex = s.simple_bind(sn.cpu(), data=shape)
     rng = np.random.RandomState(0)
     for a in ex.arg_dict.values():
@@ -49,6 +56,13 @@ def torch_child(quick):
             w = torch.randn(p["num_filter"], shape[1], *p["kernel"], requires_grad=True)
             b = torch.zeros(p["num_filter"], requires_grad=True)
             fn = lambda: F.conv2d(x, w, b, padding=p.get("pad", (0, 0)))  # noqa: E731
+            ins = (x, w, b)
+        elif kind != "pool":
+            c = shape[-1] if kind == "LayerNorm" else shape[1]
+            w, b = torch.ones(c, requires_grad=True), torch.zeros(c, requires_grad=True)
+            fn = {"LayerNorm": lambda: F.layer_norm(x, (c,), w, b, 1e-5),
+                  "InstanceNorm": lambda: F.instance_norm(x, weight=w, bias=b, eps=1e-3),
+                  "GroupNorm": lambda: F.group_norm(x, p.get("num_groups", 1), w, b, 1e-5)}[kind]
             ins = (x, w, b)
         else:
             pool = F.max_pool2d if p["pool_type"] == "max" else F.avg_pool2d

@@ -91,6 +91,14 @@ def _affine(x2, a, b, out):
     return out
 
 
+def scale(x2: np.ndarray, a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = x·a on a ``plane``-shaped view (``a`` a row or a column), in row pieces
+    across the pool."""
+    parallel.map_slices(lambda r: np.multiply(x2[r], _part(a, r), out=out[r]),
+                        x2.shape[0], x2.size)
+    return out
+
+
 def axpby_plus(dy2, k1, x2, k2, k3, out):
     """out = dy·k1 + x·k2 + k3 (the BatchNorm data gradient), blocked; one block-sized
     temporary, reused, so every pass after the first reads from cache; in row pieces

@@ -221,6 +221,8 @@ class LayerNorm(Op):
     mean, std`` with std = sqrt(var + eps), mean/std keeping ``axis`` as size 1; their head
     gradients are ignored."""
     inputs = ("data", "gamma", "beta")
+    backward_out = True                # dx straight into the gradient buffer
+    fresh_outputs = True
     outputs = ("output", "mean", "std")
     no_grad_outputs = ("mean", "std")
     axis: int = param(-1, doc="the normalized axis")
@@ -257,13 +259,16 @@ class LayerNorm(Op):
                        std.reshape(stat_shape).astype(data.dtype, copy=False)),
                       saved=(xhat, inv, gamma, x3.shape))
 
-    def backward(self, saved, dy):
+    def backward(self, saved, dy, *, out=None):
         # dx = inv·(dx̂ - mean_C(dx̂) - x̂·mean_C(dx̂·x̂)) with dx̂ = dy·gamma, per row
         xhat, inv, gamma, shape3 = saved
         dt = xhat.dtype
         d = _rows_last(channel_view(dy, self.axis % dy.ndim).astype(dt, copy=False))
         n = xhat.shape[1]
-        dxh = np.multiply(d, gamma.astype(dt, copy=False))     # becomes dx in place
+        # dx̂ becomes dx in place, in the executor's gradient buffer when the rows are the
+        # data's own layout
+        buf = _dx_buffer(out, dt, d.shape) if shape3[2] == 1 else np.empty(d.shape, dt)
+        dxh = K.scale(d, gamma.astype(dt, copy=False), buf)
         sdxh = channel_sum(dxh[None])
         sdxhx = channel_dot(dxh[None], xhat[None])
         col = (lambda v: v.astype(dt).reshape(-1, 1))
@@ -312,10 +317,11 @@ def _normalize_rows(data, rows, gamma, beta, eps):
             ((z3, offset, inv, w, True), (gamma.dtype, len(gamma)), data.shape))
 
 
-def _normalize_rows_backward(saved, dy):
+def _normalize_rows_backward(saved, dy, out):
     inner, (pdtype, groups), shape = saved
     z3 = inner[0]
-    dx, dgamma, dbeta = normalize_backward(inner, dy.reshape(z3.shape).astype(z3.dtype, copy=False))
+    dx, dgamma, dbeta = normalize_backward(inner, dy.reshape(z3.shape).astype(z3.dtype, copy=False),
+                                           out)
     # per-row sums of dy·x̂ and dy, added over the samples for each channel or group
     return (dx.reshape(shape).astype(dy.dtype, copy=False),
             dgamma.reshape(-1, groups).sum(axis=0).astype(pdtype, copy=False),
@@ -328,6 +334,8 @@ class InstanceNorm(Op):
     y = (x - mean[n,c]) / sqrt(var[n,c] + eps) * gamma[c] + beta[c].  No aux state:
     training and inference give the same result."""
     inputs = ("data", "gamma", "beta")
+    backward_out = True                # dx straight into the gradient buffer
+    fresh_outputs = True
     outputs = ("output", "mean", "var")
     no_grad_outputs = ("mean", "var")
     eps: float = param(1e-3, check=positive)
@@ -350,8 +358,8 @@ class InstanceNorm(Op):
         return Result((y, mean.reshape(n, c).astype(data.dtype, copy=False),
                        var.reshape(n, c).astype(data.dtype, copy=False)), saved=saved)
 
-    def backward(self, saved, dy):
-        return _normalize_rows_backward(saved, dy)
+    def backward(self, saved, dy, *, out=None):
+        return _normalize_rows_backward(saved, dy, out)
 
     @classmethod
     def examples(cls):
@@ -366,6 +374,8 @@ class GroupNorm(Op):
     MXNet 1.x, gamma and beta have shape (num_groups,), one scale per *group*.  Outputs
     ``output, mean, std`` (std = sqrt(var + eps), shape (N, num_groups))."""
     inputs = ("data", "gamma", "beta")
+    backward_out = True                # dx straight into the gradient buffer
+    fresh_outputs = True
     outputs = ("output", "mean", "std")
     no_grad_outputs = ("mean", "std")
     num_groups: int = param(1, check=lambda v: None if v >= 1 else "must be >= 1")
@@ -395,8 +405,8 @@ class GroupNorm(Op):
         return Result((y, mean.reshape(n, g).astype(data.dtype, copy=False),
                        std.reshape(n, g).astype(data.dtype, copy=False)), saved=saved)
 
-    def backward(self, saved, dy):
-        return _normalize_rows_backward(saved, dy)
+    def backward(self, saved, dy, *, out=None):
+        return _normalize_rows_backward(saved, dy, out)
 
     @classmethod
     def examples(cls):
