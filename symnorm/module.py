@@ -8,6 +8,7 @@ checkpoints.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 
@@ -66,6 +67,7 @@ class Module:
         self.binded = self.params_initialized = self.optimizer_initialized = False
         self.for_training = False
         self._preloaded = None          # (arg, aux) from Module.load, applied at init_params
+        self._preloaded_states = None   # a .states file from Module.load, applied at init_optimizer
         self._optimizer = None
         self._states: dict = {}
         self._kv = None
@@ -185,6 +187,69 @@ class Module:
             self._optimizer = _opt.create(optimizer, param_idx2name=idx2name, sym=self._symbol, **params)
         self._states = {}
         self.optimizer_initialized = True
+        if self._preloaded_states is not None:
+            self.load_optimizer_states(self._preloaded_states)
+            self._preloaded_states = None
+
+    def save_optimizer_states(self, fname):
+        """Write the optimizer's per-parameter states (momentum, Adam's moments, ...) and
+        update counts to ``fname``, atomically: an ``nd.save`` file with keys
+        ``"<param>:<j>"`` (the j-th state array) and ``"<param>:count"``.  (MXNet pickles its
+        updater instead; such files need MXNet to read.)"""
+        if not self.optimizer_initialized:
+            raise BindError("Module: call init_optimizer() before save_optimizer_states()")
+        from . import nd
+        flat = {}
+        for i, st in self._states.items():
+            for j, a in enumerate(st if isinstance(st, tuple) else (st,)):
+                if a is not None:
+                    flat["%s:%d" % (self._param_names[i], j)] = a
+        for i, count in self._optimizer._index_update_count.items():
+            flat["%s:count" % self._param_names[i]] = np.array([count], np.int64)
+        nd.save(fname, flat)
+
+    def load_optimizer_states(self, fname):
+        """Restore what ``save_optimizer_states`` wrote, so training resumes exactly
+        (momentum, moments and Adam's bias-correction step).  Every array is checked
+        against the state this module's optimizer keeps for that parameter before any is
+        applied; on a mismatch nothing changes."""
+        if not self.optimizer_initialized:
+            raise BindError("Module: call init_optimizer() before load_optimizer_states()")
+        from . import nd
+        saved = nd.load(fname)
+        if not isinstance(saved, dict):
+            raise nd.ParamsFileError("%s: not an optimizer states file (an unnamed list)" % fname)
+        index = {n: i for i, n in enumerate(self._param_names)}
+        parts, counts = {}, {}
+        for key, arr in saved.items():
+            name, _, slot = key.rpartition(":")
+            if name not in index:
+                raise nd.ParamsFileError("%s: state %r names no parameter of this module "
+                                         "(parameters: %s)" % (fname, key, ", ".join(self._param_names)))
+            if slot == "count":
+                counts[index[name]] = int(arr.ravel()[0])
+            else:
+                parts.setdefault(index[name], {})[int(slot)] = arr
+        states = {}
+        for i, got in parts.items():
+            name = self._param_names[i]
+            fresh = self._optimizer.create_state(i, self._exec.arg_dict[name])
+            slots = fresh if isinstance(fresh, tuple) else (fresh,)
+            want = [j for j, a in enumerate(slots) if a is not None]
+            if sorted(got) != want:
+                raise nd.ParamsFileError("%s: parameter %r has %d state array(s), %s keeps %d"
+                                         % (fname, name, len(got), type(self._optimizer).__name__,
+                                            len(want)))
+            for j in want:
+                if got[j].shape != slots[j].shape:
+                    raise nd.ParamsFileError("%s: state %d of %r has shape %s, expected %s"
+                                             % (fname, j, name, got[j].shape, slots[j].shape))
+                slots[j][...] = got[j]
+            states[i] = fresh
+        # all checked: commit
+        self._states = states
+        self._optimizer._index_update_count = counts
+        self._optimizer.num_update = max(counts.values(), default=self._optimizer.num_update)
 
     @property
     def _distributed(self):
@@ -379,20 +444,22 @@ class Module:
         arg, aux = self.get_params()
         save_checkpoint(prefix, epoch, self._symbol, arg, aux)
         if save_optimizer_states:
-            from . import nd
-            flat = {}
-            for i, st in self._states.items():
-                for j, a in enumerate(st if isinstance(st, tuple) else (st,)):
-                    if a is not None:
-                        flat["%d:%d" % (i, j)] = a
-            nd.save("%s-%04d.states" % (prefix, epoch), flat)
+            self.save_optimizer_states("%s-%04d.states" % (prefix, epoch))
 
     @staticmethod
     def load(prefix, epoch, load_optimizer_states=False, **kwargs):
-        """A Module over a checkpoint; its parameters are applied at ``init_params``."""
+        """A Module over a checkpoint; its parameters are applied at ``init_params``, and
+        with ``load_optimizer_states`` the ``prefix-%04d.states`` file at ``init_optimizer``."""
         sym, arg, aux = load_checkpoint(prefix, epoch)
         mod = Module(sym, **kwargs)
         mod._preloaded = (arg, aux)
+        if load_optimizer_states:
+            fname = "%s-%04d.states" % (prefix, epoch)
+            if not os.path.exists(fname):
+                raise FileNotFoundError("Module.load(load_optimizer_states=True): %s does not "
+                                        "exist (saved by save_checkpoint(..., "
+                                        "save_optimizer_states=True))" % fname)
+            mod._preloaded_states = fname
         return mod
 
 

@@ -122,6 +122,50 @@ def test_clip_and_nag_and_adam_and_rmsprop():
         sn.optimizer.create("nope")
 
 
+# Final weights after three updates from MXNet 1.9.1 (mx.optimizer.create(name, **kw),
+# weight [0.5, -1.5, 2.0, 0.05], the gradients below): weight decay before the clip in Adam
+# and RMSProp, after it in SGD; centered RMSProp with clip_weights.
+MX_OPTIMIZER_GOLDEN = [
+    ("sgd", {'learning_rate': 0.1, 'momentum': 0.9, 'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5},
+     [0.29668245, -1.3785695, 1.6550885, 0.208231]),
+    ("adam", {'learning_rate': 0.01, 'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5},
+     [0.48397225, -1.4844402, 1.9740901, 0.065223746]),
+    ("rmsprop", {'learning_rate': 0.01, 'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5},
+     [0.47718546, -1.4605976, 1.9480335, 0.056335032]),
+    ("rmsprop", {'learning_rate': 0.01, 'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5,
+                 'centered': True, 'gamma1': 0.95, 'gamma2': 0.8, 'clip_weights': 1.2},
+     [0.41638416, -1.149435, 1.072584, 0.12493026]),
+    ("nag", {'learning_rate': 0.1, 'momentum': 0.9, 'clip_gradient': 1.0, 'rescale_grad': 0.5},
+     [0.2631, -1.3433599, 1.6235499, 0.19035]),
+]
+GOLDEN_GRADS = [[3.0, -0.2, 1.0, -4.0], [-1.0, 0.5, 2.5, 0.1], [0.3, -3.0, -0.7, 2.0]]
+
+
+@pytest.mark.parametrize("name,kw,expect", MX_OPTIMIZER_GOLDEN)
+def test_optimizers_match_mxnet(name, kw, expect):
+    opt = sn.optimizer.create(name, **kw)
+    w = np.array([0.5, -1.5, 2.0, 0.05], np.float32)
+    state = opt.create_state(0, w)
+    for g in GOLDEN_GRADS:
+        opt.update(0, w, np.array(g, np.float32), state)
+    np.testing.assert_allclose(w, expect, rtol=2e-6, atol=1e-7)
+
+
+def test_nag_decays_with_the_weight_the_step_started_from():
+    """MXNet 1.9.1's NAG reads the already-updated weight for the momentum's decay term (a
+    defect of its in-place kernel); symnorm follows the formula."""
+    nag = sn.optimizer.NAG(learning_rate=1.0, momentum=0.5, wd=0.1)
+    w, mom = np.array([1.0]), np.zeros(1)
+    ref_w, ref_mom = 1.0, 0.0
+    for _ in range(3):
+        nag.update(0, w, np.zeros(1), mom)
+        g = 0.1 * ref_w                              # gradient 0, decay on the old weight
+        ref_mom = 0.5 * ref_mom + g
+        ref_w -= 1.0 * (g + 0.5 * ref_mom)
+        np.testing.assert_allclose(w, ref_w, rtol=1e-12)
+        np.testing.assert_allclose(mom, ref_mom, rtol=1e-12)
+
+
 def test_schedulers():
     f = sn.lr_scheduler.FactorScheduler(step=10, factor=0.5, base_lr=1.0)
     assert [f(n) for n in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
@@ -338,6 +382,61 @@ def test_checkpoint_roundtrip_and_module_load(tmp_path):
     np.testing.assert_array_equal(out1, out2)
     mod.save_checkpoint(str(tmp_path / "s"), 3, save_optimizer_states=True)
     assert (tmp_path / "s-0003.states").exists()
+
+
+@pytest.mark.parametrize("optimizer,params", [
+    ("sgd", {"learning_rate": 0.1, "momentum": 0.9}),
+    ("adam", {"learning_rate": 0.01}),
+    ("rmsprop", {"learning_rate": 0.01, "centered": True}),
+])
+def test_training_resumes_exactly_from_saved_optimizer_states(tmp_path, optimizer, params):
+    """save_checkpoint(save_optimizer_states=True) then Module.load(load_optimizer_states=
+    True): the next steps equal those of the module that kept running (momentum, moments
+    and Adam's step count restored); without the states they differ."""
+    x, y = blobs()
+    batches = list(sn.io.NDArrayIter(x, y, batch_size=30))
+
+    def module(mod=None):
+        mod = mod or sn.Module(small_net())
+        mod.bind([("data", (30, 4))], [("softmax_label", (30,))])
+        mod.init_params(sn.init.Xavier())
+        mod.init_optimizer(optimizer=optimizer, optimizer_params=params)
+        return mod
+
+    def steps(mod, n):
+        for b in batches[:n]:
+            mod.forward_backward(b)
+            mod.update()
+        return mod.get_params()[0]
+    sn.random.seed(3)
+    mod = module()
+    steps(mod, 3)
+    mod.save_checkpoint(str(tmp_path / "r"), 1, save_optimizer_states=True)
+    want = steps(mod, 2)
+    resumed = steps(module(sn.Module.load(str(tmp_path / "r"), 1, load_optimizer_states=True)), 2)
+    fresh = steps(module(sn.Module.load(str(tmp_path / "r"), 1)), 2)
+    for k in want:
+        np.testing.assert_array_equal(resumed[k], want[k], err_msg=k)
+    assert any(not np.array_equal(fresh[k], want[k]) for k in want)
+
+
+def test_optimizer_states_that_do_not_fit_change_nothing(tmp_path):
+    x, y = blobs()
+    mod = sn.Module(small_net())
+    mod.fit(sn.io.NDArrayIter(x, y, batch_size=30), num_epoch=1, progress=False,
+            optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+    mod.save_optimizer_states(str(tmp_path / "sgd.states"))
+    other = sn.Module(small_net())
+    other.bind([("data", (30, 4))], [("softmax_label", (30,))])
+    other.init_params()
+    other.init_optimizer(optimizer="adam")
+    with pytest.raises(sn.nd.ParamsFileError, match="sgd.states: parameter 'fc1_weight' has 1 state "
+                                                    "array.*Adam keeps 2"):
+        other.load_optimizer_states(str(tmp_path / "sgd.states"))
+    assert other._states == {}
+    mod.save_checkpoint(str(tmp_path / "r"), 2)                 # no states saved
+    with pytest.raises(FileNotFoundError, match="r-0002.states does not exist"):
+        sn.Module.load(str(tmp_path / "r"), 2, load_optimizer_states=True)
 
 
 # ------------------------------------------------------------------ .params files
