@@ -97,10 +97,12 @@ class Module:
         shapes = {d.name: d.shape for d in self._data_shapes + self._label_shapes}
         types = {d.name: getattr(d, "dtype", np.float32) for d in self._data_shapes}
         reqs = {}
+        pinned = _pinned_arguments(self._symbol)     # fix_gamma gammas: never trained, stay 1
         for name in self._symbol.list_arguments():
             if name in self._data_names:
                 reqs[name] = "write" if inputs_need_grad else "null"
-            elif name in self._label_names or name in self._fixed_param_names or not for_training:
+            elif (name in self._label_names or name in self._fixed_param_names or name in pinned
+                  or not for_training):
                 reqs[name] = "null"
             else:
                 reqs[name] = grad_req
@@ -461,6 +463,21 @@ class Module:
                                         "save_optimizer_states=True))" % fname)
             mod._preloaded_states = fname
         return mod
+
+
+def _pinned_arguments(symbol) -> set:
+    """Arguments an op overwrites at every forward (BatchNorm's gamma under ``fix_gamma``):
+    MXNet trains them anyway (zero gradient, but weight decay moves them, so a saved
+    ``fix_gamma`` gamma is not 1); symnorm gives them ``grad_req='null'``."""
+    pinned = set()
+    for node in symbol._nodes():
+        if node.is_variable:
+            continue
+        for slot in node.op.pinned_inputs():
+            src = node.inputs[node.op.input_names().index(slot)].node
+            if src.is_variable:
+                pinned.add(src.name)
+    return pinned
 
 
 __all__ = ["Module"]

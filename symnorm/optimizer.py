@@ -2,10 +2,10 @@
 ``lr_mult``/``wd_mult`` and schedules.  Updates are in place and vectorized.
 
 Multipliers, as MXNet 1.x sets them: a variable's ``__lr_mult__``/``__wd_mult__``
-attributes, then ``set_lr_mult``/``set_wd_mult``.  MXNet's *default* weight decay applies
-only to names ending in ``_weight`` -- and, a quirk kept for compatibility, to any name
-containing both ``fc`` and ``bias``; every other parameter (gamma, beta, conv biases) gets
-``wd_mult = 0``.
+attributes, then ``set_lr_mult``/``set_wd_mult``.  MXNet 1.9.1's *default* weight decay
+applies only to names ending in ``_weight`` or ``_gamma``; every other parameter (biases,
+beta) gets ``wd_mult = 0`` (checked against MXNet).  A BatchNorm gamma under ``fix_gamma``
+is never updated by ``Module`` (it binds it with ``grad_req='null'``), so it stays 1.
 
 Every update starts from ``g = rescale_grad · grad``, clipped to ``±clip_gradient`` when set.
 Weight decay is added after the clip in SGD and NAG and before it in Adam and RMSProp, as
@@ -71,7 +71,7 @@ class Optimizer:
         """Per-parameter weight-decay multipliers; see the module docstring for the default."""
         self.wd_mult = {}
         for n in self.idx2name.values():
-            if not (n.endswith("_weight") or ("fc" in n and "bias" in n)):
+            if not (n.endswith("_weight") or n.endswith("_gamma")):
                 self.wd_mult[n] = 0.0
         self.wd_mult.update(self._from_attrs("__wd_mult__"))
         self.wd_mult.update(args_wd_mult)

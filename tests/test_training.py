@@ -70,7 +70,9 @@ def test_seeded_initialization_repeats():
 def test_sgd_momentum_matches_formula_and_mxnet_default_wd_mults():
     opt = sn.optimizer.SGD(learning_rate=0.1, momentum=0.9, wd=0.01, rescale_grad=0.5,
                            param_idx2name={0: "conv_weight", 1: "conv_bias", 2: "bn_gamma", 3: "fc1_bias"})
-    assert opt.wd_mult == {"conv_bias": 0.0, "bn_gamma": 0.0}     # MXNet: fc biases keep wd
+    # MXNet 1.9.1 (mx.optimizer.SGD with this param_idx2name): wd_mult
+    # {'conv_bias': 0.0, 'fc1_bias': 0.0}; gamma decays like a weight
+    assert opt.wd_mult == {"conv_bias": 0.0, "fc1_bias": 0.0}
     w, g = np.array([1.0, -2.0]), np.array([0.4, 0.2])
     state = opt.create_state(0, w)
     expected_mom = -0.1 * (0.5 * g + 0.01 * w)
@@ -81,6 +83,25 @@ def test_sgd_momentum_matches_formula_and_mxnet_default_wd_mults():
     opt2 = sn.optimizer.SGD(learning_rate=0.1, wd=0.5, param_idx2name={1: "conv_bias"})
     opt2.update(1, b, np.array([0.0]), None)
     assert b[0] == 1.0                                              # no decay on biases
+
+
+@pytest.mark.parametrize("fix_gamma", [True, False])
+def test_module_never_trains_a_fixed_gamma(fix_gamma):
+    """With weight decay a learned gamma decays (MXNet's default covers *_gamma); a
+    fix_gamma gamma is bound with grad_req 'null' and stays exactly 1."""
+    net = sym.SoftmaxOutput(sym.FullyConnected(
+        sym.BatchNorm(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc1"),
+                      fix_gamma=fix_gamma, name="bn"), num_hidden=2, name="fc2"), name="softmax")
+    x, y = np.random.RandomState(0).randn(20, 4), np.arange(20) % 2
+    mod = sn.Module(net)
+    mod.fit(sn.io.NDArrayIter(x, y, batch_size=10), num_epoch=2, progress=False,
+            optimizer_params={"learning_rate": 0.5, "wd": 0.5})
+    gamma = mod.get_params()[0]["bn_gamma"]
+    assert (mod._exec.grad_dict["bn_gamma"] is None) == fix_gamma
+    if fix_gamma:
+        np.testing.assert_array_equal(gamma, 1)
+    else:
+        assert np.abs(gamma - 1).max() > 1e-3
 
 
 def test_lr_and_wd_mult_from_symbol_attributes_and_setters():
