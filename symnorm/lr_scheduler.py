@@ -29,7 +29,10 @@ class LRScheduler:
 
 
 class FactorScheduler(LRScheduler):
-    """lr = base_lr · factor^floor((num_update - warmup) / step), never below stop_factor_lr."""
+    """lr = base_lr · factor^k, never below stop_factor_lr, with k the number of multiples
+    of ``step`` that ``num_update`` has passed (num_update > k·step).  As in MXNet 1.9.1
+    (measured): the first decay comes at update step + 1, and a warm-up does not shift the
+    decay points."""
     def __init__(self, step, factor=1, stop_factor_lr=1e-8, base_lr=0.01, **warmup):
         super().__init__(base_lr, **warmup)
         if step < 1:
@@ -39,7 +42,7 @@ class FactorScheduler(LRScheduler):
         self.step, self.factor, self.stop_factor_lr = step, factor, stop_factor_lr
 
     def lr(self, num_update):
-        k = max(0, (num_update - self.warmup_steps)) // self.step
+        k = max(0, num_update - 1) // self.step
         return max(self.base_lr * self.factor ** k, self.stop_factor_lr)
 
 
@@ -71,4 +74,22 @@ class CosineScheduler(LRScheduler):
         return self.final_lr + (self.base_lr - self.final_lr) * (1 + math.cos(math.pi * t / span)) / 2
 
 
-__all__ = ["LRScheduler", "FactorScheduler", "MultiFactorScheduler", "CosineScheduler"]
+class PolyScheduler(LRScheduler):
+    """lr = final_lr + (base_lr - final_lr)·(1 - t/T)^pwr after warm-up (t = num_update -
+    warmup, T = max_update - warmup), final_lr from max_update on."""
+    def __init__(self, max_update, base_lr=0.01, pwr=2, final_lr=0, **warmup):
+        super().__init__(base_lr, **warmup)
+        if max_update < 1:
+            raise ValueError("PolyScheduler: max_update must be >= 1")
+        self.max_update, self.power, self.final_lr = max_update, pwr, final_lr
+
+    def lr(self, num_update):
+        if num_update >= self.max_update:
+            return self.final_lr
+        t = num_update - self.warmup_steps
+        span = self.max_update - self.warmup_steps
+        return self.final_lr + (self.base_lr - self.final_lr) * (1 - t / span) ** self.power
+
+
+__all__ = ["LRScheduler", "FactorScheduler", "MultiFactorScheduler", "CosineScheduler",
+           "PolyScheduler"]

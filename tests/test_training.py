@@ -188,8 +188,15 @@ def test_nag_decays_with_the_weight_the_step_started_from():
 
 
 def test_schedulers():
+    # FactorScheduler and PolyScheduler values and the SGD weights are MXNet 1.9.1's
     f = sn.lr_scheduler.FactorScheduler(step=10, factor=0.5, base_lr=1.0)
-    assert [f(n) for n in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
+    assert [f(n) for n in (0, 9, 10, 11, 25)] == [1.0, 1.0, 1.0, 0.5, 0.25]
+    fw = sn.lr_scheduler.FactorScheduler(step=5, factor=0.5, base_lr=1.0, warmup_steps=4,
+                                         warmup_begin_lr=0.2)
+    assert [round(fw(n), 6) for n in (0, 2, 4, 5, 6, 11)] == [0.2, 0.6, 1.0, 1.0, 0.5, 0.25]
+    p = sn.lr_scheduler.PolyScheduler(max_update=30, base_lr=1.0, pwr=2, final_lr=0.1,
+                                      warmup_steps=5)
+    assert [round(p(n), 6) for n in (0, 3, 5, 10, 29, 30, 40)] == [0.0, 0.6, 1.0, 0.676, 0.10144, 0.1, 0.1]
     m = sn.lr_scheduler.MultiFactorScheduler(step=[5, 8], factor=0.1, base_lr=1.0)
     assert [round(m(n), 6) for n in (5, 6, 9)] == [1.0, 0.1, 0.01]
     c = sn.lr_scheduler.CosineScheduler(max_update=100, base_lr=1.0, final_lr=0.0,
@@ -197,8 +204,9 @@ def test_schedulers():
     assert c(5) == 0.5 and c(10) == 1.0 and abs(c(55) - 0.5) < 1e-9 and c(100) == 0.0
     opt = sn.optimizer.SGD(learning_rate=2.0, lr_scheduler=sn.lr_scheduler.FactorScheduler(1, 0.5))
     w = np.zeros(1)
-    opt.update(0, w, np.ones(1), None)      # num_update 1 -> lr 2 * 0.5
-    np.testing.assert_allclose(w, -1.0)
+    for expect in (-2.0, -3.0, -3.5):          # updates 1, 2, 3: lr 2, 1, 0.5
+        opt.update(0, w, np.ones(1), None)
+        np.testing.assert_allclose(w, expect)
     with pytest.raises(ValueError):
         sn.lr_scheduler.FactorScheduler(step=0)
 
