@@ -54,9 +54,9 @@ class Initializer:
             return
         if name.endswith("weight"):
             self._init_weight(name, arr)
-        elif name.endswith(("bias", "beta", "moving_mean", "moving_inv_var", "moving_avg", "min", "max")):
+        elif name.endswith(("bias", "beta", "moving_mean", "moving_inv_var", "moving_avg", "min")):
             arr[...] = 0
-        elif name.endswith(("gamma", "moving_var")):
+        elif name.endswith(("gamma", "moving_var", "max")):     # *_max: 1, as MXNet 1.9.1
             arr[...] = 1
         else:
             self._init_default(name, arr)

@@ -33,6 +33,10 @@ def test_initializer_dispatch_by_name_and_init_attr():
     assert (a == 2.5).all()
     with pytest.raises(ValueError, match="Unknown initialization pattern"):
         init("mystery", np.zeros(2))
+    lo, hi = np.full(2, 7.0), np.full(2, 7.0)
+    init("q_min", lo)
+    init("q_max", hi)
+    assert lo.tolist() == [0, 0] and hi.tolist() == [1, 1]         # MXNet 1.9.1's values
 
 
 def test_initializers_and_dumps():
