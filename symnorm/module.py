@@ -325,32 +325,38 @@ class Module:
     # ------------------------------------------------------------------ loops
     def score(self, eval_data, eval_metric, num_batch=None, batch_end_callback=None,
               score_end_callback=None, reset=True, epoch=0):
-        """Run inference over ``eval_data`` and return the metric's ``[(name, value)]``."""
-        if reset:
-            eval_data.reset()
+        """Run inference over ``eval_data`` and return the metric's ``[(name, value)]``.
+        Padded samples of a last batch are left out (MXNet 1.9.1 counts them).  The
+        callbacks get a ``BatchEndParam`` after every batch and once at the end."""
         eval_metric = _metric.create(eval_metric)
         eval_metric.reset()
+        nbatch = -1
+        for outputs, nbatch, batch in self.iter_predict(eval_data, num_batch, reset):
+            keep = len(outputs[0]) if outputs else None
+            eval_metric.update([l[:keep] for l in batch.label], outputs)
+            _call(batch_end_callback, BatchEndParam(epoch, nbatch, eval_metric, locals()))
+        if self._distributed:
+            self._kv.reduce_metric(eval_metric)
+        _call(score_end_callback, BatchEndParam(epoch, nbatch, eval_metric, locals()))
+        return eval_metric.get_name_value()
+
+    def iter_predict(self, eval_data, num_batch=None, reset=True, sparse_row_id_fn=None):
+        """Yield ``(outputs, batch index, batch)`` for each batch of ``eval_data`` in
+        inference mode, the outputs without the batch's padding (MXNet's ``iter_predict``;
+        the arrays are the executor's and are replaced by the next forward)."""
+        if reset:
+            eval_data.reset()
         for nbatch, batch in enumerate(eval_data):
             if num_batch is not None and nbatch == num_batch:
                 break
             self.forward(batch, is_train=False)
             keep = len(batch.data[0]) - batch.pad
-            eval_metric.update([l[:keep] for l in batch.label], [o[:keep] for o in self.get_outputs()])
-        if self._distributed:
-            self._kv.reduce_metric(eval_metric)
-        return eval_metric.get_name_value()
+            yield [o[:keep] for o in self.get_outputs()], nbatch, batch
 
     def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True, always_output_list=False):
         """Outputs over ``eval_data`` (padding removed), concatenated per output."""
-        if reset:
-            eval_data.reset()
-        outs = []
-        for nbatch, batch in enumerate(eval_data):
-            if num_batch is not None and nbatch == num_batch:
-                break
-            self.forward(batch, is_train=False)
-            keep = len(batch.data[0]) - batch.pad
-            outs.append([o[:keep].copy() for o in self.get_outputs()])
+        outs = [[o.copy() for o in outputs]
+                for outputs, _, _ in self.iter_predict(eval_data, num_batch, reset)]
         if not merge_batches:
             return outs
         merged = [np.concatenate(parts) for parts in zip(*outs)] if outs else []
@@ -371,7 +377,8 @@ class Module:
             self._fit(train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
                       kvstore, optimizer, optimizer_params, initializer, arg_params, aux_params,
                       allow_missing, force_rebind, force_init, begin_epoch, num_epoch,
-                      validation_metric, monitor, progress)
+                      validation_metric, monitor, progress, eval_end_callback,
+                      eval_batch_end_callback)
         except Exception as exc:
             from .kv import DistributedError
             # one failing rank must not leave the others waiting in a collective; a
@@ -388,7 +395,7 @@ class Module:
     def _fit(self, train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
              kvstore, optimizer, optimizer_params, initializer, arg_params, aux_params,
              allow_missing, force_rebind, force_init, begin_epoch, num_epoch, validation_metric,
-             monitor, progress):
+             monitor, progress, eval_end_callback=None, eval_batch_end_callback=None):
         self.bind(train_data.provide_data, train_data.provide_label, for_training=True,
                   force_rebind=force_rebind)
         self.init_params(initializer=initializer, arg_params=arg_params, aux_params=aux_params,
@@ -417,10 +424,7 @@ class Module:
                         loss.update([batch.label[0]], [out])
                         shown = dict(loss.get_name_value(), **shown)
                     bar.update(len(batch.data[0]), shown)
-                if batch_end_callback is not None:
-                    params = BatchEndParam(epoch, nbatch, eval_metric, locals())
-                    for cb in (batch_end_callback if isinstance(batch_end_callback, list) else [batch_end_callback]):
-                        cb(params)
+                _call(batch_end_callback, BatchEndParam(epoch, nbatch, eval_metric, locals()))
             bar.close()
             if self._distributed:
                 self._kv.reduce_metric(eval_metric)
@@ -429,11 +433,12 @@ class Module:
                 log("Epoch[%d] Train-%s=%f", epoch, name, value)
             log("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
             if epoch_end_callback is not None and self._rank0:
-                arg, aux = self.get_params()
-                for cb in (epoch_end_callback if isinstance(epoch_end_callback, list) else [epoch_end_callback]):
-                    cb(epoch, self._symbol, arg, aux)
+                _call(epoch_end_callback, epoch, self._symbol, *self.get_params())
             if eval_data is not None:
-                for name, value in self.score(eval_data, validation_metric, epoch=epoch):
+                res = self.score(eval_data, validation_metric, epoch=epoch,
+                                 batch_end_callback=eval_batch_end_callback,
+                                 score_end_callback=eval_end_callback)
+                for name, value in res:
                     log("Epoch[%d] Validation-%s=%f", epoch, name, value)
             train_data.reset()
 
@@ -463,6 +468,14 @@ class Module:
                                         "save_optimizer_states=True))" % fname)
             mod._preloaded_states = fname
         return mod
+
+
+def _call(callbacks, *args):
+    """Call a callback, or each of a list of them, with ``args`` (None: nothing)."""
+    if callbacks is None:
+        return
+    for cb in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
+        cb(*args)
 
 
 def _pinned_arguments(symbol) -> set:
