@@ -243,6 +243,152 @@ class RMSProp(Optimizer):
             np.clip(weight, -self.clip_weights, self.clip_weights, out=weight)
 
 
+@register
+class AdaGrad(Optimizer):
+    """h += g²;  w -= lr·(g/sqrt(h + eps) + wd·w)  (g = clip(rescale·grad); wd outside the
+    history, as MXNet 1.9.1)."""
+    def __init__(self, eps=1e-7, **kwargs):
+        super().__init__(**kwargs)
+        self.float_stable_eps = eps
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        _, lr, g = self._step(index, weight, grad, coupled_wd=False)
+        wd = self._get_wd(index)
+        state += g * g
+        weight -= lr * (g / np.sqrt(state + self.float_stable_eps) + wd * weight)
+
+
+@register
+class AdaDelta(Optimizer):
+    """a = ρ·a + (1-ρ)·g²;  Δ = sqrt(d + ε)/sqrt(a + ε)·g;  d = ρ·d + (1-ρ)·Δ²;
+    w -= Δ + wd·w  (no learning rate, as in MXNet 1.9.1; g = clip(rescale·grad))."""
+    def __init__(self, rho=0.90, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.rho, self.epsilon = rho, epsilon
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight), np.zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        _, _, g = self._step(index, weight, grad, coupled_wd=False)
+        wd = self._get_wd(index)
+        acc_g, acc_delta = state
+        acc_g *= self.rho
+        acc_g += (1 - self.rho) * g * g
+        delta = np.sqrt(acc_delta + self.epsilon) / np.sqrt(acc_g + self.epsilon) * g
+        acc_delta *= self.rho
+        acc_delta += (1 - self.rho) * delta * delta
+        weight -= delta + wd * weight
+
+
+@register
+class Adamax(Optimizer):
+    """m = β1·m + (1-β1)·g;  u = max(β2·u, |g|);  w -= lr/(1-β1^t)·m/u
+    (g = clip(rescale·grad + wd·w))."""
+    clip_after_wd = True
+
+    def __init__(self, learning_rate=0.002, beta1=0.9, beta2=0.999, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1, self.beta2 = beta1, beta2
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight), np.zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        t, lr, g = self._step(index, weight, grad)
+        m, u = state
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        np.maximum(self.beta2 * u, np.abs(g), out=u)
+        weight -= lr / (1 - self.beta1 ** t) * m / u
+
+
+@register
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat 2016), momentum schedule
+    μ_t = β1·(1 - 0.5·0.96^(t·schedule_decay)):  m, v as Adam's;
+    w -= lr·((1-μ_t)·g/(1-Πμ) + μ_{t+1}·m/(1-Πμ·μ_{t+1})) / (sqrt(v/(1-β2^t)) + ε)
+    (g = clip(rescale·grad + wd·w)).  The product Πμ is kept per parameter; MXNet 1.9.1
+    keeps one for the whole optimizer and so advances it once per parameter updated,
+    which makes the schedule depend on how many parameters the model has."""
+    clip_after_wd = True
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 schedule_decay=0.004, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.schedule_decay = schedule_decay
+        self._m_schedule: dict = {}
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight), np.zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        t, lr, g = self._step(index, weight, grad)
+        mu_t = self.beta1 * (1 - 0.5 * 0.96 ** (t * self.schedule_decay))
+        mu_next = self.beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * self.schedule_decay))
+        schedule = self._m_schedule.get(index, 1.0) * mu_t
+        self._m_schedule[index] = schedule
+        m, v = state
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
+        m_bar = (1 - mu_t) * g / (1 - schedule) + mu_next * m / (1 - schedule * mu_next)
+        weight -= lr * m_bar / (np.sqrt(v / (1 - self.beta2 ** t)) + self.epsilon)
+
+
+@register
+class Signum(Optimizer):
+    """Sign momentum (Bernstein et al. 2018): m = μ·m - (1-μ)·(g + wd·w);
+    w = (1 - lr·wd_lh)·w + lr·sign(m); without momentum (signSGD) the decay is outside
+    the sign: w = (1 - lr·wd_lh)·w - lr·(sign(g) + wd·w).  g = clip(rescale·grad), as
+    MXNet 1.9.1 (measured)."""
+    def __init__(self, learning_rate=0.01, momentum=0.9, wd_lh=0.0, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.momentum, self.wd_lh = momentum, wd_lh
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight) if self.momentum != 0 else None
+
+    def update(self, index, weight, grad, state):
+        _, lr, g = self._step(index, weight, grad, coupled_wd=state is not None)
+        if state is None:
+            step = -(np.sign(g) + self._get_wd(index) * weight)
+        else:
+            state *= self.momentum
+            state -= (1 - self.momentum) * g
+            step = np.sign(state)
+        if self.wd_lh:
+            weight *= 1 - lr * self.wd_lh
+        weight += lr * step
+
+
+@register
+class Ftrl(Optimizer):
+    """FTRL-Proximal (McMahan et al. 2013), g = clip(rescale·grad):
+    z += g - (sqrt(n + g²) - sqrt(n))·w/lr;  n += g²;
+    w = (sign(z)·λ1 - z)/((β + sqrt(n))/lr + wd) where |z| > λ1, else 0."""
+    def __init__(self, lamda1=0.01, learning_rate=0.1, beta=1, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.lamda1, self.beta = lamda1, beta
+
+    def create_state(self, index, weight):
+        return np.zeros_like(weight), np.zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        _, lr, g = self._step(index, weight, grad, coupled_wd=False)
+        wd = self._get_wd(index)
+        z, n = state
+        z += g - (np.sqrt(n + g * g) - np.sqrt(n)) * weight / lr
+        n += g * g
+        weight[...] = (np.sign(z) * self.lamda1 - z) / ((self.beta + np.sqrt(n)) / lr + wd) \
+            * (np.abs(z) > self.lamda1)
+
+
 def create(name, **kwargs) -> Optimizer:
     """An optimizer by name ('sgd', 'adam', ...) or the instance itself."""
     if isinstance(name, Optimizer):
@@ -253,4 +399,5 @@ def create(name, **kwargs) -> Optimizer:
     return cls(**kwargs)
 
 
-__all__ = ["Optimizer", "SGD", "NAG", "Adam", "AdamW", "RMSProp", "create"]
+__all__ = ["Optimizer", "SGD", "NAG", "Adam", "AdamW", "RMSProp", "AdaGrad", "AdaDelta",
+           "Adamax", "Nadam", "Signum", "Ftrl", "create"]

@@ -162,6 +162,20 @@ MX_OPTIMIZER_GOLDEN = [
      [0.41638416, -1.149435, 1.072584, 0.12493026]),
     ("nag", {'learning_rate': 0.1, 'momentum': 0.9, 'clip_gradient': 1.0, 'rescale_grad': 0.5},
      [0.2631, -1.3433599, 1.6235499, 0.19035]),
+    ("adagrad", {'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5, 'learning_rate': 0.1},
+     [0.42473543, -1.3744328, 1.812027, 0.072620943]),
+    ("adadelta", {'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5},
+     [0.42369801, -1.2711412, 1.6995325, 0.040932618]),
+    ("adamax", {'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5},
+     [0.49714017, -1.4973795, 1.9955399, 0.052717734]),
+    ("nadam", {'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5},
+     [0.49913105, -1.4985439, 1.9981571, 0.050310519]),
+    ("signum", {'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5, 'learning_rate': 0.05, 'wd_lh': 0.1},
+     [0.34328616, -1.4278612, 1.8208988, 0.098505005]),
+    ("signum", {'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5, 'learning_rate': 0.05, 'momentum': 0.0},
+     [0.44638404, -1.4389029, 1.9354122, -0.00049874559]),
+    ("ftrl", {'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5, 'lamda1': 0.05, 'learning_rate': 0.3},
+     [0.14113571, -0.0062723495, 0.4585315, 0.035361692]),
 ]
 GOLDEN_GRADS = [[3.0, -0.2, 1.0, -4.0], [-1.0, 0.5, 2.5, 0.1], [0.3, -3.0, -0.7, 2.0]]
 
@@ -174,6 +188,24 @@ def test_optimizers_match_mxnet(name, kw, expect):
     for g in GOLDEN_GRADS:
         opt.update(0, w, np.array(g, np.float32), state)
     np.testing.assert_allclose(w, expect, rtol=2e-6, atol=1e-7)
+
+
+def test_nadam_schedule_is_per_parameter():
+    """MXNet 1.9.1 keeps Nadam's momentum-schedule product on the optimizer, so updating a
+    second parameter changes the first one's steps; symnorm keeps it per parameter."""
+    grads = [np.array(g) for g in GOLDEN_GRADS]
+    alone = sn.optimizer.Nadam()
+    w = np.array([0.5, -1.5, 2.0, 0.05])
+    st = alone.create_state(0, w)
+    for g in grads:
+        alone.update(0, w, g, st)
+    both = sn.optimizer.Nadam()
+    w0, w1 = np.array([0.5, -1.5, 2.0, 0.05]), np.ones(4)
+    s0, s1 = both.create_state(0, w0), both.create_state(1, w1)
+    for g in grads:
+        both.update(0, w0, g, s0)
+        both.update(1, w1, g, s1)
+    np.testing.assert_array_equal(w0, w)
 
 
 def test_nag_decays_with_the_weight_the_step_started_from():
