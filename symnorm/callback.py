@@ -14,8 +14,10 @@ class BatchEndParam:
 
 
 class Speedometer:
-    """Log ``Epoch[e] Batch [b] Speed: N samples/sec <metric>=<value>`` every ``frequent``
-    batches (and reset the metric when ``auto_reset``), as MXNet does."""
+    """Log ``Epoch[e] Batch [a-b]\tSpeed: N samples/sec\t<metric>=<value>`` every
+    ``frequent`` batches, MXNet 1.9.1's lines: with ``auto_reset`` the metric covers the
+    batches since the last line (``reset_local``; the epoch's global value is kept), else
+    ``Batch [0-b]``; ``Iter[e] Batch [b]`` without a metric."""
     def __init__(self, batch_size, frequent=50, auto_reset=True, logger=None):
         self.batch_size, self.frequent, self.auto_reset = batch_size, frequent, auto_reset
         self.logger = logger or logging.getLogger("symnorm")
@@ -32,13 +34,18 @@ class Speedometer:
             self.init, self.tic = True, time.time()
             return
         if count % self.frequent == 0:
-            speed = self.frequent * self.batch_size / max(time.time() - self.tic, 1e-9)
-            msg = "Epoch[%d] Batch [%d]\tSpeed: %.2f samples/sec" % (param.epoch, count, speed)
-            if param.eval_metric is not None:
-                msg += "".join("\t%s=%f" % nv for nv in param.eval_metric.get_name_value())
+            elapsed = time.time() - self.tic
+            speed = self.frequent * self.batch_size / elapsed if elapsed > 0 else float("inf")
+            metric = param.eval_metric
+            if metric is None:
+                self.logger.info("Iter[%d] Batch [%d]\tSpeed: %.2f samples/sec", param.epoch, count, speed)
+            else:
+                first = count - self.frequent if self.auto_reset else 0
+                msg = "Epoch[%d] Batch [%d-%d]\tSpeed: %.2f samples/sec" % (param.epoch, first, count, speed)
+                msg += "".join("\t%s=%f" % nv for nv in metric.get_name_value())
                 if self.auto_reset:
-                    param.eval_metric.reset()
-            self.logger.info(msg)
+                    metric.reset_local()
+                self.logger.info(msg)
             self.tic = time.time()
 
 

@@ -167,9 +167,10 @@ class KVStore:
         """Sum a metric's counts across ranks (CompositeEvalMetric: each part)."""
         parts = getattr(metric, "metrics", None) or [metric]
         for m in parts:
-            buf = np.array([m.sum_metric, m.num_inst], np.float64)
+            buf = np.array([m.sum_metric, m.num_inst, *m._earlier], np.float64)
             self.collective.allreduce_sum(buf)
             m.sum_metric, m.num_inst = float(buf[0]), int(buf[1])
+            m._earlier = (float(buf[2]), int(buf[3]))
 
     def barrier(self):
         """Wait until every rank gets here."""

@@ -5,7 +5,12 @@ import numpy as np
 
 
 class EvalMetric:
-    """Base metric: accumulates ``sum_metric`` over ``num_inst``; ``get`` gives the mean."""
+    """Base metric: accumulates ``sum_metric`` over ``num_inst``; ``get`` gives the mean.
+
+    As in MXNet 1.x there is a local and a global view: ``reset_local`` (what a
+    ``Speedometer`` with ``auto_reset`` calls every few batches) restarts ``get`` while
+    ``get_global`` keeps covering everything since ``reset`` (what ``fit`` logs as the
+    epoch's ``Train-<metric>``)."""
     def __init__(self, name, output_names=None, label_names=None):
         self.name = name
         self.output_names, self.label_names = output_names, label_names
@@ -14,16 +19,27 @@ class EvalMetric:
     def reset(self):
         self.num_inst = 0
         self.sum_metric = 0.0
+        self._earlier = (0.0, 0)        # (sum, count) of the parts reset_local put aside
+
+    def reset_local(self):
+        self._earlier = (self._earlier[0] + self.sum_metric, self._earlier[1] + self.num_inst)
+        self.num_inst = 0
+        self.sum_metric = 0.0
 
     def get(self):
         return self.name, (self.sum_metric / self.num_inst if self.num_inst else float("nan"))
 
+    def get_global(self):
+        total, count = self._earlier[0] + self.sum_metric, self._earlier[1] + self.num_inst
+        return self.name, (total / count if count else float("nan"))
+
     def get_name_value(self):
         """``[(name, value)]`` pairs (several for a composite metric)."""
-        name, value = self.get()
-        if isinstance(name, list):
-            return list(zip(name, value))
-        return [(name, value)]
+        return _pairs(*self.get())
+
+    def get_global_name_value(self):
+        """``get_name_value`` of everything since ``reset`` (see the class docstring)."""
+        return _pairs(*self.get_global())
 
     def update(self, labels, preds):
         if not isinstance(labels, (list, tuple)):
@@ -139,17 +155,31 @@ class CompositeEvalMetric(EvalMetric):
         for m in getattr(self, "metrics", []):
             m.reset()
 
+    def reset_local(self):
+        for m in self.metrics:
+            m.reset_local()
+
     def update(self, labels, preds):
         for m in self.metrics:
             m.update(labels, preds)
 
     def get(self):
+        return self._collect(lambda m: m.get_name_value())
+
+    def get_global(self):
+        return self._collect(lambda m: m.get_global_name_value())
+
+    def _collect(self, pairs):
         names, values = [], []
         for m in self.metrics:
-            for n, v in m.get_name_value():
+            for n, v in pairs(m):
                 names.append(n)
                 values.append(v)
         return names, values
+
+
+def _pairs(name, value):
+    return list(zip(name, value)) if isinstance(name, list) else [(name, value)]
 
 
 _NAMES = {"acc": Accuracy, "accuracy": Accuracy, "top_k_accuracy": TopKAccuracy,

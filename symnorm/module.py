@@ -418,7 +418,7 @@ class Module:
                 self.update()
                 self.update_metric(eval_metric, batch.label)
                 if bar.enabled:             # the running loss exists only for the bar
-                    shown = dict(eval_metric.get_name_value())
+                    shown = dict(eval_metric.get_global_name_value())
                     out = self.get_outputs()[0]
                     if out.ndim == 2 and batch.label and batch.label[0].ndim == 1:
                         loss.update([batch.label[0]], [out])
@@ -429,7 +429,7 @@ class Module:
             if self._distributed:
                 self._kv.reduce_metric(eval_metric)
             log = self.logger.info if self._rank0 else (lambda *a: None)
-            for name, value in eval_metric.get_name_value():
+            for name, value in eval_metric.get_global_name_value():   # the whole epoch
                 log("Epoch[%d] Train-%s=%f", epoch, name, value)
             log("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
             if epoch_end_callback is not None and self._rank0:

@@ -3,6 +3,7 @@ checkpoints (.params round trip, MXNet fixture files, atomic writes, corrupt fil
 import json
 import logging
 import os
+import re
 
 import numpy as np
 import pytest
@@ -268,6 +269,53 @@ def test_metrics():
     assert [n for n, _ in comp.get_name_value()] == ["accuracy", "cross-entropy"]
     with pytest.raises(ValueError):
         sn.metric.create("nope")
+
+
+def test_local_and_global_metric_and_speedometer_lines(caplog):
+    """reset_local restarts get() but not get_global(); Speedometer writes MXNet 1.9.1's
+    lines and resets only the local view, so fit's epoch value still covers every batch."""
+    acc = sn.metric.create(["acc"])
+    acc.update([np.array([0, 1])], [np.array([[0.9, 0.1], [0.2, 0.8]])])       # 2 of 2
+    acc.reset_local()
+    acc.update([np.array([0, 1])], [np.array([[0.1, 0.9], [0.2, 0.8]])])       # 1 of 2
+    assert acc.get_name_value() == [("accuracy", 0.5)]
+    assert acc.get_global_name_value() == [("accuracy", 0.75)]
+    acc.reset()
+    assert np.isnan(acc.get_global()[1][0])
+    metric = sn.metric.create("acc")
+    speedo = sn.callback.Speedometer(batch_size=2, frequent=2)
+    with caplog.at_level(logging.INFO, logger="symnorm"):
+        for nbatch in range(5):
+            metric.update([np.array([0, 1])], [np.array([[0.9, 0.1], [0.9, 0.1]])])   # 1 of 2
+            speedo(sn.callback.BatchEndParam(0, nbatch, metric))
+        bare = sn.callback.Speedometer(batch_size=2, frequent=2)
+        for nbatch in (0, 2):
+            bare(sn.callback.BatchEndParam(3, nbatch, None))
+    lines = [r.getMessage() for r in caplog.records]
+    assert [re.sub(r"Speed: [0-9.e+inf]+", "Speed: S", m) for m in lines] == [
+        "Epoch[0] Batch [0-2]\tSpeed: S samples/sec\taccuracy=0.500000",
+        "Epoch[0] Batch [2-4]\tSpeed: S samples/sec\taccuracy=0.500000",
+        "Iter[3] Batch [2]\tSpeed: S samples/sec"]
+    assert metric.num_inst == 0 and metric.get_global_name_value() == [("accuracy", 0.5)]
+    assert metric._earlier[1] == 10                              # 5 batches of 2 in all
+
+
+def test_fit_logs_the_whole_epochs_metric_under_a_resetting_speedometer(caplog):
+    class Counter(sn.metric.EvalMetric):          # the k-th update adds k: mean of 1..n
+        def __init__(self):
+            self.k = 0
+            super().__init__("counter")
+
+        def update(self, labels, preds):
+            self.k += 1
+            self.sum_metric += self.k
+            self.num_inst += 1
+    x, y = blobs()
+    with caplog.at_level(logging.INFO, logger="symnorm"):
+        sn.Module(small_net()).fit(sn.io.NDArrayIter(x, y, batch_size=15), num_epoch=1,
+                                   eval_metric=Counter(), progress=False,
+                                   batch_end_callback=sn.callback.Speedometer(15, frequent=2))
+    assert "Epoch[0] Train-counter=3.500000" in caplog.text      # 6 batches: (1+...+6)/6
 
 
 # ------------------------------------------------------------------ iterators
