@@ -12,23 +12,28 @@
 """
 from . import ops as _ops  # noqa: F401  (registers every op first)
 from . import graph, name, random, registry, sym, test_utils, viz
-from . import callback, initializer, io, kv, lr_scheduler, metric, model, nd, optimizer, parallel
+from . import callback, context, initializer, io, kv, lr_scheduler, metric, model, nd, optimizer, parallel
+from . import module as mod            # mx.mod.Module
 from .module import Module
 
 init = initializer
 from .attribute import AttrScope
 from .errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
                      SymnormError)
-from .executor import Context, Executor, cpu
+from .context import Context, cpu, gpu
+from .executor import Executor
 from .ops._np import release_buffers
 from .passes import fold_batchnorm, freeze_batchnorm
 from .symbol import Symbol
 
 symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
+kvstore = kv   # and these too (mx.kv / mx.kvstore, mx.viz / mx.visualization)
+visualization = viz
 
 __version__ = "0.1.0"
 
-__all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "cpu", "AttrScope", "name",
+__all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "context", "cpu", "gpu", "mod",
+           "kvstore", "visualization", "AttrScope", "name",
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
            "io", "kv", "metric", "model", "nd", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

@@ -27,35 +27,12 @@ import numpy as np
 
 from . import allocator, autodiff, layout, parallel
 from .errors import BindError, OpError, SymnormError
+from .context import Context, cpu  # noqa: F401  (executor.cpu is public API too)
 from .graph import dfs_postorder
 from .shape import shape_entries, type_entries
 
 GRAD_REQS = ("null", "write", "add")
 AUX_UPDATES = ("backward", "forward")
-
-
-class Context:
-    """A device.  symnorm computes on the CPU; this exists for MXNet-compatible signatures."""
-
-    def __init__(self, device_type="cpu", device_id=0):
-        if device_type != "cpu":
-            raise ValueError("symnorm runs on the CPU only; got device %r" % device_type)
-        self.device_type, self.device_id = device_type, device_id
-
-    def __repr__(self):
-        return "%s(%d)" % (self.device_type, self.device_id)
-
-    def __eq__(self, other):
-        return isinstance(other, Context) and (self.device_type, self.device_id) == \
-            (other.device_type, other.device_id)
-
-    def __hash__(self):
-        return hash((self.device_type, self.device_id))
-
-
-def cpu(device_id: int = 0) -> Context:
-    """The CPU context (MXNet's ``mx.cpu()``)."""
-    return Context("cpu", device_id)
 
 
 @dataclass(frozen=True)

@@ -710,3 +710,31 @@ def test_makeloss_network_trains_with_the_loss_metric():
     final = dict(mod.score(it, "loss"))["loss"]
     assert final < 1e-3
     np.testing.assert_allclose(mod.get_params()[0]["fc_weight"].ravel(), [1.0, -2.0, 0.5], atol=0.02)
+
+
+def test_an_mxnet_module_script_runs_with_symnorm_imported_as_mx(tmp_path, caplog):
+    """The MXNet 1.x Module tutorial's calls, unchanged but for the import."""
+    import symnorm as mx
+    ctx = mx.gpu() if mx.context.num_gpus() > 0 else mx.cpu()
+    x, y = blobs()
+    train_iter = mx.io.NDArrayIter(x[:60], y[:60], batch_size=10, shuffle=True)
+    val_iter = mx.io.NDArrayIter(x[60:], y[60:], batch_size=10)
+    data = mx.sym.var("data")
+    fc1 = mx.sym.FullyConnected(data=data, num_hidden=16, name="fc1")
+    act1 = mx.sym.Activation(data=fc1, act_type="relu", name="relu1")
+    fc2 = mx.sym.FullyConnected(data=act1, num_hidden=3, name="fc2")
+    net = mx.sym.SoftmaxOutput(data=fc2, name="softmax")
+    mod = mx.mod.Module(symbol=net, context=ctx, data_names=["data"], label_names=["softmax_label"])
+    with caplog.at_level(logging.INFO, logger="symnorm"):
+        mod.fit(train_iter, eval_data=val_iter, optimizer="sgd",
+                optimizer_params={"learning_rate": 0.1, "momentum": 0.9},
+                eval_metric="acc", batch_end_callback=mx.callback.Speedometer(10, 3),
+                epoch_end_callback=mx.callback.do_checkpoint(str(tmp_path / "mlp")), num_epoch=4,
+                kvstore=mx.kvstore.create("local"), initializer=mx.init.Xavier(), progress=False)
+    assert "Epoch[3] Validation-accuracy=" in caplog.text
+    assert mod.score(val_iter, mx.metric.Accuracy())[0][1] > 0.9
+    sym, arg, aux = mx.model.load_checkpoint(str(tmp_path / "mlp"), 4)
+    assert sorted(arg) == ["fc1_bias", "fc1_weight", "fc2_bias", "fc2_weight"]
+    mx.visualization.print_summary(sym, shape={"data": (1, 4)})
+    with pytest.raises(ValueError, match="CPU only"):
+        mx.gpu(0)
