@@ -51,7 +51,7 @@ class SyncBatchNorm(BatchNorm):
         y2 = normalize(d3, mu, inv, w, beta)                 # BatchNorm's, over x - K
         m = self.momentum
         aux = (moving_mean * m + mean * (1 - m), moving_var * m + var.astype(dt) * (1 - m))
-        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
+        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv.copy())
         return Result(outs, aux, ("sync", (d3, mu, inv, w, True), count))
 
     def backward(self, saved, dy, *, out=None, comm=None):

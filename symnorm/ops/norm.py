@@ -43,15 +43,17 @@ def _moments(x3: np.ndarray):
 
 def batch_moments(x3: np.ndarray):
     """Per-channel (mean, biased var, z, o) of a (pre, C, post) array, with z - o = x - mean:
-    one-pass float32 sums (z = x, o = mean) when every channel is well conditioned, else
-    the exact shifted path (``_moments``: z = x - K, o its small mean)."""
+    one-pass float32 sums (z = x, o = a copy of mean) when every channel is well
+    conditioned, else the exact shifted path (``_moments``: z = x - K, o its small mean).
+    o is never the mean array itself: ops output the mean, and an op downstream may
+    overwrite an output in place while backward still needs o."""
     pre, c, post = x3.shape
     m = pre * post
     mean = channel_sum(x3) / m
     var = channel_dot(x3, x3) / m - mean * mean
     np.maximum(var, 0, out=var)
     if K.well_conditioned(mean, var):
-        return mean, var, x3, mean
+        return mean, var, x3, mean.copy()
     return _moments(x3)
 
 
@@ -178,7 +180,9 @@ class BatchNorm(Op):
             buf = out.reshape(x2.shape) if out is not None and out.dtype == dt else \
                 np.empty(x2.shape, dt)
             y2 = K.affine(x2, per(scale), per((beta - moving_mean * scale).astype(dt)), buf)
-            outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(), inv)
+            # outputs never alias the saved state (a consumer may overwrite them in place)
+            outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), moving_mean.copy(),
+                    inv.copy())
             return Result(outs, None, (x3, moving_mean.astype(dt), inv, w, False))
         m = pre * post
         if m == 1:
@@ -193,7 +197,7 @@ class BatchNorm(Op):
         y2 = normalize(z3, offset, inv, w, beta)
         mom = self.momentum
         aux = (moving_mean * mom + mean * (1 - mom), moving_var * mom + var * (1 - mom))
-        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv)
+        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv.copy())
         return Result(outs, aux, (z3, offset, inv, w, True))
 
     def backward(self, saved, dy, *, out=None):
