@@ -1,7 +1,9 @@
 """Evaluation metrics (``mx.metric``): update with lists of labels and predictions."""
 from __future__ import annotations
 
-import numpy as np
+import math
+
+import numpy
 
 
 class EvalMetric:
@@ -47,7 +49,7 @@ class EvalMetric:
         if len(labels) != len(preds):
             raise ValueError("%s: %d labels for %d predictions" % (self.name, len(labels), len(preds)))
         for label, pred in zip(labels, preds):
-            self._update(np.asarray(label), np.asarray(pred))
+            self._update(numpy.asarray(label), numpy.asarray(pred))
 
     def __repr__(self):
         return "EvalMetric: %s" % dict(self.get_name_value())
@@ -62,8 +64,8 @@ class Accuracy(EvalMetric):
     def _update(self, label, pred):
         if pred.shape != label.shape:
             pred = pred.argmax(axis=self.axis)
-        label = label.astype(np.int64).ravel()
-        pred = pred.astype(np.int64).ravel()
+        label = label.astype(numpy.int64).ravel()
+        pred = pred.astype(numpy.int64).ravel()
         self.sum_metric += float((pred == label).sum())
         self.num_inst += len(label)
 
@@ -75,8 +77,8 @@ class TopKAccuracy(EvalMetric):
         super().__init__("%s_%d" % (name, top_k), **kw)
 
     def _update(self, label, pred):
-        top = np.argsort(pred, axis=1)[:, -self.top_k:]
-        label = label.astype(np.int64).reshape(-1, 1)
+        top = numpy.argsort(pred, axis=1)[:, -self.top_k:]
+        label = label.astype(numpy.int64).reshape(-1, 1)
         self.sum_metric += float((top == label).any(axis=1).sum())
         self.num_inst += len(label)
 
@@ -88,9 +90,9 @@ class CrossEntropy(EvalMetric):
         super().__init__(name, **kw)
 
     def _update(self, label, pred):
-        label = label.astype(np.int64).ravel()
-        p = pred.reshape(len(label), -1)[np.arange(len(label)), label]
-        self.sum_metric += float(-np.log(p + self.eps).sum())
+        label = label.astype(numpy.int64).ravel()
+        p = pred.reshape(len(label), -1)[numpy.arange(len(label)), label]
+        self.sum_metric += float(-numpy.log(p + self.eps).sum())
         self.num_inst += len(label)
 
 
@@ -98,7 +100,7 @@ class _Regression(EvalMetric):
     def _update(self, label, pred):
         if label.ndim == 1 and pred.ndim == 2 and pred.shape[1] == 1:
             label = label.reshape(-1, 1)
-        self.sum_metric += self._value(label.astype(np.float64), pred.astype(np.float64))
+        self.sum_metric += self._value(label.astype(numpy.float64), pred.astype(numpy.float64))
         self.num_inst += 1
 
 
@@ -117,7 +119,7 @@ class MAE(_Regression):
         super().__init__(name, **kw)
 
     def _value(self, label, pred):
-        return float(np.abs(label - pred).mean())
+        return float(numpy.abs(label - pred).mean())
 
 
 class RMSE(_Regression):
@@ -126,7 +128,7 @@ class RMSE(_Regression):
         super().__init__(name, **kw)
 
     def _value(self, label, pred):
-        return float(np.sqrt(((label - pred) ** 2).mean()))
+        return float(numpy.sqrt(((label - pred) ** 2).mean()))
 
 
 class Loss(EvalMetric):
@@ -136,9 +138,138 @@ class Loss(EvalMetric):
 
     def update(self, labels, preds):
         for pred in (preds if isinstance(preds, (list, tuple)) else [preds]):
-            pred = np.asarray(pred)
+            pred = numpy.asarray(pred)
             self.sum_metric += float(pred.sum())
             self.num_inst += pred.size
+
+
+class NegativeLogLikelihood(CrossEntropy):
+    """Mean of -log(p[label] + eps), MXNet's ``nll_loss`` (the same sum as CrossEntropy)."""
+    def __init__(self, eps=1e-12, name="nll-loss", **kw):
+        super().__init__(eps=eps, name=name, **kw)
+
+
+class Perplexity(EvalMetric):
+    """exp(mean of -log(max(p[label], 1e-10))) over the predictions along ``axis``;
+    labels equal to ``ignore_label`` are left out."""
+    def __init__(self, ignore_label=None, axis=-1, name="perplexity", **kw):
+        self.ignore_label, self.axis = ignore_label, axis
+        super().__init__(name, **kw)
+
+    def _update(self, label, pred):
+        label = label.reshape(-1).astype(numpy.int64)
+        probs = numpy.moveaxis(pred, self.axis, -1).reshape(len(label), -1)
+        p = probs[numpy.arange(len(label)), label].astype(numpy.float64)
+        keep = numpy.ones(len(label), bool) if self.ignore_label is None else label != self.ignore_label
+        self.sum_metric += float(-numpy.log(numpy.maximum(1e-10, p[keep])).sum())
+        self.num_inst += int(keep.sum())
+
+    def get(self):
+        return self.name, (math.exp(self.sum_metric / self.num_inst) if self.num_inst else float("nan"))
+
+    def get_global(self):
+        total, count = self._earlier[0] + self.sum_metric, self._earlier[1] + self.num_inst
+        return self.name, (math.exp(total / count) if count else float("nan"))
+
+
+class F1(EvalMetric):
+    """Binary F1 of the argmax predictions (class 1 positive).  ``average='macro'``: the F1
+    of each update averaged over updates; ``'micro'``: the F1 of all counts together (both
+    as MXNet 1.x)."""
+    def __init__(self, name="f1", average="macro", **kw):
+        if average not in ("macro", "micro"):
+            raise ValueError("F1: average must be 'macro' or 'micro', got %r" % (average,))
+        self.average = average
+        super().__init__(name, **kw)
+
+    def reset(self):
+        super().reset()
+        self._counts = numpy.zeros(3)          # true positives, false positives, false negatives
+        self._global_counts = numpy.zeros(3)
+
+    def reset_local(self):
+        super().reset_local()
+        self._counts = numpy.zeros(3)
+
+    @staticmethod
+    def _f1(counts):
+        tp, fp, fn = counts
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        return float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0
+
+    def update(self, labels, preds):
+        batch = numpy.zeros(3)
+        for label, pred in zip(labels, preds):
+            label = numpy.asarray(label).astype(numpy.int64).ravel()
+            if len(numpy.unique(label)) > 2:
+                raise ValueError("F1 handles binary classification only; labels hold %d classes"
+                                 % len(numpy.unique(label)))
+            hit = numpy.asarray(pred).argmax(axis=1) == 1
+            truth = label == 1
+            batch += [numpy.sum(hit & truth), numpy.sum(hit & ~truth), numpy.sum(~hit & truth)]
+        self._counts += batch
+        self._global_counts += batch
+        if self.average == "macro":
+            self.sum_metric += self._f1(batch)
+            self.num_inst += 1
+
+    def get(self):
+        if self.average == "micro":
+            return self.name, (self._f1(self._counts) if self._counts.any() else float("nan"))
+        return super().get()
+
+    def get_global(self):
+        if self.average == "micro":
+            return self.name, (self._f1(self._global_counts) if self._global_counts.any()
+                               else float("nan"))
+        return super().get_global()
+
+
+class PearsonCorrelation(EvalMetric):
+    """Pearson's r of predictions and labels (flattened), averaged over updates
+    (``average='macro'``, MXNet's default)."""
+    def __init__(self, name="pearsonr", average="macro", **kw):
+        if average != "macro":
+            raise ValueError("PearsonCorrelation: only average='macro' is implemented")
+        super().__init__(name, **kw)
+
+    def _update(self, label, pred):
+        r = numpy.corrcoef(pred.ravel().astype(numpy.float64), label.ravel().astype(numpy.float64))[0, 1]
+        self.sum_metric += float(r)
+        self.num_inst += 1
+
+
+class CustomMetric(EvalMetric):
+    """A metric from ``feval(label, pred)`` on numpy arrays: it returns a value (counted as
+    one instance) or a ``(sum, count)`` pair.  ``name`` defaults to the function's name."""
+    def __init__(self, feval, name=None, allow_extra_outputs=False, **kw):
+        if name is None:
+            name = feval.__name__
+            if "<" in name:
+                name = "custom(%s)" % name
+        self._feval, self._allow_extra_outputs = feval, allow_extra_outputs
+        super().__init__(name, **kw)
+
+    def update(self, labels, preds):
+        if not self._allow_extra_outputs and len(labels) != len(preds):
+            raise ValueError("%s: %d labels for %d predictions" % (self.name, len(labels), len(preds)))
+        for label, pred in zip(labels, preds):
+            value = self._feval(numpy.asarray(label), numpy.asarray(pred))
+            if isinstance(value, tuple):
+                self.sum_metric += value[0]
+                self.num_inst += value[1]
+            else:
+                self.sum_metric += value
+                self.num_inst += 1
+
+
+def np_metric(numpy_feval, name=None, allow_extra_outputs=False):
+    """MXNet's ``mx.metric.np``: a ``CustomMetric`` over numpy arrays."""
+    def feval(label, pred):
+        return numpy_feval(label, pred)
+    feval.__name__ = numpy_feval.__name__
+    return CustomMetric(feval, name, allow_extra_outputs)
 
 
 class CompositeEvalMetric(EvalMetric):
@@ -184,6 +315,9 @@ def _pairs(name, value):
 
 _NAMES = {"acc": Accuracy, "accuracy": Accuracy, "top_k_accuracy": TopKAccuracy,
           "top_k_acc": TopKAccuracy, "ce": CrossEntropy, "cross-entropy": CrossEntropy,
+          "crossentropy": CrossEntropy, "nll_loss": NegativeLogLikelihood,
+          "negativeloglikelihood": NegativeLogLikelihood, "perplexity": Perplexity, "f1": F1,
+          "pearsonr": PearsonCorrelation, "pearsoncorrelation": PearsonCorrelation,
           "mse": MSE, "mae": MAE, "rmse": RMSE, "loss": Loss}
 
 
@@ -191,6 +325,8 @@ def create(metric, **kwargs) -> EvalMetric:
     """A metric from a name ('acc', 'ce', 'mse', ...), a list of them, or an instance."""
     if isinstance(metric, EvalMetric):
         return metric
+    if callable(metric):
+        return CustomMetric(metric, **kwargs)
     if isinstance(metric, (list, tuple)):
         return CompositeEvalMetric(list(metric))
     cls = _NAMES.get(str(metric).lower())
@@ -199,5 +335,9 @@ def create(metric, **kwargs) -> EvalMetric:
     return cls(**kwargs)
 
 
+np = np_metric   # MXNet's mx.metric.np (this module calls numpy by its full name)
+
 __all__ = ["EvalMetric", "Accuracy", "TopKAccuracy", "CrossEntropy", "MSE", "MAE", "RMSE",
+           "NegativeLogLikelihood", "Perplexity", "F1", "PearsonCorrelation", "CustomMetric",
+           "np_metric",
            "Loss", "CompositeEvalMetric", "create"]

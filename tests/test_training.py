@@ -738,3 +738,51 @@ def test_an_mxnet_module_script_runs_with_symnorm_imported_as_mx(tmp_path, caplo
     mx.visualization.print_summary(sym, shape={"data": (1, 4)})
     with pytest.raises(ValueError, match="CPU only"):
         mx.gpu(0)
+
+
+def test_more_metrics_match_mxnet():
+    """nll_loss, perplexity (with ignore_label), F1 (macro and micro), pearsonr and custom
+    metrics (a function, a (sum, count) function, mx.metric.np) against MXNet 1.9.1's
+    values on the same data, local after a reset_local and global."""
+    rng = np.random.RandomState(0)
+    cls3, bin2, seq = [], [], []
+    for _ in range(3):
+        p = rng.rand(8, 5)
+        cls3.append((rng.randint(0, 5, 8).astype(np.float32), (p / p.sum(1, keepdims=True)).astype(np.float32)))
+    for _ in range(3):
+        p = rng.rand(10, 2)
+        bin2.append((rng.randint(0, 2, 10).astype(np.float32), (p / p.sum(1, keepdims=True)).astype(np.float32)))
+    for _ in range(2):
+        p = rng.rand(24, 5)
+        lab = rng.randint(0, 5, 24).astype(np.float32)
+        lab[:3] = 0
+        seq.append((lab, (p / p.sum(-1, keepdims=True)).astype(np.float32)))
+    reg = [(rng.randn(7).astype(np.float32), (rng.randn(7) + np.arange(7) * 0.3).astype(np.float32))
+           for _ in range(3)]
+
+    def mae_feval(label, pred):
+        return float(np.abs(label.ravel() - pred.ravel()).mean())
+
+    def pair_feval(label, pred):
+        return float(np.abs(label.ravel() - pred.ravel()).sum()), label.size
+    cases = [  # metric, data, MXNet's (local, global)
+        (sn.metric.create("nll_loss"), cls3, (1.9809380769729614, 1.799381693204244)),
+        (sn.metric.create("perplexity", ignore_label=None), cls3, (7.249541287550727, 6.045908322678354)),
+        (sn.metric.create("perplexity", ignore_label=0), seq, (np.nan, 5.729960765862969)),
+        (sn.metric.create("f1"), bin2, (0.28571428571428575, 0.3952380952380952)),
+        (sn.metric.create("f1", average="micro"), bin2, (0.28571428571428575, 0.4)),
+        (sn.metric.create("pearsonr"), reg, (0.8971251191823559, 0.24123673481831745)),
+        (sn.metric.create(mae_feval), reg, (0.9896112084388733, 1.4287590781847637)),
+        (sn.metric.create(pair_feval, name="pairs"), reg, (0.9896112169538226, 1.4287590526399159)),
+        (sn.metric.np(mae_feval), reg, (0.9896112084388733, 1.4287590781847637)),
+    ]
+    for metric, data, (local, total) in cases:
+        for i, (label, pred) in enumerate(data):
+            metric.update([label], [pred])
+            if i == 1:
+                metric.reset_local()
+        np.testing.assert_allclose([metric.get()[1], metric.get_global()[1]], [local, total],
+                                   rtol=1e-6, err_msg=metric.name)
+    assert sn.metric.create(mae_feval).name == "mae_feval"
+    with pytest.raises(ValueError, match="binary"):
+        sn.metric.F1().update([np.array([0, 1, 2])], [np.eye(3)])
