@@ -170,6 +170,50 @@ class Orthogonal(Initializer):
         arr[...] = (self.scale * q).reshape(arr.shape)
 
 
+@register
+class Bilinear(Initializer):
+    """Bilinear-interpolation kernels for a (C_out, C_in, kH, kW) upsampling Deconvolution
+    (FCN's): w[..., y, x] = (1 - |x/f - c|)·(1 - |y/f - c|), f = ceil(kW/2),
+    c = (2f - 1 - f mod 2)/(2f), as MXNet's ``init.Bilinear`` (W-based f for both axes)."""
+    def _init_weight(self, name, arr):
+        if arr.ndim != 4:
+            raise ValueError("Bilinear initializes 4-D deconvolution weights; %r has shape %s"
+                             % (name, arr.shape))
+        f = np.ceil(arr.shape[3] / 2.0)
+        c = (2 * f - 1 - f % 2) / (2.0 * f)
+        wx = 1 - np.abs(np.arange(arr.shape[3]) / f - c)
+        wy = 1 - np.abs(np.arange(arr.shape[2]) / f - c)
+        arr[...] = np.outer(wy, wx)
+
+
+class Load:
+    """Values from a saved parameter dict (``arg:``/``aux:`` prefixes dropped) or a
+    ``.params`` file; names it lacks go to ``default_init`` (an error without one).  A shape
+    that differs from the target's raises, naming the parameter."""
+    def __init__(self, param, default_init=None, verbose=False):
+        if isinstance(param, str):
+            from . import nd
+            param = nd.load(param)
+        self.param = {k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k: np.asarray(v)
+                      for k, v in dict(param).items()}
+        self.default_init = create(default_init) if default_init is not None else None
+        self.verbose = verbose
+
+    def __call__(self, desc, arr):
+        name = str(desc)
+        if name in self.param:
+            value = self.param[name]
+            if value.shape != arr.shape:
+                raise ValueError("init.Load: parameter %r has shape %s in the saved values, %s "
+                                 "here" % (name, value.shape, arr.shape))
+            arr[...] = value
+        elif self.default_init is not None:
+            self.default_init(desc, arr)
+        else:
+            raise ValueError("init.Load: %r is not among the saved values and no default_init "
+                             "was given" % name)
+
+
 class Mixed:
     """The first initializer whose regex pattern matches the name: ``Mixed(['bias', '.*'],
     [Zero(), Uniform(0.1)])``."""
@@ -188,7 +232,7 @@ class Mixed:
 
 def create(spec) -> Initializer:
     """An initializer from an instance, a name ('xavier') or a dumps() string."""
-    if isinstance(spec, (Initializer, Mixed)):
+    if isinstance(spec, (Initializer, Mixed, Load)):
         return spec
     if isinstance(spec, str):
         text = spec.strip()
@@ -204,4 +248,4 @@ def create(spec) -> Initializer:
 
 
 __all__ = ["Initializer", "InitDesc", "Zero", "One", "Constant", "Uniform", "Normal", "Xavier",
-           "MSRAPrelu", "Orthogonal", "Mixed", "create"]
+           "MSRAPrelu", "Orthogonal", "Bilinear", "Mixed", "Load", "create"]

@@ -786,3 +786,22 @@ def test_more_metrics_match_mxnet():
     assert sn.metric.create(mae_feval).name == "mae_feval"
     with pytest.raises(ValueError, match="binary"):
         sn.metric.F1().update([np.array([0, 1, 2])], [np.eye(3)])
+
+
+def test_bilinear_and_load_initializers(tmp_path):
+    w = np.zeros((2, 1, 3, 5), np.float32)
+    sn.init.Bilinear()("up_weight", w)
+    mx_values = [[0.11111111, 0.22222222, 0.33333334, 0.22222222, 0.11111111],   # MXNet 1.9.1
+                 [0.22222222, 0.44444445, 0.6666667, 0.44444445, 0.22222222],
+                 [0.33333334, 0.6666667, 1.0, 0.6666667, 0.33333334]]
+    np.testing.assert_allclose(w[1, 0], mx_values, rtol=1e-7)
+    sn.nd.save(str(tmp_path / "p.params"), {"arg:fc_weight": np.full((2, 3), 4.0, np.float32)})
+    load = sn.init.Load(str(tmp_path / "p.params"), default_init=sn.init.One())
+    a, b = np.zeros((2, 3)), np.zeros(2)
+    load("fc_weight", a)
+    load(sn.init.InitDesc("fc_bias"), b)
+    assert (a == 4).all() and (b == 1).all()
+    with pytest.raises(ValueError, match="'fc_weight' has shape \\(2, 3\\).*\\(3, 3\\)"):
+        load("fc_weight", np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="'other' is not among the saved values"):
+        sn.init.Load({"x": np.zeros(1)})("other", np.zeros(1))
