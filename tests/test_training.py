@@ -797,10 +797,11 @@ def test_bilinear_and_load_initializers(tmp_path):
     np.testing.assert_allclose(w[1, 0], mx_values, rtol=1e-7)
     sn.nd.save(str(tmp_path / "p.params"), {"arg:fc_weight": np.full((2, 3), 4.0, np.float32)})
     load = sn.init.Load(str(tmp_path / "p.params"), default_init=sn.init.One())
-    a, b = np.zeros((2, 3)), np.zeros(2)
+    a, b, c = np.zeros((2, 3)), np.zeros(2), np.full(2, 7.0)
     load("fc_weight", a)
-    load(sn.init.InitDesc("fc_bias"), b)
-    assert (a == 4).all() and (b == 1).all()
+    load(sn.init.InitDesc("fc2_weight"), b)          # missing: default_init, by name
+    load("fc2_bias", c)                              # (a bias is zero under any initializer)
+    assert (a == 4).all() and (b == 1).all() and (c == 0).all()
     with pytest.raises(ValueError, match="'fc_weight' has shape \\(2, 3\\).*\\(3, 3\\)"):
         load("fc_weight", np.zeros((3, 3)))
     with pytest.raises(ValueError, match="'other' is not among the saved values"):
