@@ -806,3 +806,31 @@ def test_bilinear_and_load_initializers(tmp_path):
         load("fc_weight", np.zeros((3, 3)))
     with pytest.raises(ValueError, match="'other' is not among the saved values"):
         sn.init.Load({"x": np.zeros(1)})("other", np.zeros(1))
+
+
+MNIST_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
+                         "shared", "data", "mnist-t10k")
+
+
+@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="../shared/data/mnist-t10k not present")
+def test_mnist_iter_reads_as_mxnet_does():
+    """Values observed from MXNet 1.9.1's MNISTIter on the same t10k files: pixels / 256,
+    the first labels, 156 full batches of 64 (the rest dropped), contiguous shards of
+    3333/3333/3334, one shuffle at load."""
+    files = dict(image=os.path.join(MNIST_DIR, "t10k-images-idx3-ubyte.gz"),
+                 label=os.path.join(MNIST_DIR, "t10k-labels-idx1-ubyte.gz"))
+    it = sn.io.MNISTIter(batch_size=100, shuffle=False, **files)
+    first = next(iter(it))
+    assert first.data[0].shape == (100, 1, 28, 28) and first.data[0].max() == 255 / 256
+    assert first.label[0][:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    flat = sn.io.MNISTIter(batch_size=64, shuffle=False, flat=True, **files)
+    batches = list(flat)
+    assert len(batches) == 156 and batches[0].data[0].shape == (64, 784)
+    for part, (size, head) in enumerate([(3333, [7, 2, 1]), (3333, [7, 5, 5]), (3334, [7, 6, 6])]):
+        shard = sn.io.MNISTIter(batch_size=1, shuffle=False, num_parts=3, part_index=part, **files)
+        labels = [b.label[0][0] for b in shard]
+        assert len(labels) == size and labels[:3] == head
+    shuffled = sn.io.MNISTIter(batch_size=100, seed=3, **files)
+    one = next(iter(shuffled)).label[0].copy()
+    shuffled.reset()
+    assert (next(iter(shuffled)).label[0] == one).all() and one[:10].tolist() != [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
