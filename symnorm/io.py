@@ -156,6 +156,39 @@ class MNISTIter(NDArrayIter):
                          last_batch_handle="discard", data_name=data_name, label_name=label_name)
 
 
+class CSVIter(NDArrayIter):
+    """MXNet's ``mx.io.CSVIter``: rows of ``data_csv`` reshaped to ``data_shape`` (labels
+    from ``label_csv`` shaped ``label_shape``, zeros without one), read into memory.  A last
+    incomplete batch is filled from the start with ``pad`` set, as MXNet does with
+    ``round_batch`` (with ``round_batch=False`` MXNet fills it with stale rows instead;
+    either way ``pad`` says how many to ignore).  Unlike MXNet, every epoch starts at the
+    first row (MXNet's next epoch starts after the rows the padding took)."""
+    def __init__(self, data_csv, data_shape, label_csv=None, label_shape=(1,), batch_size=1,
+                 round_batch=True, dtype="float32", data_name="data", label_name="softmax_label",
+                 **ignored_mxnet_options):
+        data = self._read(data_csv, data_shape, dtype)
+        if label_csv is None:
+            label = np.zeros((len(data),) + tuple(label_shape), np.float32)
+        else:
+            label = self._read(label_csv, label_shape, np.float32)
+            if len(label) != len(data):
+                raise ValueError("CSVIter: %s has %d rows but %s has %d"
+                                 % (data_csv, len(data), label_csv, len(label)))
+        if tuple(label_shape) == (1,):
+            label = label.reshape(len(label))          # (N,), as MXNet's provide_label
+        super().__init__(data, label, batch_size=batch_size, last_batch_handle="pad",
+                         data_name=data_name, label_name=label_name)
+
+    @staticmethod
+    def _read(path, shape, dtype):
+        rows = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+        size = int(np.prod(shape))
+        if rows.shape[1] != size:
+            raise ValueError("CSVIter: %s has %d values per row, shape %s needs %d"
+                             % (path, rows.shape[1], tuple(shape), size))
+        return rows.astype(dtype).reshape((len(rows),) + tuple(shape))
+
+
 class Normalize:
     """Per-channel standardization: ``fit`` on the training set only, then ``(x - mean) / std``.
 
@@ -178,5 +211,5 @@ class Normalize:
         return ((x - self.mean) / self.std).astype(np.float32)
 
 
-__all__ = ["DataDesc", "DataBatch", "NDArrayIter", "MNISTIter", "Normalize", "read_idx", "load_mnist",
-           "IDXError"]
+__all__ = ["DataDesc", "DataBatch", "NDArrayIter", "MNISTIter", "CSVIter", "Normalize", "read_idx",
+           "load_mnist", "IDXError"]

@@ -834,3 +834,22 @@ def test_mnist_iter_reads_as_mxnet_does():
     one = next(iter(shuffled)).label[0].copy()
     shuffled.reset()
     assert (next(iter(shuffled)).label[0] == one).all() and one[:10].tolist() != [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+
+
+def test_csv_iter_first_epoch_as_mxnet(tmp_path):
+    """MXNet 1.9.1's CSVIter on these files (batch 4): rows 0-3, 4-7, then 8, 9 and the
+    first two again with pad 2; no label file gives zero labels."""
+    np.savetxt(tmp_path / "d.csv", np.arange(30).reshape(10, 3), delimiter=",", fmt="%g")
+    np.savetxt(tmp_path / "l.csv", np.arange(10), delimiter=",", fmt="%g")
+    it = sn.io.CSVIter(data_csv=str(tmp_path / "d.csv"), data_shape=(3,),
+                       label_csv=str(tmp_path / "l.csv"), batch_size=4)
+    got = [(b.data[0][:, 0].tolist(), b.label[0].tolist(), b.pad) for b in it]
+    assert got == [([0, 3, 6, 9], [0, 1, 2, 3], 0), ([12, 15, 18, 21], [4, 5, 6, 7], 0),
+                   ([24, 27, 0, 3], [8, 9, 0, 1], 2)]
+    np.savetxt(tmp_path / "d2.csv", np.arange(40).reshape(10, 4), delimiter=",", fmt="%g")
+    it = sn.io.CSVIter(data_csv=str(tmp_path / "d2.csv"), data_shape=(2, 2), batch_size=5)
+    batch = next(iter(it))
+    assert batch.data[0].shape == (5, 2, 2) and not batch.label[0].any()
+    assert it.provide_label[0].shape == (5,)
+    with pytest.raises(ValueError, match="4 values per row, shape \\(3,\\) needs 3"):
+        sn.io.CSVIter(data_csv=str(tmp_path / "d2.csv"), data_shape=(3,))
