@@ -13,6 +13,8 @@ MXNet 1.9.1's kernels do (checked against MXNet with both set).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _REGISTRY: dict = {}
@@ -326,11 +328,16 @@ class Nadam(Optimizer):
     def create_state(self, index, weight):
         return np.zeros_like(weight), np.zeros_like(weight)
 
+    def _mu(self, t):
+        return self.beta1 * (1 - 0.5 * 0.96 ** (t * self.schedule_decay))
+
     def update(self, index, weight, grad, state):
         t, lr, g = self._step(index, weight, grad)
-        mu_t = self.beta1 * (1 - 0.5 * 0.96 ** (t * self.schedule_decay))
-        mu_next = self.beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * self.schedule_decay))
-        schedule = self._m_schedule.get(index, 1.0) * mu_t
+        mu_t, mu_next = self._mu(t), self._mu(t + 1)
+        earlier = self._m_schedule.get(index)
+        if earlier is None:             # first update, or resumed from saved states: Π over 1..t-1
+            earlier = math.prod(self._mu(i) for i in range(1, t))
+        schedule = earlier * mu_t
         self._m_schedule[index] = schedule
         m, v = state
         m *= self.beta1

@@ -530,6 +530,7 @@ def test_checkpoint_roundtrip_and_module_load(tmp_path):
     ("sgd", {"learning_rate": 0.1, "momentum": 0.9}),
     ("adam", {"learning_rate": 0.01}),
     ("rmsprop", {"learning_rate": 0.01, "centered": True}),
+    ("nadam", {"learning_rate": 0.01}),            # its schedule product follows the counts
 ])
 def test_training_resumes_exactly_from_saved_optimizer_states(tmp_path, optimizer, params):
     """save_checkpoint(save_optimizer_states=True) then Module.load(load_optimizer_states=
