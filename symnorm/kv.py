@@ -171,6 +171,9 @@ class KVStore:
             self.collective.allreduce_sum(buf)
             m.sum_metric, m.num_inst = float(buf[0]), int(buf[1])
             m._earlier = (float(buf[2]), int(buf[3]))
+            for counts in ("_counts", "_global_counts"):       # F1's confusion counts
+                if hasattr(m, counts):
+                    self.collective.allreduce_sum(getattr(m, counts))
 
     def barrier(self):
         """Wait until every rank gets here."""
