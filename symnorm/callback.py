@@ -7,6 +7,9 @@ import os
 import time
 
 
+_LOG = logging.getLogger("symnorm")
+
+
 class BatchEndParam:
     """What a batch-end callback receives (MXNet's BatchEndParam)."""
     def __init__(self, epoch, nbatch, eval_metric, locals=None):
@@ -69,6 +72,39 @@ def do_checkpoint(prefix, period=1):
     return _callback
 
 
+def module_checkpoint(mod, prefix, period=1, save_optimizer_states=False):
+    """An epoch-end callback: ``mod.save_checkpoint(prefix, epoch, save_optimizer_states)``
+    every ``period`` epochs (MXNet's), so training can resume exactly with
+    ``Module.load(..., load_optimizer_states=True)``."""
+    period = int(max(1, period))
+
+    def _callback(iter_no, sym=None, arg=None, aux=None):
+        if (iter_no + 1) % period == 0:
+            mod.save_checkpoint(prefix, iter_no + 1, save_optimizer_states)
+    return _callback
+
+
+def log_train_metric(period, auto_reset=False):
+    """A batch-end callback logging ``Iter[e] Batch[b] Train-<metric>=<value>`` every
+    ``period`` batches (MXNet's), restarting the local metric with ``auto_reset``."""
+    def _callback(param):
+        if param.nbatch % period == 0 and param.eval_metric is not None:
+            for name, value in param.eval_metric.get_name_value():
+                _LOG.info("Iter[%d] Batch[%d] Train-%s=%f", param.epoch, param.nbatch, name, value)
+            if auto_reset:
+                param.eval_metric.reset_local()
+    return _callback
+
+
+class LogValidationMetricsCallback:
+    """An ``eval_end_callback`` logging ``Epoch[e] Validation-<metric>=<value>`` (MXNet's)."""
+    def __call__(self, param):
+        if param.eval_metric is None:
+            return
+        for name, value in param.eval_metric.get_name_value():
+            _LOG.info("Epoch[%d] Validation-%s=%f", param.epoch, name, value)
+
+
 class Progress:
     """A per-epoch progress bar with running loss/metric and samples/s: tqdm when it is
     installed, a one-line text fallback otherwise (and nothing when disabled)."""
@@ -109,4 +145,5 @@ class Progress:
             self.stream.flush()
 
 
-__all__ = ["Speedometer", "do_checkpoint", "BatchEndParam", "Progress"]
+__all__ = ["Speedometer", "do_checkpoint", "module_checkpoint", "log_train_metric",
+           "LogValidationMetricsCallback", "BatchEndParam", "Progress"]

@@ -854,3 +854,26 @@ def test_csv_iter_first_epoch_as_mxnet(tmp_path):
     assert it.provide_label[0].shape == (5,)
     with pytest.raises(ValueError, match="4 values per row, shape \\(3,\\) needs 3"):
         sn.io.CSVIter(data_csv=str(tmp_path / "d2.csv"), data_shape=(3,))
+
+
+def test_module_checkpoint_and_logging_callbacks(tmp_path, caplog):
+    x, y = blobs()
+    mod = sn.Module(small_net())
+    it = sn.io.NDArrayIter(x, y, batch_size=30)
+    with caplog.at_level(logging.INFO, logger="symnorm"):
+        mod.fit(it, eval_data=it, num_epoch=2, progress=False,
+                optimizer_params={"learning_rate": 0.1, "momentum": 0.9},
+                epoch_end_callback=sn.callback.module_checkpoint(mod, str(tmp_path / "m"), 2, True),
+                batch_end_callback=sn.callback.log_train_metric(2),
+                eval_end_callback=sn.callback.LogValidationMetricsCallback())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m-0002.params", "m-0002.states",
+                                                          "m-symbol.json"]
+    lines = [r.getMessage() for r in caplog.records]
+    assert "Iter[1] Batch[2] Train-accuracy=" in "\n".join(lines)
+    # the callback's line and fit's own: the same value twice
+    assert sum(m.startswith("Epoch[1] Validation-accuracy=") for m in lines) == 2
+    resumed = sn.Module.load(str(tmp_path / "m"), 2, load_optimizer_states=True)
+    resumed.bind(it.provide_data, it.provide_label)
+    resumed.init_params()
+    resumed.init_optimizer(optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+    assert sorted(resumed._states) == sorted(mod._states)
