@@ -65,7 +65,7 @@ class Module:
         self._output_names = symbol.list_outputs()
         self._exec = None
         self.binded = self.params_initialized = self.optimizer_initialized = False
-        self.for_training = False
+        self.for_training = self.inputs_need_grad = False
         self._preloaded = None          # (arg, aux) from Module.load, applied at init_params
         self._preloaded_states = None   # a .states file from Module.load, applied at init_optimizer
         self._optimizer = None
@@ -112,6 +112,7 @@ class Module:
             self._exec.copy_params_from({k: old.arg_dict[k] for k in self._param_names},
                                         dict(old.aux_dict))
         self.for_training, self.binded = for_training, True
+        self.inputs_need_grad = inputs_need_grad
 
     def _need(self, what):
         if not self.binded:
@@ -317,6 +318,52 @@ class Module:
     def get_outputs(self, merge_multi_context=True):
         """The outputs of the last forward."""
         return list(self._exec.outputs)
+
+    def get_input_grads(self, merge_multi_context=True):
+        """The gradients of the data inputs from the last backward (bind with
+        ``inputs_need_grad=True``): saliency maps, adversarial examples.  After a
+        ``forward(is_train=False)`` the moving statistics are constants."""
+        if not self.inputs_need_grad:
+            raise BindError("Module: get_input_grads() needs bind(..., inputs_need_grad=True)")
+        return [self._exec.grad_dict[name] for name in self._data_names]
+
+    def reshape(self, data_shapes, label_shapes=None):
+        """Rebind for new input shapes (a new batch size, say), keeping the parameters."""
+        self._need("reshape")
+        self._data_shapes = _descs(data_shapes)
+        self._label_shapes = [d for d in _descs(label_shapes) if d.name in self._label_names]
+        shapes = {d.name: d.shape for d in self._data_shapes + self._label_shapes}
+        self._exec = self._exec.reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
+
+    def save_params(self, fname):
+        """Parameters and aux states to an MXNet ``.params`` file (``arg:``/``aux:`` keys)."""
+        from . import nd
+        arg, aux = self.get_params()
+        nd.save(fname, dict([("arg:" + k, v) for k, v in arg.items()] +
+                            [("aux:" + k, v) for k, v in aux.items()]))
+
+    def load_params(self, fname):
+        """Parameters and aux states from a ``.params`` file (``save_params``'s or MXNet's)."""
+        from . import nd
+        saved = nd.load(fname)
+        if not isinstance(saved, dict):
+            raise nd.ParamsFileError("%s: an unnamed list of arrays, not parameters" % fname)
+        arg, aux = {}, {}
+        for key, value in saved.items():
+            kind, _, name = key.partition(":")
+            if kind not in ("arg", "aux") or not name:
+                raise nd.ParamsFileError("%s: key %r is not arg:<name> or aux:<name>" % (fname, key))
+            (arg if kind == "arg" else aux)[name] = value
+        self.set_params(arg, aux)
+
+    def install_monitor(self, mon):
+        """Watch every op output: ``mon`` is a callable ``(name, array)`` or an object with
+        ``install(executor)`` (MXNet's ``Monitor``)."""
+        self._need("install_monitor")
+        if hasattr(mon, "install"):
+            mon.install(self._exec)
+        else:
+            self._exec.set_monitor_callback(mon)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
         """Update ``eval_metric`` with ``labels`` and the last outputs."""

@@ -877,3 +877,33 @@ def test_module_checkpoint_and_logging_callbacks(tmp_path, caplog):
     resumed.init_params()
     resumed.init_optimizer(optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
     assert sorted(resumed._states) == sorted(mod._states)
+
+
+def test_module_input_grads_reshape_params_files_and_monitor(tmp_path):
+    x, y = blobs()
+    net = small_net()
+    mod = sn.Module(net)
+    mod.bind([("data", (30, 4))], [("softmax_label", (30,))], inputs_need_grad=True)
+    mod.init_params(sn.init.Xavier())
+    batch = next(iter(sn.io.NDArrayIter(x, y, batch_size=30)))
+    mod.forward_backward(batch)
+    (gx,) = mod.get_input_grads()
+    ex = net.simple_bind(sn.cpu(), grad_req="write", data=(30, 4), softmax_label=(30,))
+    ex.copy_params_from(*mod.get_params())
+    ex.forward(is_train=True, data=batch.data[0], softmax_label=batch.label[0])
+    ex.backward()
+    np.testing.assert_allclose(gx, ex.grad_dict["data"], rtol=1e-6)
+    mod.save_params(str(tmp_path / "p.params"))
+    other = sn.Module(net)
+    other.bind([("data", (30, 4))], [("softmax_label", (30,))], for_training=False)
+    other.init_params()
+    other.load_params(str(tmp_path / "p.params"))
+    for a, b in zip(mod.get_params(), other.get_params()):
+        assert all((a[k] == b[k]).all() for k in a)
+    other.reshape([("data", (7, 4))], [("softmax_label", (7,))])
+    seen = []
+    other.install_monitor(lambda name, arr: seen.append((name, arr.shape)))
+    out = other.predict(sn.io.NDArrayIter(x[:7], batch_size=7))
+    assert out.shape == (7, 3) and ("fc1_output", (7, 8)) in seen
+    with pytest.raises(sn.BindError, match="inputs_need_grad=True"):
+        other.get_input_grads()
