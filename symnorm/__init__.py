@@ -12,7 +12,7 @@
 """
 from . import ops as _ops  # noqa: F401  (registers every op first)
 from . import graph, name, random, registry, sym, test_utils, viz
-from . import callback, context, initializer, io, kv, lr_scheduler, metric, model, nd, optimizer, parallel
+from . import callback, context, initializer, io, kv, lr_scheduler, metric, model, monitor, nd, optimizer, parallel
 from . import module as mod            # mx.mod.Module
 from .module import Module
 
@@ -29,11 +29,12 @@ from .symbol import Symbol
 symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
 kvstore = kv   # and these too (mx.kv / mx.kvstore, mx.viz / mx.visualization)
 visualization = viz
+mon = monitor  # mx.mon.Monitor
 
 __version__ = "0.1.0"
 
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "context", "cpu", "gpu", "mod",
-           "kvstore", "visualization", "AttrScope", "name",
+           "kvstore", "visualization", "monitor", "mon", "AttrScope", "name",
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
            "io", "kv", "metric", "model", "nd", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

@@ -449,7 +449,7 @@ class Module:
                          allow_missing=allow_missing, force_init=force_init)
         self.init_optimizer(kvstore=kvstore, optimizer=optimizer, optimizer_params=optimizer_params)
         if monitor is not None:
-            self._exec.set_monitor_callback(monitor)
+            self.install_monitor(monitor)       # a callable, or MXNet's Monitor (tic/toc_print)
         validation_metric = validation_metric or eval_metric
         eval_metric = _metric.create(eval_metric)
         loss = _metric.CrossEntropy(name="loss")
@@ -461,8 +461,12 @@ class Module:
             loss.reset()
             bar = Progress(total, epoch, enabled=progress and self._rank0)
             for nbatch, batch in enumerate(train_data):
+                if hasattr(monitor, "tic"):
+                    monitor.tic()
                 self.forward_backward(batch)
                 self.update()
+                if hasattr(monitor, "toc_print"):
+                    monitor.toc_print()
                 self.update_metric(eval_metric, batch.label)
                 if bar.enabled:             # the running loss exists only for the bar
                     shown = dict(eval_metric.get_global_name_value())

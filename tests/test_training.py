@@ -929,3 +929,19 @@ def test_module_fit_equals_mxnet_end_to_end():
     assert sorted(got) == sorted(want)
     for k, v in want.items():
         np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=2e-6, err_msg=k)
+
+
+def test_mxnet_style_monitor_in_fit(caplog):
+    """mx.mon.Monitor(interval, pattern): fit calls tic/toc_print around every batch; every
+    interval-th batch logs the RMS of each matching output and argument."""
+    x, y = blobs()
+    mon = sn.mon.Monitor(2, pattern="fc1.*")
+    with caplog.at_level(logging.INFO, logger="symnorm"):
+        sn.Module(small_net()).fit(sn.io.NDArrayIter(x, y, batch_size=30), num_epoch=1,
+                                   progress=False, monitor=mon)
+    lines = [r.getMessage().split() for r in caplog.records if r.getMessage().startswith("Batch:")]
+    assert {(l[1], l[2]) for l in lines} == {(b, n) for b in ("1", "3")
+                                            for n in ("fc1_output", "fc1_weight", "fc1_bias")}
+    assert all(float(l[3]) > 0 for l in lines)
+    w = np.arange(6.0)
+    assert abs(sn.monitor._rms(w) - np.linalg.norm(w) / np.sqrt(6)) < 1e-12

@@ -1,0 +1,62 @@
+"""``mx.monitor.Monitor``: statistics of every op output (and the arguments) every
+``interval`` batches, logged as ``Batch: <n> <name> <value>``.  ``Module.fit(monitor=...)``
+installs it and calls ``tic`` before and ``toc_print`` after each batch, as MXNet's does."""
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+
+_LOG = logging.getLogger("symnorm")
+
+
+def _rms(x):
+    """MXNet's default statistic: norm(x) / sqrt(size)."""
+    x = np.asarray(x, np.float64)
+    return float(np.sqrt(np.sum(x * x) / max(x.size, 1)))
+
+
+class Monitor:
+    def __init__(self, interval, stat_func=None, pattern=".*", sort=False, monitor_all=False):
+        self.interval, self.stat_func = interval, stat_func or _rms
+        self.pattern, self.sort, self.monitor_all = re.compile(pattern), sort, monitor_all
+        self.exes, self.queue = [], []
+        self.step, self.activated = 0, False
+
+    def install(self, exe):
+        """Watch ``exe``'s op outputs (``set_monitor_callback``)."""
+        exe.set_monitor_callback(self._stat, self.monitor_all)
+        self.exes.append(exe)
+
+    def _stat(self, name, array):
+        if self.activated and self.pattern.match(name):
+            self.queue.append((self.step, name, self.stat_func(array)))
+
+    def tic(self):
+        """Start collecting if this batch is one of every ``interval``."""
+        if self.step % self.interval == 0:
+            self.queue, self.activated = [], True
+        self.step += 1
+
+    def toc(self):
+        """End the batch: ``[(batch, name, value text)]`` of the outputs seen and the
+        arguments matching ``pattern`` (empty for batches not collected)."""
+        if not self.activated:
+            return []
+        for exe in self.exes:
+            for name, array in exe.arg_dict.items():
+                if self.pattern.match(name):
+                    self.queue.append((self.step, name, self.stat_func(array)))
+        self.activated = False
+        queue = sorted(self.queue, key=lambda r: r[1]) if self.sort else self.queue
+        self.queue = []
+        return [(n, k, str(v)) for n, k, v in queue]
+
+    def toc_print(self):
+        """``toc`` and log every line."""
+        for n, k, v in self.toc():
+            _LOG.info("Batch: %7d %30s %s", n, k, v)
+
+
+__all__ = ["Monitor"]
