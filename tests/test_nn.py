@@ -375,6 +375,21 @@ def test_first_layer_products_take_the_thin_paths_and_are_exact(rng, monkeypatch
     assert sum(b[0] for b in fwd) == 8 and sum(a[0] for a in dw) == 16
 
 
+@pytest.mark.parametrize("shape", [(5, 3, 4, 2), (7, 6), (3,), (0, 4), (4, 2, 3, 5, 3)])
+def test_last_axis_first_equals_moveaxis(shape, rng, monkeypatch):
+    """Blocked along the first axis (blocks of 1, 2 and the remainder with MOVE_BLOCK
+    forced small), cropped views too."""
+    from symnorm.ops import _np
+    monkeypatch.setattr(_np, "MOVE_BLOCK", 50)
+    x = rng.randn(*shape)
+    for view in (x, x[1:] if x.ndim > 1 and len(x) > 1 else x, x[..., ::2]):
+        got = _np.last_axis_first(view)
+        np.testing.assert_array_equal(got, np.moveaxis(view, -1, 0))
+        assert got.flags.c_contiguous and not np.may_share_memory(got, view)
+        into = np.full(got.shape, np.nan)                      # every element written
+        np.testing.assert_array_equal(_np.last_axis_first(view, out=into), got)
+
+
 @pytest.mark.parametrize("act", ["sigmoid", "tanh"])
 def test_blocked_activation_gradients_cover_every_block(act, rng, monkeypatch):
     """The sigmoid/tanh gradients run in cache blocks: with a 7-element block and 3 blocks

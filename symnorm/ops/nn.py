@@ -21,7 +21,8 @@ from ..dims import dim_op, known, prod
 from ..errors import ParamError, ShapeError
 from ..params import Shape, param, in_range, all_positive, all_non_negative
 from ..registry import Op, Result, register
-from ._np import (channel_sum, copy_runs, elementwise, matmul_nt, matmul_wide, padded, recycled_empty, row_sums,
+from ._np import (channel_sum, copy_runs, elementwise, last_axis_first, matmul_nt, matmul_wide, padded,
+                  recycled_empty, row_sums,
                   sigmoid, workspace, workspace_filled)
 
 
@@ -303,8 +304,9 @@ class Convolution(_Spatial):
     def _to_layout(self, yt, scratch=False):
         """A (C, *S, N) result in this op's layout, contiguous; always a new array when
         ``yt`` is a scratch buffer (with N = 1 the transpose alone would be a view of it)."""
-        moved = yt if self._bl else np.moveaxis(yt, -1, 0)
-        return moved.copy(order="C") if scratch else np.ascontiguousarray(moved)
+        if not self._bl:
+            return last_axis_first(yt)                  # always a new array
+        return yt.copy(order="C") if scratch else np.ascontiguousarray(yt)
 
     def _from_layout(self, dy):
         """A gradient in this op's layout as (C, *S, N), contiguous (a reused buffer when
@@ -570,7 +572,7 @@ class Deconvolution(_Spatial):
         for off, sl in self._conv(c)._offsets(data.shape[2:]):
             yt[(slice(None), slice(None)) + sl] += cols[(slice(None), slice(None)) + off]
         yt = yt.reshape((f,) + full + (n,))[(slice(None),) + tuple(slice(p, p + o) for p, o in zip(pad, out))]
-        y = np.ascontiguousarray(np.moveaxis(yt, -1, 0))
+        y = last_axis_first(yt)
         if bias is not None:
             y += bias.reshape((1, f) + (1,) * nsp)
         return Result((y,), None, (data, weight, pad, full))
@@ -588,7 +590,7 @@ class Deconvolution(_Spatial):
                 (slice(None), slice(None)) + tuple(slice(0, h) for h in x.shape[2:])].reshape(g, cols.shape[1], -1)
         xt = np.ascontiguousarray(np.moveaxis(x, 0, -1)).reshape(g, c // g, -1)
         dx = parallel.matmul(weight.reshape(g, c // g, -1), cols)                          # (G, C/G, I·N)
-        dx = np.ascontiguousarray(np.moveaxis(dx.reshape((c,) + x.shape[2:] + (n,)), -1, 0))
+        dx = last_axis_first(dx.reshape((c,) + x.shape[2:] + (n,)))
         dw = parallel.matmul(xt, cols.transpose(0, 2, 1)).reshape(weight.shape)
         if self.no_bias:
             return dx, dw

@@ -9,6 +9,7 @@ from ..dims import known, norm_axis, prod
 from ..errors import ShapeError
 from ..params import Shape, param
 from ..registry import Op, Result, register
+from ._np import last_axis_first
 
 
 # ============================================================ reductions
@@ -103,6 +104,15 @@ class Min(_Extreme):
 
 # ============================================================ axes
 
+def _permuted(x, perm):
+    """x.transpose(perm) as a new C-contiguous array; moving the last axis to the front (a
+    batch-last region's exit, its entry's gradient) takes the blocked copy."""
+    n = x.ndim
+    if n >= 2 and tuple(perm) == (n - 1,) + tuple(range(n - 1)):
+        return last_axis_first(x)
+    return x.transpose(perm).copy(order="C")
+
+
 @register
 class transpose(Op):
     """Permute axes (reverse them when ``axes`` is empty).  Always a new C-contiguous
@@ -126,10 +136,10 @@ class transpose(Op):
         return (data,), (tuple(data[i] for i in self._perm(len(data))),)
 
     def forward(self, data, *, train):
-        return Result((data.transpose(self._perm(data.ndim)).copy(order="C"),))
+        return Result((_permuted(data, self._perm(data.ndim)),))
 
     def backward(self, saved, dy):
-        return (np.ascontiguousarray(dy.transpose(np.argsort(self._perm(dy.ndim)))),)
+        return (_permuted(dy, tuple(np.argsort(self._perm(dy.ndim)))),)
 
     @classmethod
     def examples(cls):
