@@ -33,8 +33,8 @@ class DataBatch:
 def _named(arrays, default):
     if arrays is None:
         return OrderedDict()
-    if isinstance(arrays, dict):
-        return OrderedDict((k, np.asarray(v)) for k, v in arrays.items())
+    if isinstance(arrays, dict):        # sorted by name, as MXNet 1.9.1 (measured)
+        return OrderedDict((k, np.asarray(v)) for k, v in sorted(arrays.items()))
     if isinstance(arrays, (list, tuple)):
         if len(arrays) == 1:
             return OrderedDict([(default, np.asarray(arrays[0]))])

@@ -355,6 +355,10 @@ def test_ndarrayiter_shuffle_dict_and_shards():
     parts = [sn.io.NDArrayIter(x, batch_size=2, num_parts=2, part_index=i) for i in range(2)]
     seen = [v for p in parts for bb in p for v in bb.data[0].tolist()]
     assert sorted(seen) == list(range(8))
+    # dict inputs in name order, whatever order they were given in (MXNet 1.9.1)
+    it = sn.io.NDArrayIter({"b": np.zeros((6, 2)), "a": np.ones((6, 3))}, batch_size=4)
+    assert [d.name for d in it.provide_data] == ["a", "b"]
+    assert [d.shape for d in next(iter(it)).data] == [(4, 3), (4, 2)]
 
 
 def test_normalize_fits_training_set_only():
