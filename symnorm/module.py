@@ -274,9 +274,13 @@ class Module:
 
     # ------------------------------------------------------------------ computation
     def _feed(self, data_batch):
-        feeds = dict(zip(self._data_names, data_batch.data))
+        # arrays go by the batch's own names when it has them, else by the bind order (as
+        # MXNet loads them: by position in the bound data shapes)
+        names = [d.name for d in (data_batch.provide_data or self._data_shapes)]
+        feeds = dict(zip(names, data_batch.data))
         if data_batch.label is not None:
-            feeds.update((k, v) for k, v in zip(self._label_names, data_batch.label))
+            labels = [d.name for d in (data_batch.provide_label or self._label_shapes)] or self._label_names
+            feeds.update((k, v) for k, v in zip(labels, data_batch.label) if k in self._label_names)
         batch = len(data_batch.data[0])
         if batch != self._exec.arg_dict[self._data_names[0]].shape[0]:
             shapes = {k: v.shape for k, v in feeds.items()}

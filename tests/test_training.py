@@ -953,3 +953,24 @@ def test_mxnet_style_monitor_in_fit(caplog):
     assert all(float(l[3]) > 0 for l in lines)
     w = np.arange(6.0)
     assert abs(sn.monitor._rms(w) - np.linalg.norm(w) / np.sqrt(6)) < 1e-12
+
+
+def test_module_feeds_multiple_inputs_by_name():
+    """Two data inputs given as a dict (the iterator orders them by name) and a Module whose
+    data_names list them the other way: each array reaches its own input."""
+    a, b = sym.Variable("a"), sym.Variable("b")
+    net = sym.SoftmaxOutput(sym.FullyConnected(a, num_hidden=2, name="fa")
+                            + sym.FullyConnected(b, num_hidden=2, name="fb"), name="softmax")
+    rng = np.random.RandomState(0)
+    xa, xb = rng.randn(8, 3).astype(np.float32), rng.randn(8, 5).astype(np.float32)
+    it = sn.io.NDArrayIter({"b": xb, "a": xa}, np.arange(8) % 2, batch_size=4)
+    mod = sn.Module(net, data_names=("b", "a"))
+    mod.fit(it, num_epoch=1, progress=False)
+    out = mod.predict(it)
+    params = mod.get_params()[0]
+    logits = xa @ params["fa_weight"].T + params["fa_bias"] + xb @ params["fb_weight"].T + params["fb_bias"]
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(out, e / e.sum(1, keepdims=True), rtol=1e-5)
+    batch = sn.io.DataBatch([xa[:4], xb[:4]], [np.zeros(4)])    # no names: the bind order (a, b)
+    mod.forward(batch, is_train=False)
+    np.testing.assert_allclose(mod.get_outputs()[0], out[:4], rtol=1e-5)
