@@ -26,6 +26,9 @@ from .model import load_checkpoint, save_checkpoint
 _LOG = logging.getLogger("symnorm")
 
 
+_DEFAULT_INIT = object()     # init_params without an initializer argument: Uniform(0.01)
+
+
 def _descs(shapes):
     out = []
     for s in shapes or []:
@@ -119,19 +122,24 @@ class Module:
             raise BindError("Module: call bind() before %s" % what)
 
     # ------------------------------------------------------------------ parameters
-    def init_params(self, initializer=None, arg_params=None, aux_params=None,
+    def init_params(self, initializer=_DEFAULT_INIT, arg_params=None, aux_params=None,
                     allow_missing=False, force_init=False, allow_extra=False):
         """Fill parameters from ``arg_params``/``aux_params``, the rest with ``initializer``
-        (default ``Uniform(0.01)``, MXNet's); a variable's ``__init__`` attribute wins."""
+        (default ``Uniform(0.01)``, MXNet's); a variable's ``__init__`` attribute wins.  A
+        given dict (even empty) must hold every parameter of its kind unless
+        ``allow_missing``; with ``initializer=None`` the missing ones keep their values
+        (what ``set_params(..., allow_missing=True)`` relies on, as in MXNet)."""
         if self.params_initialized and not force_init:
             return
         self._need("init_params")
         if arg_params is None and aux_params is None and self._preloaded is not None:
             arg_params, aux_params = self._preloaded
-        init = _init.create(initializer) if initializer is not None else _init.Uniform(0.01)
+        init = (_init.Uniform(0.01) if initializer is _DEFAULT_INIT else
+                None if initializer is None else _init.create(initializer))
         attrs = self._symbol.attr_dict()
         for given, names, target, kind in ((arg_params, self._param_names, self._exec.arg_dict, "arg"),
                                            (aux_params, self._aux_names, self._exec.aux_dict, "aux")):
+            supplied = given is not None
             given = given or {}
             extra = [k for k in given if k not in names]
             if extra and not allow_extra:
@@ -145,10 +153,10 @@ class Module:
                         raise BindError("init_params: %r has shape %s, the symbol needs %s"
                                         % (name, value.shape, arr.shape))
                     np.copyto(arr, value.astype(arr.dtype, copy=False))
-                elif given and not allow_missing and (arg_params is not None if kind == "arg" else aux_params is not None):
+                elif supplied and not allow_missing:
                     raise BindError("init_params: %r is not presented in the given %s params "
                                     "(use allow_missing=True to initialize it)" % (name, kind))
-                else:
+                elif init is not None:
                     init(_init.InitDesc(name, attrs.get(name, {})), arr)
         self.params_initialized = True
         self._preloaded = None
@@ -449,7 +457,8 @@ class Module:
              monitor, progress, eval_end_callback=None, eval_batch_end_callback=None):
         self.bind(train_data.provide_data, train_data.provide_label, for_training=True,
                   force_rebind=force_rebind)
-        self.init_params(initializer=initializer, arg_params=arg_params, aux_params=aux_params,
+        self.init_params(initializer=_DEFAULT_INIT if initializer is None else initializer,
+                         arg_params=arg_params, aux_params=aux_params,
                          allow_missing=allow_missing, force_init=force_init)
         self.init_optimizer(kvstore=kvstore, optimizer=optimizer, optimizer_params=optimizer_params)
         if monitor is not None:

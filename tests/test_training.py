@@ -974,3 +974,21 @@ def test_module_feeds_multiple_inputs_by_name():
     batch = sn.io.DataBatch([xa[:4], xb[:4]], [np.zeros(4)])    # no names: the bind order (a, b)
     mod.forward(batch, is_train=False)
     np.testing.assert_allclose(mod.get_outputs()[0], out[:4], rtol=1e-5)
+
+
+def test_set_params_with_allow_missing_keeps_the_others():
+    """MXNet 1.9.1 (measured): set_params(..., allow_missing=True) leaves the parameters it
+    was not given as they are; init_params(..., allow_missing=True) initializes them; a
+    given dict, even empty, must hold every parameter of its kind otherwise."""
+    net = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=2, name="fc"),
+                            name="softmax")
+    mod = sn.Module(net)
+    mod.bind([("data", (3, 4))], [("softmax_label", (3,))])
+    mod.init_params(arg_params={"fc_weight": np.full((2, 4), 5.0), "fc_bias": np.full(2, 7.0)})
+    mod.set_params({"fc_weight": np.ones((2, 4))}, {}, allow_missing=True)
+    arg = mod.get_params()[0]
+    assert (arg["fc_bias"] == 7).all() and (arg["fc_weight"] == 1).all()
+    mod.init_params(arg_params={"fc_weight": np.ones((2, 4))}, allow_missing=True, force_init=True)
+    assert (mod.get_params()[0]["fc_bias"] == 0).all()
+    with pytest.raises(sn.BindError, match="'fc_weight' is not presented"):
+        mod.set_params({}, {})
