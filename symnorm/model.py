@@ -13,9 +13,14 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
     each atomically: a crash never leaves a half-written file in place of a good one."""
     if symbol is not None:
         symbol.save("%s-symbol.json" % prefix)
+    save_params("%s-%04d.params" % (prefix, epoch), arg_params, aux_params)
+
+
+def save_params(fname, arg_params, aux_params=None):
+    """``arg_params``/``aux_params`` to a .params file with arg:/aux: names, atomically."""
     blob = {"arg:%s" % k: np.asarray(v) for k, v in arg_params.items()}
     blob.update({"aux:%s" % k: np.asarray(v) for k, v in (aux_params or {}).items()})
-    nd.save("%s-%04d.params" % (prefix, epoch), blob)
+    nd.save(fname, blob)
 
 
 def load_params(fname):
@@ -40,7 +45,7 @@ def load_checkpoint(prefix, epoch):
     return symbol, arg, aux
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_params"]
+__all__ = ["save_checkpoint", "load_checkpoint", "save_params", "load_params"]
 
 
 def label_variables(symbol) -> list:

@@ -21,7 +21,7 @@ from .callback import BatchEndParam, Progress
 from .errors import BindError
 from .executor import cpu
 from .io import DataDesc
-from .model import load_checkpoint, save_checkpoint
+from .model import load_checkpoint, load_params, save_checkpoint, save_params
 
 _LOG = logging.getLogger("symnorm")
 
@@ -349,24 +349,11 @@ class Module:
 
     def save_params(self, fname):
         """Parameters and aux states to an MXNet ``.params`` file (``arg:``/``aux:`` keys)."""
-        from . import nd
-        arg, aux = self.get_params()
-        nd.save(fname, dict([("arg:" + k, v) for k, v in arg.items()] +
-                            [("aux:" + k, v) for k, v in aux.items()]))
+        save_params(fname, *self.get_params())
 
     def load_params(self, fname):
         """Parameters and aux states from a ``.params`` file (``save_params``'s or MXNet's)."""
-        from . import nd
-        saved = nd.load(fname)
-        if not isinstance(saved, dict):
-            raise nd.ParamsFileError("%s: an unnamed list of arrays, not parameters" % fname)
-        arg, aux = {}, {}
-        for key, value in saved.items():
-            kind, _, name = key.partition(":")
-            if kind not in ("arg", "aux") or not name:
-                raise nd.ParamsFileError("%s: key %r is not arg:<name> or aux:<name>" % (fname, key))
-            (arg if kind == "arg" else aux)[name] = value
-        self.set_params(arg, aux)
+        self.set_params(*load_params(fname))
 
     def install_monitor(self, mon):
         """Watch every op output: ``mon`` is a callable ``(name, array)`` or an object with
