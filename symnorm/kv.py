@@ -164,16 +164,8 @@ class KVStore:
                                    % (what, ", ".join(map(str, bad))))
 
     def reduce_metric(self, metric):
-        """Sum a metric's counts across ranks (CompositeEvalMetric: each part)."""
-        parts = getattr(metric, "metrics", None) or [metric]
-        for m in parts:
-            buf = np.array([m.sum_metric, m.num_inst, *m._earlier], np.float64)
-            self.collective.allreduce_sum(buf)
-            m.sum_metric, m.num_inst = float(buf[0]), int(buf[1])
-            m._earlier = (float(buf[2]), int(buf[3]))
-            for counts in ("_counts", "_global_counts"):       # F1's confusion counts
-                if hasattr(m, counts):
-                    self.collective.allreduce_sum(getattr(m, counts))
+        """Sum a metric's counts across ranks (each part of a CompositeEvalMetric)."""
+        metric._reduce(self.collective.allreduce_sum)
 
     def barrier(self):
         """Wait until every rank gets here."""

@@ -28,12 +28,24 @@ class EvalMetric:
         self.num_inst = 0
         self.sum_metric = 0.0
 
+    def _from_sums(self, total, count):
+        """The metric's value from a sum over ``count`` instances (the mean)."""
+        return total / count if count else float("nan")
+
     def get(self):
-        return self.name, (self.sum_metric / self.num_inst if self.num_inst else float("nan"))
+        return self.name, self._from_sums(self.sum_metric, self.num_inst)
 
     def get_global(self):
-        total, count = self._earlier[0] + self.sum_metric, self._earlier[1] + self.num_inst
-        return self.name, (total / count if count else float("nan"))
+        return self.name, self._from_sums(self._earlier[0] + self.sum_metric,
+                                          self._earlier[1] + self.num_inst)
+
+    def _reduce(self, allreduce_sum):
+        """Sum this metric's counts across data-parallel ranks (``allreduce_sum`` sums a
+        float64 array in place)."""
+        buf = numpy.array([self.sum_metric, self.num_inst, *self._earlier], numpy.float64)
+        allreduce_sum(buf)
+        self.sum_metric, self.num_inst = float(buf[0]), int(buf[1])
+        self._earlier = (float(buf[2]), int(buf[3]))
 
     def get_name_value(self):
         """``[(name, value)]`` pairs (several for a composite metric)."""
@@ -164,12 +176,8 @@ class Perplexity(EvalMetric):
         self.sum_metric += float(-numpy.log(numpy.maximum(1e-10, p[keep])).sum())
         self.num_inst += int(keep.sum())
 
-    def get(self):
-        return self.name, (math.exp(self.sum_metric / self.num_inst) if self.num_inst else float("nan"))
-
-    def get_global(self):
-        total, count = self._earlier[0] + self.sum_metric, self._earlier[1] + self.num_inst
-        return self.name, (math.exp(total / count) if count else float("nan"))
+    def _from_sums(self, total, count):
+        return math.exp(total / count) if count else float("nan")
 
 
 class F1(EvalMetric):
@@ -190,6 +198,11 @@ class F1(EvalMetric):
     def reset_local(self):
         super().reset_local()
         self._counts = numpy.zeros(3)
+
+    def _reduce(self, allreduce_sum):
+        super()._reduce(allreduce_sum)
+        allreduce_sum(self._counts)
+        allreduce_sum(self._global_counts)
 
     @staticmethod
     def _f1(counts):
@@ -266,10 +279,7 @@ class CustomMetric(EvalMetric):
 
 def np_metric(numpy_feval, name=None, allow_extra_outputs=False):
     """MXNet's ``mx.metric.np``: a ``CustomMetric`` over numpy arrays."""
-    def feval(label, pred):
-        return numpy_feval(label, pred)
-    feval.__name__ = numpy_feval.__name__
-    return CustomMetric(feval, name, allow_extra_outputs)
+    return CustomMetric(numpy_feval, name, allow_extra_outputs)
 
 
 class CompositeEvalMetric(EvalMetric):
@@ -289,6 +299,10 @@ class CompositeEvalMetric(EvalMetric):
     def reset_local(self):
         for m in self.metrics:
             m.reset_local()
+
+    def _reduce(self, allreduce_sum):
+        for m in self.metrics:
+            m._reduce(allreduce_sum)
 
     def update(self, labels, preds):
         for m in self.metrics:
