@@ -23,7 +23,7 @@ class Speedometer:
     ``Batch [0-b]``; ``Iter[e] Batch [b]`` without a metric."""
     def __init__(self, batch_size, frequent=50, auto_reset=True, logger=None):
         self.batch_size, self.frequent, self.auto_reset = batch_size, frequent, auto_reset
-        self.logger = logger or logging.getLogger("symnorm")
+        self.logger = logger or _LOG
         self.init = False
         self.tic = 0.0
         self.last_count = 0
