@@ -18,7 +18,12 @@ def _rms(x):
 
 
 class Monitor:
+    """Collect ``stat_func(array)`` (default: RMS, MXNet's ``norm/sqrt(size)``) of every op
+    output and argument whose name matches ``pattern``, on every ``interval``-th batch."""
     def __init__(self, interval, stat_func=None, pattern=".*", sort=False, monitor_all=False):
+        if int(interval) < 1:
+            raise ValueError("Monitor: interval must be a positive number of batches, got %r"
+                             % (interval,))
         self.interval, self.stat_func = interval, stat_func or _rms
         self.pattern, self.sort, self.monitor_all = re.compile(pattern), sort, monitor_all
         self.exes, self.queue = [], []

@@ -953,6 +953,8 @@ def test_mxnet_style_monitor_in_fit(caplog):
     assert all(float(l[3]) > 0 for l in lines)
     w = np.arange(6.0)
     assert abs(sn.monitor._rms(w) - np.linalg.norm(w) / np.sqrt(6)) < 1e-12
+    with pytest.raises(ValueError, match="interval must be a positive number of batches, got 0"):
+        sn.mon.Monitor(0)
 
 
 def test_module_feeds_multiple_inputs_by_name():
