@@ -91,14 +91,16 @@ class Module:
     # ------------------------------------------------------------------ binding
     def bind(self, data_shapes, label_shapes=None, for_training=True, inputs_need_grad=False,
              force_rebind=False, shared_module=None, grad_req="write"):
-        """Allocate the executor for these input shapes."""
+        """Allocate the executor for these input shapes.  Parameters that are already
+        initialized (by ``init_params``, or by ``Module.load``) are applied to it, as in
+        MXNet; a rebind that would change a parameter's shape raises and changes nothing."""
         if self.binded and not force_rebind:
             warnings.warn("Module is already bound; pass force_rebind=True to rebind", stacklevel=2)
             return
-        self._data_shapes = _descs(data_shapes)
-        self._label_shapes = [d for d in _descs(label_shapes) if d.name in self._label_names]
-        shapes = {d.name: d.shape for d in self._data_shapes + self._label_shapes}
-        types = {d.name: getattr(d, "dtype", np.float32) for d in self._data_shapes}
+        data_descs = _descs(data_shapes)
+        label_descs = [d for d in _descs(label_shapes) if d.name in self._label_names]
+        shapes = {d.name: d.shape for d in data_descs + label_descs}
+        types = {d.name: getattr(d, "dtype", np.float32) for d in data_descs}
         reqs = {}
         pinned = _pinned_arguments(self._symbol)     # fix_gamma gammas: never trained, stay 1
         for name in self._symbol.list_arguments():
@@ -109,17 +111,47 @@ class Module:
                 reqs[name] = "null"
             else:
                 reqs[name] = grad_req
-        old = self._exec
-        self._exec = self._symbol.simple_bind(cpu(), grad_req=reqs, type_dict=types, **shapes)
-        if old is not None:                 # a rebind keeps the parameters
-            self._exec.copy_params_from({k: old.arg_dict[k] for k in self._param_names},
-                                        dict(old.aux_dict))
+        new = self._symbol.simple_bind(cpu(), grad_req=reqs, type_dict=types, **shapes)
+        # the values the new executor starts from: the bound ones, else those Module.load read
+        if self._exec is not None:
+            values = ({k: self._exec.arg_dict[k] for k in self._param_names}, dict(self._exec.aux_dict))
+        else:
+            values = self._preloaded
+        if values is not None:
+            self._check_param_shapes(new, values, "bind(%s)" % _fmt_shapes(shapes))
+            new.copy_params_from(*values, allow_extra_params=True)
+            if self.params_initialized:
+                self._preloaded = None
+        self._exec = new
+        self._data_shapes, self._label_shapes = data_descs, label_descs
         self.for_training, self.binded = for_training, True
         self.inputs_need_grad = inputs_need_grad
 
-    def _need(self, what):
+    def _check_param_shapes(self, executor, values, what):
+        """Raise unless every parameter and aux state in ``values`` (arg, aux) keeps its
+        shape in ``executor``: new input shapes must not silently replace trained values."""
+        for given, bound in zip(values, (executor.arg_dict, executor.aux_dict)):
+            for name, value in given.items():
+                if name in bound and tuple(np.shape(value)) != bound[name].shape:
+                    raise BindError(
+                        "Module.%s: parameter %r would change shape from %s to %s; the input "
+                        "shapes must keep every parameter's shape (bind a new Module for another "
+                        "network input)" % (what, name, tuple(np.shape(value)), bound[name].shape))
+
+    def _reshape_executor(self, shapes, what):
+        """The executor for new input ``shapes``, parameters shared; raises (changing
+        nothing) when a parameter or aux state would change shape."""
+        new = self._exec.reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
+        self._check_param_shapes(new, ({k: self._exec.arg_dict[k] for k in self._param_names},
+                                       self._exec.aux_dict), what)
+        return new
+
+    def _need(self, what, params=False):
         if not self.binded:
             raise BindError("Module: call bind() before %s" % what)
+        if params and not self.params_initialized:
+            raise BindError("Module: call init_params() (or set_params) before %s: the "
+                            "parameters are not initialized" % what)
 
     # ------------------------------------------------------------------ parameters
     def init_params(self, initializer=_DEFAULT_INIT, arg_params=None, aux_params=None,
@@ -163,7 +195,7 @@ class Module:
 
     def get_params(self):
         """Copies of ``(arg_params, aux_params)``."""
-        self._need("get_params")
+        self._need("get_params", params=True)
         return ({k: self._exec.arg_dict[k].copy() for k in self._param_names},
                 {k: self._exec.aux_dict[k].copy() for k in self._aux_names})
 
@@ -178,7 +210,7 @@ class Module:
         """Create the optimizer; ``rescale_grad`` defaults to 1/batch size, as in MXNet."""
         if self.optimizer_initialized and not force_init:
             return
-        self._need("init_optimizer")
+        self._need("init_optimizer", params=True)
         from . import kv as _kv
         self._kv = _kv.create(kvstore) if kvstore is not None else _kv.create("local")
         params = dict(optimizer_params)
@@ -189,11 +221,8 @@ class Module:
         idx2name = dict(enumerate(self._param_names))
         if isinstance(optimizer, _opt.Optimizer):
             self._optimizer = optimizer
-            if not optimizer.idx2name:
-                optimizer.idx2name = idx2name
-                optimizer.sym_info = (self._symbol.attr_dict(), self._symbol.list_arguments())
-                optimizer.set_lr_mult({})
-                optimizer.set_wd_mult({})
+            if not optimizer.idx2name:      # made without names: keep the user's multipliers
+                optimizer.bind_names(idx2name, self._symbol)
         else:
             self._optimizer = _opt.create(optimizer, param_idx2name=idx2name, sym=self._symbol, **params)
         self._states = {}
@@ -289,14 +318,16 @@ class Module:
         if data_batch.label is not None:
             labels = [d.name for d in (data_batch.provide_label or self._label_shapes)] or self._label_names
             feeds.update((k, v) for k, v in zip(labels, data_batch.label) if k in self._label_names)
-        batch = len(data_batch.data[0])
-        if batch != self._exec.arg_dict[self._data_names[0]].shape[0]:
-            shapes = {k: v.shape for k, v in feeds.items()}
-            self._exec = self._exec.reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
+        shapes = {k: np.shape(v) for k, v in feeds.items()}
+        if any(self._exec.arg_dict[k].shape != shape for k, shape in shapes.items()
+               if k in self._exec.arg_dict):
+            self._exec = self._reshape_executor(shapes, "forward(%s)" % _fmt_shapes(shapes))
         return feeds
 
     def forward(self, data_batch, is_train=None):
-        self._need("forward")
+        """Run the bound network on ``data_batch``; a batch of other input shapes rebinds
+        (parameters shared, never re-initialized: a shape change of any parameter raises)."""
+        self._need("forward", params=True)
         is_train = self.for_training if is_train is None else is_train
         feeds = self._feed(data_batch)          # may swap in a reshaped executor
         self._exec.forward(is_train=is_train, **feeds)
@@ -342,10 +373,11 @@ class Module:
     def reshape(self, data_shapes, label_shapes=None):
         """Rebind for new input shapes (a new batch size, say), keeping the parameters."""
         self._need("reshape")
-        self._data_shapes = _descs(data_shapes)
-        self._label_shapes = [d for d in _descs(label_shapes) if d.name in self._label_names]
-        shapes = {d.name: d.shape for d in self._data_shapes + self._label_shapes}
-        self._exec = self._exec.reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
+        data_descs = _descs(data_shapes)
+        label_descs = [d for d in _descs(label_shapes) if d.name in self._label_names]
+        shapes = {d.name: d.shape for d in data_descs + label_descs}
+        self._exec = self._reshape_executor(shapes, "reshape(%s)" % _fmt_shapes(shapes))
+        self._data_shapes, self._label_shapes = data_descs, label_descs
 
     def save_params(self, fname):
         """Parameters and aux states to an MXNet ``.params`` file (``arg:``/``aux:`` keys)."""
@@ -511,6 +543,10 @@ class Module:
         sym, arg, aux = load_checkpoint(prefix, epoch)
         mod = Module(sym, **kwargs)
         mod._preloaded = (arg, aux)
+        # as in MXNet, a checkpoint holding every parameter counts as initialized: bind
+        # applies it (and init_params leaves it alone unless force_init)
+        mod.params_initialized = (all(n in arg for n in mod._param_names)
+                                  and all(n in aux for n in mod._aux_names))
         if load_optimizer_states:
             fname = "%s-%04d.states" % (prefix, epoch)
             if not os.path.exists(fname):
@@ -519,6 +555,10 @@ class Module:
                                         "save_optimizer_states=True))" % fname)
             mod._preloaded_states = fname
         return mod
+
+
+def _fmt_shapes(shapes: dict) -> str:
+    return ", ".join("%s=%s" % (k, tuple(v)) for k, v in shapes.items())
 
 
 def _call(callbacks, *args):

@@ -14,6 +14,7 @@ MXNet 1.9.1's kernels do (checked against MXNet with both set).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -28,19 +29,31 @@ def register(cls):
 
 class Optimizer:
     """Base optimizer: learning rate and schedule, weight decay, multipliers, gradient preprocessing."""
-    def __init__(self, learning_rate=0.01, wd=0.0, rescale_grad=1.0, clip_gradient=None,
+    def __init__(self, learning_rate=None, wd=0.0, rescale_grad=1.0, clip_gradient=None,
                  lr_scheduler=None, param_idx2name=None, sym=None, begin_num_update=0,
                  multi_precision=False, param_dict=None):
+        # MXNet 1.9.1: without ``learning_rate`` a schedule's own ``base_lr`` is the rate
+        # (0.01 when there is no schedule); a given ``learning_rate`` overrides the
+        # schedule's base_lr, with a warning when they differ
+        if learning_rate is None:
+            learning_rate = lr_scheduler.base_lr if lr_scheduler is not None else 0.01
+        elif lr_scheduler is not None and lr_scheduler.base_lr != learning_rate:
+            warnings.warn("learning rate from ``lr_scheduler`` (%g) has been overwritten by "
+                          "``learning_rate`` in optimizer (%g)" % (lr_scheduler.base_lr, learning_rate),
+                          stacklevel=3)
+            lr_scheduler.base_lr = learning_rate
         self.lr, self.wd = learning_rate, wd
         self.rescale_grad, self.clip_gradient = rescale_grad, clip_gradient
         self.lr_scheduler = lr_scheduler
-        if lr_scheduler is not None:
-            lr_scheduler.base_lr = learning_rate
         self.num_update = begin_num_update
         self._index_update_count: dict = {}
         self.idx2name = dict(param_idx2name or {})
         self.lr_mult: dict = {}
         self.wd_mult: dict = {}
+        # what the user gave set_lr_mult/set_wd_mult: kept, so that filling in the
+        # parameter names later (Module.init_optimizer) re-derives the defaults around them
+        self._user_lr_mult: dict = {}
+        self._user_wd_mult: dict = {}
         self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else None
         self.set_lr_mult({})
         self.set_wd_mult({})
@@ -65,18 +78,33 @@ class Optimizer:
         return out
 
     def set_lr_mult(self, args_lr_mult):
-        """Per-parameter learning-rate multipliers (names or indices)."""
+        """Per-parameter learning-rate multipliers (names or indices), over the symbol's
+        ``__lr_mult__`` attributes.  Replaces the multipliers given by an earlier call."""
+        self._user_lr_mult = dict(args_lr_mult)
         self.lr_mult = self._from_attrs("__lr_mult__")
-        self.lr_mult.update(args_lr_mult)
+        self.lr_mult.update(self._user_lr_mult)
 
     def set_wd_mult(self, args_wd_mult):
-        """Per-parameter weight-decay multipliers; see the module docstring for the default."""
+        """Per-parameter weight-decay multipliers, over the default (see the module
+        docstring) and the symbol's ``__wd_mult__`` attributes.  Replaces the multipliers
+        given by an earlier call."""
+        self._user_wd_mult = dict(args_wd_mult)
         self.wd_mult = {}
         for n in self.idx2name.values():
             if not (n.endswith("_weight") or n.endswith("_gamma")):
                 self.wd_mult[n] = 0.0
         self.wd_mult.update(self._from_attrs("__wd_mult__"))
-        self.wd_mult.update(args_wd_mult)
+        self.wd_mult.update(self._user_wd_mult)
+
+    def bind_names(self, idx2name: dict, sym=None):
+        """Name the parameters (index -> name) when the optimizer was made before its
+        module: the default multipliers are derived for those names, and what the user
+        set with ``set_lr_mult``/``set_wd_mult`` is kept on top of them."""
+        self.idx2name = dict(idx2name)
+        if sym is not None:
+            self.sym_info = (sym.attr_dict(), sym.list_arguments())
+        self.set_lr_mult(self._user_lr_mult)
+        self.set_wd_mult(self._user_wd_mult)
 
     def _mult(self, table, index):
         if index in table:

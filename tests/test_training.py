@@ -239,7 +239,7 @@ def test_schedulers():
     c = sn.lr_scheduler.CosineScheduler(max_update=100, base_lr=1.0, final_lr=0.0,
                                         warmup_steps=10, warmup_begin_lr=0.0)
     assert c(5) == 0.5 and c(10) == 1.0 and abs(c(55) - 0.5) < 1e-9 and c(100) == 0.0
-    opt = sn.optimizer.SGD(learning_rate=2.0, lr_scheduler=sn.lr_scheduler.FactorScheduler(1, 0.5))
+    opt = sn.optimizer.SGD(learning_rate=2.0, lr_scheduler=sn.lr_scheduler.FactorScheduler(1, 0.5, base_lr=2.0))
     w = np.zeros(1)
     for expect in (-2.0, -3.0, -3.5):          # updates 1, 2, 3: lr 2, 1, 0.5
         opt.update(0, w, np.ones(1), None)

@@ -1,0 +1,138 @@
+"""Module never trains or predicts on silently wrong parameters (issue 15): rebinds keep or
+refuse, checkpoints load into the executor, user multipliers survive, schedules give the
+rate, updates are all-or-nothing, iterators report padding as MXNet does."""
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+import symnorm as sn
+from symnorm.errors import BindError
+from symnorm.io import DataBatch
+
+
+def _mlp(hidden=3):
+    data = sn.sym.Variable("data")
+    net = sn.sym.FullyConnected(sn.sym.Flatten(data), num_hidden=hidden, name="fc")
+    return sn.sym.SoftmaxOutput(net, name="softmax")
+
+
+def _batch(shape, seed=0):
+    rs = np.random.RandomState(seed)
+    return DataBatch([rs.rand(*shape).astype(np.float32)], [np.zeros(shape[0], np.float32)])
+
+
+def _bound(shape=(8, 1, 8, 8)):
+    mod = sn.Module(_mlp())
+    mod.bind([("data", shape)], [("softmax_label", (shape[0],))])
+    mod.init_params(sn.init.Xavier())
+    return mod
+
+
+# ---------------------------------------------------------------- item 1: rebinds
+@pytest.mark.parametrize("how", ["forward", "predict", "score", "reshape", "bind"])
+def test_a_rebind_that_changes_a_parameter_shape_raises_and_changes_nothing(how):
+    mod = _bound()
+    arg0, aux0 = mod.get_params()
+    exec0 = mod._exec
+    other = (4, 1, 9, 9)                  # fc_weight would become (3, 81)
+    it = sn.io.NDArrayIter(np.ones(other, np.float32), np.zeros(4), batch_size=4)
+    with pytest.raises(BindError, match=r"'fc_weight' would change shape from \(3, 64\) to \(3, 81\)"):
+        if how == "forward":
+            mod.forward(_batch(other), is_train=False)
+        elif how == "predict":
+            mod.predict(it)
+        elif how == "score":
+            mod.score(it, "acc")
+        elif how == "reshape":
+            mod.reshape([("data", other)], [("softmax_label", (4,))])
+        else:
+            mod.bind([("data", other)], [("softmax_label", (4,))], force_rebind=True)
+    assert mod._exec is exec0 and mod.data_shapes[0].shape == (8, 1, 8, 8)
+    mod.forward(_batch((8, 1, 8, 8)), is_train=False)       # the bound shape still runs
+    arg1, _ = mod.get_params()
+    for k in arg0:
+        np.testing.assert_array_equal(arg1[k], arg0[k])
+    assert np.abs(arg1["fc_weight"]).sum() > 0
+
+
+def test_a_rebind_that_keeps_parameter_shapes_keeps_every_trained_value():
+    data = sn.sym.Variable("data")
+    conv = sn.sym.Convolution(data, num_filter=2, kernel=(3, 3), pad=(1, 1), name="conv")
+    bn = sn.sym.BatchNorm(conv, fix_gamma=False, name="bn")
+    net = sn.sym.SoftmaxOutput(sn.sym.mean(bn, axis=(2, 3)), name="softmax")
+    mod = sn.Module(net)
+    mod.bind([("data", (8, 1, 8, 8))], [("softmax_label", (8,))])
+    mod.init_params(sn.init.Xavier())
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.1})
+    mod.forward_backward(_batch((8, 1, 8, 8)))
+    mod.update()
+    arg0, aux0 = mod.get_params()
+    for shape in [(4, 1, 9, 9), (3, 1, 5, 7), (8, 1, 8, 8)]:     # per-sample shapes change too
+        mod.forward(_batch(shape), is_train=False)
+        assert mod.get_outputs()[0].shape == (shape[0], 2)
+    arg1, aux1 = mod.get_params()
+    for a, b in ((arg0, arg1), (aux0, aux1)):
+        for k in a:
+            np.testing.assert_array_equal(b[k], a[k])
+
+
+# ---------------------------------------------------------------- item 2: load then bind
+def test_module_load_then_bind_runs_on_the_loaded_weights(tmp_path):
+    mod = _bound()
+    mod.save_checkpoint(str(tmp_path / "m"), 3)
+    want = mod.predict(sn.io.NDArrayIter(_batch((8, 1, 8, 8)).data[0], batch_size=8))
+    loaded = sn.Module.load(str(tmp_path / "m"), 3)
+    loaded.bind([("data", (8, 1, 8, 8))], for_training=False)
+    it = sn.io.NDArrayIter(_batch((8, 1, 8, 8)).data[0], np.zeros(8), batch_size=8)
+    np.testing.assert_array_equal(loaded.predict(it), want)
+    assert loaded.score(it, "acc")[0][0] == "accuracy"
+    np.testing.assert_array_equal(loaded.get_params()[0]["fc_weight"], mod.get_params()[0]["fc_weight"])
+    loaded.init_params()                     # MXNet: already initialized, ignored
+    np.testing.assert_array_equal(loaded.get_params()[0]["fc_weight"], mod.get_params()[0]["fc_weight"])
+
+
+def test_forward_before_init_params_raises():
+    mod = sn.Module(_mlp())
+    mod.bind([("data", (8, 1, 8, 8))], [("softmax_label", (8,))])
+    with pytest.raises(BindError, match="init_params"):
+        mod.forward(_batch((8, 1, 8, 8)))
+    with pytest.raises(BindError, match="init_params"):
+        mod.predict(sn.io.NDArrayIter(np.ones((8, 1, 8, 8)), batch_size=8))
+
+
+# ---------------------------------------------------------------- item 3: user multipliers
+def test_user_multipliers_on_an_optimizer_object_survive_fit():
+    data = sn.sym.Variable("data")
+    bn = sn.sym.BatchNorm(sn.sym.FullyConnected(data, num_hidden=4, name="fc"), fix_gamma=False, name="bn")
+    net = sn.sym.SoftmaxOutput(sn.sym.FullyConnected(bn, num_hidden=2, name="out"), name="softmax")
+    opt = sn.optimizer.SGD(learning_rate=0.5, wd=0.1)
+    opt.set_lr_mult({"bn_gamma": 0.0, "bn_beta": 0.0})        # the forum's BN freeze
+    opt.set_wd_mult({"bn_gamma": 0.0})
+    mod = sn.Module(net)
+    rs = np.random.RandomState(0)
+    it = sn.io.NDArrayIter(rs.rand(16, 5).astype(np.float32), (np.arange(16) % 2).astype(np.float32), batch_size=8)
+    mod.bind(it.provide_data, it.provide_label)
+    mod.init_params(sn.init.Xavier())
+    gamma0, beta0 = (mod.get_params()[0][k].copy() for k in ("bn_gamma", "bn_beta"))
+    mod.fit(it, num_epoch=2, optimizer=opt, progress=False)
+    arg = mod.get_params()[0]
+    np.testing.assert_array_equal(arg["bn_gamma"], gamma0)
+    np.testing.assert_array_equal(arg["bn_beta"], beta0)
+    assert opt.lr_mult["bn_gamma"] == 0.0 and opt.wd_mult["bn_gamma"] == 0.0
+    assert opt.wd_mult["fc_bias"] == 0.0 and "fc_weight" not in opt.wd_mult   # defaults derived
+
+
+# ---------------------------------------------------------------- item 10: schedule's rate
+def test_a_schedule_without_learning_rate_gives_the_rate_as_in_mxnet():
+    sched = sn.lr_scheduler.FactorScheduler(step=1, base_lr=1024)
+    opt = sn.optimizer.SGD(lr_scheduler=sched)
+    assert opt.learning_rate == 1024 and sched.base_lr == 1024       # MXNet 1.9.1: 1024 1024
+    assert sn.optimizer.create("sgd", lr_scheduler=sn.lr_scheduler.FactorScheduler(1, base_lr=7)).learning_rate == 7
+    assert sn.optimizer.SGD().learning_rate == 0.01
+    with pytest.warns(UserWarning, match="overwritten"):
+        opt = sn.optimizer.SGD(learning_rate=0.5, lr_scheduler=sn.lr_scheduler.FactorScheduler(1, base_lr=7))
+    assert opt.learning_rate == 0.5
+    with pytest.warns(UserWarning, match="overwritten"):        # Adam's own default wins (MXNet)
+        assert sn.optimizer.Adam(lr_scheduler=sn.lr_scheduler.FactorScheduler(1, base_lr=7)).learning_rate == 0.001
