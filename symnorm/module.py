@@ -22,6 +22,7 @@ from .errors import BindError
 from .executor import cpu
 from .io import DataDesc
 from .model import load_checkpoint, load_params, save_checkpoint, save_params
+from .transaction import Transaction, state_arrays
 
 _LOG = logging.getLogger("symnorm")
 
@@ -73,6 +74,7 @@ class Module:
         self._preloaded_states = None   # a .states file from Module.load, applied at init_optimizer
         self._optimizer = None
         self._states: dict = {}
+        self._update_tx = Transaction()     # keeps its backup buffers between updates
         self._kv = None
         self._data_shapes = self._label_shapes = None
 
@@ -341,20 +343,31 @@ class Module:
         self.backward()
 
     def update(self):
-        """One optimizer step on every trainable parameter that has a gradient."""
+        """One optimizer step on every trainable parameter that has a gradient, all or
+        nothing: if it fails (an exception, or Ctrl-C) no parameter, optimizer state or
+        update count has changed (``symnorm.transaction``)."""
         if not self.optimizer_initialized:
             raise BindError("Module: call init_optimizer() before update()")
         if self._distributed:           # sum gradients across ranks, in a few big collectives
             self._kv.allreduce_sum([g for g in (self._exec.grad_dict.get(n) for n in self._param_names)
                                     if g is not None])
-        for i, name in enumerate(self._param_names):
-            grad = self._exec.grad_dict.get(name)
-            if grad is None:
-                continue
-            weight = self._exec.arg_dict[name]
-            if i not in self._states:
-                self._states[i] = self._optimizer.create_state(i, weight)
-            self._optimizer.update(i, weight, grad, self._states[i])
+        # all or nothing: an exception midway puts back every weight, state and counter
+        # changed so far; Ctrl-C is held until the step has landed whole
+        with self._update_tx as tx:
+            tx.snapshot(self._optimizer)
+            tx.snapshot(self._states)
+            if self._optimizer.lr_scheduler is not None:
+                tx.snapshot(self._optimizer.lr_scheduler)
+            for i, name in enumerate(self._param_names):
+                grad = self._exec.grad_dict.get(name)
+                if grad is None:
+                    continue
+                weight = self._exec.arg_dict[name]
+                if i not in self._states:
+                    self._states[i] = self._optimizer.create_state(i, weight)
+                state = self._states[i]
+                tx.save(weight, *state_arrays(state))
+                self._optimizer.update(i, weight, grad, state)
         if self._distributed and self._aux_names:    # keep plain BatchNorm statistics in step
             self._kv.average([self._exec.aux_dict[n] for n in self._aux_names])
 

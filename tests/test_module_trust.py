@@ -136,3 +136,80 @@ def test_a_schedule_without_learning_rate_gives_the_rate_as_in_mxnet():
     assert opt.learning_rate == 0.5
     with pytest.warns(UserWarning, match="overwritten"):        # Adam's own default wins (MXNet)
         assert sn.optimizer.Adam(lr_scheduler=sn.lr_scheduler.FactorScheduler(1, base_lr=7)).learning_rate == 0.001
+
+
+# ---------------------------------------------------------------- item 6: all-or-nothing update
+def _trained(optimizer="adam"):
+    data = sn.sym.Variable("data")
+    h = sn.sym.Activation(sn.sym.FullyConnected(data, num_hidden=6, name="fc1"), act_type="relu")
+    h = sn.sym.BatchNorm(h, fix_gamma=False, name="bn")
+    net = sn.sym.SoftmaxOutput(sn.sym.FullyConnected(h, num_hidden=3, name="fc2"), name="softmax")
+    mod = sn.Module(net)
+    mod.bind([("data", (8, 5))], [("softmax_label", (8,))])
+    sn.random.seed(7)
+    mod.init_params(sn.init.Xavier())
+    mod.init_optimizer(optimizer=optimizer, optimizer_params={"learning_rate": 0.1})
+    rs = np.random.RandomState(1)
+    batch = DataBatch([rs.rand(8, 5).astype(np.float32)], [(np.arange(8) % 3).astype(np.float32)])
+    for _ in range(2):
+        mod.forward_backward(batch)
+        mod.update()
+    mod.forward_backward(batch)
+    return mod
+
+
+def _everything(mod):
+    """Every parameter, optimizer state and counter, copied."""
+    arg, aux = mod.get_params()
+    states = {i: [a.copy() for a in sn.transaction.state_arrays(s)] for i, s in mod._states.items()}
+    opt = mod._optimizer
+    return arg, aux, states, dict(opt._index_update_count), opt.num_update
+
+
+def _assert_same(a, b):
+    for x, y in zip(a[:2], b[:2]):
+        assert x.keys() == y.keys()
+        for k in x:
+            np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+    assert a[2].keys() == b[2].keys()
+    for i in a[2]:
+        for p, q in zip(a[2][i], b[2][i]):
+            np.testing.assert_array_equal(p, q)
+    assert a[3:] == b[3:]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "nadam", "rmsprop"])
+def test_an_update_that_raises_midway_changes_nothing(optimizer):
+    mod = _trained(optimizer)
+    before = _everything(mod)
+    mod._exec.grad_dict["fc2_weight"][...] = 3e38     # overflows in a late parameter's step
+    mod._optimizer.rescale_grad = 100.0
+    before = _everything(mod)
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        mod.update()
+    _assert_same(_everything(mod), before)
+
+
+class _Interrupting(sn.optimizer.SGD):
+    """SGD that sends this process SIGINT while updating parameter ``at``."""
+    def __init__(self, at, **kw):
+        super().__init__(**kw)
+        self.at = at
+
+    def update(self, index, weight, grad, state):
+        if index == self.at:
+            signal.raise_signal(signal.SIGINT)
+        super().update(index, weight, grad, state)
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+@pytest.mark.parametrize("at", range(6))
+def test_ctrl_c_during_an_update_lands_after_the_whole_step(at):
+    ref, mod = _trained("sgd"), _trained("sgd")
+    for m, opt in ((ref, sn.optimizer.SGD(learning_rate=0.1, momentum=0.9)),
+                   (mod, _Interrupting(at, learning_rate=0.1, momentum=0.9))):
+        m.init_optimizer(optimizer=opt, force_init=True)
+    ref.update()
+    with pytest.raises(KeyboardInterrupt):
+        mod.update()
+    _assert_same(_everything(mod), _everything(ref))
