@@ -163,6 +163,25 @@ class KVStore:
                                    "(every rank must build the same graph with the same shapes)"
                                    % (what, ", ".join(map(str, bad))))
 
+    def agree_on_step(self, has_batch: bool, where: str, step: int):
+        """Check that every rank has a batch for this step, or that none has (one tiny
+        all-reduce).  Otherwise every rank raises the same ``DistributedError``, instead
+        of the ranks with data waiting forever (or MPI failing with "Message truncated")
+        in a collective that the others never join."""
+        if self.num_workers == 1:
+            return
+        flags = np.zeros(self.num_workers)
+        flags[self.rank] = 1.0 if has_batch else 0.0
+        self.collective.allreduce_sum(flags)
+        if 0 < flags.sum() < self.num_workers:
+            done = ", ".join(str(r) for r in np.flatnonzero(flags == 0))
+            more = ", ".join(str(r) for r in np.flatnonzero(flags == 1))
+            raise DistributedError(
+                "ranks have unequal numbers of batches in %s: rank(s) %s ran out after %d "
+                "batches while rank(s) %s have more; every rank needs the same number of "
+                "batches per epoch (NDArrayIter(..., num_parts=N, part_index=rank) gives "
+                "equal shards)" % (where, done, step, more))
+
     def reduce_metric(self, metric):
         """Sum a metric's counts across ranks (each part of a CompositeEvalMetric)."""
         metric._reduce(self.collective.allreduce_sum)

@@ -7,6 +7,7 @@ checkpoints.
 (``symnorm.freeze_batchnorm``)."""
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
@@ -470,18 +471,28 @@ class Module:
                       allow_missing, force_rebind, force_init, begin_epoch, num_epoch,
                       validation_metric, monitor, progress, eval_end_callback,
                       eval_batch_end_callback)
-        except Exception as exc:
+        except BaseException as exc:
+            # a rank that leaves fit early in any way (an error, sys.exit in a callback,
+            # Ctrl-C) must not leave the others waiting forever in a collective; a
+            # DistributedError (graph mismatch, unequal batch counts) is raised by every
+            # rank alike, so nobody waits and no abort is needed
             from .kv import DistributedError
-            # one failing rank must not leave the others waiting in a collective; a
-            # DistributedError (graph mismatch) is raised by every rank alike, so no abort
             if self._distributed and not isinstance(exc, DistributedError):
-                import sys
-                import traceback
-                traceback.print_exc()
-                print("symnorm: rank %d failed: %s: %s; aborting the job"
-                      % (self._kv.rank, type(exc).__name__, exc), file=sys.stderr, flush=True)
-                self._kv.collective.abort(1)
+                self._abort_job(exc)
             raise
+
+    def _abort_job(self, exc):
+        """Print why this rank stops and end every rank of the job (MPI_Abort)."""
+        import sys
+        import traceback
+        if isinstance(exc, Exception):
+            traceback.print_exc()
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+        if isinstance(exc, SystemExit) and isinstance(exc.code, int) and exc.code:
+            code = exc.code
+        print("symnorm: rank %d left fit early (%s: %s); aborting the job"
+              % (self._kv.rank, type(exc).__name__, exc), file=sys.stderr, flush=True)
+        self._kv.collective.abort(code)
 
     def _fit(self, train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
              kvstore, optimizer, optimizer_params, initializer, arg_params, aux_params,
@@ -505,7 +516,13 @@ class Module:
             eval_metric.reset()
             loss.reset()
             bar = Progress(total, epoch, enabled=progress and self._rank0)
-            for nbatch, batch in enumerate(train_data):
+            batches = iter(train_data)
+            for nbatch in itertools.count():
+                batch = next(batches, None)
+                if self._distributed:       # every rank must have a batch, or none
+                    self._kv.agree_on_step(batch is not None, "epoch %d" % epoch, nbatch)
+                if batch is None:
+                    break
                 if hasattr(monitor, "tic"):
                     monitor.tic()
                 self.forward_backward(batch)

@@ -59,3 +59,19 @@ def test_data_parallel_example_runs(tmp_path):
 
 
 MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist-t10k")
+
+
+@pytest.mark.parametrize("mode", ["systemexit", "interrupt"])
+def test_a_rank_leaving_fit_by_systemexit_or_ctrl_c_ends_the_job(mode):
+    out = mpirun("early_exit.py", mode, timeout=60)      # the old code hung here
+    assert out.returncode != 0
+    name = "SystemExit" if mode == "systemexit" else "KeyboardInterrupt"
+    assert "rank 1 left fit early (%s" % name in out.stderr, out.stderr[-2000:]
+    assert "finished fit" not in out.stdout
+
+
+def test_unequal_batch_counts_fail_on_every_rank_with_a_message_saying_so():
+    out = mpirun("early_exit.py", "unequal", timeout=60)
+    assert out.returncode != 0
+    assert out.stdout.count("unequal numbers of batches in epoch 0: rank(s) 1 ran out after 3 batches") == 2, \
+        out.stdout + out.stderr[-2000:]
