@@ -42,7 +42,7 @@ def test_graph_mismatch_is_detected_on_every_rank():
 def test_failure_on_one_rank_aborts_the_job_without_hanging():
     out = mpirun("mismatch_and_failure.py", "failure", timeout=60)
     assert out.returncode != 0
-    assert "rank 1 failed: RuntimeError: injected failure" in out.stderr
+    assert "rank 1 left fit early (RuntimeError: injected failure)" in out.stderr
 
 
 def test_data_parallel_example_runs(tmp_path):
