@@ -165,6 +165,8 @@ class Module:
         ``allow_missing``; with ``initializer=None`` the missing ones keep their values
         (what ``set_params(..., allow_missing=True)`` relies on, as in MXNet)."""
         if self.params_initialized and not force_init:
+            warnings.warn("Parameters already initialized and force_init=False. "
+                          "init_params call ignored.", stacklevel=2)     # MXNet's words
             return
         self._need("init_params")
         if arg_params is None and aux_params is None and self._preloaded is not None:
@@ -172,27 +174,31 @@ class Module:
         init = (_init.Uniform(0.01) if initializer is _DEFAULT_INIT else
                 None if initializer is None else _init.create(initializer))
         attrs = self._symbol.attr_dict()
-        for given, names, target, kind in ((arg_params, self._param_names, self._exec.arg_dict, "arg"),
-                                           (aux_params, self._aux_names, self._exec.aux_dict, "aux")):
-            supplied = given is not None
-            given = given or {}
-            extra = [k for k in given if k not in names]
-            if extra and not allow_extra:
-                raise BindError("init_params: %s params %s are not in the symbol (use allow_extra=True)"
-                                % (kind, ", ".join(sorted(extra))))
-            for name in names:
-                arr = target[name]
-                if name in given:
-                    value = np.asarray(given[name])
-                    if value.shape != arr.shape:
-                        raise BindError("init_params: %r has shape %s, the symbol needs %s"
-                                        % (name, value.shape, arr.shape))
-                    np.copyto(arr, value.astype(arr.dtype, copy=False))
-                elif supplied and not allow_missing:
-                    raise BindError("init_params: %r is not presented in the given %s params "
-                                    "(use allow_missing=True to initialize it)" % (name, kind))
-                elif init is not None:
-                    init(_init.InitDesc(name, attrs.get(name, {})), arr)
+        # all or nothing: a bad value or a failing initializer midway puts back every
+        # parameter already written
+        with Transaction() as tx:
+            for given, names, target, kind in ((arg_params, self._param_names, self._exec.arg_dict, "arg"),
+                                               (aux_params, self._aux_names, self._exec.aux_dict, "aux")):
+                supplied = given is not None
+                given = given or {}
+                extra = [k for k in given if k not in names]
+                if extra and not allow_extra:
+                    raise BindError("init_params: %s params %s are not in the symbol (use allow_extra=True)"
+                                    % (kind, ", ".join(sorted(extra))))
+                for name in names:
+                    arr = target[name]
+                    tx.save(arr)
+                    if name in given:
+                        value = np.asarray(given[name])
+                        if value.shape != arr.shape:
+                            raise BindError("init_params: %r has shape %s, the symbol needs %s"
+                                            % (name, value.shape, arr.shape))
+                        np.copyto(arr, value.astype(arr.dtype, copy=False))
+                    elif supplied and not allow_missing:
+                        raise BindError("init_params: %r is not presented in the given %s params "
+                                        "(use allow_missing=True to initialize it)" % (name, kind))
+                    elif init is not None:
+                        init(_init.InitDesc(name, attrs.get(name, {})), arr)
         self.params_initialized = True
         self._preloaded = None
 
@@ -223,6 +229,11 @@ class Module:
             self._start_distributed()
         idx2name = dict(enumerate(self._param_names))
         if isinstance(optimizer, _opt.Optimizer):
+            if optimizer.rescale_grad != params["rescale_grad"]:
+                warnings.warn("Optimizer created manually outside Module but rescale_grad is not "
+                              "normalized to 1.0/batch_size/num_workers (%s vs. %s). Is this "
+                              "intended?" % (optimizer.rescale_grad, params["rescale_grad"]),
+                              stacklevel=2)                          # MXNet's words
             self._optimizer = optimizer
             if not optimizer.idx2name:      # made without names: keep the user's multipliers
                 optimizer.bind_names(idx2name, self._symbol)

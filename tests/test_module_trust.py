@@ -107,7 +107,7 @@ def test_user_multipliers_on_an_optimizer_object_survive_fit():
     data = sn.sym.Variable("data")
     bn = sn.sym.BatchNorm(sn.sym.FullyConnected(data, num_hidden=4, name="fc"), fix_gamma=False, name="bn")
     net = sn.sym.SoftmaxOutput(sn.sym.FullyConnected(bn, num_hidden=2, name="out"), name="softmax")
-    opt = sn.optimizer.SGD(learning_rate=0.5, wd=0.1)
+    opt = sn.optimizer.SGD(learning_rate=0.5, wd=0.1, rescale_grad=0.125)
     opt.set_lr_mult({"bn_gamma": 0.0, "bn_beta": 0.0})        # the forum's BN freeze
     opt.set_wd_mult({"bn_gamma": 0.0})
     mod = sn.Module(net)
@@ -206,10 +206,38 @@ class _Interrupting(sn.optimizer.SGD):
 @pytest.mark.parametrize("at", range(6))
 def test_ctrl_c_during_an_update_lands_after_the_whole_step(at):
     ref, mod = _trained("sgd"), _trained("sgd")
-    for m, opt in ((ref, sn.optimizer.SGD(learning_rate=0.1, momentum=0.9)),
-                   (mod, _Interrupting(at, learning_rate=0.1, momentum=0.9))):
+    for m, opt in ((ref, sn.optimizer.SGD(learning_rate=0.1, momentum=0.9, rescale_grad=0.125)),
+                   (mod, _Interrupting(at, learning_rate=0.1, momentum=0.9, rescale_grad=0.125))):
         m.init_optimizer(optimizer=opt, force_init=True)
     ref.update()
     with pytest.raises(KeyboardInterrupt):
         mod.update()
     _assert_same(_everything(mod), _everything(ref))
+
+
+def test_set_params_with_one_bad_array_changes_nothing():
+    mod = _trained("sgd")
+    before = mod.get_params()
+    arg = {k: v + 1 for k, v in before[0].items()}
+    arg["fc2_weight"] = np.ones((5, 5), np.float32)       # wrong shape, late in the order
+    with pytest.raises(BindError, match="fc2_weight"):
+        mod.set_params(arg, before[1])
+    after = mod.get_params()
+    for k in before[0]:
+        np.testing.assert_array_equal(after[0][k], before[0][k])
+
+
+def test_an_initializer_failing_midway_changes_nothing():
+    mod = _trained("sgd")
+    before = mod.get_params()
+
+    class Failing(sn.init.Xavier):
+        def __call__(self, desc, arr):
+            if desc == "fc2_weight":
+                raise RuntimeError("injected")
+            super().__call__(desc, arr)
+    with pytest.raises(RuntimeError, match="injected"):
+        mod.init_params(Failing(), force_init=True)
+    after = mod.get_params()
+    for k in before[0]:
+        np.testing.assert_array_equal(after[0][k], before[0][k])
