@@ -142,15 +142,24 @@ def save(prefix, epoch, symbol=None, arg_params=None, aux_params=None, states=No
 
 
 _TEMP = r"^\.(%s-(?:symbol\.json|(\d{4,})\.(?:params|states|manifest)))\.(\d{4,})%s$"
+# what fileio.atomic_write (mkstemp: 8 of [a-z0-9_]) leaves when killed while writing one of
+# the set's files on its own (sym.save, nd.save, save_optimizer_states, symnorm < manifests)
+_ATOMIC_TEMP = r"^\.%s-(?:symbol\.json|\d{4,}\.(?:params|states))\.[a-z0-9_]{8}\.tmp$"
 
 
 def _recover(prefix) -> None:
     """Finish or clear what killed saves of ``prefix`` left: roll each committed temp
     forward, delete the rest.  Only names our own temp pattern matches exactly are touched."""
     directory = os.path.dirname(os.path.abspath(prefix))
-    pattern = re.compile(_TEMP % (re.escape(os.path.basename(prefix)), re.escape(TEMP_SUFFIX)))
+    base = re.escape(os.path.basename(prefix))
+    pattern = re.compile(_TEMP % (base, re.escape(TEMP_SUFFIX)))
+    atomic = re.compile(_ATOMIC_TEMP % base)
     changed = False
     for entry in sorted(os.listdir(directory)):
+        if atomic.match(entry):
+            _unlink(os.path.join(directory, entry))
+            changed = True
+            continue
         m = pattern.match(entry)
         if m is None or (m.group(2) is not None and int(m.group(2)) != int(m.group(3))):
             continue
@@ -215,9 +224,10 @@ def _symbol(prefix, epoch, manifest):
         saved = load_json(text)
     except SymnormError as exc:
         raise CheckpointError("%s: the graph it keeps does not load: %s" % (mpath, exc)) from None
+    if any(data is not None and _matches(data, manifest["files"]["symbol"])
+           for data in (_read(path), _read(temp_name(path, epoch)))):
+        return saved                            # (the temp: a read-only directory mid-commit)
     current = _read(path)
-    if current is not None and _matches(current, manifest["files"]["symbol"]):
-        return saved
     try:
         same = current is not None and tojson(load_json(current.decode("utf-8"))) == tojson(saved)
     except (SymnormError, UnicodeDecodeError):
@@ -286,6 +296,8 @@ def _read_manifest(prefix, epoch):
           and all(r in ROLES and isinstance(e, dict) and isinstance(e.get("size"), int)
                   and isinstance(e.get("sha256"), str) for r, e in doc["files"].items())
           and ("symbol" not in doc["files"] or isinstance(doc.get("symbol_json"), str)))
+    if ok and "symbol" in doc["files"]:
+        ok = _matches(doc["symbol_json"].encode("utf-8"), doc["files"]["symbol"])
     if not ok:
         raise CheckpointError("%s: not a symnorm checkpoint manifest (expected %r with the "
                               "params file listed); delete it to load the checkpoint's files "

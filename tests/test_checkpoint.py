@@ -1,8 +1,10 @@
 """Checkpoint sets (symbol + .params + .states) stay one consistent set through a kill -9
 or a failing write at any moment: what loads is the set before the save or the one it
 wrote, never a mix; a set changed behind symnorm's back is refused naming the file."""
+import json
 import os
 import random
+import re
 import signal
 import time
 
@@ -77,6 +79,15 @@ def one_save(seen):
     return set().union(*seen.values())
 
 
+def by_save(seen):
+    """``{save counter: [where it was found]}``: a readable account of a mixed set."""
+    out = {}
+    for where, counters in seen.items():
+        for n in counters:
+            out.setdefault(int(n), []).append(where)
+    return out
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_kill_9_during_checkpoint_saves_leaves_one_consistent_set(tmp_path):
     """A process re-saving one checkpoint set (graph, params, optimizer states; every array
@@ -115,7 +126,7 @@ def test_kill_9_during_checkpoint_saves_leaves_one_consistent_set(tmp_path):
         loaded = stamps_loaded(prefix, 1)
         disk = stamps_on_disk(prefix, 1)
         if len(one_save(loaded)) != 1 or len(one_save(disk)) != 1:
-            mixed.append((trial, loaded, disk))
+            mixed.append("kill %d: loaded %s; on disk %s" % (trial, by_save(loaded), by_save(disk)))
         counter = max(one_save(loaded) | one_save(disk)) + 1
     assert not mixed, "%d of 20 kills left a mixed set; first: %s" % (len(mixed), mixed[0])
     stamp(mod, counter)
@@ -183,3 +194,119 @@ def test_a_failing_write_fsync_or_rename_at_any_step_leaves_the_old_set_or_the_n
         assert not [p for p in os.listdir(tmp_path) if p.startswith(".")], k
         outcomes.add((raised, one_save(loaded).pop()))
     assert outcomes >= {(True, 1), (True, 2)}        # failed before and after the commit
+
+
+def test_a_set_changed_behind_symnorms_back_is_refused_naming_the_file(tmp_path):
+    """A file of a set replaced by another save's, an optimizer-states file left from an
+    earlier save, a corrupt manifest: each refused with CheckpointError naming the file and
+    the manifest.  Without a manifest (MXNet's checkpoint) the files load unchecked.  The
+    files themselves are the bytes the per-file writers produce (what MXNet reads)."""
+    prefix = str(tmp_path / "ck")
+    mod = trained_module()
+    for n in (1, 2):
+        stamp(mod, n)
+        mod.save_checkpoint(prefix, n, save_optimizer_states=True)
+    sn.model.save_params(str(tmp_path / "plain.params"), *mod.get_params())
+    assert (tmp_path / "ck-0002.params").read_bytes() == (tmp_path / "plain.params").read_bytes()
+    assert (tmp_path / "ck-symbol.json").read_text() == mod.symbol.tojson()
+    good = snapshot(tmp_path)
+
+    (tmp_path / "ck-0001.params").write_bytes(good["ck-0002.params"])
+    for load in (lambda: sn.model.load_checkpoint(prefix, 1), lambda: sn.Module.load(prefix, 1)):
+        with pytest.raises(sn.CheckpointError, match=r"checkpoint .*ck-0001 is not one consistent "
+                           r"set: .*ck-0001.params differs .*ck-0001.manifest recorded"):
+            load()
+    restore(tmp_path, good)
+    (tmp_path / "ck-0001.states").write_bytes(good["ck-0002.states"])
+    sn.Module.load(prefix, 1)                        # the states are not read
+    with pytest.raises(sn.CheckpointError, match=r"ck-0001.states differs"):
+        sn.Module.load(prefix, 1, load_optimizer_states=True)
+    restore(tmp_path, good)
+    mod.save_checkpoint(prefix, 1)                   # epoch 1 again, without states
+    with pytest.raises(sn.CheckpointError, match=r"ck-0001.states is not part of checkpoint "
+                       r".*ck-0001: .*ck-0001.manifest records a set saved without optimizer"):
+        sn.Module.load(prefix, 1, load_optimizer_states=True)
+    (tmp_path / "ck-0001.manifest").write_text("{\"format\": 1")
+    with pytest.raises(sn.CheckpointError, match=r"ck-0001.manifest: not a readable checkpoint "
+                                                 r"manifest.*delete it"):
+        sn.model.load_checkpoint(prefix, 1)
+    restore(tmp_path, good)
+    doc = json.loads(good["ck-0001.manifest"])
+    assert '"3"' in doc["symbol_json"]
+    doc["symbol_json"] = doc["symbol_json"].replace('"3"', '"4"')
+    (tmp_path / "ck-0001.manifest").write_text(json.dumps(doc))
+    with pytest.raises(sn.CheckpointError, match=r"ck-0001.manifest: not a symnorm checkpoint"):
+        sn.model.load_checkpoint(prefix, 1)
+    (tmp_path / "ck-0001.manifest").write_text("[]")
+    with pytest.raises(sn.CheckpointError, match=r"ck-0001.manifest: not a symnorm checkpoint"):
+        sn.model.load_checkpoint(prefix, 1)
+    restore(tmp_path, good)                          # no manifest: loaded as MXNet's, unchecked
+    os.unlink(tmp_path / "ck-0001.manifest")
+    (tmp_path / "ck-0001.params").write_bytes(good["ck-0002.params"])
+    assert one_save(stamps_loaded(prefix, 1)) == {1, 2}
+
+
+def test_an_older_epoch_keeps_its_own_graph_when_a_later_save_rewrites_it(tmp_path, caplog):
+    """The graph file is shared by a prefix's epochs: after a save with a new graph, an
+    older epoch loads with the graph it was saved with (its manifest keeps it) and a
+    warning says the file changed; the same graph saved again changes nothing."""
+    prefix = str(tmp_path / "ck")
+    arg = {"fc_weight": np.ones((3, 5), np.float32), "fc_bias": np.zeros(3, np.float32)}
+    small = sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc")
+    sn.model.save_checkpoint(prefix, 1, small, arg, {})
+    same, _, _ = sn.model.load_checkpoint(prefix, 1)
+    sn.model.save_checkpoint(prefix, 2, same, arg, {})
+    with caplog.at_level("WARNING", logger="symnorm"):
+        sn.model.load_checkpoint(prefix, 1)
+    assert not caplog.records
+    wide = sym.FullyConnected(sym.Variable("data"), num_hidden=7, name="fc")
+    sn.model.save_checkpoint(prefix, 3, wide, {"fc_weight": np.ones((7, 5)), "fc_bias": np.zeros(7)}, {})
+    with caplog.at_level("WARNING", logger="symnorm"):
+        old, old_arg, _ = sn.model.load_checkpoint(prefix, 1)
+    assert old.tojson() == small.tojson() and old_arg["fc_weight"].shape == (3, 5)
+    assert re.search(r"ck-symbol.json no longer holds the graph saved with epoch 1 \(a later save "
+                     r"rewrote it\); loading that epoch's own graph, kept in .*ck-0001.manifest",
+                     caplog.text)
+    new, _, _ = sn.model.load_checkpoint(prefix, 3)
+    assert new.tojson() == wide.tojson()
+
+
+def test_the_next_save_finishes_or_removes_what_a_killed_save_left_and_only_that(
+        tmp_path, monkeypatch):
+    """A save whose renames failed after its commit is rolled forward by the next save of
+    the prefix (another epoch), without a load in between; stale temps of any epoch are
+    removed; files that merely look like ours are not touched."""
+    prefix = str(tmp_path / "ck")
+    mod = trained_module()
+    stamp(mod, 1)
+    mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    decoys = [".ck-symbol.json.abc123.tmp", ".ck2-0001.params.0001.symnorm-tmp",
+              ".ck-0001.params.0002.symnorm-tmp", "ck-0001.params.0001.symnorm-tmp",
+              ".ck-0001.params.0001.symnorm-tmp.bak", "notes.txt"]
+    for name in decoys:
+        (tmp_path / name).write_text("not symnorm's")
+    stale = [".ck-0007.params.0007.symnorm-tmp", ".ck-symbol.json.0007.symnorm-tmp",
+             ".ck-0007.manifest.0007.symnorm-tmp", ".ck-0003.states.k2_x9q0z.tmp"]
+    for name in stale:
+        (tmp_path / name).write_bytes(b"half a file")
+    real_replace, seen = os.replace, []
+
+    def replace(src, dst):
+        seen.append(dst)
+        if len(seen) == 3:                            # the commit, one rename, then this
+            raise OSError("injected")
+        return real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    stamp(mod, 2)
+    with pytest.raises(OSError, match="injected") as info:
+        mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    assert "was committed" in "".join(getattr(info.value, "__notes__", ["was committed"]))
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert len(one_save(stamps_on_disk(prefix, 1))) == 2    # mid-commit: MXNet would see a mix
+    stamp(mod, 3)
+    mod.save_checkpoint(prefix, 2, save_optimizer_states=True)
+    rolled = stamps_on_disk(prefix, 1)
+    assert rolled.pop("symbol.json") == {3} and one_save(rolled) == {2}   # rolled forward
+    assert sorted(os.listdir(tmp_path)) == sorted(decoys + [
+        "ck-0001.manifest", "ck-0001.params", "ck-0001.states", "ck-0002.manifest",
+        "ck-0002.params", "ck-0002.states", "ck-symbol.json"])
