@@ -58,6 +58,9 @@ class CheckpointError(SymnormError, ValueError):
 
 def file_name(prefix, epoch, role) -> str:
     """The path of one file of the set (MXNet's names; ``manifest`` is symnorm's)."""
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+        raise CheckpointError("checkpoint %r: the epoch must be an integer >= 0, got %r"
+                              % (os.fspath(prefix), epoch))
     return "%s-symbol.json" % prefix if role == "symbol" else "%s-%04d.%s" % (prefix, epoch, role)
 
 
@@ -95,6 +98,7 @@ def save(prefix, epoch, symbol=None, arg_params=None, aux_params=None, states=No
     """Save one checkpoint set: the graph (unless ``symbol`` is None), the parameters, and
     optimizer ``states`` (a dict for ``nd.save``) when given; all of it or none of it."""
     prefix = os.fspath(prefix)
+    mpath = file_name(prefix, epoch, "manifest")
     directory = os.path.dirname(os.path.abspath(prefix))
     if not os.path.isdir(directory):
         raise FileNotFoundError("save_checkpoint(%r): the directory %s does not exist"
@@ -110,10 +114,9 @@ def save(prefix, epoch, symbol=None, arg_params=None, aux_params=None, states=No
         old = _read(file_name(prefix, epoch, role))
         files[role] = {"size": len(data), "sha256": _sha(data),
                        "replaces": None if old is None else _sha(old)}
-    manifest = {"format": FORMAT, "version": VERSION, "epoch": epoch, "files": files}
+    manifest = {"format": FORMAT, "version": VERSION, "epoch": int(epoch), "files": files}
     if symbol is not None:
         manifest["symbol_json"] = blobs["symbol"].decode("utf-8")
-    mpath = file_name(prefix, epoch, "manifest")
     written = []
     try:                                        # 2. every file to its temp
         for role, data in blobs.items():
@@ -131,7 +134,11 @@ def save(prefix, epoch, symbol=None, arg_params=None, aux_params=None, states=No
     try:                                        # 4. into place
         for role in blobs:
             path = file_name(prefix, epoch, role)
-            os.replace(temp_name(path, epoch), path)
+            try:
+                os.replace(temp_name(path, epoch), path)
+            except FileNotFoundError:           # a reader rolled it forward since the commit
+                if not _matches(_read(path) or b"", files[role]):
+                    raise
     except BaseException as exc:
         if hasattr(exc, "add_note"):
             exc.add_note("the checkpoint set %s-%04d was committed (%s); the files not yet in "
@@ -296,8 +303,11 @@ def _read_manifest(prefix, epoch):
           and all(r in ROLES and isinstance(e, dict) and isinstance(e.get("size"), int)
                   and isinstance(e.get("sha256"), str) for r, e in doc["files"].items())
           and ("symbol" not in doc["files"] or isinstance(doc.get("symbol_json"), str)))
-    if ok and "symbol" in doc["files"]:
-        ok = _matches(doc["symbol_json"].encode("utf-8"), doc["files"]["symbol"])
+    if ok and "symbol" in doc["files"] and not _matches(doc["symbol_json"].encode("utf-8"),
+                                                         doc["files"]["symbol"]):
+        raise CheckpointError("%s: the graph it keeps does not match the sha256 it records for "
+                              "the graph file (edited by hand?); delete it to load the "
+                              "checkpoint's files unchecked" % path)
     if not ok:
         raise CheckpointError("%s: not a symnorm checkpoint manifest (expected %r with the "
                               "params file listed); delete it to load the checkpoint's files "

@@ -91,9 +91,11 @@ def by_save(seen):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_kill_9_during_checkpoint_saves_leaves_one_consistent_set(tmp_path):
     """A process re-saving one checkpoint set (graph, params, optimizer states; every array
-    carries the save's counter) is SIGKILLed at random moments; each time, what
-    Module.load(load_optimizer_states=True) returns and what the files hold afterwards come
-    from one save.  The next save of the prefix removes the killed saves' temp files."""
+    carries the save's counter) is SIGKILLed at random moments.  After every other kill,
+    what Module.load(load_optimizer_states=True) returns and what the files hold once it
+    returned come from one save; the kills in between leave their debris to the next
+    process's save (killed in turn, maybe while finishing it).  The last save of the prefix
+    leaves no temp file behind."""
     prefix = str(tmp_path / "ck")
     mod = trained_module()
     stamp(mod, 1)
@@ -101,38 +103,39 @@ def test_kill_9_during_checkpoint_saves_leaves_one_consistent_set(tmp_path):
     mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
     span = 3 * (time.perf_counter() - started)      # a kill lands anywhere in ~3 saves
     rng = random.Random(0)
-    counter, mixed = 1, []
+    mixed = []
     for trial in range(20):
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:                                 # the child: save until killed
             try:
                 os.close(r)
-                n = counter
+                os.write(w, b"1")
+                n = (trial + 1) * 100000             # every save of every child: its own n
                 while True:
                     n += 1
                     stamp(mod, n)
                     mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
-                    if n == counter + 1:
-                        os.write(w, b"1")
             finally:
                 os._exit(1)
         os.close(w)
-        os.read(r, 1)                                # one whole save done: now kill at random
+        os.read(r, 1)
         time.sleep(rng.uniform(0, span))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         os.close(r)
+        if trial % 2:
+            continue                                 # the next save meets what this kill left
         loaded = stamps_loaded(prefix, 1)
         disk = stamps_on_disk(prefix, 1)
-        if len(one_save(loaded)) != 1 or len(one_save(disk)) != 1:
+        if len(one_save(loaded)) != 1 or one_save(disk) != one_save(loaded):
             mixed.append("kill %d: loaded %s; on disk %s" % (trial, by_save(loaded), by_save(disk)))
-        counter = max(one_save(loaded) | one_save(disk)) + 1
-    assert not mixed, "%d of 20 kills left a mixed set; first: %s" % (len(mixed), mixed[0])
-    stamp(mod, counter)
+    assert not mixed, "%d of 10 checks found a mixed set; first: %s" % (len(mixed), mixed[0])
+    stamp(mod, 7)
     mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
     assert sorted(os.listdir(tmp_path)) == ["ck-0001.manifest", "ck-0001.params",
                                             "ck-0001.states", "ck-symbol.json"]
+    assert one_save(stamps_loaded(prefix, 1)) == {7}
 
 
 def snapshot(directory):
@@ -235,7 +238,8 @@ def test_a_set_changed_behind_symnorms_back_is_refused_naming_the_file(tmp_path)
     assert '"3"' in doc["symbol_json"]
     doc["symbol_json"] = doc["symbol_json"].replace('"3"', '"4"')
     (tmp_path / "ck-0001.manifest").write_text(json.dumps(doc))
-    with pytest.raises(sn.CheckpointError, match=r"ck-0001.manifest: not a symnorm checkpoint"):
+    with pytest.raises(sn.CheckpointError, match=r"ck-0001.manifest: the graph it keeps does not "
+                                                 r"match the sha256"):
         sn.model.load_checkpoint(prefix, 1)
     (tmp_path / "ck-0001.manifest").write_text("[]")
     with pytest.raises(sn.CheckpointError, match=r"ck-0001.manifest: not a symnorm checkpoint"):
@@ -310,3 +314,32 @@ def test_the_next_save_finishes_or_removes_what_a_killed_save_left_and_only_that
     assert sorted(os.listdir(tmp_path)) == sorted(decoys + [
         "ck-0001.manifest", "ck-0001.params", "ck-0001.states", "ck-0002.manifest",
         "ck-0002.params", "ck-0002.states", "ck-symbol.json"])
+
+
+def test_a_reader_rolling_the_set_forward_mid_save_does_not_break_the_save(tmp_path, monkeypatch):
+    """A process that loads a set as soon as its manifest appears rolls the set forward
+    under the saving process's feet; the save still completes, the set is the new one.
+    A bad epoch is refused by name."""
+    prefix = str(tmp_path / "ck")
+    mod = trained_module()
+    stamp(mod, 1)
+    mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    real_replace, renames = os.replace, []
+
+    def replace(src, dst):
+        renames.append(dst)
+        if len(renames) == 2:                         # the commit done: a reader comes by
+            sn.Module.load(prefix, 1, load_optimizer_states=True)    # and moves every temp
+        return real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    stamp(mod, 2)
+    mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert len(renames) > 3 and renames[0].endswith("ck-0001.manifest")
+    assert one_save(stamps_loaded(prefix, 1)) == one_save(stamps_on_disk(prefix, 1)) == {2}
+    for bad in (-1, 1.5, "3"):
+        with pytest.raises(sn.CheckpointError, match=r"ck': the epoch must be an integer >= 0, "
+                                                     r"got %s" % re.escape(repr(bad))):
+            mod.save_checkpoint(prefix, bad)
+        with pytest.raises(sn.CheckpointError, match=r"the epoch must be an integer"):
+            sn.model.load_checkpoint(prefix, bad)
