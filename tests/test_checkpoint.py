@@ -152,7 +152,7 @@ def restore(directory, files):
 
 def test_a_failing_write_fsync_or_rename_at_any_step_leaves_the_old_set_or_the_new(
         tmp_path, monkeypatch):
-    """The k-th os.write/os.fsync/os.replace of a save raises ENOSPC, for every k: the save
+    """The k-th os.open/write/fsync/replace of a save raises ENOSPC, for every k: the save
     raises; before its commit the directory is byte for byte what it was (the old set, no
     temp files), after it what loads is the new set, and loading leaves no temp files."""
     import errno
@@ -162,7 +162,7 @@ def test_a_failing_write_fsync_or_rename_at_any_step_leaves_the_old_set_or_the_n
     mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
     old = snapshot(tmp_path)
     calls = {"n": 0, "fail_at": None}
-    real = {name: getattr(os, name) for name in ("write", "fsync", "replace")}
+    real = {name: getattr(os, name) for name in ("open", "write", "fsync", "replace")}
 
     def failing(name):
         def call(*args, **kwargs):
@@ -343,3 +343,28 @@ def test_a_reader_rolling_the_set_forward_mid_save_does_not_break_the_save(tmp_p
             mod.save_checkpoint(prefix, bad)
         with pytest.raises(sn.CheckpointError, match=r"the epoch must be an integer"):
             sn.model.load_checkpoint(prefix, bad)
+
+
+def test_a_set_caught_mid_commit_in_a_read_only_directory_loads_from_its_temps(
+        tmp_path, monkeypatch, caplog):
+    """Where the temps cannot be renamed (a read-only directory), loading a set whose save
+    stopped after its commit reads the committed files from the temps themselves."""
+    prefix = str(tmp_path / "ck")
+    mod = trained_module()
+    stamp(mod, 1)
+    mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if not str(dst).endswith(".manifest"):
+            raise PermissionError(13, "Permission denied (injected)", dst)
+        return real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", replace)
+    stamp(mod, 2)
+    with pytest.raises(PermissionError):
+        mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    before = snapshot(tmp_path)
+    assert one_save(stamps_on_disk(prefix, 1)) == {1}           # only the manifest moved
+    with caplog.at_level("WARNING", logger="symnorm"):
+        assert one_save(stamps_loaded(prefix, 1)) == {2}        # graph, params, states
+    assert not caplog.records and snapshot(tmp_path) == before
