@@ -12,12 +12,13 @@
 """
 from . import ops as _ops  # noqa: F401  (registers every op first)
 from . import graph, name, random, registry, sym, test_utils, viz
-from . import callback, context, initializer, io, kv, lr_scheduler, metric, model, monitor, nd, optimizer, parallel
+from . import callback, checkpoint, context, initializer, io, kv, lr_scheduler, metric, model, monitor, nd, optimizer, parallel
 from . import module as mod            # mx.mod.Module
 from .module import Module
 
 init = initializer
 from .attribute import AttrScope
+from .checkpoint import CheckpointError
 from .errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
                      SymnormError)
 from .context import Context, cpu, gpu
@@ -36,5 +37,5 @@ __version__ = "0.1.0"
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "context", "cpu", "gpu", "mod",
            "kvstore", "visualization", "monitor", "mon", "AttrScope", "name",
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
-           "io", "kv", "metric", "model", "nd", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
+           "io", "kv", "metric", "model", "checkpoint", "CheckpointError", "nd", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

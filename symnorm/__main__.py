@@ -86,8 +86,10 @@ def cmd_predict(args):
     import numpy as np
     from .errors import SymnormError
     from .model import Predictor
+    # with a manifest the loader finds (or rolls forward) the set and names what is missing
+    manifest = "%s-%04d.manifest" % (args.prefix, args.epoch)
     for path in ("%s-symbol.json" % args.prefix, "%s-%04d.params" % (args.prefix, args.epoch)):
-        if not os.path.exists(path):
+        if not os.path.exists(path) and not os.path.exists(manifest):
             raise CLIError("no such checkpoint file: %s" % path)
     if not os.path.exists(args.input):
         raise CLIError("no such input file: %s" % args.input)

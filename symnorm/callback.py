@@ -54,7 +54,8 @@ class Speedometer:
 
 def do_checkpoint(prefix, period=1):
     """An epoch-end callback saving ``prefix-symbol.json``/``prefix-%04d.params`` every
-    ``period`` epochs (atomically).  The prefix's directory is created here, when the
+    ``period`` epochs, as one set (``model.save_checkpoint``: a crash leaves the old set or
+    the new one, never a mix).  The prefix's directory is created here, when the
     callback is made, so a missing ``out/`` does not end a training run at its first epoch."""
     from .model import save_checkpoint
     period = int(max(1, period))

@@ -4,48 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checkpoint as _ckpt
 from . import nd
-from .serialize import load as load_symbol
+from .checkpoint import CheckpointError
 
 
 def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast=True):
-    """Write ``prefix-symbol.json`` (when ``symbol`` is given) and ``prefix-%04d.params``,
-    each atomically: a crash never leaves a half-written file in place of a good one."""
-    if symbol is not None:
-        symbol.save("%s-symbol.json" % prefix)
-    save_params("%s-%04d.params" % (prefix, epoch), arg_params, aux_params)
+    """Write ``prefix-symbol.json`` (when ``symbol`` is given) and ``prefix-%04d.params`` as
+    one set: after a crash at any moment the old set or the new one loads, never a mix
+    (``symnorm.checkpoint``; a ``prefix-%04d.manifest`` beside them records the set)."""
+    _ckpt.save(prefix, epoch, symbol, arg_params, aux_params)
 
 
 def save_params(fname, arg_params, aux_params=None):
     """``arg_params``/``aux_params`` to a .params file with arg:/aux: names, atomically."""
-    blob = {"arg:%s" % k: np.asarray(v) for k, v in arg_params.items()}
-    blob.update({"aux:%s" % k: np.asarray(v) for k, v in (aux_params or {}).items()})
-    nd.save(fname, blob)
+    nd.save(fname, _ckpt.named_params(arg_params, aux_params))
 
 
 def load_params(fname):
     """``(arg_params, aux_params)`` from a .params file with arg:/aux: names."""
-    data = nd.load(fname)
-    if not isinstance(data, dict):
-        raise nd.ParamsFileError("%s holds an unnamed list of arrays, not arg:/aux: parameters" % fname)
-    arg, aux = {}, {}
-    for k, v in data.items():
-        kind, sep, name = k.partition(":")
-        if not sep or kind not in ("arg", "aux"):
-            raise nd.ParamsFileError("%s: key %r is not 'arg:<name>' or 'aux:<name>' (a Gluon "
-                                     "save_parameters file? load it with symnorm.nd.load)" % (fname, k))
-        (arg if kind == "arg" else aux)[name] = v
-    return arg, aux
+    return _ckpt.split_params(nd.load(fname), fname)
 
 
 def load_checkpoint(prefix, epoch):
-    """``(symbol, arg_params, aux_params)`` from ``prefix-symbol.json``/``prefix-%04d.params``."""
-    symbol = load_symbol("%s-symbol.json" % prefix)
-    arg, aux = load_params("%s-%04d.params" % (prefix, epoch))
+    """``(symbol, arg_params, aux_params)`` from ``prefix-symbol.json``/``prefix-%04d.params``,
+    checked against the set's manifest when it has one (``CheckpointError`` when a file
+    differs from the one saved with it)."""
+    symbol, arg, aux, _ = _ckpt.load(prefix, epoch)
     return symbol, arg, aux
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "save_params", "load_params"]
+__all__ = ["save_checkpoint", "load_checkpoint", "save_params", "load_params", "CheckpointError"]
 
 
 def label_variables(symbol) -> list:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import time
 import warnings
 
@@ -22,7 +21,8 @@ from .callback import BatchEndParam, Progress
 from .errors import BindError
 from .executor import cpu
 from .io import DataDesc
-from .model import load_checkpoint, load_params, save_checkpoint, save_params
+from . import checkpoint as _ckpt
+from .model import load_params, save_params
 from .transaction import Transaction, state_arrays
 
 _LOG = logging.getLogger("symnorm")
@@ -250,9 +250,13 @@ class Module:
         update counts to ``fname``, atomically: an ``nd.save`` file with keys
         ``"<param>:<j>"`` (the j-th state array) and ``"<param>:count"``.  (MXNet pickles its
         updater instead; such files need MXNet to read.)"""
+        from . import nd
+        nd.save(fname, self._optimizer_states())
+
+    def _optimizer_states(self) -> dict:
+        """What ``save_optimizer_states`` writes, as a dict for ``nd.save``."""
         if not self.optimizer_initialized:
             raise BindError("Module: call init_optimizer() before save_optimizer_states()")
-        from . import nd
         flat = {}
         for i, st in self._states.items():
             for j, a in enumerate(st if isinstance(st, tuple) else (st,)):
@@ -260,7 +264,7 @@ class Module:
                     flat["%s:%d" % (self._param_names[i], j)] = a
         for i, count in self._optimizer._index_update_count.items():
             flat["%s:count" % self._param_names[i]] = np.array([count], np.int64)
-        nd.save(fname, flat)
+        return flat
 
     def load_optimizer_states(self, fname):
         """Restore what ``save_optimizer_states`` wrote, so training resumes exactly
@@ -568,20 +572,22 @@ class Module:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
-        """``prefix-symbol.json`` and ``prefix-%04d.params`` (and ``.states``), atomically;
-        in a data-parallel run only rank 0 writes."""
+        """``prefix-symbol.json``, ``prefix-%04d.params`` (and ``.states``) as one set: after
+        a crash at any moment the old set or the new one loads, never a mix
+        (``symnorm.checkpoint``); in a data-parallel run only rank 0 writes."""
         if not self._rank0:
             return
         arg, aux = self.get_params()
-        save_checkpoint(prefix, epoch, self._symbol, arg, aux)
-        if save_optimizer_states:
-            self.save_optimizer_states("%s-%04d.states" % (prefix, epoch))
+        states = self._optimizer_states() if save_optimizer_states else None
+        _ckpt.save(prefix, epoch, self._symbol, arg, aux, states)
 
     @staticmethod
     def load(prefix, epoch, load_optimizer_states=False, **kwargs):
         """A Module over a checkpoint; its parameters are applied at ``init_params``, and
-        with ``load_optimizer_states`` the ``prefix-%04d.states`` file at ``init_optimizer``."""
-        sym, arg, aux = load_checkpoint(prefix, epoch)
+        with ``load_optimizer_states`` the ``prefix-%04d.states`` file at ``init_optimizer``.
+        A set with a manifest is checked first: a file that is not the one saved with the
+        others raises ``CheckpointError`` naming it."""
+        sym, arg, aux, states = _ckpt.load(prefix, epoch, states=load_optimizer_states)
         mod = Module(sym, **kwargs)
         mod._preloaded = (arg, aux)
         # as in MXNet, a checkpoint holding every parameter counts as initialized: bind
@@ -589,12 +595,12 @@ class Module:
         mod.params_initialized = (all(n in arg for n in mod._param_names)
                                   and all(n in aux for n in mod._aux_names))
         if load_optimizer_states:
-            fname = "%s-%04d.states" % (prefix, epoch)
-            if not os.path.exists(fname):
+            if states is None:
                 raise FileNotFoundError("Module.load(load_optimizer_states=True): %s does not "
                                         "exist (saved by save_checkpoint(..., "
-                                        "save_optimizer_states=True))" % fname)
-            mod._preloaded_states = fname
+                                        "save_optimizer_states=True))"
+                                        % _ckpt.file_name(prefix, epoch, "states"))
+            mod._preloaded_states = states
         return mod
 
 

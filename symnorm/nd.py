@@ -44,6 +44,11 @@ def _encode(a: np.ndarray) -> bytes:
 
 def save(fname: str, data) -> None:
     """Save a list or a dict of arrays in MXNet's format (``mx.nd.save``), atomically."""
+    atomic_write(fname, dumps(data))
+
+
+def dumps(data) -> bytes:
+    """The bytes ``save`` writes for a list or a dict of arrays."""
     if isinstance(data, dict):
         names, arrays = list(data), list(data.values())
     elif isinstance(data, (list, tuple)):
@@ -56,7 +61,7 @@ def save(fname: str, data) -> None:
     for n in names:
         raw = str(n).encode("utf-8")
         parts.append(struct.pack("<Q", len(raw)) + raw)
-    atomic_write(fname, b"".join(parts))
+    return b"".join(parts)
 
 
 class _Reader:
@@ -130,6 +135,11 @@ def load(fname: str):
             buf = f.read()
     except OSError as exc:
         raise ParamsFileError("cannot read %s: %s" % (fname, exc.strerror)) from None
+    return loads(buf, fname)
+
+
+def loads(buf: bytes, fname: str = "<bytes>"):
+    """Parse the bytes of an ``nd.save`` file (``fname`` names it in errors)."""
     r = _Reader(buf, fname)
     magic, _reserved = r.take("<QQ")
     if magic != LIST_MAGIC:
@@ -151,4 +161,4 @@ def load(fname: str):
     return dict(zip(names, arrays)) if names else arrays
 
 
-__all__ = ["save", "load", "ParamsFileError"]
+__all__ = ["save", "load", "dumps", "loads", "ParamsFileError"]

@@ -30,7 +30,8 @@ def test_data_parallel_module_equals_single_process_and_rank0_writes(tmp_path):
     out = mpirun("data_parallel_module.py", str(tmp_path / "dp"))
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.count("data-parallel == single process") == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dp-0002.params", "dp-symbol.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dp-0002.manifest", "dp-0002.params",
+                                                          "dp-symbol.json"]
 
 
 def test_graph_mismatch_is_detected_on_every_rank():

@@ -666,7 +666,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         sn.model.save_checkpoint(str(tmp_path / "m"), 1, None, {"w": np.zeros(5)}, {})
     assert path.read_bytes() == good
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m-0001.params"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m-0001.manifest", "m-0001.params"]
 
 
 # ------------------------------------------------------------------ IDX files
@@ -876,8 +876,8 @@ def test_module_checkpoint_and_logging_callbacks(tmp_path, caplog):
                 epoch_end_callback=sn.callback.module_checkpoint(mod, str(tmp_path / "m"), 2, True),
                 batch_end_callback=sn.callback.log_train_metric(2),
                 eval_end_callback=sn.callback.LogValidationMetricsCallback())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m-0002.params", "m-0002.states",
-                                                          "m-symbol.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m-0002.manifest", "m-0002.params",
+                                                          "m-0002.states", "m-symbol.json"]
     lines = [r.getMessage() for r in caplog.records]
     assert "Iter[1] Batch[2] Train-accuracy=" in "\n".join(lines)
     # the callback's line and fit's own: the same value twice
