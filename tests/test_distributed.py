@@ -33,6 +33,12 @@ def test_data_parallel_module_equals_single_process_and_rank0_writes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dp-0002.params", "dp-symbol.json"]
 
 
+def test_syncbatchnorm_stays_synchronized_after_fit_evaluates_another_batch_size():
+    out = mpirun("syncbn_after_eval.py")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("SyncBatchNorm synchronized after eval") == 2
+
+
 def test_graph_mismatch_is_detected_on_every_rank():
     out = mpirun("mismatch_and_failure.py", "mismatch")
     assert out.returncode != 0
