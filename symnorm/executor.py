@@ -13,12 +13,18 @@ The aux write-back contract (SPEC §9, STYLE §3.4)
 * ``aux_update='forward'`` at bind commits at the end of ``forward(is_train=True)`` instead
   (re-estimating statistics with forward passes only).
 * ``forward(is_train=False)`` and ``use_global_stats=True`` propose nothing.
+* A node whose proposed values are not all finite (a NaN or inf batch) commits none of them
+  that step: its aux states keep their values and the "symnorm" logger warns, naming the node.
+  One bad batch would otherwise poison the moving statistics for good (MXNet and PyTorch
+  write them).  Per node, not per array: a moving mean and variance stay from the same batches.
+  With ``nan_check`` such a proposal raises ``FloatingPointError`` in the forward instead.
 * A step that fails (an exception in an op, a NaN caught by ``nan_check``) leaves
   arguments, gradients and aux states exactly as they were.
 """
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import warnings
 from dataclasses import dataclass, fields
@@ -31,6 +37,8 @@ from .context import Context, cpu  # noqa: F401  (executor.cpu is public API too
 from .exec_options import AUX_UPDATES, GRAD_REQS, ExecOptions  # noqa: F401
 from .graph import dfs_postorder
 from .shape import shape_entries, type_entries
+
+_LOG = logging.getLogger("symnorm")
 
 @dataclass(frozen=True)
 class Plan:
@@ -341,6 +349,8 @@ class Executor:
                     saved[i] = res[2]
                 if res[1] is not None and train:
                     staged[i] = res[1]
+                    if self.nan_check:
+                        self._check_proposed(i, res[1])
                 for s in frees:
                     values[s] = None
         except Exception as exc:
@@ -446,12 +456,30 @@ class Executor:
         if self._last_train and self._options.aux_update == "backward":
             self._commit_aux()
 
+    def _check_proposed(self, i, new):
+        """nan_check: op node ``i``'s proposed aux values must be finite."""
+        node = self._plan.op_nodes[i]
+        for name, value in zip(node.op.aux, new):
+            if not _all_finite(value):
+                raise FloatingPointError("nan_check: %s proposed a non-finite %r (the batch "
+                                         "statistics are not finite)" % (node.describe(), name))
+
     def _commit_aux(self):
-        """The one place aux states change: staged values copied into ``aux_dict`` arrays."""
+        """The one place aux states change: staged values copied into ``aux_dict`` arrays,
+        except a node's whose proposal is not finite (module docstring).  The check reads
+        the proposed arrays only (C-sized for the norms), never the batch."""
         staged, self._staged = self._staged, None
         if not staged:
             return
         for i, new in staged.items():
+            if not all(_all_finite(v) for v in new):
+                node = self._plan.op_nodes[i]
+                bad = [a for a, v in zip(node.op.aux, new) if not _all_finite(v)]
+                kept = [node.inputs[node.op.input_names().index(a)].node.name for a in node.op.aux]
+                _LOG.warning("%s: the batch statistics of this training step are not finite "
+                             "(NaN or inf in the new %s); its aux states %s were left unchanged",
+                             node.describe(), ", ".join(bad), ", ".join(kept))
+                continue
             for dst, value in zip(self._aux_targets[i], new):
                 np.copyto(dst, value)
 
@@ -599,6 +627,11 @@ def _compile_forward(plan, steps, save: bool):
         body.extend("v%d = None" % s for s in frees)
     body.extend("values[%d] = v%d" % (s, s) for s in sorted(set(plan.head_slots)) if s not in bound)
     return autodiff.straight_line("values, saved, staged, train, reuse", body, ns, "forward plan")
+
+
+def _all_finite(a) -> bool:
+    a = np.asarray(a)
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
 
 
 def _is_view_of(a, buf):
