@@ -56,3 +56,11 @@ def test_the_rule_is_per_node(rng, caplog):
     assert not ex.aux_dict["bn_a_moving_mean"].any() and not ex.aux_dict["bn_a_moving_var"].any()
     assert ex.aux_dict["bn_b_moving_mean"].any() and ex.aux_dict["bn_b_moving_var"].any()
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["BatchNorm 'bn_a'"]
+def test_nan_check_raises_on_a_non_finite_proposal(rng):
+    # a batch variance of ~1e60 does not fit float32: the outputs are finite, only the
+    # proposed moving_var is not
+    ex = sym.BatchNorm(sym.Variable("data"), name="bn").simple_bind(sn.cpu(), data=(4, 3))
+    ex.nan_check = True
+    with pytest.raises(FloatingPointError, match="nan_check: BatchNorm 'bn' proposed a non-finite 'moving_var'"):
+        ex.forward(is_train=True, data=rng.randn(4, 3) * 1e30)
+    assert not ex.aux_dict["bn_moving_mean"].any() and not ex.aux_dict["bn_moving_var"].any()
