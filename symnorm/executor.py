@@ -630,6 +630,8 @@ def _compile_forward(plan, steps, save: bool):
 
 
 def _all_finite(a) -> bool:
+    """Whether every value of ``a`` is finite (~1.5 µs on a C-sized statistic; a float sum
+    first would save 0.5 µs but warns of overflow on large finite values)."""
     a = np.asarray(a)
     return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
 
