@@ -105,3 +105,16 @@ def test_float64_statistics_beyond_float64_raise():
     with pytest.raises(sn.OpError, match="BatchNorm 'bn'.*overflow float64.*scale the input"):
         ex.forward(is_train=True, data=np.random.RandomState(0).randn(8, 2) * 1e160)
     assert (ex.aux_dict["bn_moving_var"] == 0).all()
+
+
+@pytest.mark.parametrize("op", ["BatchNorm", "SyncBatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm"])
+def test_huge_gradients_of_large_values(op):
+    # Σdy·x passes float32's range (1e25 · 1e17 · N): backward redoes its sums in float64
+    rng = np.random.RandomState(2)
+    shape = OPS[op][1]
+    x = (rng.randn(*shape) * 1e17).astype(np.float32).astype(np.float64)
+    dy = rng.randn(*shape) * 1e25
+    want, _ = run(op, x, dy, np.float64)
+    got, _ = run(op, x, dy, np.float32)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert close(g, w, 1e-4), (i, np.abs(g - w).max(), np.abs(w).max())
