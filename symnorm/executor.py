@@ -27,7 +27,7 @@ import functools
 import logging
 import math
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from .graph import dfs_postorder
 from .shape import shape_entries, type_entries
 
 _LOG = logging.getLogger("symnorm")
+
 
 @dataclass(frozen=True)
 class Plan:
