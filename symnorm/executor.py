@@ -475,11 +475,13 @@ class Executor:
         for i, new in staged.items():
             if not all(_all_finite(v) for v in new):
                 node = self._plan.op_nodes[i]
-                bad = [a for a, v in zip(node.op.aux, new) if not _all_finite(v)]
+                bad = [(a, v) for a, v in zip(node.op.aux, new) if not _all_finite(v)]
                 kept = [node.inputs[node.op.input_names().index(a)].node.name for a in node.op.aux]
-                _LOG.warning("%s: the batch statistics of this training step are not finite "
-                             "(NaN or inf in the new %s); its aux states %s were left unchanged",
-                             node.describe(), ", ".join(bad), ", ".join(kept))
+                _LOG.warning("%s: the new %s of this training step %s not finite (NaN or inf in "
+                             "the batch, or statistics beyond %s's range); its aux states %s were "
+                             "left unchanged", node.describe(), " and ".join(a for a, _ in bad),
+                             "is" if len(bad) == 1 else "are", np.asarray(bad[0][1]).dtype,
+                             ", ".join(kept))
                 continue
             for dst, value in zip(self._aux_targets[i], new):
                 np.copyto(dst, value)
