@@ -40,9 +40,12 @@ class SyncBatchNorm(BatchNorm):
         # the spread, float64 when float32 sums overflow), combined in float64 around
         # K = the moving mean (identical on every rank): Σ n_r·(mean_r - K) and
         # Σ n_r·(var_r + (mean_r - K)²)
-        mean_r, var_r, z3, offset = batch_moments(x3)
-        shift = moving_mean.astype(np.float64)
-        dm = mean_r.astype(np.float64) - shift
+        _, var_r, z3, offset = batch_moments(x3)
+        # this rank's mean unrounded: z = x - base per channel (base 0, or the shifted
+        # path's K_r, exactly), so mean_r = base + o; float32's mean_r is off by half an
+        # ulp of the mean, which can be much of a small spread
+        base = x3[0, :, 0].astype(np.float64) - z3[0, :, 0]
+        dm = base + offset - np.asarray(moving_mean, np.float64)
         sums = np.concatenate([[n], n * dm, n * (var_r.astype(np.float64) + dm * dm)])
         comm.allreduce_sum(sums)
         count = sums[0]
@@ -50,7 +53,7 @@ class SyncBatchNorm(BatchNorm):
             raise ShapeError("training needs more than 1 value per channel across all ranks")
         mu = sums[1:c + 1] / count
         var = np.maximum(sums[c + 1:] / count - mu * mu, 0)
-        mean = shift + mu
+        mean = np.asarray(moving_mean, np.float64) + mu
         zt = z3.dtype
         inv = (1.0 / np.sqrt(var + self.eps)).astype(zt)
         w = np.ones_like(gamma) if self.fix_gamma else gamma
