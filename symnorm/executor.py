@@ -13,12 +13,18 @@ The aux write-back contract (SPEC §9, STYLE §3.4)
 * ``aux_update='forward'`` at bind commits at the end of ``forward(is_train=True)`` instead
   (re-estimating statistics with forward passes only).
 * ``forward(is_train=False)`` and ``use_global_stats=True`` propose nothing.
+* A node whose proposed values are not all finite (a NaN or inf batch) commits none of them
+  that step: its aux states keep their values and the "symnorm" logger warns, naming the node.
+  One bad batch would otherwise poison the moving statistics for good (MXNet and PyTorch
+  write them).  Per node, not per array: a moving mean and variance stay from the same batches.
+  With ``nan_check`` such a proposal raises ``FloatingPointError`` in the forward instead.
 * A step that fails (an exception in an op, a NaN caught by ``nan_check``) leaves
   arguments, gradients and aux states exactly as they were.
 """
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -28,11 +34,11 @@ import numpy as np
 from . import allocator, autodiff, layout, parallel
 from .errors import BindError, OpError, SymnormError
 from .context import Context, cpu  # noqa: F401  (executor.cpu is public API too)
+from .exec_options import AUX_UPDATES, GRAD_REQS, ExecOptions  # noqa: F401
 from .graph import dfs_postorder
 from .shape import shape_entries, type_entries
 
-GRAD_REQS = ("null", "write", "add")
-AUX_UPDATES = ("backward", "forward")
+_LOG = logging.getLogger("symnorm")
 
 
 @dataclass(frozen=True)
@@ -125,24 +131,18 @@ class Executor:
     Create with ``Symbol.simple_bind`` or ``Symbol.bind``.  Attributes (MXNet's):
     ``arg_dict``, ``grad_dict`` (None where grad_req is 'null'), ``aux_dict``,
     ``output_dict``, ``arg_arrays``, ``grad_arrays``, ``aux_arrays``, ``outputs``.
+    Everything else it was bound with is one ``ExecOptions`` record, ``options``, which
+    ``reshape`` passes on whole; ``nan_check``, ``inplace`` and ``collective`` read (and the
+    first two set) its fields.
     """
 
     def __init__(self, symbol, plan: Plan, arg_dict: dict, grad_dict: dict, aux_dict: dict,
-                 grad_req: dict, aux_update: str = "backward", ctx=None):
-        if aux_update not in AUX_UPDATES:
-            raise BindError("aux_update must be one of %s, got %r" % (AUX_UPDATES, aux_update))
+                 options: ExecOptions):
         allocator.keep_freed_memory()      # freed outputs are reused, not re-faulted in
         self._symbol = symbol
         self._plan = plan
         self.arg_dict, self.grad_dict, self.aux_dict = arg_dict, grad_dict, aux_dict
-        self._grad_req = grad_req
-        self._aux_update = aux_update
-        self._ctx = ctx or cpu()
-        self.collective = None
-        self._monitor = None
-        self._monitor_all = False
-        self.nan_check = False
-        self.inplace = True         # ops may overwrite dying inputs (Plan.inplace, .inplace_train)
+        self._options = options
         self._last_train = None     # mode of the last forward (None before any)
         self._use_plan(plan)
         self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
@@ -152,7 +152,7 @@ class Executor:
         self._plan = plan
         # parallel mode (symnorm.parallel) for plans with large arrays
         self._split = parallel.worth_splitting(max((math.prod(s) for s in plan.slot_shape), default=0))
-        self._wants, self._on_path = autodiff.grad_path(plan, self._grad_req)
+        self._wants, self._on_path = autodiff.grad_path(plan, self._options.grad_req)
         self._on_path_set = set(self._on_path)
         self._build_steps()
         self._checked = set()       # modes whose outputs/gradients were shape-checked once
@@ -170,7 +170,7 @@ class Executor:
 
     def _build_steps(self):
         """The hot loops' tables; ops that declare ``needs_comm`` get the collective bound."""
-        plan, comm = self._plan, self.collective
+        plan, comm = self._plan, self._options.collective
         bind = (lambda f, op: functools.partial(f, comm=comm) if op.needs_comm else f)
         self._bwd_steps = [(i, bind(b, plan.op_nodes[i].op), *rest)
                            for (i, b, *rest) in autodiff.backward_steps(plan, self._wants, self._on_path)]
@@ -182,8 +182,50 @@ class Executor:
 
     def set_collective(self, collective):
         """The communicator for collective ops (SyncBatchNorm) during data-parallel runs."""
-        self.collective = collective
-        self._build_steps()
+        self._set_options(self._options.replace(collective=collective))
+
+    # ------------------------------------------------------------------ options
+    @property
+    def options(self) -> ExecOptions:
+        """Everything this executor was bound with besides its arrays (``ExecOptions``)."""
+        return self._options
+
+    def _set_options(self, options: ExecOptions):
+        """Adopt ``options``, redoing only what the changed fields feed: the step tables bind
+        the collective; a monitor needs a plan of the symbol as written."""
+        old, self._options = self._options, options
+        if options.monitor is not None and self._plan.symbol is not self._symbol:
+            state, tstate = _infer_bound(self._symbol, self.arg_dict, self.aux_dict)
+            self._use_plan(Plan.build(self._symbol, state, tstate))
+        elif options.collective is not old.collective:
+            self._build_steps()
+
+    @property
+    def collective(self):
+        """The communicator given by ``set_collective`` (None: collective ops act locally)."""
+        return self._options.collective
+
+    @property
+    def nan_check(self) -> bool:
+        """Raise ``FloatingPointError`` at the first non-finite output or gradient."""
+        return self._options.nan_check
+
+    @nan_check.setter
+    def nan_check(self, value):
+        self._set_options(self._options.replace(nan_check=bool(value)))
+
+    @property
+    def inplace(self) -> bool:
+        """Ops may overwrite dying inputs (``Plan.inplace``, ``Plan.inplace_train``)."""
+        return self._options.inplace
+
+    @inplace.setter
+    def inplace(self, value):
+        self._set_options(self._options.replace(inplace=bool(value)))
+
+    @property
+    def _monitor(self):
+        return self._options.monitor
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -247,7 +289,7 @@ class Executor:
         self.outputs = [values[s] if fresh else self._own(values[s])
                         for s, fresh in zip(plan.head_slots, self._head_fresh)]
         self._last_train = bool(is_train)
-        if is_train and self._aux_update == "forward":
+        if is_train and self._options.aux_update == "forward":
             self._commit_aux()
         return self.outputs
 
@@ -308,6 +350,8 @@ class Executor:
                     saved[i] = res[2]
                 if res[1] is not None and train:
                     staged[i] = res[1]
+                    if self.nan_check:
+                        self._check_proposed(i, res[1])
                 for s in frees:
                     values[s] = None
         except Exception as exc:
@@ -375,7 +419,7 @@ class Executor:
             raise BindError("backward(): the training forward kept no state")
         buffers = None if self.nan_check else {
             plan.arg_slot[k]: b for k, b in self.grad_dict.items()
-            if b is not None and self._grad_req.get(k) == "write"}
+            if b is not None and self._options.grad_req.get(k) == "write"}
         if ("bwd", self._last_train) not in self._checked:
             grads = autodiff.run_backward(plan, self._saved, heads, self._bwd_steps,
                                           check=True, buffers=buffers)
@@ -398,7 +442,7 @@ class Executor:
                     raise FloatingPointError("nan_check: the gradient of %r is not finite" % name)
         # success: write gradients, then commit aux (exactly once per training forward)
         for name, slot in plan.arg_slot.items():
-            req = self._grad_req.get(name, "null")
+            req = self._options.grad_req.get(name, "null")
             buf = self.grad_dict.get(name)
             if req == "null" or buf is None:
                 continue
@@ -410,15 +454,35 @@ class Executor:
                     np.copyto(buf, g)
             elif g is not None:
                 buf += g
-        if self._last_train and self._aux_update == "backward":
+        if self._last_train and self._options.aux_update == "backward":
             self._commit_aux()
 
+    def _check_proposed(self, i, new):
+        """nan_check: op node ``i``'s proposed aux values must be finite."""
+        node = self._plan.op_nodes[i]
+        for name, value in zip(node.op.aux, new):
+            if not _all_finite(value):
+                raise FloatingPointError("nan_check: %s proposed a non-finite %r (the batch "
+                                         "statistics are not finite)" % (node.describe(), name))
+
     def _commit_aux(self):
-        """The one place aux states change: staged values copied into ``aux_dict`` arrays."""
+        """The one place aux states change: staged values copied into ``aux_dict`` arrays,
+        except a node's whose proposal is not finite (module docstring).  The check reads
+        the proposed arrays only (C-sized for the norms), never the batch."""
         staged, self._staged = self._staged, None
         if not staged:
             return
         for i, new in staged.items():
+            if not all(_all_finite(v) for v in new):
+                node = self._plan.op_nodes[i]
+                bad = [(a, v) for a, v in zip(node.op.aux, new) if not _all_finite(v)]
+                kept = [node.inputs[node.op.input_names().index(a)].node.name for a in node.op.aux]
+                _LOG.warning("%s: the new %s of this training step %s not finite (NaN or inf in "
+                             "the batch, or statistics beyond %s's range); its aux states %s were "
+                             "left unchanged", node.describe(), " and ".join(a for a, _ in bad),
+                             "is" if len(bad) == 1 else "are", np.asarray(bad[0][1]).dtype,
+                             ", ".join(kept))
+                continue
             for dst, value in zip(self._aux_targets[i], new):
                 np.copyto(dst, value)
 
@@ -428,14 +492,10 @@ class Executor:
         input too with ``monitor_all``), as MXNet's ``Monitor`` does.  The executor then
         runs the graph exactly as written (no batch-last regions), so every array the
         callback sees has the shape the symbol gives it."""
-        self._monitor = callback
-        self._monitor_all = monitor_all
-        if callback is not None and self._plan.symbol is not self._symbol:
-            state, tstate = _infer_bound(self._symbol, self.arg_dict, self.aux_dict)
-            self._use_plan(Plan.build(self._symbol, state, tstate))
+        self._set_options(self._options.replace(monitor=callback, monitor_all=bool(monitor_all)))
 
     def _call_monitor(self, node, ins, outs):
-        if self._monitor_all:
+        if self._options.monitor_all:
             for slot, a in zip(node.op.input_names(), ins):
                 self._monitor("%s_%s" % (node.name, slot), a)
         for j in range(node.num_visible()):
@@ -460,7 +520,9 @@ class Executor:
             np.copyto(dst, src.astype(dst.dtype, copy=False))
 
     def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
-        """A new executor for new input shapes, sharing every array whose shape is unchanged."""
+        """A new executor for new input shapes, sharing every array whose shape is unchanged
+        and running with the same ``options`` (the record is passed on whole: communicator,
+        monitor, ``nan_check``, in-place policy, grad_req, ...)."""
         state, nodes, _ = shape_entries(self._symbol, (), dict(kwargs))
         new_shapes = {n.name: state.get((n, 0)) for n in nodes if n.is_variable}
         arg_dict, grad_dict, aux_dict = {}, {}, {}
@@ -491,8 +553,7 @@ class Executor:
                 if grads:
                     old = self.grad_dict.get(name)
                     grad_dict[name] = None if old is None else np.zeros(new, old.dtype)
-        return _make_executor(self._symbol, arg_dict, grad_dict, aux_dict, self._grad_req,
-                              self._aux_update, self._ctx, self._plan.symbol is not self._symbol)
+        return _make_executor(self._symbol, arg_dict, grad_dict, aux_dict, self._options)
 
     def _inference_liveness(self):
         """(peak live activation buffers, peak bytes) of an inference forward, from the plan."""
@@ -569,6 +630,13 @@ def _compile_forward(plan, steps, save: bool):
         body.extend("v%d = None" % s for s in frees)
     body.extend("values[%d] = v%d" % (s, s) for s in sorted(set(plan.head_slots)) if s not in bound)
     return autodiff.straight_line("values, saved, staged, train, reuse", body, ns, "forward plan")
+
+
+def _all_finite(a) -> bool:
+    """Whether every value of ``a`` is finite (~1.5 µs on a C-sized statistic; a float sum
+    first would save 0.5 µs but warns of overflow on large finite values)."""
+    a = np.asarray(a)
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
 
 
 def _is_view_of(a, buf):
@@ -649,11 +717,17 @@ def build_plan(symbol, state: dict, tstate: dict, layout_pass=None) -> Plan:
     return Plan.build(symbol, state, tstate)
 
 
-def _make_executor(symbol, arg_dict, grad_dict, aux_dict, grad_req, aux_update, ctx,
-                   layout_pass=None):
+def _make_executor(symbol, arg_dict, grad_dict, aux_dict, options: ExecOptions):
     state, tstate = _infer_bound(symbol, arg_dict, aux_dict)
-    plan = build_plan(symbol, state, tstate, layout_pass)
-    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, grad_req, aux_update, ctx)
+    plan = build_plan(symbol, state, tstate, options.plan_layout)
+    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, options)
+
+
+def _bind_options(reqs, aux_update, ctx, layout_pass) -> ExecOptions:
+    """The options ``bind``/``simple_bind`` start an executor with (the layout default is
+    read once, here, so every executor reshaped from this one decides alike)."""
+    return ExecOptions(grad_req=reqs, aux_update=aux_update, ctx=ctx or cpu(),
+                       layout_pass=layout.enabled() if layout_pass is None else bool(layout_pass))
 
 
 def _infer_bound(symbol, arg_dict, aux_dict):
@@ -700,8 +774,9 @@ def simple_bind(symbol, ctx=None, grad_req="write", type_dict=None, stype_dict=N
     for k in symbol.list_auxiliary_states():
         n = by_name[k]
         aux_dict[k] = np.zeros(tuple(state[(n, 0)]), tstate[(n, 0)])
-    plan = build_plan(symbol, state, tstate, layout_pass)
-    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, reqs, aux_update, ctx)
+    options = _bind_options(reqs, aux_update, ctx, layout_pass)
+    plan = build_plan(symbol, state, tstate, options.plan_layout)
+    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, options)
 
 
 def _as_named(arrays, names, what, required=True):
@@ -764,8 +839,9 @@ def bind(symbol, ctx=None, args=None, args_grad=None, grad_req="write", aux_stat
                 raise BindError("bind: %s[%r] has dtype %s, the graph needs %s"
                                 % (what, k, a.dtype, tstate[(n, 0)]))
     grad_dict = {k: grads.get(k) if reqs[k] != "null" else None for k in arg_names}
-    plan = build_plan(symbol, state, tstate, layout_pass)
-    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, reqs, aux_update, ctx)
+    options = _bind_options(reqs, aux_update, ctx, layout_pass)
+    plan = build_plan(symbol, state, tstate, options.plan_layout)
+    return Executor(symbol, plan, arg_dict, grad_dict, aux_dict, options)
 
 
 __all__ = ["Executor", "Plan", "Context", "cpu", "bind", "simple_bind"]

@@ -84,6 +84,7 @@ class Op:
     no_grad_inputs: ClassVar[tuple] = ()    # never receive a gradient (labels)
     head_grad: ClassVar[str] = "required"   # "ignore": a loss head, backward() needs no out_grads
     aux_init: ClassVar[dict] = {}            # aux slot -> MXNet initializer name ("zero", "one")
+    input_init: ClassVar[dict] = {}          # argument slot -> the __init__ attribute its variable gets
     aliases: ClassVar[tuple] = ()
     hint: ClassVar[str | None] = None        # auto-name prefix; default: op_name.lower()
     variadic: ClassVar[str | None] = None    # param holding the number of inputs (Concat: num_args)
@@ -168,6 +169,15 @@ class Op:
 
     def num_visible_outputs(self) -> int:
         return len(self.output_names())
+
+    def input_init_attr(self, slot: str) -> str | None:
+        """The ``__init__`` attribute composing this op gives the variable in input ``slot``
+        unless it has one (MXNet's FSetInputVarAttrOnCompose): an aux slot's from
+        ``aux_init``, an argument's from ``input_init`` (PReLU's gamma: 0.25), else None.
+        Initializers obey it before any name rule (``*_gamma`` -> 1)."""
+        if slot in self.input_init:
+            return self.input_init[slot]
+        return self.aux_init_attr(slot)
 
     def aux_init_attr(self, slot: str) -> str | None:
         """The ``__init__`` attribute MXNet gives the variable in aux ``slot``
@@ -260,6 +270,9 @@ def _check_declaration(cls):
     for s in cls.aux_init:
         if s not in cls.aux:
             raise TypeError("%s.aux_init names unknown aux %r" % (name, s))
+    for s in cls.input_init:
+        if s not in cls.inputs:
+            raise TypeError("%s.input_init names unknown input %r" % (name, s))
     if cls.head_grad not in ("required", "ignore"):
         raise TypeError("%s.head_grad must be 'required' or 'ignore'" % name)
     if cls.variadic is None:

@@ -548,8 +548,8 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
         sym = given_inputs.get(slot)
         if sym is None:
             attrs = dict(explicit)
-            if op.aux_init_attr(slot):
-                attrs["__init__"] = op.aux_init_attr(slot)
+            if op.input_init_attr(slot):
+                attrs["__init__"] = op.input_init_attr(slot)
             entries.append(Entry(Node(None, "%s_%s" % (node_name, slot), (), attrs), 0))
             continue
         if len(sym) != 1:
@@ -561,8 +561,8 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
             if not entry.node.is_variable:
                 raise GraphError("%s: aux state %r must be a Variable, got the output of %s"
                                  % (where(cls.op_name, node_name), slot, entry.node.describe()))
-            if op.aux_init_attr(slot) and "__init__" not in entry.node.attrs:
-                entry.node.attrs["__init__"] = op.aux_init_attr(slot)
+        if entry.node.is_variable and op.input_init_attr(slot) and "__init__" not in entry.node.attrs:
+            entry.node.attrs["__init__"] = op.input_init_attr(slot)
         entries.append(entry)
     attrs = AttrScope.current().get(user_attr)
     attrs.update(explicit)

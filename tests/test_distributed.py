@@ -23,7 +23,8 @@ def mpirun(script, *args, n=2, timeout=120):
 def test_syncbatchnorm_equals_batchnorm_on_the_global_batch():
     out = mpirun("syncbn_equivalence.py")
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.count("SyncBatchNorm == BatchNorm") == 2
+    assert out.stdout.count("SyncBatchNorm == BatchNorm on the global batch") == 2
+    assert out.stdout.count("SyncBatchNorm == BatchNorm at extreme scales") == 2
 
 
 def test_data_parallel_module_equals_single_process_and_rank0_writes(tmp_path):
@@ -32,6 +33,12 @@ def test_data_parallel_module_equals_single_process_and_rank0_writes(tmp_path):
     assert out.stdout.count("data-parallel == single process") == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dp-0002.manifest", "dp-0002.params",
                                                           "dp-symbol.json"]
+
+
+def test_syncbatchnorm_stays_synchronized_after_fit_evaluates_another_batch_size():
+    out = mpirun("syncbn_after_eval.py")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("SyncBatchNorm synchronized after eval") == 2
 
 
 def test_graph_mismatch_is_detected_on_every_rank():

@@ -456,3 +456,26 @@ def test_depthwise_blocks_of_channels_give_the_direct_loop(n, stride, rng, monke
             dxp[:, i:i + stride[0] * (oh - 1) + 1:stride[0], j:j + stride[1] * (ow - 1) + 1:stride[1]] += \
                 dy * w[:, 0, i, j][:, None, None, None]
     np.testing.assert_allclose(dx, dxp[:, 1:-1, 1:-1], rtol=1e-10, atol=1e-10)
+
+
+# ------------------------------------------------------------------ PReLU's gamma starts at 0.25
+
+def test_prelu_gamma_starts_at_a_quarter_under_any_initializer():
+    # MXNet's LeakyReLU sets __init__ = ["Constant", {"value": 0.25}] on its gamma variable
+    # when composed (FSetInputVarAttrOnCompose); the *_gamma name rule would give 1 (linear)
+    net = sym.LeakyReLU(sym.Variable("data"), act_type="prelu", name="p")
+    init = '["Constant", {"value": 0.25}]'
+    assert net.attr_dict()["p_gamma"]["__init__"] == init
+    for initializer in (sn.init.Xavier(), sn.init.Uniform(), sn.init.One()):
+        mod = sn.Module(net, label_names=None)
+        mod.bind([("data", (2, 3, 4))], for_training=True)
+        mod.init_params(initializer)
+        np.testing.assert_array_equal(mod.get_params()[0]["p_gamma"], 0.25)
+    again = sn.sym.load_json(net.tojson())                 # the attribute is saved, as MXNet's
+    assert again.attr_dict()["p_gamma"]["__init__"] == init
+    # a user's gamma variable gets it unless it has its own; leaky ReLU has no gamma at all
+    mine = sym.LeakyReLU(sym.Variable("x"), gamma=sym.Variable("g"), act_type="prelu")
+    assert mine.attr_dict()["g"]["__init__"] == init
+    own = sym.LeakyReLU(sym.Variable("x"), gamma=sym.Variable("g", init=sn.init.One()), act_type="prelu")
+    assert own.attr_dict()["g"]["__init__"] == sn.init.One().dumps()
+    assert sym.LeakyReLU(sym.Variable("x"), name="l").list_arguments() == ["x"]

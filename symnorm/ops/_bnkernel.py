@@ -12,10 +12,13 @@ written for numpy's strengths (PERF-ANCHORS §2).
   over a block reads it from cache, not from memory.
 
 Statistics are one-pass float32 sums (Σx, Σx²), which lose digits when a channel's mean
-dwarfs its spread; ``well_conditioned`` detects that per call and the caller then takes the
-exact shifted path instead.
+dwarfs its spread, and overflow when the values are huge; ``well_conditioned`` detects both
+per call from the C-sized statistics and the caller then takes the exact shifted path (and,
+if its sums overflow too, the float64 path: ``norm.batch_moments``) instead.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -128,7 +131,15 @@ def _axpby_plus(dy2, k1, x2, k2, k3, out):
 
 
 def well_conditioned(mean: np.ndarray, var: np.ndarray) -> bool:
-    """max(mean²) ≤ CONDITION·min(var): a cheap sufficient test for every channel (two
-    reductions over C values; ufunc.reduce skips np.max's dispatch, ~3 µs a call)."""
-    return float(np.maximum.reduce(np.abs(mean))) ** 2 <= \
-        CONDITION * float(np.minimum.reduce(var)) + 1e-30
+    """Every statistic finite and max(mean²) ≤ CONDITION·min(var): a cheap sufficient test
+    for every channel (three reductions over C values; ufunc.reduce skips np.max's
+    dispatch).  A sum of squares that overflowed (|x| ~ 1e18 in float32) gives var = inf,
+    which the conditioning test alone would pass; NaN fails every comparison."""
+    big = float(np.maximum.reduce(np.abs(mean)))
+    return float(np.maximum.reduce(var)) < math.inf and \
+        big * big <= CONDITION * float(np.minimum.reduce(var)) + 1e-30     # (** would raise)
+
+
+def all_finite(*arrays) -> bool:
+    """Whether every value of these (small) arrays is finite."""
+    return all(bool(np.isfinite(a).all()) for a in arrays)

@@ -6,15 +6,16 @@ import numpy as np
 from ..errors import ShapeError
 from ..params import param
 from ..registry import Result, register
-from ._np import channel_dot, channel_sum, channel_view, compute_dtype
-from .norm import BatchNorm, normalize, normalize_backward, shifted
+from ._np import channel_view, compute_dtype
+from .norm import BatchNorm, batch_moments, normalize, normalize_backward
 
 
 @register(name="_contrib_SyncBatchNorm")
 class SyncBatchNorm(BatchNorm):
     """BatchNorm whose training statistics cover the *global* batch of all data-parallel
     ranks: one float64 all-reduce of per-channel (count, Σ(x-K), Σ(x-K)²) in forward, with
-    K the moving mean (identical on every rank, so the shifted sums stay accurate), and one
+    K the moving mean (identical on every rank), made from each rank's exact statistics
+    (BatchNorm's ``batch_moments``, so a mean far from K or huge values keep their digits), and one
     of (Σdy, Σdy·(x-mean)) in backward for the data gradient.  gamma/beta gradients stay
     per-rank: the store sums them like every other gradient.  With N ranks of batch B, the
     outputs, data gradients and moving statistics equal one BatchNorm on the N·B batch.
@@ -34,25 +35,38 @@ class SyncBatchNorm(BatchNorm):
         dt = compute_dtype(data.dtype)
         x3 = channel_view(data, ax).astype(dt, copy=False)
         pre, c, post = x3.shape
-        shift = moving_mean.astype(dt)
-        d3 = shifted(x3, shift)
-        sums = np.concatenate([[pre * post], channel_sum(d3).astype(np.float64),
-                               channel_dot(d3, d3).astype(np.float64)])
+        n = pre * post
+        # this rank's exact statistics (BatchNorm's: the shifted path when the mean dwarfs
+        # the spread, float64 when float32 sums overflow), combined in float64 around
+        # K = the moving mean (identical on every rank): Σ n_r·(mean_r - K) and
+        # Σ n_r·(var_r + (mean_r - K)²)
+        _, var_r, z3, offset = batch_moments(x3)
+        # this rank's mean unrounded: z = x - base per channel (base 0, or the shifted
+        # path's K_r, exactly), so mean_r = base + o; float32's mean_r is off by half an
+        # ulp of the mean, which can be much of a small spread
+        base = x3[0, :, 0].astype(np.float64) - z3[0, :, 0]
+        dm = base + offset - np.asarray(moving_mean, np.float64)
+        sums = np.concatenate([[n], n * dm, n * (var_r.astype(np.float64) + dm * dm)])
         comm.allreduce_sum(sums)
         count = sums[0]
         if count <= 1:
             raise ShapeError("training needs more than 1 value per channel across all ranks")
         mu = sums[1:c + 1] / count
         var = np.maximum(sums[c + 1:] / count - mu * mu, 0)
-        mean = (shift + mu).astype(dt)
-        inv = (1.0 / np.sqrt(var + self.eps)).astype(dt)
+        mean = np.asarray(moving_mean, np.float64) + mu
+        zt = z3.dtype
+        inv = (1.0 / np.sqrt(var + self.eps)).astype(zt)
         w = np.ones_like(gamma) if self.fix_gamma else gamma
-        mu = mu.astype(dt)
-        y2 = normalize(d3, mu, inv, w, beta)                 # BatchNorm's, over x - K
+        # z - o = x - mean_r, so z - (o + mean - mean_r) = x - mean
+        offset = (offset + (mu - dm)).astype(zt)
+        y2 = normalize(z3, offset, inv, w, beta)
         m = self.momentum
-        aux = (moving_mean * m + mean * (1 - m), moving_var * m + var.astype(dt) * (1 - m))
-        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv.copy())
-        return Result(outs, aux, ("sync", (d3, mu, inv, w, True), count))
+        # in the aux dtype: a variance beyond float32 shows as inf there (and is not committed)
+        aux = ((moving_mean * m + mean * (1 - m)).astype(moving_mean.dtype),
+               (moving_var * m + var * (1 - m)).astype(moving_var.dtype))
+        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean.astype(dt),
+                inv.astype(dt))
+        return Result(outs, aux, ("sync", (z3, offset, inv, w, True), count))
 
     def backward(self, saved, dy, *, out=None, comm=None):
         if not isinstance(saved[0], str):          # the single-process BatchNorm path
@@ -71,3 +85,4 @@ class SyncBatchNorm(BatchNorm):
     @classmethod
     def examples(cls):
         yield {"fix_gamma": False}, {"data": (4, 3, 2, 2)}
+

@@ -1019,8 +1019,13 @@ def _erf(x):
 class LeakyReLU(Op):
     """leaky: x>0 ? x : slope·x;  elu: x>0 ? x : slope·(eˣ-1);  selu: λ·(x>0 ? x : α(eˣ-1));
     gelu: x·Φ(x) (erf form);  prelu: x>0 ? x : gamma[c]·x with a learned per-channel gamma;
-    rrelu: random slope in [lower_bound, upper_bound] in training, their mean otherwise."""
+    rrelu: random slope in [lower_bound, upper_bound] in training, their mean otherwise.
+
+    PReLU's gamma variable gets ``__init__ = ["Constant", {"value": 0.25}]`` when composed
+    (unless it has an ``__init__``), as in MXNet: it starts at 0.25 under any initializer,
+    not at the 1 of the ``*_gamma`` name rule (which would make the layer linear)."""
     inputs = ("data", "gamma")
+    input_init = {"gamma": '["Constant", {"value": 0.25}]'}
     color = "#ffffb3"
     act_type: str = param("leaky", choices=("leaky", "elu", "selu", "gelu", "prelu", "rrelu"))
     slope: float = param(0.25, doc="slope of leaky/elu")

@@ -4,17 +4,23 @@ Numerics: statistics are computed in the data's dtype (float16 in float32), as o
 sums; when a channel's mean dwarfs its spread (where E[x²]-E[x]² would cancel to noise in
 float32) BatchNorm sums over ``x - K`` instead, K the channel's first value, so a channel
 with mean 1e4 and spread 1e-2 keeps its digits, and backward works on that shifted data.
-Reductions go through BLAS (``_np.channel_sum``/``channel_dot``).
+When those sums overflow (float32 values beyond ~1e18: nanosecond timestamps, where Σx²
+passes float32's 3.4e38) the statistics, normalization and backward run in float64 on a
+float64 copy of the data; the outputs are cast back.  Detection reads only the C-sized
+statistics (a non-finite variance), so ordinary inputs pay O(C), never O(N·C).  Backward's
+per-channel constants are float64 too: w·inv³ is below float32's normal range (1e-38) for
+a spread of 1e13 or more.  Reductions go through BLAS (``_np.channel_sum``/``channel_dot``).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Optional
 
 import numpy as np
 
 from ..dims import norm_axis
-from ..errors import ShapeError
+from ..errors import OpError, ShapeError
 from ..params import param, positive, in_range
 from ..registry import Op, Result, register
 from . import _bnkernel as K
@@ -54,7 +60,26 @@ def batch_moments(x3: np.ndarray):
     np.maximum(var, 0, out=var)
     if K.well_conditioned(mean, var):
         return mean, var, x3, mean.copy()
-    return _moments(x3)
+    stats = _moments(x3)
+    if K.all_finite(stats[0], stats[1]):
+        return stats
+    return _wide_moments(x3, stats)
+
+
+def _wide_moments(x3: np.ndarray, stats):
+    """``_moments`` in float64 for finite data whose float32 sums overflowed (z and o then
+    float64: the callers normalize in float64 and cast their outputs back).  Data that is
+    not finite keeps ``stats`` (NaN in, NaN out; the executor then leaves the moving
+    statistics alone).  The O(N·C) finiteness test runs only here, after the C-sized
+    statistics came out non-finite."""
+    if not np.isfinite(x3).all():
+        return stats
+    if x3.dtype.itemsize >= 8:
+        big = float(np.max(np.abs(x3)))
+        raise OpError("the data's statistics overflow %s (largest |value| %.3g; its square "
+                      "times the %d values per channel passes the dtype's range): scale the "
+                      "input down" % (x3.dtype, big, x3.shape[0] * x3.shape[2]))
+    return _moments(x3.astype(np.float64))
 
 
 def normalize(z3, offset, inv, w, beta):
@@ -76,21 +101,37 @@ def normalize_backward(saved, dy3, out=None, reduce=None):
     z3, offset, inv, w, batch = saved
     pre, c, post = z3.shape
     dt = z3.dtype
-    sdy = channel_sum(dy3)
-    sdyxc = channel_dot(dy3, z3) - offset * sdy        # Σ dy·(x - mean)
+    sdy, sdyxc = _grad_sums(dy3, z3, offset)
     dy2, per = K.plane(dy3)
     dx = _dx_buffer(out, dt, dy2.shape)
+    pdt = w.dtype
     if not batch:
         np.multiply(dy2, per((w * inv).astype(dt)), out=dx)
-        return dx, sdyxc * inv, sdy
-    # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (z - o)·k2 + k3
+        return dx, (sdyxc * inv).astype(pdt, copy=False), sdy.astype(pdt, copy=False)
+    # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (z - o)·k2 + k3, the C-sized
+    # constants in float64 (inv³ underflows float32 for large spreads)
+    inv64 = np.asarray(inv, np.float64)
     gsdy, gsdyxc, m = (sdy, sdyxc, pre * post) if reduce is None else reduce(sdy, sdyxc)
-    k1 = w * inv
-    k2 = -k1 * inv * inv * gsdyxc / m
+    k1 = w * inv64
+    k2 = -k1 * inv64 * inv64 * gsdyxc / m
     k3 = -k1 * gsdy / m - k2 * offset
+    if not math.isfinite(float(np.dot(k2, k3))) and dt.itemsize < 8:     # any NaN/inf: NaN/inf
+        # Σdy·x overflowed the data's dtype (huge gradients times large values): the sums
+        # again in float64; decided on the (global) sums, so every rank of a SyncBatchNorm
+        # takes this branch alike and calls ``reduce`` the same number of times
+        sdy, sdyxc = _grad_sums(dy3.astype(np.float64), z3.astype(np.float64), offset)
+        gsdy, gsdyxc, m = (sdy, sdyxc, pre * post) if reduce is None else reduce(sdy, sdyxc)
+        k2 = -k1 * inv64 * inv64 * gsdyxc / m
+        k3 = -k1 * gsdy / m - k2 * offset
     z2, _ = K.plane(z3)
     K.axpby_plus(dy2, per(k1.astype(dt)), z2, per(k2.astype(dt)), per(k3.astype(dt)), dx)
-    return dx, sdyxc * inv, sdy
+    return dx, (sdyxc * inv64).astype(pdt, copy=False), sdy.astype(pdt, copy=False)
+
+
+def _grad_sums(dy3, z3, offset):
+    """(Σdy, Σdy·(x - mean)) per channel, with z - o = x - mean."""
+    sdy = channel_sum(dy3)
+    return sdy, channel_dot(dy3, z3) - offset * sdy
 
 
 def _dx_buffer(out, dtype, shape):
@@ -192,12 +233,15 @@ class BatchNorm(Op):
         # one-pass float32 statistics; the exact shifted path when a channel's mean dwarfs
         # its spread (there E[x²] - E[x]² would cancel to noise).  Either way backward keeps
         # data z and a per-channel offset o with x - mean = z - o (``batch_moments``).
-        mean, var, z3, offset = batch_moments(x3)
-        inv = 1.0 / np.sqrt(var + dt.type(self.eps))
+        mean, var, z3, offset = batch_moments(x3)     # float64 if float32 sums overflowed
+        inv = 1.0 / np.sqrt(var + var.dtype.type(self.eps))
         y2 = normalize(z3, offset, inv, w, beta)
         mom = self.momentum
-        aux = (moving_mean * mom + mean * (1 - mom), moving_var * mom + var * (1 - mom))
-        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False), mean, inv.copy())
+        # in the aux dtype: a variance beyond float32 shows as inf there (and is not committed)
+        aux = ((moving_mean * mom + mean * (1 - mom)).astype(moving_mean.dtype, copy=False),
+               (moving_var * mom + var * (1 - mom)).astype(moving_var.dtype, copy=False))
+        outs = (y2.reshape(data.shape).astype(data.dtype, copy=False),
+                mean.astype(dt, copy=False), inv.astype(dt))
         return Result(outs, aux, (z3, offset, inv, w, True))
 
     def backward(self, saved, dy, *, out=None):
@@ -251,12 +295,12 @@ class LayerNorm(Op):
         rows = _rows_last(x3)                                   # (pre·post, C)
         # per-row statistics: the rows are BatchNorm's channels (one-pass sums, the exact
         # shifted path when a row's mean dwarfs its spread)
-        mean, var, z3, offset = batch_moments(rows[None])
-        std = np.sqrt(var + dt.type(self.eps))
+        mean, var, z3, offset = batch_moments(rows[None])     # float64 if sums overflowed
+        std = np.sqrt(var + var.dtype.type(self.eps))
         inv = 1.0 / std
         xhat = normalize(z3, offset, inv, np.ones_like(inv), np.zeros_like(inv))
-        y = K.affine(xhat, gamma.astype(dt, copy=False), beta.astype(dt, copy=False),
-                     np.empty(xhat.shape, dt))
+        y = K.affine(xhat, gamma.astype(xhat.dtype, copy=False), beta.astype(xhat.dtype, copy=False),
+                     np.empty(xhat.shape, xhat.dtype))
         stat_shape = tuple(1 if i == ax else d for i, d in enumerate(data.shape))
         return Result((_from_rows_last(y, x3.shape, data.shape).astype(data.dtype, copy=False),
                        mean.reshape(stat_shape).astype(data.dtype, copy=False),
@@ -312,8 +356,8 @@ def _normalize_rows(data, rows, gamma, beta, eps):
     are.  Returns (y, mean, var, saved)."""
     dt = compute_dtype(data.dtype)
     x3 = data.reshape(1, rows, -1).astype(dt, copy=False)
-    mean, var, z3, offset = batch_moments(x3)
-    inv = 1.0 / np.sqrt(var + dt.type(eps))
+    mean, var, z3, offset = batch_moments(x3)         # float64 if float32 sums overflowed
+    inv = 1.0 / np.sqrt(var + var.dtype.type(eps))
     reps = rows // len(gamma)
     w = np.tile(gamma.astype(dt, copy=False), reps)             # per row
     y = normalize(z3, offset, inv, w, np.tile(beta.astype(dt, copy=False), reps))

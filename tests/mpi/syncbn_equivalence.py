@@ -41,3 +41,27 @@ for step in range(3):
         total = kv.collective.allreduce_sum(dist.grad_dict[k].astype(np.float64))
         np.testing.assert_allclose(total, ref.grad_dict[k], rtol=1e-4, atol=1e-4)
 print("rank %d: SyncBatchNorm == BatchNorm on the global batch" % rank, flush=True)
+
+# extreme scales: a mean far from the moving mean (the statistics' float32 sums around it
+# lost every digit), nanosecond timestamps (float32 sums of squares overflow), a spread of
+# 1e15 (backward's constants underflow float32); each rank's data differ
+for label, make in (("mean 1e4, spread 1e-2", lambda r, s: 1e4 + r.randn(*s) * 1e-2),
+                    ("timestamps", lambda r, s: 1.7e18 + r.randn(*s) * 1e13),
+                    ("spread 1e15", lambda r, s: r.randn(*s) * 1e15)):
+    r = np.random.RandomState(5)
+    x = make(r, full_shape).astype(np.float32)
+    dy = r.randn(*full_shape).astype(np.float32)
+    dist = bound(sn.sym.contrib.SyncBatchNorm, B)
+    dist.set_collective(kv.collective)
+    ref = bound(sn.sym.BatchNorm, B * size)
+    y = dist.forward(is_train=True, data=x[mine])[0]
+    dist.backward([dy[mine]])
+    y_ref = ref.forward(is_train=True, data=x)[0]
+    ref.backward([dy])
+    for got, want, what in ((y, y_ref[mine], "output"),
+                            (dist.grad_dict["data"], ref.grad_dict["data"][mine], "data gradient"),
+                            (dist.aux_dict["bn_moving_mean"], ref.aux_dict["bn_moving_mean"], "moving_mean"),
+                            (dist.aux_dict["bn_moving_var"], ref.aux_dict["bn_moving_var"], "moving_var")):
+        err = np.abs(got.astype(np.float64) - want).max() / np.abs(want).max()
+        assert err < 1e-4, (label, what, err)
+print("rank %d: SyncBatchNorm == BatchNorm at extreme scales" % rank, flush=True)

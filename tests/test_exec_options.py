@@ -1,0 +1,79 @@
+"""ExecOptions: an executor's options are one record that ``reshape`` passes on whole."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+import symnorm as sn
+from symnorm import sym
+from symnorm.exec_options import ExecOptions
+
+
+class TwoEqualRanks(sn.kv.Collective):
+    """A communicator of two ranks holding the same data: sums double, so SyncBatchNorm's
+    statistics equal BatchNorm's, and the calls are counted."""
+    size = 2
+
+    def __init__(self):
+        self.calls = 0
+
+    def allreduce_sum(self, buf):
+        self.calls += 1
+        buf *= 2
+        return buf
+
+
+def syncbn_net():
+    return sym.contrib.SyncBatchNorm(sym.Variable("data"), fix_gamma=False, name="bn")
+
+
+def _monitor(name, arr):
+    pass
+
+
+# one non-default value per field: a field added to ExecOptions without one fails below
+PROBES = {"grad_req": {"data": "null", "bn_gamma": "add", "bn_beta": "write"},
+          "aux_update": "forward", "ctx": sn.cpu(1), "layout_pass": False,
+          "inplace": False, "nan_check": True, "collective": TwoEqualRanks(),
+          "monitor": _monitor, "monitor_all": True}
+
+
+def test_every_option_survives_reshape():
+    names = [f.name for f in dataclasses.fields(ExecOptions)]
+    assert sorted(PROBES) == sorted(names), "give every ExecOptions field a probe value"
+    for name in names:
+        ex = syncbn_net().simple_bind(sn.cpu(), data=(8, 3))
+        assert getattr(ex.options, name) != PROBES[name], name
+        ex._set_options(ex.options.replace(**{name: PROBES[name]}))
+        small = ex.reshape(data=(4, 3))
+        assert getattr(small.options, name) == PROBES[name], name
+        assert small.options == ex.options
+        assert small.reshape(allow_up_sizing=True, data=(16, 3)).options == ex.options
+
+
+def test_reshaped_executor_still_uses_communicator_monitor_nan_check_inplace(rng):
+    ex = syncbn_net().simple_bind(sn.cpu(), data=(8, 3))
+    comm, seen = TwoEqualRanks(), []
+    ex.set_collective(comm)
+    ex.set_monitor_callback(lambda name, arr: seen.append(name))
+    ex.nan_check = True
+    ex.inplace = False
+    small = ex.reshape(data=(4, 3))
+    assert (small.collective, small.nan_check, small.inplace) == (comm, True, False)
+    small.forward(is_train=True, data=rng.randn(4, 3))
+    assert comm.calls == 1                       # SyncBatchNorm still all-reduces
+    assert "bn_output" in seen                   # the monitor still watches
+    with pytest.raises(FloatingPointError, match="nan_check"):
+        small.forward(is_train=True, data=np.full((4, 3), np.nan))
+
+
+def test_options_are_frozen_and_validated():
+    ex = syncbn_net().simple_bind(sn.cpu(), data=(8, 3))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ex.options.nan_check = True
+    with pytest.raises(TypeError):
+        ex.options.grad_req["data"] = "null"          # a read-only mapping
+    with pytest.raises(sn.BindError, match="aux_update must be one of"):
+        ex.options.replace(aux_update="never")
+    with pytest.raises(sn.BindError, match="grad_req=sometimes is not a valid input"):
+        ex.options.replace(grad_req={"data": "sometimes"})
