@@ -69,6 +69,7 @@ class Module:
         self._aux_names = symbol.list_auxiliary_states()
         self._output_names = symbol.list_outputs()
         self._exec = None
+        self._monitor = None            # what install_monitor installed
         self.binded = self.params_initialized = self.optimizer_initialized = False
         self.for_training = self.inputs_need_grad = False
         self._preloaded = None          # (arg, aux) from Module.load, applied at init_params
@@ -148,6 +149,12 @@ class Module:
         self._check_param_shapes(new, ({k: self._exec.arg_dict[k] for k in self._param_names},
                                        self._exec.aux_dict), what)
         return new
+
+    def _adopt(self, new):
+        """Use the reshaped executor ``new``; an installed Monitor follows it."""
+        if hasattr(self._monitor, "replace"):
+            self._monitor.replace(self._exec, new)
+        self._exec = new
 
     def _need(self, what, params=False):
         if not self.binded:
@@ -339,7 +346,7 @@ class Module:
         shapes = {k: np.shape(v) for k, v in feeds.items()}
         if any(self._exec.arg_dict[k].shape != shape for k, shape in shapes.items()
                if k in self._exec.arg_dict):
-            self._exec = self._reshape_executor(shapes, "forward(%s)" % _fmt_shapes(shapes))
+            self._adopt(self._reshape_executor(shapes, "forward(%s)" % _fmt_shapes(shapes)))
         return feeds
 
     def forward(self, data_batch, is_train=None):
@@ -405,7 +412,7 @@ class Module:
         data_descs = _descs(data_shapes)
         label_descs = [d for d in _descs(label_shapes) if d.name in self._label_names]
         shapes = {d.name: d.shape for d in data_descs + label_descs}
-        self._exec = self._reshape_executor(shapes, "reshape(%s)" % _fmt_shapes(shapes))
+        self._adopt(self._reshape_executor(shapes, "reshape(%s)" % _fmt_shapes(shapes)))
         self._data_shapes, self._label_shapes = data_descs, label_descs
 
     def save_params(self, fname):
@@ -420,6 +427,7 @@ class Module:
         """Watch every op output: ``mon`` is a callable ``(name, array)`` or an object with
         ``install(executor)`` (MXNet's ``Monitor``)."""
         self._need("install_monitor")
+        self._monitor = mon
         if hasattr(mon, "install"):
             mon.install(self._exec)
         else:

@@ -34,6 +34,11 @@ class Monitor:
         exe.set_monitor_callback(self._stat, self.monitor_all)
         self.exes.append(exe)
 
+    def replace(self, old, new):
+        """Watch ``new`` in place of ``old`` (a reshaped executor keeps its monitor callback;
+        ``toc`` must read the new one's arrays, not the stale ones)."""
+        self.exes = [new if e is old else e for e in self.exes]
+
     def _stat(self, name, array):
         if self.activated and self.pattern.match(name):
             self.queue.append((self.step, name, self.stat_func(array)))

@@ -241,3 +241,15 @@ def test_an_initializer_failing_midway_changes_nothing():
     after = mod.get_params()
     for k in before[0]:
         np.testing.assert_array_equal(after[0][k], before[0][k])
+
+
+def test_a_monitor_follows_the_executor_when_a_batch_of_another_size_reshapes_it():
+    mod = _bound()
+    mon = sn.mon.Monitor(1, pattern="data")
+    mod.install_monitor(mon)
+    mon.tic()
+    small = _batch((4, 1, 8, 8), seed=5)
+    mod.forward(small, is_train=False)
+    stats = dict((k, v) for _, k, v in mon.toc())
+    want = float(np.linalg.norm(small.data[0]) / np.sqrt(small.data[0].size))
+    assert abs(float(stats["data"]) - want) < 1e-5       # the fed batch, not the stale array
