@@ -20,6 +20,7 @@ import numpy as np
 
 from . import params as P
 from .attribute import AttrScope
+from .dims import check_shape
 from .dtype import as_dtype, mx_flag
 from .errors import GraphError, ParamError, where
 from .name import NameManager
@@ -461,7 +462,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
         if not isinstance(v, str):
             raise ValueError("Variable %r: attribute %r must be a string, got %r" % (name, k, v))
     if shape is not None:
-        attrs["__shape__"] = str(tuple(int(d) for d in shape))
+        attrs["__shape__"] = str(check_shape(shape, "Variable %r: shape" % name))
     if lr_mult is not None:
         attrs["__lr_mult__"] = str(float(lr_mult))
     if wd_mult is not None:

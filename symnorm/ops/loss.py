@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dims import prod
+from ..dtype import int_labels
 from ..params import param, in_range
 from ..registry import Op, Result, register
 from .nn import _softmax
@@ -64,7 +65,7 @@ class SoftmaxOutput(Op):
     def backward(self, saved, dy=None):
         p, label, axis, shape = saved
         k = p.shape[axis]
-        lab = label.reshape(p.shape[:axis] + p.shape[axis + 1:]).astype(np.int64)
+        lab = int_labels(label.reshape(p.shape[:axis] + p.shape[axis + 1:]), "label")
         ignored = (lab == int(self.ignore_label)) if self.use_ignore else np.zeros(lab.shape, bool)
         bad = ~ignored & ((lab < 0) | (lab >= k))
         if bad.any():
