@@ -49,18 +49,19 @@ def real_array(value, what) -> np.ndarray:
     return arr
 
 
-def int_labels(label, what) -> np.ndarray:
-    """Class labels as int64, refusing NaN and infinity: a plain cast makes NaN
-    -9223372036854775808, reported (if at all) as a label out of range."""
+def int_labels(label, what="label") -> np.ndarray:
+    """Class labels (or indices) as int64, refusing NaN and infinity: a plain cast makes NaN
+    -9223372036854775808, reported (if at all) as a label out of range.  ``what`` names
+    them in the message: ``"accuracy: label NaN at index (1,) is not a class index"``."""
     label = np.asarray(label)
     if label.dtype.kind in "fc":
         bad = ~np.isfinite(label)
         if bad.any():
             pos = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise DataError("%s: label %s at index %s is not a class index"
+            raise DataError("%s %s at index %s is not a class index"
                             % (what, "NaN" if np.isnan(label[pos]) else label[pos], pos))
     elif label.dtype.kind not in REAL_KINDS:
-        raise DataError("%s: labels of dtype %s are not class indices" % (what, label.dtype))
+        raise DataError("%s: dtype %s holds no class indices" % (what, label.dtype))
     return label.astype(np.int64)
 
 

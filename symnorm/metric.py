@@ -87,7 +87,7 @@ class Accuracy(EvalMetric):
     def _update(self, label, pred):
         if pred.shape != label.shape:
             pred = pred.argmax(axis=self.axis)
-        label = int_labels(label, self.name).ravel()
+        label = int_labels(label, "%s: label" % self.name).ravel()
         pred = pred.astype(numpy.int64).ravel()
         self.sum_metric += float((pred == label).sum())
         self.num_inst += len(label)
@@ -101,7 +101,7 @@ class TopKAccuracy(EvalMetric):
 
     def _update(self, label, pred):
         top = numpy.argsort(pred, axis=1)[:, -self.top_k:]
-        label = int_labels(label, self.name).reshape(-1, 1)
+        label = int_labels(label, "%s: label" % self.name).reshape(-1, 1)
         self.sum_metric += float((top == label).any(axis=1).sum())
         self.num_inst += len(label)
 
@@ -113,7 +113,7 @@ class CrossEntropy(EvalMetric):
         super().__init__(name, **kw)
 
     def _update(self, label, pred):
-        label = int_labels(label, self.name).ravel()
+        label = int_labels(label, "%s: label" % self.name).ravel()
         probs = pred.reshape(len(label), -1)
         _check_classes(label, probs.shape[1], self.name)
         p = probs[numpy.arange(len(label)), label]
@@ -182,7 +182,7 @@ class Perplexity(EvalMetric):
         super().__init__(name, **kw)
 
     def _update(self, label, pred):
-        label = int_labels(label, self.name).reshape(-1)
+        label = int_labels(label, "%s: label" % self.name).reshape(-1)
         probs = numpy.moveaxis(pred, self.axis, -1).reshape(len(label), -1)
         keep = numpy.ones(len(label), bool) if self.ignore_label is None else label != self.ignore_label
         _check_classes(label[keep], probs.shape[1], self.name)
@@ -228,7 +228,7 @@ class F1(EvalMetric):
     def update(self, labels, preds):
         batch = numpy.zeros(3)
         for label, pred in zip(labels, preds):
-            label = int_labels(label, self.name).ravel()
+            label = int_labels(label, "%s: label" % self.name).ravel()
             if len(numpy.unique(label)) > 2:
                 raise ValueError("F1 handles binary classification only; labels hold %d classes"
                                  % len(numpy.unique(label)))

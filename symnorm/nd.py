@@ -131,9 +131,13 @@ def _array(r: _Reader):
         raise ParamsFileError("%s: array record before byte %d: %s" % (r.fname, start, exc)) from None
     _dev_type, _dev_id, flag = r.take("<iii")
     dt = _dtype(flag, r)
-    count = 1
+    count, span = 1, dt.itemsize
     for d in shape:                     # Python ints: a product past int64 cannot wrap
         count *= d
+        span *= d or 1
+    if span > 2 ** 63 - 1:              # numpy refuses even an empty (2**62, 0) float32 array
+        raise ParamsFileError("%s: array record before byte %d: shape %s of %s is too big for "
+                              "numpy" % (r.fname, start, shape, dt))
     a = r.data(dt, count).reshape(shape)
     if flag == BFLOAT16:                # widen: bfloat16 is the top half of a float32
         return (a.astype(np.uint32) << 16).view(np.float32)

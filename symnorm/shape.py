@@ -84,6 +84,13 @@ def _fixed_point(nodes, state, rule, merge_fn, fmt, what, given_text, check=None
                 raise type(exc)("%s: %s; input %ss: %s; %ss you gave: %s"
                                 % (n.describe(), exc, what, _slots_text(n, ins, fmt), what,
                                    given_text)) from None
+            except Exception as exc:
+                # a rule meeting input it was not written for (a rank it never checked):
+                # still a problem with the user's shapes, named here, the cause chained
+                exc_type = ShapeError if what == "shape" else DTypeError
+                raise exc_type("%s: cannot infer %ss from input %ss %s (%s: %s); %ss you gave: %s"
+                               % (n.describe(), what, what, _slots_text(n, ins, fmt),
+                                  type(exc).__name__, exc, what, given_text)) from exc
             if res is None:
                 continue
             new_in, new_out = res

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..dims import prod
 from ..dtype import int_labels
+from ..errors import ShapeError, fmt_shape
 from ..params import param, in_range
 from ..registry import Op, Result, register
 from .nn import _softmax
@@ -40,6 +41,10 @@ class SoftmaxOutput(Op):
     def infer_shape(self, data, label):
         if data is None:
             return None
+        if len(data) < (2 if self.multi_output else 1):
+            raise ShapeError("data must be at least %d-d%s, got %s"
+                             % (2 if self.multi_output else 1,
+                                " with multi_output" if self.multi_output else "", fmt_shape(data)))
         if self.multi_output:
             lab = (data[0], prod(data[2:]))
         elif self.preserve_shape:

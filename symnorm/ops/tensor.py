@@ -128,7 +128,7 @@ class transpose(Op):
     def _perm(self, ndim):
         if not self.axes:
             return tuple(reversed(range(ndim)))
-        if sorted(a % ndim for a in self.axes) != list(range(ndim)):
+        if len(self.axes) != ndim or sorted(a % ndim for a in self.axes) != list(range(ndim)):
             raise ShapeError("axes %s is not a permutation of %d dims" % (self.axes, ndim))
         return tuple(a % ndim for a in self.axes)
 
@@ -340,6 +340,8 @@ class dot(Op):
     def infer_shape(self, lhs, rhs):
         if not known(lhs) or not known(rhs):
             return None
+        if not lhs or not rhs:
+            raise ShapeError("dot needs operands of at least 1 dim, got %s and %s" % (lhs, rhs))
         a = tuple(reversed(lhs)) if self.transpose_a else lhs
         b = tuple(reversed(rhs)) if self.transpose_b else rhs
         if a[-1] != b[0]:
@@ -413,6 +415,9 @@ class softmax_cross_entropy(Op):
     def infer_shape(self, data, label):
         if data is None:
             return None
+        if len(data) != 2:
+            raise ShapeError("softmax_cross_entropy takes 2-d data (batch, classes), got %s"
+                             % (tuple(data),))
         return (data, (data[0],)), ((1,),)
 
     def forward(self, data, label, *, train):
