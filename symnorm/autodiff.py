@@ -16,6 +16,7 @@ import functools
 
 import numpy as np
 
+from .dtype import real_array
 from .errors import BindError, OpError
 
 
@@ -262,7 +263,7 @@ def head_gradients(plan, out_grads, wants) -> dict:
                 "backward: output %r (%s) needs a head gradient: the last operator is not a "
                 "loss function, so out_grads is required when calling backward (pass "
                 "out_grads=[...] with one array per output)" % (names[k], node.describe()))
-        g = np.asarray(g)
+        g = real_array(g, "backward: head gradient for output %r" % names[k])
         if g.shape != plan.slot_shape[slot]:
             raise BindError("backward: head gradient for output %r has shape %s, expected %s"
                             % (names[k], g.shape, plan.slot_shape[slot]))

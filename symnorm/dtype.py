@@ -25,7 +25,7 @@ def as_dtype(dt, what="dtype") -> np.dtype:
         if isinstance(dt, str) and dt.strip().lstrip("-").isdigit():
             return np.dtype(MX_FLAG_TO_NP[int(dt)])
         out = np.dtype(dt)
-    except (TypeError, KeyError, ValueError, OverflowError):
+    except Exception:               # np.dtype("(1.5,)") even raises SyntaxError
         raise DTypeError("%s: cannot interpret %r as a data type" % (what, dt)) from None
     if out.kind not in REAL_KINDS:
         raise DTypeError("%s: %s is not supported (symnorm computes with bool, int and float "

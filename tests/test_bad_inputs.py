@@ -82,6 +82,7 @@ def test_absurd_counts_and_sizes_fail_at_construction():
     ({"n0": {"attrs": {"__shape__": "(2,"}}}, "node 0 \\('x'\\): attribute '__shape__'"),
     ({"n0": {"attrs": {"__shape__": "(-2, 4)"}}}, "node 0 \\('x'\\): attribute '__shape__'"),
     ({"n0": {"attrs": {"__dtype__": "99"}}}, "node 0 \\('x'\\): attribute '__dtype__'"),
+    ({"n0": {"attrs": {"__dtype__": "(1.5,)"}}}, "node 0 \\('x'\\): attribute '__dtype__'"),
     ({"n0": {"attrs": {"__lr_mult__": "fast"}}}, "node 0 \\('x'\\): attribute '__lr_mult__'"),
 ])
 def test_load_json_wrong_types_name_node_and_key(change, match):
@@ -226,6 +227,9 @@ def test_executor_refuses_non_real_arrays_naming_the_input(bad):
         ex.forward(data=bad)
     with pytest.raises(sn.DTypeError, match="copy_params_from: arguments 'data'"):
         ex.copy_params_from({"data": bad})
+    ex.forward(is_train=True, data=np.ones((2, 3)))
+    with pytest.raises(sn.DTypeError, match="backward: head gradient for output 'fc_output'"):
+        ex.backward(out_grads=[bad[:, :2]])
     args = {k: np.zeros(v.shape, np.float32) for k, v in ex.arg_dict.items()}
     args["data"] = bad
     with pytest.raises(sn.DTypeError, match="bind: args\\['data'\\]"):

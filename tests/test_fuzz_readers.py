@@ -354,3 +354,32 @@ def test_reshape_on_random_codes(shape, target, reverse):
         assert math.prod(out) == math.prod(arg)
         if all(c > 0 for c in target):
             assert out == target
+
+
+# ====================================================================== every op's params
+
+ABSURD = STRINGS + ["-2147483648", "-inf", "(9223372036854775807,)", "(-3,)", "1.5", "'a'",
+                    "(4294967296, 4294967296, 4294967296)"]
+
+
+def test_every_param_of_every_op_takes_absurd_values_without_a_raw_error():
+    """From the registry: each param of each op (in its examples' context) set to absurd
+    strings, as a JSON file would give them; building the op and inferring its shapes
+    raises a SymnormError or succeeds, quickly (no loop or allocation sized by a param)."""
+    from symnorm.registry import REGISTRY
+    tried = 0
+    for name, cls in sorted(REGISTRY.items()):
+        for params, shapes in list(cls.examples())[:2]:
+            for f in cls.param_fields():
+                for value in ABSURD:
+                    def build_and_infer():
+                        op = cls.create(dict(params, **{f.name: value}))
+                        ins = [shapes.get(n) for n in op.input_names()]
+                        op.infer_shape(*[None if s is None else tuple(s) for s in ins])
+                        net = sn.symbol.create(name, tuple(sym.Variable(n) for n in op.arguments()),
+                                               dict(params, **{f.name: value}))
+                        return net.infer_shape_partial(**{n: shapes[n] for n in op.arguments()
+                                                          if n in shapes})
+                    with sn.name.NameManager():
+                        tried += symnorm_error_or(build_and_infer, ) is not None
+    assert tried > 500          # many absurd-but-legal values are accepted and inferred
