@@ -518,7 +518,8 @@ class Arange(_Init):
             raise ParamError("step must not be 0")
         if self.repeat < 1:
             raise ParamError("repeat must be >= 1, got %d" % self.repeat)
-        if self._length() > MAX_DIM:
+        start, stop = self._bounds()
+        if not math.isfinite((stop - start) / self.step) or self._length() > MAX_DIM:
             raise ParamError("arange(%s, %s, %s) repeated %d times has more elements than an "
                              "int64 can count" % (values + (self.repeat,)))
 
