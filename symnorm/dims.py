@@ -62,7 +62,7 @@ def check_shape(shape, what="shape", unknown_zero=True) -> tuple:
     return tuple(out)
 
 
-def check_inferred(shape, what="output"):
+def check_inferred(shape):
     """Raise ``ShapeError`` unless an op rule's (partial) shape is within the bounds
     ``check_shape`` sets: a rule fed absurd params must not yield a negative dim or a
     100-dim shape that only fails, obscurely, when the arrays are made."""
@@ -74,9 +74,9 @@ def check_inferred(shape, what="output"):
     if not bad and known(shape):
         bad = prod(shape) > MAX_DIM
     if bad:
-        raise ShapeError("%s: invalid inferred shape %s (dims must be ints in [0, 2**63-1], at "
+        raise ShapeError("invalid inferred shape %s (dims must be ints in [0, 2**63-1], at "
                          "most %d of them, and the element count must fit an int64)"
-                         % (what, _short(tuple(shape)), MAX_NDIM))
+                         % (_short(tuple(shape)), MAX_NDIM))
 
 
 def _short(v, limit=80) -> str:

@@ -96,8 +96,12 @@ def _fixed_point(nodes, state, rule, merge_fn, fmt, what, given_text, check=None
             new_in, new_out = res
             if check is not None:
                 for j, v in enumerate(tuple(new_in) + tuple(new_out)):
-                    check(v, "%s: %s" % (n.describe(), "input %r" % n.op.input_names()[j]
-                                         if j < len(new_in) else "output %d" % (j - len(new_in))))
+                    try:
+                        check(v)
+                    except ShapeError as exc:
+                        raise ShapeError("%s, %s: %s" % (
+                            n.describe(), "input %r" % n.op.input_names()[j] if j < len(new_in)
+                            else "output %d" % (j - len(new_in)), exc)) from None
             slots = n.op.input_names()
             for i, (e, v) in enumerate(zip(n.inputs, new_in)):
                 key = (e.node, e.index)

@@ -75,6 +75,21 @@ def test_absurd_counts_and_sizes_fail_at_construction():
         sym.zeros(shape=(2 ** 40, 2 ** 40)).infer_shape()
 
 
+def test_many_outputs_cost_linear_time_not_quadratic():
+    """Split into 10000 and join again: every entry asked its node for all output names
+    (load, lint, shape checks), 10000 x 10000 names; now each node computes them once."""
+    n = 10000
+    nodes = [{"op": "null", "name": "x", "inputs": []},
+             {"op": "SliceChannel", "name": "s", "attrs": {"num_outputs": str(n)}, "inputs": [[0, 0, 0]]},
+             {"op": "Concat", "name": "c", "attrs": {"num_args": str(n)},
+              "inputs": [[1, i, 0] for i in range(n)]}]
+    text = json.dumps({"nodes": nodes, "heads": [[2, 0, 0]]})
+    with time_limit(20):         # a hang guard: it takes well under a second
+        net = sym.load_json(text)
+        assert net.infer_shape(x=(2, n))[1] == [(2, n)]
+        assert str(net).count("%s[") == n
+
+
 # ------------------------------------------------------------------ 14. load_json
 
 @pytest.mark.parametrize("change,match", [
