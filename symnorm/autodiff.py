@@ -33,8 +33,9 @@ def grad_path(plan, grad_req: dict) -> tuple[set, list]:
         names = op.arguments()
         if any(plan.in_slots[i][k] in wants for k, n in enumerate(names) if n not in blocked):
             on_path.append(i)
+            outs = node.op.output_names()       # once: SliceChannel may have 65536
             for j, s in enumerate(plan.out_slots[i]):
-                if op.output_names()[j] not in op.no_grad_outputs:
+                if outs[j] not in op.no_grad_outputs:
                     wants.add(s)
     return wants, on_path
 

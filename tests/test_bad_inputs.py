@@ -88,6 +88,9 @@ def test_many_outputs_cost_linear_time_not_quadratic():
         net = sym.load_json(text)
         assert net.infer_shape(x=(2, n))[1] == [(2, n)]
         assert str(net).count("%s[") == n
+        ex = net.simple_bind(sn.cpu(), x=(2, n))          # the grad path asked per output too
+        x = np.arange(2.0 * n).reshape(2, n)
+        np.testing.assert_array_equal(ex.forward(is_train=True, x=x)[0], x)
 
 
 # ------------------------------------------------------------------ 14. load_json
