@@ -16,6 +16,7 @@ import functools
 
 import numpy as np
 
+from .dtype import real_array
 from .errors import BindError, OpError
 
 
@@ -32,8 +33,9 @@ def grad_path(plan, grad_req: dict) -> tuple[set, list]:
         names = op.arguments()
         if any(plan.in_slots[i][k] in wants for k, n in enumerate(names) if n not in blocked):
             on_path.append(i)
+            outs = node.op.output_names()       # once: SliceChannel may have 65536
             for j, s in enumerate(plan.out_slots[i]):
-                if op.output_names()[j] not in op.no_grad_outputs:
+                if outs[j] not in op.no_grad_outputs:
                     wants.add(s)
     return wants, on_path
 
@@ -262,7 +264,7 @@ def head_gradients(plan, out_grads, wants) -> dict:
                 "backward: output %r (%s) needs a head gradient: the last operator is not a "
                 "loss function, so out_grads is required when calling backward (pass "
                 "out_grads=[...] with one array per output)" % (names[k], node.describe()))
-        g = np.asarray(g)
+        g = real_array(g, "backward: head gradient for output %r" % names[k])
         if g.shape != plan.slot_shape[slot]:
             raise BindError("backward: head gradient for output %r has shape %s, expected %s"
                             % (names[k], g.shape, plan.slot_shape[slot]))

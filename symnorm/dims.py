@@ -3,7 +3,18 @@ and a whole shape may be ``None`` (rank unknown).  Shape rules of ops use these 
 work the same on fully and partially known shapes."""
 from __future__ import annotations
 
+import numbers
+
 from .errors import ShapeError, fmt_shape
+
+# Bounds on what a shape may hold, checked wherever a shape enters symnorm (user shapes,
+# ``__shape__`` attributes, Shape params, .params records, op rules).  MXNet has none of
+# these; they turn an absurd value into a clear error instead of minutes of work, a huge
+# allocation or a silent int64 wrap-around (see docs/architecture.md, "Bounds").
+MAX_NDIM = 32
+"""Most dims a shape (or any tuple param) may have: numpy 1.x's NPY_MAXDIMS."""
+MAX_DIM = 2 ** 63 - 1
+"""Largest dim, and largest element count of a shape: what an int64 (MXNet's dim_t) holds."""
 
 
 def known(shape) -> bool:
@@ -19,6 +30,58 @@ def prod(dims):
             return None
         out *= d
     return out
+
+
+def check_shape(shape, what="shape", unknown_zero=True) -> tuple:
+    """A user-given shape as a tuple of Python ints, or ``ShapeError`` saying what is wrong.
+
+    Each dim must be an integer (not a bool, float, NaN, inf or string) in ``[0, MAX_DIM]``
+    (0 is MXNet's "unknown" for partial shapes; ``unknown_zero=False`` reads it as size 0
+    and only changes the message), at most ``MAX_NDIM`` dims, and the element count must
+    fit in an int64.
+    """
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
+        raise ShapeError("%s must be a tuple of ints, got %s" % (what, _short(shape)))
+    if len(shape) > MAX_NDIM:
+        raise ShapeError("%s has %d dims; symnorm allows at most %d" % (what, len(shape), MAX_NDIM))
+    out = []
+    for i, d in enumerate(shape):
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral):
+            raise ShapeError("%s: dim %d must be an int, got %s (%s)"
+                             % (what, i, _short(d), type(d).__name__))
+        d = int(d)
+        if not 0 <= d <= MAX_DIM:
+            raise ShapeError("%s: dim %d is %d; dims must be in [0, 2**63-1]%s"
+                             % (what, i, d, " (0 = unknown)" if unknown_zero else ""))
+        out.append(d)
+    count = 1
+    for d in out:
+        count *= d or 1
+    if count > MAX_DIM:
+        raise ShapeError("%s %s has more elements than an int64 can count" % (what, tuple(out)))
+    return tuple(out)
+
+
+def check_inferred(shape):
+    """Raise ``ShapeError`` unless an op rule's (partial) shape is within the bounds
+    ``check_shape`` sets: a rule fed absurd params must not yield a negative dim or a
+    100-dim shape that only fails, obscurely, when the arrays are made."""
+    if shape is None:
+        return
+    bad = len(shape) > MAX_NDIM or any(
+        d is not None and (isinstance(d, bool) or not isinstance(d, numbers.Integral)
+                           or not 0 <= d <= MAX_DIM) for d in shape)
+    if not bad and known(shape):
+        bad = prod(shape) > MAX_DIM
+    if bad:
+        raise ShapeError("invalid inferred shape %s (dims must be ints in [0, 2**63-1], at "
+                         "most %d of them, and the element count must fit an int64)"
+                         % (_short(tuple(shape)), MAX_NDIM))
+
+
+def _short(v, limit=80) -> str:
+    text = repr(v)
+    return text if len(text) <= limit else text[:limit] + "...(%d chars)" % len(text)
 
 
 def merge(a, b, what="shape"):

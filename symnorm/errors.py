@@ -31,6 +31,10 @@ class BindError(SymnormError, ValueError):
     """Arrays given to bind/forward/copy_params_from do not fit the graph."""
 
 
+class DataError(SymnormError, ValueError):
+    """Array values cannot be used as given: a NaN class label, a complex or string array."""
+
+
 class OpError(SymnormError, RuntimeError):
     """An operator failed while executing; the node is named and the cause is chained."""
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import allocator, autodiff, layout, parallel
+from .dtype import REAL_KINDS, real_array
 from .errors import BindError, OpError, SymnormError
 from .context import Context, cpu  # noqa: F401  (executor.cpu is public API too)
 from .exec_options import AUX_UPDATES, GRAD_REQS, ExecOptions  # noqa: F401
@@ -274,11 +275,13 @@ class Executor:
             if k not in self.arg_dict:
                 raise TypeError("Unknown argument %s; arguments are: %s"
                                 % (k, ", ".join(self.arg_dict)))
-            arr = np.asarray(v)
+            # a dtype-kind check, not a data scan: numpy would silently drop an imaginary part
+            arr = v if type(v) is np.ndarray and v.dtype.kind in REAL_KINDS else \
+                real_array(v, "forward: argument %r" % k)
             target = self.arg_dict[k]
             if arr.shape != target.shape:
-                raise ValueError("Shape not match! Argument %s, need: %s, received: %s"
-                                 % (k, target.shape, arr.shape))
+                raise BindError("Shape not match! Argument %s, need: %s, received: %s"
+                                % (k, target.shape, arr.shape))
             feeds[k] = arr.astype(target.dtype, copy=False)
         values = self._run(bool(is_train), feeds, save=bool(is_train))
         # success: commit the step's effects
@@ -511,7 +514,7 @@ class Executor:
                     if allow_extra_params:
                         continue
                     raise ValueError('Find name "%s" that is not in the %s' % (k, kind))
-                v = np.asarray(v)
+                v = real_array(v, "copy_params_from: %s %r" % (kind, k))
                 if v.shape != target[k].shape:
                     raise BindError("copy_params_from: %r has shape %s, the executor needs %s"
                                     % (k, v.shape, target[k].shape))
@@ -803,6 +806,7 @@ def _as_named(arrays, names, what, required=True):
             if not isinstance(arrays[k], np.ndarray):
                 raise BindError("bind: %s[%r] must be a numpy array (it is used in place), got %s"
                                 % (what, k, type(arrays[k]).__name__))
+            real_array(arrays[k], "bind: %s[%r]" % (what, k))    # refuses complex/object/str
             out[k] = arrays[k]
     return out
 

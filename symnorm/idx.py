@@ -7,7 +7,9 @@ bytes raise ``IDXError`` naming the file and what was expected.
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 
 import numpy as np
 
@@ -27,7 +29,7 @@ def read_idx(path: str, expect_ndim: int | None = None) -> np.ndarray:
         opener = gzip.open if str(path).endswith(".gz") else open
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise IDXError("%s: cannot read IDX file (%s)" % (path, exc)) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
         raise IDXError("%s: not an IDX file (magic %s; expected 00 00 <type> <ndim>)"
@@ -39,7 +41,7 @@ def read_idx(path: str, expect_ndim: int | None = None) -> np.ndarray:
     if len(raw) < header:
         raise IDXError("%s: truncated header (%d bytes, need %d)" % (path, len(raw), header))
     dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
-    need = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    need = header + math.prod(dims) * dtype.itemsize      # Python ints: no int64 wrap
     if len(raw) != need:
         raise IDXError("%s: %s: the dims %s need %d bytes of data, the file has %d"
                        % (path, "truncated" if len(raw) < need else "trailing bytes", dims,

@@ -5,6 +5,9 @@ import math
 
 import numpy
 
+from .dtype import int_labels
+from .errors import DataError
+
 
 class EvalMetric:
     """Base metric: accumulates ``sum_metric`` over ``num_inst``; ``get`` gives the mean.
@@ -67,6 +70,14 @@ class EvalMetric:
         return "EvalMetric: %s" % dict(self.get_name_value())
 
 
+def _check_classes(label, k, name):
+    """Labels index the class axis: a negative one would silently pick from the end."""
+    bad = (label < 0) | (label >= k)
+    if bad.any():
+        raise DataError("%s: label %d is outside [0, %d) (the number of classes)"
+                        % (name, label[bad][0], k))
+
+
 class Accuracy(EvalMetric):
     """Fraction of samples whose argmax prediction equals the label."""
     def __init__(self, axis=1, name="accuracy", **kw):
@@ -76,7 +87,7 @@ class Accuracy(EvalMetric):
     def _update(self, label, pred):
         if pred.shape != label.shape:
             pred = pred.argmax(axis=self.axis)
-        label = label.astype(numpy.int64).ravel()
+        label = int_labels(label, "%s: label" % self.name).ravel()
         pred = pred.astype(numpy.int64).ravel()
         self.sum_metric += float((pred == label).sum())
         self.num_inst += len(label)
@@ -90,7 +101,7 @@ class TopKAccuracy(EvalMetric):
 
     def _update(self, label, pred):
         top = numpy.argsort(pred, axis=1)[:, -self.top_k:]
-        label = label.astype(numpy.int64).reshape(-1, 1)
+        label = int_labels(label, "%s: label" % self.name).reshape(-1, 1)
         self.sum_metric += float((top == label).any(axis=1).sum())
         self.num_inst += len(label)
 
@@ -102,8 +113,10 @@ class CrossEntropy(EvalMetric):
         super().__init__(name, **kw)
 
     def _update(self, label, pred):
-        label = label.astype(numpy.int64).ravel()
-        p = pred.reshape(len(label), -1)[numpy.arange(len(label)), label]
+        label = int_labels(label, "%s: label" % self.name).ravel()
+        probs = pred.reshape(len(label), -1)
+        _check_classes(label, probs.shape[1], self.name)
+        p = probs[numpy.arange(len(label)), label]
         self.sum_metric += float(-numpy.log(p + self.eps).sum())
         self.num_inst += len(label)
 
@@ -169,10 +182,11 @@ class Perplexity(EvalMetric):
         super().__init__(name, **kw)
 
     def _update(self, label, pred):
-        label = label.reshape(-1).astype(numpy.int64)
+        label = int_labels(label, "%s: label" % self.name).reshape(-1)
         probs = numpy.moveaxis(pred, self.axis, -1).reshape(len(label), -1)
-        p = probs[numpy.arange(len(label)), label].astype(numpy.float64)
         keep = numpy.ones(len(label), bool) if self.ignore_label is None else label != self.ignore_label
+        _check_classes(label[keep], probs.shape[1], self.name)
+        p = probs[numpy.arange(len(label)), numpy.where(keep, label, 0)].astype(numpy.float64)
         self.sum_metric += float(-numpy.log(numpy.maximum(1e-10, p[keep])).sum())
         self.num_inst += int(keep.sum())
 
@@ -214,7 +228,7 @@ class F1(EvalMetric):
     def update(self, labels, preds):
         batch = numpy.zeros(3)
         for label, pred in zip(labels, preds):
-            label = numpy.asarray(label).astype(numpy.int64).ravel()
+            label = int_labels(label, "%s: label" % self.name).ravel()
             if len(numpy.unique(label)) > 2:
                 raise ValueError("F1 handles binary classification only; labels hold %d classes"
                                  % len(numpy.unique(label)))

@@ -18,6 +18,7 @@ from . import initializer as _init
 from . import metric as _metric
 from . import optimizer as _opt
 from .callback import BatchEndParam, Progress
+from .dtype import real_array
 from .errors import BindError
 from .executor import cpu
 from .io import DataDesc
@@ -196,7 +197,7 @@ class Module:
                     arr = target[name]
                     tx.save(arr)
                     if name in given:
-                        value = np.asarray(given[name])
+                        value = real_array(given[name], "init_params: %s param %r" % (kind, name))
                         if value.shape != arr.shape:
                             raise BindError("init_params: %r has shape %s, the symbol needs %s"
                                             % (name, value.shape, arr.shape))

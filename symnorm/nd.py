@@ -16,11 +16,13 @@ a truncated or corrupt file raises ``ParamsFileError`` naming the file and the o
 from __future__ import annotations
 
 import struct
+from collections import Counter
 
 import numpy as np
 
+from .dims import MAX_NDIM, check_shape
 from .dtype import MX_FLAG_TO_NP, NP_TO_MX_FLAG
-from .errors import SymnormError
+from .errors import ShapeError, SymnormError
 from .fileio import atomic_write
 
 LIST_MAGIC = 0x112
@@ -95,6 +97,13 @@ def _dtype(flag, r):
     return np.dtype(MX_FLAG_TO_NP[flag]).newbyteorder("<")
 
 
+def _ndim(ndim, r):
+    if ndim > MAX_NDIM:
+        raise ParamsFileError("%s: array record at byte %d has %d dims; at most %d are allowed"
+                              % (r.fname, r.o - 4, ndim, MAX_NDIM))
+    return ndim
+
+
 def _array(r: _Reader):
     (magic,) = r.take("<I")
     if magic in (V2, V3):
@@ -104,25 +113,37 @@ def _array(r: _Reader):
         (ndim,) = r.take("<i")
         if ndim < 0 or (ndim == 0 and magic == V2):
             return None
-        shape = r.take("<%dq" % ndim) if ndim else ()
+        shape = r.take("<%dq" % _ndim(ndim, r)) if ndim else ()
     elif magic == V1:
         (ndim,) = r.take("<i")
         if ndim == 0:
             return None
-        shape = r.take("<%dq" % ndim)
+        if ndim < 0:
+            raise ParamsFileError("%s: negative ndim %d at byte %d" % (r.fname, ndim, r.o - 4))
+        shape = r.take("<%dq" % _ndim(ndim, r))
     elif magic < 64:                    # legacy: the first word is ndim
         ndim = magic
         if ndim == 0:
             return None
-        shape = r.take("<%dI" % ndim)
+        shape = r.take("<%dI" % _ndim(ndim, r))
     else:
         raise ParamsFileError("%s: unknown array record magic 0x%08X at byte %d"
                               % (r.fname, magic, r.o - 4))
-    if any(d < 0 for d in shape):
-        raise ParamsFileError("%s: negative dimension in shape %s" % (r.fname, shape))
+    start = r.o
+    try:
+        shape = check_shape(shape, "shape", unknown_zero=False)
+    except ShapeError as exc:
+        raise ParamsFileError("%s: array record before byte %d: %s" % (r.fname, start, exc)) from None
     _dev_type, _dev_id, flag = r.take("<iii")
     dt = _dtype(flag, r)
-    a = r.data(dt, int(np.prod(shape, dtype=np.int64)) if shape else 1).reshape(shape)
+    count, span = 1, dt.itemsize
+    for d in shape:                     # Python ints: a product past int64 cannot wrap
+        count *= d
+        span *= d or 1
+    if span > 2 ** 63 - 1:              # numpy refuses even an empty (2**62, 0) float32 array
+        raise ParamsFileError("%s: array record before byte %d: shape %s of %s is too big for "
+                              "numpy" % (r.fname, start, shape, dt))
+    a = r.data(dt, count).reshape(shape)
     if flag == BFLOAT16:                # widen: bfloat16 is the top half of a float32
         return (a.astype(np.uint32) << 16).view(np.float32)
     return a.astype(dt.newbyteorder("="))
@@ -133,8 +154,9 @@ def load(fname: str):
     try:
         with open(fname, "rb") as f:
             buf = f.read()
-    except OSError as exc:
-        raise ParamsFileError("cannot read %s: %s" % (fname, exc.strerror)) from None
+    except (OSError, TypeError, ValueError) as exc:
+        raise ParamsFileError("cannot read %s: %s"
+                              % (fname, getattr(exc, "strerror", None) or exc)) from None
     return loads(buf, fname)
 
 
@@ -154,10 +176,20 @@ def loads(buf: bytes, fname: str = "<bytes>"):
     names = []
     for _ in range(n_names):
         (length,) = r.take("<Q")
+        at = r.o
         raw = r.data(np.dtype("u1"), length).tobytes()
-        names.append(raw.decode("utf-8", errors="replace"))
+        try:
+            names.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            # a replacement character would rename the parameter, perhaps onto another
+            raise ParamsFileError("%s: the name at byte %d is not UTF-8: %r"
+                                  % (fname, at, raw[:60])) from None
     if r.o != len(buf):
         raise ParamsFileError("%s: %d trailing bytes after the last record" % (fname, len(buf) - r.o))
+    if len(set(names)) != len(names):
+        # a dict would silently keep the last one; MXNet's loader does the same
+        dup = sorted(k for k, c in Counter(names).items() if c > 1)
+        raise ParamsFileError("%s: duplicate array name(s) %s" % (fname, ", ".join(map(repr, dup[:5]))))
     return dict(zip(names, arrays)) if names else arrays
 
 

@@ -20,7 +20,11 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .dims import MAX_NDIM
 from .errors import ParamError
+
+INT_MIN, INT_MAX = -2 ** 63, 2 ** 63 - 1
+"""Range of every int param and Shape entry (MXNet's are int32/int64 C fields)."""
 
 Shape = typing.NewType("Shape", tuple)
 FloatTuple = typing.NewType("FloatTuple", tuple)
@@ -88,8 +92,15 @@ def _base_type(tp):
 def _literal(text: str):
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise ValueError("cannot parse %r" % text) from None
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
+        # RecursionError/MemoryError: "((((...": nesting no param has; never a crash
+        raise ValueError("cannot parse %s" % _clip(text)) from None
+
+
+def _clip(value, limit: int = 60) -> str:
+    """``repr(value)``, cut short: a message must not echo a megabyte attribute back."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...(%d chars)" % len(text)
 
 
 def _to_bool(v):
@@ -109,10 +120,14 @@ def _to_int(v):
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, numbers.Integral):
-        return int(v)
-    if isinstance(v, numbers.Real) and float(v).is_integer():
-        return int(v)
-    raise ValueError("expected an int")
+        v = int(v)
+    elif isinstance(v, numbers.Real) and float(v).is_integer():
+        v = int(v)
+    else:
+        raise ValueError("expected an int")
+    if not INT_MIN <= v <= INT_MAX:
+        raise ValueError("%d is outside the int64 range" % v)
+    return v
 
 
 def _to_float(v):
@@ -133,6 +148,9 @@ def _to_tuple(v, conv):
             return ()
         v = _literal(text)
     if isinstance(v, (list, tuple)):
+        # every tuple param (shapes, kernels, axes) has at most one entry per dim
+        if len(v) > MAX_NDIM:
+            raise ValueError("%d entries; at most %d are allowed" % (len(v), MAX_NDIM))
         return tuple(conv(d) for d in v)
     if hasattr(v, "tolist"):
         return _to_tuple(v.tolist(), conv)
@@ -184,8 +202,8 @@ def validate(field: dataclasses.Field, tp, value):
     try:
         value = parse_value(tp, value)
     except ValueError as exc:
-        raise ParamError("param %r expects %s, got %r (%s)"
-                         % (field.name, type_name(tp), value, exc)) from None
+        raise ParamError("param %r expects %s, got %s (%s)"
+                         % (field.name, type_name(tp), _clip(value), exc)) from None
     if value is None:
         return value
     choices = field.metadata.get("choices")

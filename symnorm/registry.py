@@ -56,6 +56,12 @@ from . import params as P
 from .errors import ParamError, ShapeError, OpError, where
 from .dims import merge
 
+MAX_INPUTS = MAX_OUTPUTS = 65536
+"""Most input slots a variadic op (Concat's ``num_args``) and most outputs an op
+(SliceChannel's ``num_outputs``) may declare: building a node costs time in its slot count,
+so a 150-byte JSON saying ``"num_outputs": "2147483647"`` must fail, not run for minutes.
+MXNet has no such bound."""
+
 REGISTRY: dict[str, type["Op"]] = {}
 """Canonical MXNet op name -> op class."""
 
@@ -88,6 +94,7 @@ class Op:
     aliases: ClassVar[tuple] = ()
     hint: ClassVar[str | None] = None        # auto-name prefix; default: op_name.lower()
     variadic: ClassVar[str | None] = None    # param holding the number of inputs (Concat: num_args)
+    variadic_outputs: ClassVar[str | None] = None   # ... of outputs (SliceChannel: num_outputs)
     differentiable: ClassVar[bool] = True
     color: ClassVar[str] = "#fccde5"         # fill colour in plot_network (MXNet's Set3 palette)
     input_range: ClassVar[dict] = {}         # slot -> (lo, hi) for generated test inputs
@@ -134,6 +141,12 @@ class Op:
                 values[name] = P.validate(fields[name], types[name], value)
             except ParamError as exc:
                 raise ParamError("%s: %s" % (where(cls.op_name, node), exc)) from None
+        # counts of slots are bounded here, once, before anything loops over them
+        for pname, kind, limit in ((cls.variadic, "inputs", MAX_INPUTS),
+                                   (cls.variadic_outputs, "outputs", MAX_OUTPUTS)):
+            if pname and pname in values and values[pname] > limit:
+                raise ParamError("%s: param %r is %d; an op may have at most %d %s"
+                                 % (where(cls.op_name, node), pname, values[pname], limit, kind))
         for name, f in fields.items():
             if name not in values and f.default is P.REQUIRED:
                 raise ParamError("%s: required parameter %r (%s) was not given"
@@ -267,6 +280,9 @@ def _check_declaration(cls):
     for s in cls.no_grad_inputs:
         if s not in cls.inputs:
             raise TypeError("%s.no_grad_inputs names unknown input %r" % (name, s))
+    for p in (cls.variadic, cls.variadic_outputs):
+        if p and p not in {f.name for f in dataclasses.fields(cls)}:
+            raise TypeError("%s: variadic count %r is not a param" % (name, p))
     for s in cls.aux_init:
         if s not in cls.aux:
             raise TypeError("%s.aux_init names unknown aux %r" % (name, s))
@@ -335,4 +351,5 @@ def get_op(name: str, node: str | None = None) -> type[Op]:
     return cls
 
 
-__all__ = ["Op", "Result", "register", "get_op", "REGISTRY", "ALIASES", "ShapeError"]
+__all__ = ["Op", "Result", "register", "get_op", "REGISTRY", "ALIASES", "ShapeError",
+           "MAX_INPUTS", "MAX_OUTPUTS"]

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import json
 
+from .dims import check_shape
+from .dtype import as_dtype
 from .errors import GraphError, ParamError, SymnormError, where
 from .fileio import atomic_write
 from .graph import dfs_postorder, lint
+from .params import Shape, parse_value
 from .registry import get_op
 from .symbol import Entry, Node, Symbol
 
@@ -141,11 +144,17 @@ def save(symbol: Symbol, fname: str) -> None:
 
 # ------------------------------------------------------------------ reader
 
+def _short(v, limit=80) -> str:
+    """``repr(v)`` cut short: an error must not echo a megabyte of JSON back."""
+    text = repr(v)
+    return text if len(text) <= limit else text[:limit] + "...(%d chars)" % len(text)
+
+
 def _entry(raw, where_text, n_built):
     if not isinstance(raw, (list, tuple)) or not 2 <= len(raw) <= 3 or \
-            not all(isinstance(x, int) for x in raw):
-        raise GraphError("%s: malformed input entry %r (expected [node_id, output_index, version])"
-                         % (where_text, raw))
+            not all(isinstance(x, int) and not isinstance(x, bool) for x in raw):
+        raise GraphError("%s: malformed input entry %s (expected [node_id, output_index, version])"
+                         % (where_text, _short(raw)))
     nid, idx = raw[0], raw[1]
     if not 0 <= nid < n_built:
         raise GraphError("%s: input refers to node %d, which is not an earlier node (0..%d): a "
@@ -168,13 +177,23 @@ def load_json(json_str: str) -> Symbol:
         doc = json.loads(json_str)
     except (TypeError, ValueError) as exc:
         raise GraphError("malformed symbol JSON: %s" % exc) from None
+    except RecursionError:
+        # "[[[[..." deeper than Python's stack: no symbol JSON nests more than 4 levels
+        raise GraphError("malformed symbol JSON: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list) or "heads" not in doc:
         raise GraphError("malformed symbol JSON: expected an object with 'nodes' and 'heads'")
+    if not isinstance(doc["heads"], list):
+        raise GraphError("malformed symbol JSON: 'heads' must be a list of [node_id, "
+                         "output_index, version], got %s" % _short(doc["heads"]))
     built: list[Node] = []
     for nid, jn in enumerate(doc["nodes"]):
         if not isinstance(jn, dict) or "op" not in jn or "name" not in jn:
-            raise GraphError("malformed symbol JSON: node %d needs 'op' and 'name', got %r"
-                             % (nid, jn))
+            raise GraphError("malformed symbol JSON: node %d needs 'op' and 'name', got %s"
+                             % (nid, _short(jn)))
+        for key in ("op", "name"):
+            if not isinstance(jn[key], str):
+                raise GraphError("malformed symbol JSON: node %d: %r must be a string, got %s"
+                                 % (nid, key, _short(jn[key])))
         built.append(_load_node(nid, jn, built))
     heads = []
     for raw in doc["heads"]:
@@ -191,17 +210,26 @@ def load_json(json_str: str) -> Symbol:
 
 def _load_node(nid, jn, built) -> Node:
     name, op_name = jn["name"], jn["op"]
+    text = "node %d (%r)" % (nid, name)
     attrs = {}
     for key in ("param", "attr", "attrs"):      # oldest first: newer spellings win
         part = jn.get(key) or {}
         if not isinstance(part, dict):
-            raise GraphError("node %r: %r must be an object" % (name, key))
+            raise GraphError("%s: %r must be an object, got %s" % (text, key, _short(part)))
+        for k, v in part.items():
+            # MXNet writes every value as a string; a number or bool reads the same way
+            if not isinstance(v, (str, int, float)):
+                raise GraphError("%s: attribute %r must be a string, got %s"
+                                 % (text, k, _short(v)))
         attrs.update({str(k): str(v) for k, v in part.items()})
-    text = "node %d (%r)" % (nid, name)
     raw_inputs = jn.get("inputs", [])
+    if not isinstance(raw_inputs, list):
+        raise GraphError("%s: 'inputs' must be a list of [node_id, output_index, version], "
+                         "got %s" % (text, _short(raw_inputs)))
     if op_name == "null":
         if raw_inputs:
             raise GraphError("%s: a variable cannot have inputs" % text)
+        _check_variable_attrs(text, attrs)
         return Node(None, name, (), attrs)
     cls = get_op(op_name, name)
     field_names = {f.name for f in cls.param_fields()} | \
@@ -242,13 +270,40 @@ def _load_node(nid, jn, built) -> Node:
     return Node(op, name, tuple(inputs), node_attrs)
 
 
+def _check_variable_attrs(text, attrs) -> None:
+    """Parse the attributes symnorm reads from a variable now, so that a bad one fails at
+    load naming the node, not later inside shape inference or the optimizer."""
+    for key, value in attrs.items():
+        try:
+            if key == "__shape__":
+                check_shape(parse_value(Shape, value), "shape")
+            elif key == "__dtype__":
+                as_dtype(value, "dtype")
+            elif key in ("__lr_mult__", "__wd_mult__", "lr_mult", "wd_mult"):
+                float(value)
+            elif key == "__init__" and value.strip().startswith("["):
+                spec = json.loads(value)
+                if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], str)
+                        and isinstance(spec[1], dict)):
+                    raise ValueError("expected '[\"name\", {kwargs}]'")
+        except (ValueError, RecursionError, SymnormError) as exc:
+            raise GraphError("%s: attribute %r = %s is invalid: %s"
+                             % (text, key, _short(value), exc)) from None
+
+
 def load(fname: str) -> Symbol:
     """Read a symbol JSON file (``prefix-symbol.json``)."""
     try:
-        with open(fname, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise GraphError("cannot read symbol file %r: %s" % (fname, exc.strerror)) from None
+        with open(fname, "rb") as f:
+            raw = f.read()
+    except (OSError, TypeError, ValueError) as exc:
+        raise GraphError("cannot read symbol file %r: %s"
+                         % (fname, getattr(exc, "strerror", None) or exc)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GraphError("%s: not UTF-8 text (byte 0x%02X at offset %d); a symbol file is "
+                         "JSON" % (fname, raw[exc.start], exc.start)) from None
     try:
         return load_json(text)
     except SymnormError as exc:

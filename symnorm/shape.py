@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .dims import merge
+from .dims import check_inferred, check_shape, merge
 from .dtype import as_dtype
 from .errors import DTypeError, ShapeError, fmt_shape
 from .graph import dfs_postorder
@@ -46,12 +46,16 @@ def _user_shapes(symbol, args, kwargs, nodes):
     out = {}
     for n in variables:
         if "__shape__" in n.attrs:
-            out[n] = _unknown_zeros(parse_value(Shape, n.attrs["__shape__"]))
+            text = n.attrs["__shape__"]
+            try:
+                shape = parse_value(Shape, text)
+            except ValueError as exc:
+                raise ShapeError("variable %r: attribute __shape__ = %r is not a shape (%s)"
+                                 % (n.name, text[:80], exc)) from None
+            out[n] = _unknown_zeros(check_shape(shape, "variable %r: __shape__" % n.name))
     for k, s in given.items():
-        try:
-            shape = tuple(int(d) for d in s)
-        except TypeError:
-            raise ShapeError("infer_shape: shape of %r must be a tuple of ints, got %r" % (k, s)) from None
+        shape = check_shape(s, "infer_shape: shape of %r" % k)
+        given[k] = shape
         for n in by_name[k]:
             out[n] = _unknown_zeros(shape)
     return out, given
@@ -66,8 +70,9 @@ def _describe_given(given):
     return ", ".join("%s=%s" % (k, fmt_shape(tuple(v))) for k, v in given.items()) or "none"
 
 
-def _fixed_point(nodes, state, rule, merge_fn, fmt, what, given_text):
-    """Run ``rule`` ('infer_shape' / 'infer_type') on every op node until nothing changes."""
+def _fixed_point(nodes, state, rule, merge_fn, fmt, what, given_text, check=None):
+    """Run ``rule`` ('infer_shape' / 'infer_type') on every op node until nothing changes;
+    ``check(value, where)`` vets every value a rule returns."""
     op_nodes = [n for n in nodes if not n.is_variable]
     for _ in range(len(op_nodes) + 2):
         changed = False
@@ -79,9 +84,24 @@ def _fixed_point(nodes, state, rule, merge_fn, fmt, what, given_text):
                 raise type(exc)("%s: %s; input %ss: %s; %ss you gave: %s"
                                 % (n.describe(), exc, what, _slots_text(n, ins, fmt), what,
                                    given_text)) from None
+            except Exception as exc:
+                # a rule meeting input it was not written for (a rank it never checked):
+                # still a problem with the user's shapes, named here, the cause chained
+                exc_type = ShapeError if what == "shape" else DTypeError
+                raise exc_type("%s: cannot infer %ss from input %ss %s (%s: %s); %ss you gave: %s"
+                               % (n.describe(), what, what, _slots_text(n, ins, fmt),
+                                  type(exc).__name__, exc, what, given_text)) from exc
             if res is None:
                 continue
             new_in, new_out = res
+            if check is not None:
+                for j, v in enumerate(tuple(new_in) + tuple(new_out)):
+                    try:
+                        check(v)
+                    except ShapeError as exc:
+                        raise ShapeError("%s, %s: %s" % (
+                            n.describe(), "input %r" % n.op.input_names()[j] if j < len(new_in)
+                            else "output %d" % (j - len(new_in)), exc)) from None
             slots = n.op.input_names()
             for i, (e, v) in enumerate(zip(n.inputs, new_in)):
                 key = (e.node, e.index)
@@ -144,7 +164,7 @@ def shape_entries(symbol, args=(), kwargs=None):
     init, given = _user_shapes(symbol, args, kwargs or {}, nodes)
     state = {(n, 0): s for n, s in init.items()}
     state = _fixed_point(nodes, state, "infer_shape", merge, fmt_shape, "shape",
-                         _describe_given(given))
+                         _describe_given(given), check=check_inferred)
     return state, nodes, given
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import params as P
 from .attribute import AttrScope
+from .dims import check_shape
 from .dtype import as_dtype, mx_flag
 from .errors import GraphError, ParamError, where
 from .name import NameManager
@@ -51,9 +52,18 @@ class Node:
     def op_name(self) -> str | None:
         return None if self.op is None else self.op.op_name
 
+    def _output_names(self) -> tuple:
+        # computed once per node: an op may have up to 65536 outputs (SliceChannel), and
+        # every entry naming this node asks for them (lint, load_json, list_outputs)
+        names = self.__dict__.get("_out_names")
+        if names is None:
+            names = self.op.output_names()
+            object.__setattr__(self, "_out_names", names)
+        return names
+
     def num_outputs(self) -> int:
         """All outputs, hidden ones included (BatchNorm: 3)."""
-        return 1 if self.op is None else len(self.op.output_names())
+        return 1 if self.op is None else len(self._output_names())
 
     def num_visible(self) -> int:
         """Outputs a Symbol of this node exposes (1, or 3 for BatchNorm with output_mean_var)."""
@@ -63,14 +73,18 @@ class Node:
         """``<node>_<output>`` for ops, the name itself for a variable."""
         if self.op is None:
             return self.name
-        return "%s_%s" % (self.name, self.op.output_names()[index])
+        return "%s_%s" % (self.name, self._output_names()[index])
 
     def aux_slots(self) -> range:
         """Input positions that hold aux states (mutated, never differentiated)."""
         if self.op is None:
             return range(0)
-        n = len(self.op.arguments())
-        return range(n, n + len(self.op.aux))
+        slots = self.__dict__.get("_aux_slots")        # once per node, as _output_names
+        if slots is None:
+            n = len(self.op.arguments())
+            slots = range(n, n + len(self.op.aux))
+            object.__setattr__(self, "_aux_slots", slots)
+        return slots
 
     def describe(self) -> str:
         """``"BatchNorm 'bn'"``: how messages name this node."""
@@ -461,7 +475,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
         if not isinstance(v, str):
             raise ValueError("Variable %r: attribute %r must be a string, got %r" % (name, k, v))
     if shape is not None:
-        attrs["__shape__"] = str(tuple(int(d) for d in shape))
+        attrs["__shape__"] = str(check_shape(shape, "Variable %r: shape" % name))
     if lr_mult is not None:
         attrs["__lr_mult__"] = str(float(lr_mult))
     if wd_mult is not None:
@@ -538,8 +552,9 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
         if slots[i] in given_inputs:
             raise ParamError("%s: input %r given twice" % (where(cls.op_name, node_name), slots[i]))
         given_inputs[slots[i]] = a
+    slot_set = set(slots)               # Concat may have 65536 slots: no tuple scans
     for k in given_inputs:
-        if k not in slots and given_inputs[k] is not None:
+        if k not in slot_set and given_inputs[k] is not None:
             raise ParamError("%s: input %r is not used with these params (inputs: %s)"
                              % (where(cls.op_name, node_name), k, ", ".join(slots)))
     aux_set = set(op.aux)

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from ..dims import known, merge, prod
-from ..errors import ShapeError
+from ..errors import ParamError, ShapeError
 from ..params import Shape, param
 from ..registry import Op, Result, register
 from ._np import sigmoid, sum_to_shape
@@ -649,6 +649,10 @@ def reshape_rule(dshape, target, reverse):
             d0, d1, d2 = src[j], tgt[i + 1], tgt[i + 2]
             j += 1
             i += 2
+            if not (d1 == -1 or d1 > 0) or not (d2 == -1 or d2 > 0):
+                # MXNet divides by them (and crashes on 0); only sizes or one -1 make sense
+                raise ShapeError("Reshape code -4 splits a dim into two sizes (one may be -1), "
+                                 "got %d, %d" % (d1, d2))
             if d1 == -1 and d2 == -1:
                 raise ShapeError("Reshape: split dims cannot both be -1")
             if d1 == -1:
@@ -693,6 +697,13 @@ class Reshape(Op):
     reverse: bool = param(False, doc="apply the codes from the right")
     target_shape: Shape = param((), doc="deprecated: use shape")
     keep_highest: bool = param(False, doc="deprecated: use shape")
+
+    def check(self):
+        for name in ("shape", "target_shape"):
+            bad = [c for c in getattr(self, name) if c < -4]
+            if bad:
+                raise ParamError("%s code %d is not one of MXNet's (0, -1, -2, -3, -4 or a "
+                                 "positive size)" % (name, bad[0]))
 
     def infer_shape(self, data):
         if not known(data):

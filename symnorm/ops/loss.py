@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..dims import prod
+from ..dtype import int_labels
+from ..errors import ShapeError, fmt_shape
 from ..params import param, in_range
 from ..registry import Op, Result, register
 from .nn import _softmax
@@ -39,6 +41,10 @@ class SoftmaxOutput(Op):
     def infer_shape(self, data, label):
         if data is None:
             return None
+        if len(data) < (2 if self.multi_output else 1):
+            raise ShapeError("data must be at least %d-d%s, got %s"
+                             % (2 if self.multi_output else 1,
+                                " with multi_output" if self.multi_output else "", fmt_shape(data)))
         if self.multi_output:
             lab = (data[0], prod(data[2:]))
         elif self.preserve_shape:
@@ -64,7 +70,7 @@ class SoftmaxOutput(Op):
     def backward(self, saved, dy=None):
         p, label, axis, shape = saved
         k = p.shape[axis]
-        lab = label.reshape(p.shape[:axis] + p.shape[axis + 1:]).astype(np.int64)
+        lab = int_labels(label.reshape(p.shape[:axis] + p.shape[axis + 1:]), "label")
         ignored = (lab == int(self.ignore_label)) if self.use_ignore else np.zeros(lab.shape, bool)
         bad = ~ignored & ((lab < 0) | (lab >= k))
         if bad.any():

@@ -55,6 +55,8 @@ class FullyConnected(Op):
     def infer_shape(self, data, weight, bias=None):
         if data is None:
             return None
+        if not data:
+            raise ShapeError("FullyConnected needs at least a 1-d input, got ()")
         if self.flatten:
             in_dim = prod(data[1:])
             out = (data[0], self.num_hidden)

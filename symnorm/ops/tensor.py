@@ -1,12 +1,14 @@
 """Reductions, axis manipulation, slicing, embedding and products (MXNet 1.9.1 names)."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
 
-from ..dims import known, norm_axis, prod
-from ..errors import ShapeError
+from ..dims import MAX_DIM, known, norm_axis, prod
+from ..dtype import int_labels
+from ..errors import ParamError, ShapeError
 from ..params import Shape, param
 from ..registry import Op, Result, register
 from ._np import last_axis_first
@@ -126,7 +128,7 @@ class transpose(Op):
     def _perm(self, ndim):
         if not self.axes:
             return tuple(reversed(range(ndim)))
-        if sorted(a % ndim for a in self.axes) != list(range(ndim)):
+        if len(self.axes) != ndim or sorted(a % ndim for a in self.axes) != list(range(ndim)):
             raise ShapeError("axes %s is not a permutation of %d dims" % (self.axes, ndim))
         return tuple(a % ndim for a in self.axes)
 
@@ -201,6 +203,7 @@ class SliceChannel(Op):
     """Split ``data`` into ``num_outputs`` equal parts along ``axis`` (``squeeze_axis``
     drops the axis when each part has size 1)."""
     aliases = ("split",)
+    variadic_outputs = "num_outputs"
     num_outputs: int = param(doc="number of parts", check=lambda v: None if v >= 1 else "must be >= 1")
     axis: int = param(1)
     squeeze_axis: bool = param(False)
@@ -307,7 +310,7 @@ class Embedding(Op):
         return (data if data is not None else w, w), (w,)
 
     def forward(self, data, weight, *, train):
-        idx = data.astype(np.int64)
+        idx = int_labels(data, "Embedding index")
         if idx.size and (idx.min() < 0 or idx.max() >= self.input_dim):
             raise ValueError("index out of range [0, %d)" % self.input_dim)
         return Result((weight[idx],), None, (idx, weight.shape))
@@ -337,6 +340,8 @@ class dot(Op):
     def infer_shape(self, lhs, rhs):
         if not known(lhs) or not known(rhs):
             return None
+        if not lhs or not rhs:
+            raise ShapeError("dot needs operands of at least 1 dim, got %s and %s" % (lhs, rhs))
         a = tuple(reversed(lhs)) if self.transpose_a else lhs
         b = tuple(reversed(rhs)) if self.transpose_b else rhs
         if a[-1] != b[0]:
@@ -410,12 +415,18 @@ class softmax_cross_entropy(Op):
     def infer_shape(self, data, label):
         if data is None:
             return None
+        if len(data) != 2:
+            raise ShapeError("softmax_cross_entropy takes 2-d data (batch, classes), got %s"
+                             % (tuple(data),))
         return (data, (data[0],)), ((1,),)
 
     def forward(self, data, label, *, train):
         z = data - data.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        idx = label.astype(np.int64)
+        idx = int_labels(label, "label")
+        if idx.size and (idx.min() < 0 or idx.max() >= data.shape[1]):
+            raise ValueError("label %d is outside [0, %d) (the number of classes)"
+                             % (idx[(idx < 0) | (idx >= data.shape[1])][0], data.shape[1]))
         loss = -logp[np.arange(len(idx)), idx].sum()
         return Result((np.array([loss], data.dtype),), None, (logp, idx))
 
@@ -487,12 +498,37 @@ class Arange(_Init):
     step: float = param(1.0)
     repeat: int = param(1)
 
+    def _bounds(self):
+        return (0.0, self.start) if self.stop is None else (self.start, self.stop)
+
+    def _length(self) -> int:
+        """numpy's arange length, computed without making the array: the shape of a
+        graph must not cost memory in proportion to a param."""
+        start, stop = self._bounds()
+        n = (stop - start) / self.step
+        if n == 0.0 and stop != start:        # underflow: numpy makes one element if n > 0
+            n = 0.0 if math.copysign(1.0, n) < 0 else 1.0
+        return max(0, math.ceil(n)) * self.repeat
+
+    def check(self):
+        values = self._bounds() + (self.step,)
+        if not all(math.isfinite(v) for v in values):
+            raise ParamError("start, stop and step must be finite, got %s, %s, %s" % values)
+        if self.step == 0:
+            raise ParamError("step must not be 0")
+        if self.repeat < 1:
+            raise ParamError("repeat must be >= 1, got %d" % self.repeat)
+        start, stop = self._bounds()
+        if not math.isfinite((stop - start) / self.step) or self._length() > MAX_DIM:
+            raise ParamError("arange(%s, %s, %s) repeated %d times has more elements than an "
+                             "int64 can count" % (values + (self.repeat,)))
+
     def _values(self):
-        start, stop = (0.0, self.start) if self.stop is None else (self.start, self.stop)
+        start, stop = self._bounds()
         return np.repeat(np.arange(start, stop, self.step), self.repeat).astype(self.dtype)
 
     def infer_shape(self):
-        return (), ((len(self._values()),),)
+        return (), ((self._length(),),)
 
     def make(self):
         return self._values()
