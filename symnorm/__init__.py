@@ -10,22 +10,43 @@
 >>> ex.aux_dict['bn_moving_var'].shape
 (3,)
 """
+import importlib as _importlib
+import sys as _sys
+
 from . import ops as _ops  # noqa: F401  (registers every op first)
-from . import graph, name, random, registry, sym, test_utils, viz
-from . import callback, checkpoint, context, initializer, io, kv, lr_scheduler, metric, model, monitor, nd, optimizer, parallel
-from . import module as mod            # mx.mod.Module
-from .module import Module
+from . import context, random, test_utils, viz
+from .core import graph, name, registry, sym
+from .core.attribute import AttrScope
+from .core.errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
+                          SymnormError)
+from .core.passes import fold_batchnorm, freeze_batchnorm
+from .core.symbol import Symbol
+from .context import Context, cpu, gpu
+from .interop import checkpoint, model, nd
+from .interop.checkpoint import CheckpointError
+from .ops._np import release_buffers
+from .runtime import parallel
+from .runtime.executor import Executor
+from .train import callback, initializer, io, kv, lr_scheduler, metric, monitor, optimizer
+from .train import module as mod  # mx.mod.Module
+from .train.module import Module
 
 init = initializer
-from .attribute import AttrScope
-from .checkpoint import CheckpointError
-from .errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
-                     SymnormError)
-from .context import Context, cpu, gpu
-from .executor import Executor
-from .ops._np import release_buffers
-from .passes import fold_batchnorm, freeze_batchnorm
-from .symbol import Symbol
+
+# The modules lived flat in symnorm/ before the layered layout (core, runtime, train,
+# interop); their old import paths (``from symnorm.io import DataBatch``, as MXNet
+# scripts write ``from mxnet.io import ...``) keep working.
+for _pkg, _names in (("core", "attribute dims dtype errors graph name params passes registry "
+                              "serialize shape sym symbol"),
+                     ("runtime", "allocator autodiff exec_options executor layout parallel"),
+                     ("train", "callback initializer io kv lr_scheduler metric module monitor "
+                               "optimizer transaction"),
+                     ("interop", "checkpoint fileio idx model nd")):
+    for _name in _names.split():
+        _module = _importlib.import_module(".%s.%s" % (_pkg, _name), __name__)
+        _sys.modules.setdefault("%s.%s" % (__name__, _name), _module)
+        if _name not in globals():
+            globals()[_name] = _module
 
 symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
 kvstore = kv   # and these too (mx.kv / mx.kvstore, mx.viz / mx.visualization)

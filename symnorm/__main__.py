@@ -38,8 +38,8 @@ def parse_shapes(items) -> dict:
 
 
 def _load(path):
-    from .errors import SymnormError
-    from .serialize import load
+    from .core.errors import SymnormError
+    from .core.serialize import load
     if not os.path.exists(path):
         raise CLIError("no such file: %s" % path)
     try:
@@ -74,7 +74,7 @@ def cmd_plot(args):
                 data = graph.pipe(fmt)
             except RuntimeError as exc:
                 raise CLIError(str(exc)) from None
-            from .fileio import atomic_write
+            from .interop.fileio import atomic_write
             atomic_write(out, data)
     else:
         raise CLIError("unsupported output %r: use .svg, .png, .pdf, .dot or .html" % out)
@@ -84,8 +84,8 @@ def cmd_plot(args):
 def cmd_predict(args):
     """``symnorm predict``: run a checkpoint on a .npy input."""
     import numpy as np
-    from .errors import SymnormError
-    from .model import Predictor
+    from .core.errors import SymnormError
+    from .interop.model import Predictor
     # with a manifest the loader finds (or rolls forward) the set and names what is missing
     manifest = "%s-%04d.manifest" % (args.prefix, args.epoch)
     for path in ("%s-symbol.json" % args.prefix, "%s-%04d.params" % (args.prefix, args.epoch)):
@@ -109,7 +109,7 @@ def cmd_predict(args):
         raise CLIError(str(exc)) from None
     if args.output:
         import io
-        from .fileio import atomic_write
+        from .interop.fileio import atomic_write
         path = args.output if args.output.endswith(".npy") else args.output + ".npy"  # as np.save
         buf = io.BytesIO()
         np.save(buf, outs[0])

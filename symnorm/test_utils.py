@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .executor import cpu
+from .runtime.executor import cpu
 
 
 def _as_dict(sym, location, names):

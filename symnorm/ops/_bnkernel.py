@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .. import parallel
+from ..runtime import parallel
 
 
 # 256 KiB of float32 per block: the four streams of the gradient pass then fit a 2 MiB L2

@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from .. import allocator, parallel
+from ..runtime import allocator, parallel
 
 _ONES: dict = {}
 

@@ -10,10 +10,10 @@ import dataclasses
 
 import numpy as np
 
-from ..dims import known, merge, prod
-from ..errors import ParamError, ShapeError
-from ..params import Shape, param
-from ..registry import Op, Result, register
+from ..core.dims import known, merge, prod
+from ..core.errors import ParamError, ShapeError
+from ..core.params import Shape, param
+from ..core.registry import Op, Result, register
 from ._np import sigmoid, sum_to_shape
 
 
@@ -507,7 +507,7 @@ class clip(Op):
 
     def check(self):
         if self.a_min > self.a_max:
-            from ..errors import ParamError
+            from ..core.errors import ParamError
             raise ParamError("a_min (%g) must be <= a_max (%g)" % (self.a_min, self.a_max))
 
     def forward(self, data, *, train, out=None):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError
-from ..params import param
-from ..registry import Result, register
+from ..core.errors import ShapeError
+from ..core.params import param
+from ..core.registry import Result, register
 from ._np import channel_view, compute_dtype
 from .norm import BatchNorm, batch_moments, normalize, normalize_backward
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dims import prod
-from ..dtype import int_labels
-from ..errors import ShapeError, fmt_shape
-from ..params import param, in_range
-from ..registry import Op, Result, register
+from ..core.dims import prod
+from ..core.dtype import int_labels
+from ..core.errors import ShapeError, fmt_shape
+from ..core.params import param, in_range
+from ..core.registry import Op, Result, register
 from .nn import _softmax
 
 

@@ -16,14 +16,13 @@ from typing import Optional
 
 import numpy as np
 
-from .. import parallel, random as _random
-from ..dims import dim_op, known, prod
-from ..errors import ParamError, ShapeError
-from ..params import Shape, param, in_range, all_positive, all_non_negative
-from ..registry import Op, Result, register
-from ._np import (channel_sum, copy_runs, elementwise, last_axis_first, matmul_nt, matmul_wide, padded,
-                  recycled_empty, row_sums,
-                  sigmoid, workspace, workspace_filled)
+from ..runtime import parallel
+from .. import random as _random
+from ..core.dims import dim_op, known, prod
+from ..core.errors import ParamError, ShapeError
+from ..core.params import Shape, param, in_range, all_positive, all_non_negative
+from ..core.registry import Op, Result, register
+from ._np import (channel_sum, copy_runs, elementwise, last_axis_first, matmul_nt, matmul_wide, padded, recycled_empty, row_sums, sigmoid, workspace, workspace_filled)
 
 
 def _positive_int(v):

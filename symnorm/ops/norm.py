@@ -19,10 +19,10 @@ from typing import Optional
 
 import numpy as np
 
-from ..dims import norm_axis
-from ..errors import OpError, ShapeError
-from ..params import param, positive, in_range
-from ..registry import Op, Result, register
+from ..core.dims import norm_axis
+from ..core.errors import OpError, ShapeError
+from ..core.params import param, positive, in_range
+from ..core.registry import Op, Result, register
 from . import _bnkernel as K
 from ._np import channel_dot, channel_sum, channel_view, compute_dtype
 

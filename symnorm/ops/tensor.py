@@ -6,11 +6,11 @@ from typing import Optional
 
 import numpy as np
 
-from ..dims import MAX_DIM, known, norm_axis, prod
-from ..dtype import int_labels
-from ..errors import ParamError, ShapeError
-from ..params import Shape, param
-from ..registry import Op, Result, register
+from ..core.dims import MAX_DIM, known, norm_axis, prod
+from ..core.dtype import int_labels
+from ..core.errors import ParamError, ShapeError
+from ..core.params import Shape, param
+from ..core.registry import Op, Result, register
 from ._np import last_axis_first
 
 

@@ -11,7 +11,7 @@ from .summary import print_summary
 def to_networkx(symbol, shape=None):
     """``graph.to_networkx`` plus each node's ``role`` (op/data/param/aux), ``label`` and
     trainable/aux parameter counts (``param_count``/``aux_count``)."""
-    from ..graph import to_networkx as _nx
+    from ..core.graph import to_networkx as _nx
     g = _nx(symbol, shape)
     by_node = {v.node: v for v in describe(symbol, shape)}
     for key, data in g.nodes(data=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ..fileio import atomic_write
+from ..interop.fileio import atomic_write
 from .model import describe
 from .svg import render_svg
 

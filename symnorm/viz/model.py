@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..graph import dfs_postorder
-from ..shape import shape_entries
+from ..core.graph import dfs_postorder
+from ..core.shape import shape_entries
 
 VARIABLE_COLOR = "#8dd3c7"
 AUX_COLOR = "#d9d9d9"

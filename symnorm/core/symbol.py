@@ -346,7 +346,7 @@ class Symbol:
                     group2ctx=None, shared_arg_names=None, shared_exec=None,
                     shared_buffer=None, **kwargs):
         """Infer shapes and types, allocate every array (zero-filled), return an Executor."""
-        from .executor import simple_bind
+        from ..runtime.executor import simple_bind
         return simple_bind(self, ctx=ctx, grad_req=grad_req, type_dict=type_dict,
                            stype_dict=stype_dict, group2ctx=group2ctx,
                            shared_arg_names=shared_arg_names, shared_exec=shared_exec,
@@ -355,7 +355,7 @@ class Symbol:
     def bind(self, ctx=None, args=None, args_grad=None, grad_req="write", aux_states=None,
              group2ctx=None, shared_exec=None, **kwargs):
         """Bind user-owned arrays (used in place, not copied) and return an Executor."""
-        from .executor import bind
+        from ..runtime.executor import bind
         return bind(self, ctx=ctx, args=args, args_grad=args_grad, grad_req=grad_req,
                     aux_states=aux_states, group2ctx=group2ctx, shared_exec=shared_exec,
                     **kwargs)

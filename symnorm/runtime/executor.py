@@ -32,12 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import allocator, autodiff, layout, parallel
-from .dtype import REAL_KINDS, real_array
-from .errors import BindError, OpError, SymnormError
-from .context import Context, cpu  # noqa: F401  (executor.cpu is public API too)
+from ..core.dtype import REAL_KINDS, real_array
+from ..core.errors import BindError, OpError, SymnormError
+from ..context import Context, cpu  # noqa: F401  (executor.cpu is public API too)
 from .exec_options import AUX_UPDATES, GRAD_REQS, ExecOptions  # noqa: F401
-from .graph import dfs_postorder
-from .shape import shape_entries, type_entries
+from ..core.graph import dfs_postorder
+from ..core.shape import shape_entries, type_entries
 
 _LOG = logging.getLogger("symnorm")
 

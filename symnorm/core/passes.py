@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 
 from .graph import dfs_postorder, users
-from .ops.nn import Convolution, FullyConnected
-from .ops.norm import BatchNorm
+from ..ops.nn import Convolution, FullyConnected
+from ..ops.norm import BatchNorm
 from .params import to_attr_string
 from .symbol import Entry, Node, Symbol
 

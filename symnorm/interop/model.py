@@ -40,7 +40,7 @@ __all__ = ["save_checkpoint", "load_checkpoint", "save_params", "load_params", "
 def label_variables(symbol) -> list:
     """Variables feeding the label slots of loss heads (``no_grad_inputs``): inputs that
     inference does not need (MXNet users' "prob_label is not presented" problem)."""
-    from .graph import dfs_postorder
+    from ..core.graph import dfs_postorder
     out = []
     for n in dfs_postorder(symbol.entries):
         if n.op is None:
@@ -65,7 +65,7 @@ class Predictor:
 
     def __init__(self, symbol, arg_params, aux_params, data_shapes: dict, allow_missing=False,
                  allow_extra=True):
-        from .errors import BindError
+        from ..core.errors import BindError
         self.symbol = symbol
         self.labels = label_variables(symbol)
         self.data_names = list(data_shapes)
@@ -91,7 +91,7 @@ class Predictor:
 
     def predict(self, **inputs) -> list:
         """Outputs for the given input arrays (a new batch size rebinds transparently)."""
-        from .errors import BindError
+        from ..core.errors import BindError
         missing = [k for k in self.data_names if k not in inputs]
         if missing:
             raise BindError("Predictor.predict: missing input(s) %s" % ", ".join(missing))

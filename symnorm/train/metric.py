@@ -5,8 +5,8 @@ import math
 
 import numpy
 
-from .dtype import int_labels
-from .errors import DataError
+from ..core.dtype import int_labels
+from ..core.errors import DataError
 
 
 class EvalMetric:

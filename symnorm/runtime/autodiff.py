@@ -16,8 +16,8 @@ import functools
 
 import numpy as np
 
-from .dtype import real_array
-from .errors import BindError, OpError
+from ..core.dtype import real_array
+from ..core.errors import BindError, OpError
 
 
 def grad_path(plan, grad_req: dict) -> tuple[set, list]:

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 
-from .graph import dfs_postorder
-from .ops.tensor import transpose
-from .params import to_attr_string
-from .symbol import Entry, Node, Symbol
+from ..core.graph import dfs_postorder
+from ..ops.tensor import transpose
+from ..core.params import to_attr_string
+from ..core.symbol import Entry, Node, Symbol
 
 
 def enabled() -> bool:

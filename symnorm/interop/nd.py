@@ -20,9 +20,9 @@ from collections import Counter
 
 import numpy as np
 
-from .dims import MAX_NDIM, check_shape
-from .dtype import MX_FLAG_TO_NP, NP_TO_MX_FLAG
-from .errors import ShapeError, SymnormError
+from ..core.dims import MAX_NDIM, check_shape
+from ..core.dtype import MX_FLAG_TO_NP, NP_TO_MX_FLAG
+from ..core.errors import ShapeError, SymnormError
 from .fileio import atomic_write
 
 LIST_MAGIC = 0x112

@@ -40,10 +40,10 @@ import re
 import numpy as np
 
 from . import nd
-from .errors import SymnormError
+from ..core.errors import SymnormError
 from .fileio import fsync_dir, write_synced
-from .serialize import load as _load_symbol_file
-from .serialize import load_json, tojson
+from ..core.serialize import load as _load_symbol_file
+from ..core.serialize import load_json, tojson
 
 _LOG = logging.getLogger("symnorm")
 FORMAT = "symnorm checkpoint manifest"

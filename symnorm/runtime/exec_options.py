@@ -19,7 +19,7 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from .errors import BindError
+from ..core.errors import BindError
 
 GRAD_REQS = ("null", "write", "add")
 AUX_UPDATES = ("backward", "forward")

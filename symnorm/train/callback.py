@@ -57,7 +57,7 @@ def do_checkpoint(prefix, period=1):
     ``period`` epochs, as one set (``model.save_checkpoint``: a crash leaves the old set or
     the new one, never a mix).  The prefix's directory is created here, when the
     callback is made, so a missing ``out/`` does not end a training run at its first epoch."""
-    from .model import save_checkpoint
+    from ..interop.model import save_checkpoint
     period = int(max(1, period))
     directory = os.path.dirname(os.fspath(prefix))
     if directory:

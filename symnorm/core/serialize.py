@@ -16,7 +16,7 @@ import json
 from .dims import check_shape
 from .dtype import as_dtype
 from .errors import GraphError, ParamError, SymnormError, where
-from .fileio import atomic_write
+from ..interop.fileio import atomic_write
 from .graph import dfs_postorder, lint
 from .params import Shape, parse_value
 from .registry import get_op

@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 
-from .errors import SymnormError
+from ..core.errors import SymnormError
 
 _TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
           0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-from . import random as _random
+from .. import random as _random
 
 _REGISTRY: dict = {}
 
@@ -192,7 +192,7 @@ class Load:
     that differs from the target's raises, naming the parameter."""
     def __init__(self, param, default_init=None, verbose=False):
         if isinstance(param, str):
-            from . import nd
+            from ..interop import nd
             param = nd.load(param)
         self.param = {k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k: np.asarray(v)
                       for k, v in dict(param).items()}

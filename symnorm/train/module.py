@@ -18,12 +18,12 @@ from . import initializer as _init
 from . import metric as _metric
 from . import optimizer as _opt
 from .callback import BatchEndParam, Progress
-from .dtype import real_array
-from .errors import BindError
-from .executor import cpu
+from ..core.dtype import real_array
+from ..core.errors import BindError
+from ..runtime.executor import cpu
 from .io import DataDesc
-from . import checkpoint as _ckpt
-from .model import load_params, save_params
+from ..interop import checkpoint as _ckpt
+from ..interop.model import load_params, save_params
 from .transaction import Transaction, state_arrays
 
 _LOG = logging.getLogger("symnorm")
@@ -258,7 +258,7 @@ class Module:
         update counts to ``fname``, atomically: an ``nd.save`` file with keys
         ``"<param>:<j>"`` (the j-th state array) and ``"<param>:count"``.  (MXNet pickles its
         updater instead; such files need MXNet to read.)"""
-        from . import nd
+        from ..interop import nd
         nd.save(fname, self._optimizer_states())
 
     def _optimizer_states(self) -> dict:
@@ -281,7 +281,7 @@ class Module:
         applied; on a mismatch nothing changes."""
         if not self.optimizer_initialized:
             raise BindError("Module: call init_optimizer() before load_optimizer_states()")
-        from . import nd
+        from ..interop import nd
         saved = nd.load(fname)
         if not isinstance(saved, dict):
             raise nd.ParamsFileError("%s: not an optimizer states file (an unnamed list)" % fname)

@@ -7,8 +7,8 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from . import random as _random
-from .idx import IDXError, load_mnist, read_idx  # noqa: F401  (re-exported)
+from .. import random as _random
+from ..interop.idx import IDXError, load_mnist, read_idx  # noqa: F401  (re-exported)
 
 
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):

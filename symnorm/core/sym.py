@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import ops as _ops  # noqa: F401  (registers every op)
+from .. import ops as _ops  # noqa: F401  (registers every op)
 from . import params as _P
 from .registry import ALIASES, LISTENERS, REGISTRY
 from .serialize import load, load_json

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from .errors import SymnormError
+from ..core.errors import SymnormError
 
 BUCKET_BYTES = 4 << 20
 
