@@ -19,7 +19,7 @@ from .core import graph, name, registry, sym
 from .core.attribute import AttrScope
 from .core.errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
                           SymnormError)
-from .core.passes import fold_batchnorm, freeze_batchnorm
+from .passes import fold_batchnorm, freeze_batchnorm
 from .core.symbol import Symbol
 from .context import Context, cpu, gpu
 from .interop import checkpoint, model, nd
@@ -36,12 +36,12 @@ init = initializer
 # The modules lived flat in symnorm/ before the layered layout (core, runtime, train,
 # interop); their old import paths (``from symnorm.io import DataBatch``, as MXNet
 # scripts write ``from mxnet.io import ...``) keep working.
-for _pkg, _names in (("core", "attribute dims dtype errors graph name params passes registry "
+for _pkg, _names in (("core", "attribute dims dtype errors fileio graph ir name params registry "
                               "serialize shape sym symbol"),
                      ("runtime", "allocator autodiff exec_options executor layout parallel"),
                      ("train", "callback initializer io kv lr_scheduler metric module monitor "
                                "optimizer transaction"),
-                     ("interop", "checkpoint fileio idx model nd")):
+                     ("interop", "checkpoint idx model nd")):
     for _name in _names.split():
         _module = _importlib.import_module(".%s.%s" % (_pkg, _name), __name__)
         _sys.modules.setdefault("%s.%s" % (__name__, _name), _module)

@@ -39,7 +39,7 @@ def parse_shapes(items) -> dict:
 
 def _load(path):
     from .core.errors import SymnormError
-    from .core.serialize import load
+    from .core.symbol import load
     if not os.path.exists(path):
         raise CLIError("no such file: %s" % path)
     try:
@@ -74,7 +74,7 @@ def cmd_plot(args):
                 data = graph.pipe(fmt)
             except RuntimeError as exc:
                 raise CLIError(str(exc)) from None
-            from .interop.fileio import atomic_write
+            from .core.fileio import atomic_write
             atomic_write(out, data)
     else:
         raise CLIError("unsupported output %r: use .svg, .png, .pdf, .dot or .html" % out)
@@ -109,7 +109,7 @@ def cmd_predict(args):
         raise CLIError(str(exc)) from None
     if args.output:
         import io
-        from .interop.fileio import atomic_write
+        from .core.fileio import atomic_write
         path = args.output if args.output.endswith(".npy") else args.output + ".npy"  # as np.save
         buf = io.BytesIO()
         np.save(buf, outs[0])

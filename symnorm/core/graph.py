@@ -10,40 +10,11 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from .errors import GraphError
+from .ir import dfs_postorder, users  # noqa: F401  (graph.dfs_postorder is public API)
+from .shape import infer_entries
 
 if TYPE_CHECKING:                 # networkx is imported on use, not at import time
     import networkx
-
-
-def dfs_postorder(entries) -> list:
-    """Every node reachable from ``entries``, inputs before users (iterative: no recursion limit)."""
-    order, seen = [], set()
-    for head in entries:
-        if head.node in seen:
-            continue
-        stack = [(head.node, 0)]
-        seen.add(head.node)
-        while stack:
-            node, i = stack[-1]
-            if i < len(node.inputs):
-                stack[-1] = (node, i + 1)
-                child = node.inputs[i].node
-                if child not in seen:
-                    seen.add(child)
-                    stack.append((child, 0))
-            else:
-                stack.pop()
-                order.append(node)
-    return order
-
-
-def users(nodes) -> dict:
-    """node -> list of (user node, input slot) in order."""
-    out = {n: [] for n in nodes}
-    for n in nodes:
-        for slot, e in enumerate(n.inputs):
-            out[e.node].append((n, slot))
-    return out
 
 
 def to_networkx(symbol, shapes: dict | None = None) -> "networkx.MultiDiGraph":
@@ -70,7 +41,6 @@ def to_networkx(symbol, shapes: dict | None = None) -> "networkx.MultiDiGraph":
     aux = {n.inputs[i].node for n in nodes for i in n.aux_slots()}
     entry_shapes, entry_types = {}, {}
     if shapes is not None:
-        from .shape import infer_entries
         entry_shapes, entry_types = infer_entries(symbol, shapes)
     g = nx.MultiDiGraph()
     for n in nodes:
@@ -96,8 +66,9 @@ def lint(symbol) -> None:
     Acyclic; each op node has exactly the input slots its op declares; entries point at
     existing outputs; aux slots are fed by variables that feed no argument slot; variable
     names are unique (MXNet fails at bind with "Duplicate names detected")."""
-    nodes = dfs_postorder(symbol.entries)
-    if _has_cycle(symbol.entries):
+    entries = getattr(symbol, "entries", symbol)       # a Symbol, or its head entries
+    nodes = dfs_postorder(entries)
+    if _has_cycle(entries):
         raise GraphError("the graph has a cycle")
     arg_vars, aux_vars = set(), set()
     for n in nodes:

@@ -16,11 +16,12 @@ import json
 from .dims import check_shape
 from .dtype import as_dtype
 from .errors import GraphError, ParamError, SymnormError, where
-from ..interop.fileio import atomic_write
-from .graph import dfs_postorder, lint
+from .fileio import atomic_write
+from .graph import lint
+from .ir import dfs_postorder
 from .params import Shape, parse_value
 from .registry import get_op
-from .symbol import Entry, Node, Symbol
+from .ir import Entry, Node
 
 MXNET_VERSION = 10901
 
@@ -108,12 +109,12 @@ class _Obj:
         self.items = items
 
 
-def to_dict(symbol: Symbol) -> dict:
+def to_dict(symbol) -> dict:
     """The JSON structure as plain Python data (what ``json.loads(tojson())`` gives)."""
     return json.loads(tojson(symbol))
 
 
-def tojson(symbol: Symbol) -> str:
+def tojson(symbol) -> str:
     """MXNet 1.9.1's ``Symbol.tojson()`` text for ``symbol``."""
     nodes = dfs_postorder(symbol.entries)
     ids = {n: i for i, n in enumerate(nodes)}
@@ -137,7 +138,7 @@ def tojson(symbol: Symbol) -> str:
     return "".join(w.out)
 
 
-def save(symbol: Symbol, fname: str) -> None:
+def save(symbol, fname: str) -> None:
     """Write ``symbol.tojson()`` to ``fname`` atomically."""
     atomic_write(fname, tojson(symbol))
 
@@ -162,16 +163,13 @@ def _entry(raw, where_text, n_built):
     return nid, idx
 
 
-def load_json(json_str: str) -> Symbol:
-    """Build a Symbol from MXNet symbol JSON (1.x ``attrs``, 0.x ``attr``/``param``).
+def parse_json(json_str: str) -> list:
+    """The head entries of a graph in MXNet symbol JSON (1.x ``attrs``, 0.x
+    ``attr``/``param``), every node built and linted; ``symbol.load_json`` wraps them in
+    a ``Symbol``.
 
     Unknown ops, unknown or invalid params, dangling inputs, cycles and duplicate variable
     names raise errors naming the node; nothing half-built is returned.
-
-    >>> import symnorm as sn
-    >>> s = sn.sym.BatchNorm(sn.sym.Variable('x'), name='bn')
-    >>> sn.sym.load_json(s.tojson()).list_auxiliary_states()
-    ['bn_moving_mean', 'bn_moving_var']
     """
     try:
         doc = json.loads(json_str)
@@ -203,9 +201,8 @@ def load_json(json_str: str) -> Symbol:
         heads.append(Entry(built[nid], idx))
     if not heads:
         raise GraphError("malformed symbol JSON: 'heads' is empty")
-    sym = Symbol(heads)
-    lint(sym)
-    return sym
+    lint(heads)
+    return heads
 
 
 def _load_node(nid, jn, built) -> Node:
@@ -291,8 +288,8 @@ def _check_variable_attrs(text, attrs) -> None:
                              % (text, key, _short(value), exc)) from None
 
 
-def load(fname: str) -> Symbol:
-    """Read a symbol JSON file (``prefix-symbol.json``)."""
+def read(fname: str) -> list:
+    """The head entries of a symbol JSON file (``prefix-symbol.json``); see ``parse_json``."""
     try:
         with open(fname, "rb") as f:
             raw = f.read()
@@ -305,9 +302,9 @@ def load(fname: str) -> Symbol:
         raise GraphError("%s: not UTF-8 text (byte 0x%02X at offset %d); a symbol file is "
                          "JSON" % (fname, raw[exc.start], exc.start)) from None
     try:
-        return load_json(text)
+        return parse_json(text)
     except SymnormError as exc:
         raise type(exc)("%s: %s" % (fname, exc)) from None
 
 
-__all__ = ["tojson", "load_json", "save", "load", "to_dict"]
+__all__ = ["tojson", "parse_json", "save", "read", "to_dict"]

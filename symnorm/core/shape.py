@@ -18,7 +18,7 @@ import numpy as np
 from .dims import check_inferred, check_shape, merge
 from .dtype import as_dtype
 from .errors import DTypeError, ShapeError, fmt_shape
-from .graph import dfs_postorder
+from .ir import dfs_postorder
 from .params import Shape, parse_value
 
 

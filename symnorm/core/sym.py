@@ -11,8 +11,7 @@ import dataclasses
 from .. import ops as _ops  # noqa: F401  (registers every op)
 from . import params as _P
 from .registry import ALIASES, LISTENERS, REGISTRY
-from .serialize import load, load_json
-from .symbol import Group, Symbol, Variable, create, var
+from .symbol import Group, Symbol, Variable, create, load, load_json, var
 
 
 def _doc(cls, public_name):

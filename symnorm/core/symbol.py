@@ -13,9 +13,6 @@ methods on ``Symbol`` thin and delegates.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
-from typing import NamedTuple
-
 import numpy as np
 
 from . import params as P
@@ -24,90 +21,9 @@ from .dims import check_shape
 from .dtype import as_dtype, mx_flag
 from .errors import GraphError, ParamError, where
 from .name import NameManager
+from .ir import Entry, Node, dfs_postorder
 from .registry import Op, get_op
-
-
-class Entry(NamedTuple):
-    """One output of a node: ``(node, index)``."""
-    node: "Node"
-    index: int
-
-
-@dataclass(frozen=True, eq=False)
-class Node:
-    """A Variable (``op is None``) or an op applied to input entries.
-
-    ``attrs`` holds MXNet's string attributes: the explicitly given op params, and the
-    dunder attributes (``__shape__``, ``__lr_mult__``, ``__init__``...)."""
-    op: Op | None
-    name: str
-    inputs: tuple = ()
-    attrs: dict = field(default_factory=dict)
-
-    @property
-    def is_variable(self) -> bool:
-        return self.op is None
-
-    @property
-    def op_name(self) -> str | None:
-        return None if self.op is None else self.op.op_name
-
-    def _output_names(self) -> tuple:
-        # computed once per node: an op may have up to 65536 outputs (SliceChannel), and
-        # every entry naming this node asks for them (lint, load_json, list_outputs)
-        names = self.__dict__.get("_out_names")
-        if names is None:
-            names = self.op.output_names()
-            object.__setattr__(self, "_out_names", names)
-        return names
-
-    def num_outputs(self) -> int:
-        """All outputs, hidden ones included (BatchNorm: 3)."""
-        return 1 if self.op is None else len(self._output_names())
-
-    def num_visible(self) -> int:
-        """Outputs a Symbol of this node exposes (1, or 3 for BatchNorm with output_mean_var)."""
-        return 1 if self.op is None else self.op.num_visible_outputs()
-
-    def output_name(self, index: int) -> str:
-        """``<node>_<output>`` for ops, the name itself for a variable."""
-        if self.op is None:
-            return self.name
-        return "%s_%s" % (self.name, self._output_names()[index])
-
-    def aux_slots(self) -> range:
-        """Input positions that hold aux states (mutated, never differentiated)."""
-        if self.op is None:
-            return range(0)
-        slots = self.__dict__.get("_aux_slots")        # once per node, as _output_names
-        if slots is None:
-            n = len(self.op.arguments())
-            slots = range(n, n + len(self.op.aux))
-            object.__setattr__(self, "_aux_slots", slots)
-        return slots
-
-    def describe(self) -> str:
-        """``"BatchNorm 'bn'"``: how messages name this node."""
-        return where(self.op_name, self.name)
-
-    def line(self) -> str:
-        """One line of the text listing: ``%bn = BatchNorm[...](%data, ... | aux: ...)``."""
-        if self.op is None:
-            extra = {k: v for k, v in self.attrs.items() if k in ("__shape__", "__dtype__")}
-            return "%%%s = Variable%s" % (self.name, "[%s]" % ", ".join(
-                "%s=%s" % (k.strip("_"), v) for k, v in extra.items()) if extra else "")
-
-        def ref(e):
-            return "%" + e.node.name + ("" if e.node.num_outputs() == 1 else "[%d]" % e.index)
-        args = [ref(e) for i, e in enumerate(self.inputs) if i not in self.aux_slots()]
-        aux = [ref(self.inputs[i]) for i in self.aux_slots()]
-        return "%%%s = %s(%s%s)" % (self.name, self.op.text(), ", ".join(args),
-                                   (" | aux: " + ", ".join(aux)) if aux else "")
-
-
-def _dfs(entries):
-    from .graph import dfs_postorder
-    return dfs_postorder(entries)
+from . import serialize
 
 
 class Symbol:
@@ -139,7 +55,7 @@ class Symbol:
         return self._entries[0].node.name if len(nodes) == 1 else None
 
     def _nodes(self):
-        return _dfs(self._entries)
+        return dfs_postorder(self._entries)
 
     def _aux_variables(self, nodes) -> set:
         aux = set()
@@ -334,13 +250,11 @@ class Symbol:
 
     def tojson(self) -> str:
         """MXNet 1.9.1's symbol JSON, byte for byte."""
-        from .serialize import tojson
-        return tojson(self)
+        return serialize.tojson(self)
 
     def save(self, fname: str) -> None:
         """Write ``tojson()`` to ``fname`` atomically."""
-        from .serialize import save
-        save(self, fname)
+        serialize.save(self, fname)
 
     def simple_bind(self, ctx=None, grad_req="write", type_dict=None, stype_dict=None,
                     group2ctx=None, shared_arg_names=None, shared_exec=None,
@@ -585,4 +499,21 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
     return Symbol([Entry(node, i) for i in range(op.num_visible_outputs())])
 
 
-__all__ = ["Symbol", "Node", "Entry", "Variable", "var", "Group", "create"]
+def load_json(json_str: str) -> Symbol:
+    """A Symbol from MXNet symbol JSON (1.x ``attrs``, 0.x ``attr``/``param``, pre-0.9
+    graphs); errors name the node (``serialize.parse_json``).
+
+    >>> import symnorm as sn
+    >>> s = sn.sym.BatchNorm(sn.sym.Variable('x'), name='bn')
+    >>> sn.sym.load_json(s.tojson()).list_auxiliary_states()
+    ['bn_moving_mean', 'bn_moving_var']
+    """
+    return Symbol(serialize.parse_json(json_str))
+
+
+def load(fname: str) -> Symbol:
+    """A Symbol from a symbol JSON file (``prefix-symbol.json``)."""
+    return Symbol(serialize.read(fname))
+
+
+__all__ = ["Symbol", "Node", "Entry", "Variable", "var", "Group", "create", "load", "load_json"]

@@ -41,9 +41,10 @@ import numpy as np
 
 from . import nd
 from ..core.errors import SymnormError
-from .fileio import fsync_dir, write_synced
-from ..core.serialize import load as _load_symbol_file
-from ..core.serialize import load_json, tojson
+from ..core.fileio import fsync_dir, write_synced
+from ..core.serialize import tojson
+from ..core.symbol import load as _load_symbol_file
+from ..core.symbol import load_json
 
 _LOG = logging.getLogger("symnorm")
 FORMAT = "symnorm checkpoint manifest"

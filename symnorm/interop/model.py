@@ -40,7 +40,7 @@ __all__ = ["save_checkpoint", "load_checkpoint", "save_params", "load_params", "
 def label_variables(symbol) -> list:
     """Variables feeding the label slots of loss heads (``no_grad_inputs``): inputs that
     inference does not need (MXNet users' "prob_label is not presented" problem)."""
-    from ..core.graph import dfs_postorder
+    from ..core.ir import dfs_postorder
     out = []
     for n in dfs_postorder(symbol.entries):
         if n.op is None:

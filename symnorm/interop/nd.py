@@ -23,7 +23,7 @@ import numpy as np
 from ..core.dims import MAX_NDIM, check_shape
 from ..core.dtype import MX_FLAG_TO_NP, NP_TO_MX_FLAG
 from ..core.errors import ShapeError, SymnormError
-from .fileio import atomic_write
+from ..core.fileio import atomic_write
 
 LIST_MAGIC = 0x112
 V1, V2, V3 = 0xF993FAC8, 0xF993FAC9, 0xF993FACA

@@ -36,7 +36,7 @@ from ..core.dtype import REAL_KINDS, real_array
 from ..core.errors import BindError, OpError, SymnormError
 from ..context import Context, cpu  # noqa: F401  (executor.cpu is public API too)
 from .exec_options import AUX_UPDATES, GRAD_REQS, ExecOptions  # noqa: F401
-from ..core.graph import dfs_postorder
+from ..core.ir import dfs_postorder
 from ..core.shape import shape_entries, type_entries
 
 _LOG = logging.getLogger("symnorm")

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import os
 
-from ..core.graph import dfs_postorder
+from ..core.ir import Entry, Node, dfs_postorder
 from ..ops.tensor import transpose
 from ..core.params import to_attr_string
-from ..core.symbol import Entry, Node, Symbol
 
 
 def enabled() -> bool:
@@ -88,7 +87,7 @@ def _transposed(entry, axes, name, taken):
     return Entry(node, 0)
 
 
-def to_batch_last(symbol: Symbol, shapes: dict) -> Symbol:
+def to_batch_last(symbol, shapes: dict):
     """``symbol`` with its convolution/pooling regions rewritten batch-last (or ``symbol``
     itself when there is nothing to gain).  ``shapes`` maps ``(node, output index)`` to
     the inferred shapes of ``symbol`` (the executor's bind-time inference)."""
@@ -140,7 +139,9 @@ def to_batch_last(symbol: Symbol, shapes: dict) -> Symbol:
             same = all(a.node is b.node and a.index == b.index for a, b in zip(inputs, n.inputs))
             new = n if same else Node(n.op, n.name, inputs, dict(n.attrs))
         mapping[n] = [Entry(new, j) for j in range(n.num_outputs())]
-    return Symbol([mapping[e.node][e.index] for e in symbol.entries])
+    # the same kind of Symbol, built from the rewritten heads (the runtime never imports
+    # the Symbol class: it sits above the runtime, whose bind methods call in here)
+    return type(symbol)([mapping[e.node][e.index] for e in symbol.entries])
 
 
 __all__ = ["to_batch_last", "enabled"]

@@ -516,6 +516,9 @@ class Module:
             code = exc.code
         print("symnorm: rank %d left fit early (%s: %s); aborting the job"
               % (self._kv.rank, type(exc).__name__, exc), file=sys.stderr, flush=True)
+        # MPI_Abort tears the launcher down at once: give it a moment to relay the message
+        # (without it the line was lost in about 1 run of 10)
+        time.sleep(0.5)
         self._kv.collective.abort(code)
 
     def _fit(self, train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from ..interop.fileio import atomic_write
+from ..core.fileio import atomic_write
 from .model import describe, fmt_shape
 
 DEFAULT_NODE_ATTRS = {"shape": "box", "fixedsize": "true", "width": "1.3", "height": "0.8034",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ..interop.fileio import atomic_write
+from ..core.fileio import atomic_write
 from .model import describe
 from .svg import render_svg
 

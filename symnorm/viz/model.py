@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.graph import dfs_postorder
+from ..core.ir import dfs_postorder
 from ..core.shape import shape_entries
 
 VARIABLE_COLOR = "#8dd3c7"

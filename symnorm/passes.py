@@ -6,11 +6,11 @@ import dataclasses
 
 import numpy as np
 
-from .graph import dfs_postorder, users
-from ..ops.nn import Convolution, FullyConnected
-from ..ops.norm import BatchNorm
-from .params import to_attr_string
-from .symbol import Entry, Node, Symbol
+from .core.ir import dfs_postorder, users
+from .ops.nn import Convolution, FullyConnected
+from .ops.norm import BatchNorm
+from .core.params import to_attr_string
+from .core.symbol import Entry, Node, Symbol
 
 
 def rebuild(symbol: Symbol, transform) -> Symbol:
