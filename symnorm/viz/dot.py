@@ -13,7 +13,11 @@ DEFAULT_NODE_ATTRS = {"shape": "box", "fixedsize": "true", "width": "1.3", "heig
 
 
 def _q(text) -> str:
-    return '"%s"' % str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """``text`` as a DOT quoted string: backslashes doubled (so Graphviz's escapes such as
+    ``\\N`` or ``\\G`` in a name stay literal), quotes escaped, line breaks as ``\\n``, other
+    control characters shown as U+FFFD (they would break the file)."""
+    text = "".join(c if c >= " " or c == "\n" else "\ufffd" for c in str(text))
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _attrs(d) -> str:
