@@ -150,7 +150,7 @@ def test_html_is_self_contained(tmp_path):
     page = sn.viz.to_html(lenet_bn(), shape={"data": (1, 1, 28, 28)}, path=str(path))
     assert path.read_text() == page
     assert "<script src" not in page and "http" not in page.replace("http://www.w3.org", "")
-    assert '"bn1": {"op": "BatchNorm"' in page and '"param_count": 12' in page
+    assert '["bn1", {"op": "BatchNorm"' in page and '"param_count": 12' in page
 
 
 def test_viz_to_networkx_has_counts():
