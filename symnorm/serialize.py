@@ -16,7 +16,7 @@ import json
 from .errors import GraphError, ParamError, SymnormError, where
 from .fileio import atomic_write
 from .graph import dfs_postorder, lint
-from .registry import get_op
+from .registry import ALIASES, REGISTRY, get_op
 from .symbol import Entry, Node, Symbol
 
 MXNET_VERSION = 10901
@@ -153,11 +153,13 @@ def _entry(raw, where_text, n_built):
     return nid, idx
 
 
-def load_json(json_str: str) -> Symbol:
+def load_json(json_str: str, unknown_op=None) -> Symbol:
     """Build a Symbol from MXNet symbol JSON (1.x ``attrs``, 0.x ``attr``/``param``).
 
     Unknown ops, unknown or invalid params, dangling inputs, cycles and duplicate variable
-    names raise errors naming the node; nothing half-built is returned.
+    names raise errors naming the node; nothing half-built is returned.  For viewing only
+    (``symnorm.viz``), ``unknown_op(op_name, n_inputs, n_outputs)`` instead makes a
+    placeholder op for an op not in the registry (its attributes kept on the node).
 
     >>> import symnorm as sn
     >>> s = sn.sym.BatchNorm(sn.sym.Variable('x'), name='bn')
@@ -175,6 +177,10 @@ def load_json(json_str: str) -> Symbol:
         if not isinstance(jn, dict) or "op" not in jn or "name" not in jn:
             raise GraphError("malformed symbol JSON: node %d needs 'op' and 'name', got %r"
                              % (nid, jn))
+        if unknown_op is not None and jn["op"] != "null" and \
+                jn["op"] not in REGISTRY and jn["op"] not in ALIASES:
+            built.append(_placeholder_node(nid, jn, built, doc, unknown_op))
+            continue
         built.append(_load_node(nid, jn, built))
     heads = []
     for raw in doc["heads"]:
@@ -187,6 +193,28 @@ def load_json(json_str: str) -> Symbol:
     sym = Symbol(heads)
     lint(sym)
     return sym
+
+
+def _placeholder_node(nid, jn, built, doc, unknown_op) -> Node:
+    """A node of an op not in the registry, for viewing: as many outputs as are used."""
+    text = "node %d (%r)" % (nid, jn["name"])
+    used = [r[1] for n in doc["nodes"][nid + 1:] if isinstance(n, dict)
+            for r in (n.get("inputs") or []) if isinstance(r, list) and len(r) >= 2 and r[0] == nid]
+    used += [r[1] for r in doc["heads"] if isinstance(r, list) and len(r) >= 2 and r[0] == nid]
+    n_out = 1 + max([u for u in used if isinstance(u, int)] + [0])
+    inputs = []
+    for raw in jn.get("inputs", []):
+        src, idx = _entry(raw, text, nid)
+        if not 0 <= idx < built[src].num_outputs():
+            raise GraphError("%s: input refers to output %d of node %r, which has %d"
+                             % (text, idx, built[src].name, built[src].num_outputs()))
+        inputs.append(Entry(built[src], idx))
+    attrs = {}
+    for key in ("param", "attr", "attrs"):
+        part = jn.get(key) or {}
+        if isinstance(part, dict):
+            attrs.update({str(k): str(v) for k, v in part.items()})
+    return Node(unknown_op(str(jn["op"]), len(inputs), n_out), str(jn["name"]), tuple(inputs), attrs)
 
 
 def _load_node(nid, jn, built) -> Node:
@@ -249,6 +277,9 @@ def load(fname: str) -> Symbol:
             text = f.read()
     except OSError as exc:
         raise GraphError("cannot read symbol file %r: %s" % (fname, exc.strerror)) from None
+    except UnicodeDecodeError:
+        raise GraphError("%s is not a symbol JSON file: not UTF-8 text (a .params file, or "
+                         "gzip-compressed?)" % fname) from None
     try:
         return load_json(text)
     except SymnormError as exc:

@@ -61,9 +61,10 @@ def test_summary_batchnorm_on_last_axis_is_counted_right():
     assert row.split()[2] == "10"          # 2 x 5 channels (MXNet would say 2 x 7)
 
 
-def test_summary_prints_and_returns(capsys):
-    text = sn.viz.print_summary(sym.Variable("x") + 1)
-    assert capsys.readouterr().out.strip() == text.strip()
+def test_summary_prints_once_and_returns_none_like_mxnet(capsys):
+    net = sym.Variable("x") + 1
+    assert sn.viz.print_summary(net) is None            # a REPL shows the table once
+    assert capsys.readouterr().out.strip() == sn.viz.print_summary(net, quiet=True).strip()
 
 
 def _parse_dot(src):

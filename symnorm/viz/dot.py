@@ -3,6 +3,7 @@ that renders it (Graphviz's ``dot`` when installed, else the built-in SVG render
 from __future__ import annotations
 
 import shutil
+import warnings
 import subprocess
 
 from ..fileio import atomic_write
@@ -103,6 +104,9 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
             attrs["shape"] = "oval"
             if v.role == "aux":
                 attrs["style"] = "filled,dashed"
+        elif v.unknown:
+            attrs["style"] = "filled,dashed"
+            attrs["tooltip"] = "%s: not in symnorm's op registry" % v.name
         lines.append("\t%s [%s]" % (_q(v.name), _attrs(attrs)))
         drawn.add(v.name)
     for v in views:
@@ -114,6 +118,10 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
             label = fmt_shape(src.shapes[index]) if shape else ""
             lines.append("\t%s -> %s [%s]" % (_q(v.name), _q(src.name), _attrs(
                 {"label": label, "arrowtail": "open", "dir": "back"})))
+    unknown = sorted({v.op for v in views if v.unknown})
+    if unknown:
+        from .opaque import unknown_line
+        warnings.warn(unknown_line(unknown), stacklevel=2)
     lines.append("}")
     return Digraph(title, "\n".join(lines) + "\n", [v for v in views if v.name in drawn],
                    save_format, shape)
