@@ -28,7 +28,7 @@ body { font-family: Helvetica, Arial, sans-serif; display: flex; font-size: 13px
 #bar button { min-width: 30px; } #search { width: 220px; } #hits { align-self: center; color: #666; }
 #panel { width: 320px; padding: 12px; border-left: 1px solid #ccc; overflow: auto; }
 #panel table { border-collapse: collapse; } #panel td { padding: 2px 6px; vertical-align: top;
-  word-break: break-all; }
+  word-break: break-all; } #panel td:first-child { white-space: nowrap; word-break: normal; color: #555; }
 #legend span.swatch { display: inline-block; width: 12px; height: 12px; border: 1px solid #333;
   margin-right: 6px; vertical-align: middle; }
 #legend div { margin: 2px 0; } kbd { border: 1px solid #bbb; border-radius: 3px; padding: 0 3px; }
