@@ -257,6 +257,32 @@ def layout(nodes, edges) -> Layout:
             xs = _isotonic(targets, weights, [gap(a, b) for a, b in zip(layer, layer[1:])])
             for v, xv in zip(layer, xs):
                 x[v] = xv
+    # -- straighten: a long edge's dummies, and a simple chain (one in, one out), share one
+    # x where every rank they cross leaves room (checked against the current neighbours)
+    index = {v: (r, i) for r, layer in enumerate(layers) for i, v in enumerate(layer)}
+
+    def room(v):
+        r, i = index[v]
+        layer = layers[r]
+        lo = x[layer[i - 1]] + gap(layer[i - 1], v) if i > 0 else -math.inf
+        hi = x[layer[i + 1]] - gap(v, layer[i + 1]) if i + 1 < len(layer) else math.inf
+        return lo, hi
+
+    def align(group, want):
+        lo = max(room(v)[0] for v in group)
+        hi = min(room(v)[1] for v in group)
+        if lo <= hi:
+            for v in group:
+                x[v] = min(max(want, lo), hi)
+
+    for chain in chains:
+        dummies = chain[1:-1]
+        if dummies:
+            xs = sorted(x[v] for v in dummies)
+            align(dummies, xs[len(xs) // 2])
+    for n in names:                      # bottom to top along simple chains
+        if len(down[n]) == 1 and len(up[down[n][0]]) == 1:
+            align([n], x[down[n][0]])
     shift = MARGIN - min(x[v] - width[v] / 2 for v in x)
     for v in x:
         x[v] += shift
