@@ -82,8 +82,13 @@ def cmd_summary(args):
     from . import viz
     from .errors import SymnormError
     sym = _load(args.graph)
+    shapes = parse_shapes(args.shape) or None
+    if shapes is None:
+        inputs = [n for n in sym.list_arguments() if n in ("data",)] or sym.list_arguments()[:1]
+        print("symnorm: note: no --shape given, so no output shapes or parameter counts; add "
+              "e.g. --shape %s=1,3,224,224" % (inputs[0] if inputs else "data"), file=sys.stderr)
     try:
-        viz.print_summary(sym, shape=parse_shapes(args.shape) or None)
+        viz.print_summary(sym, shape=shapes)
     except SymnormError as exc:
         raise CLIError("%s (check --shape)" % exc) from None
 

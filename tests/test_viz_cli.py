@@ -106,6 +106,11 @@ def test_cli_takes_a_prefix_or_a_symbol_file(tmp_path, ckpt, capsys):
     assert "argmax" in capsys.readouterr().out
 
 
+def test_summary_without_shapes_says_how_to_get_them(ckpt, capsys):
+    assert cli(["summary", ckpt]) == 0
+    assert "--shape data=" in capsys.readouterr().err
+
+
 def test_summary_fits_a_narrow_terminal(monkeypatch, capsys):
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     monkeypatch.setattr(shutil, "get_terminal_size", lambda *a: os.terminal_size((80, 24)))

@@ -51,6 +51,17 @@ def test_builtin_svg_geometry(name, monkeypatch):
     # MXNet's orientation: every edge runs upwards, from an input to its consumer
     centre = {n: (b[1] + b[3]) / 2 for n, (b, *_) in drawn.items()}
     assert all(centre[s] > centre[d] for s, d in edges)
+    assert sn.viz.svg.layout_views(views).crossings == 0      # these nets need none
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot not installed")
+def test_graphviz_draws_the_same_orientation():
+    import json
+    import subprocess
+    src = sn.viz.plot_network(zoo("resnet18_v1")).source
+    out = subprocess.run(["dot", "-Tjson"], input=src.encode(), capture_output=True, check=True)
+    pos = {o["name"]: float(o["pos"].split(",")[1]) for o in json.loads(out.stdout)["objects"]}
+    assert pos["data"] < pos["resnetv10_dense0_fwd"]       # y grows upwards: inputs at the bottom
 
 
 def test_long_names_are_wrapped_and_fit():

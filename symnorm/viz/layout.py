@@ -79,6 +79,7 @@ class Layout:
     routes: list
     width: float
     height: float
+    crossings: int = 0               # edge crossings between adjacent ranks (dummies included)
 
 
 def wrap(text: str, max_chars: int) -> list:
@@ -335,4 +336,4 @@ def layout(nodes, edges) -> Layout:
             d_attr.append("L %.1f %.1f" % pts[k + 2])
         routes.append(Route(s, d, idx, " ".join(d_attr), pts[1]))
     total_w = max(x[v] + width[v] / 2 for v in x) + MARGIN
-    return Layout(boxes, routes, total_w, height)
+    return Layout(boxes, routes, total_w, height, best_c)
