@@ -81,3 +81,20 @@ def test_geometry_checker_sees_each_fault():
     overlaps, through, wide = problems(svg)
     assert overlaps == [("a", "b")] and wide == [("a", "a_label_much_too_long_for_it")]
     assert {t[2] for t in through} == {"a", "b"}
+
+
+def test_graphviz_boxes_fit_long_names():
+    net = zoo("resnet18_v1")
+    nodes = {}
+    for line in sn.viz.plot_network(net).source.splitlines():
+        if line.startswith('\t"resnetv10_stage3_batchnorm2_fwd" ['):
+            nodes["bn"] = line
+    assert 'label="resnetv10_stage3_\\nbatchnorm2_fwd"' in nodes["bn"]
+    assert 'fixedsize="false"' in nodes["bn"]
+    if shutil.which("dot"):
+        import json
+        import subprocess
+        out = subprocess.run(["dot", "-Tjson"], input=sn.viz.plot_network(net).source.encode(),
+                             capture_output=True, check=True)
+        objs = {o["name"]: o for o in json.loads(out.stdout)["objects"]}
+        assert float(objs["resnetv10_stage3_batchnorm2_fwd"]["width"]) > 1.3   # grown to fit

@@ -7,9 +7,12 @@ import warnings
 import subprocess
 
 from ..fileio import atomic_write
+from .layout import fit_label
 from .model import describe, fmt_shape
 
-DEFAULT_NODE_ATTRS = {"shape": "box", "fixedsize": "true", "width": "1.3", "height": "0.8034",
+# MXNet's node look, except that boxes grow to fit their (wrapped) label: MXNet's fixed
+# 1.3in boxes let Gluon names such as resnetv10_stage3_batchnorm2_fwd spill over neighbours
+DEFAULT_NODE_ATTRS = {"shape": "box", "fixedsize": "false", "width": "1.3", "height": "0.8034",
                       "style": "filled"}
 
 
@@ -99,14 +102,16 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
         if v.role in ("param", "aux") and hide_weights:
             continue
         attrs = dict(base)
-        attrs.update({"label": v.label, "fillcolor": v.color})
+        # the built-in renderer's wrapping, so both pictures break long names alike
+        attrs.update({"label": "\n".join(fit_label(v.label, v.op == "null")[0]), "fillcolor": v.color,
+                      "tooltip": v.name})
         if v.op == "null":
             attrs["shape"] = "oval"
             if v.role == "aux":
                 attrs["style"] = "filled,dashed"
         elif v.unknown:
             attrs["style"] = "filled,dashed"
-            attrs["tooltip"] = "%s: not in symnorm's op registry" % v.name
+            attrs["tooltip"] = "%s (%s): not in symnorm's op registry" % (v.name, v.op)
         lines.append("\t%s [%s]" % (_q(v.name), _attrs(attrs)))
         drawn.add(v.name)
     for v in views:
