@@ -192,3 +192,6 @@ def test_hostile_names_are_data_in_html_svg_and_dot():
         out = subprocess.run(["dot", "-Tjson"], input=src.encode(), capture_output=True, check=True)
         objs = json.loads(out.stdout)["objects"]
         assert sorted(o["name"] for o in objs) == sorted(HOSTILE)
+        out = subprocess.run(["dot", "-Tsvg"], input=src.encode(), capture_output=True, check=True)
+        root = ET.fromstring(out.stdout)                     # Graphviz's own SVG is clean too
+        assert [k for el in root.iter() for k in el.attrib if k.startswith("on")] == []

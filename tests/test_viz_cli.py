@@ -32,6 +32,8 @@ def test_unknown_op_is_drawn_grey_everywhere(tmp_path, capsys):
     path = with_unknown_op(tmp_path)
     net, unknown = load_for_view(path)
     assert unknown == ["FancyAct"]
+    with pytest.warns(UserWarning, match="FancyAct"):
+        assert sn.viz.load(path).list_arguments() == net.list_arguments()
     text = sn.viz.print_summary(net, shape={"data": (1, 1, 28, 28)}, quiet=True)
     assert "sig1(FancyAct)" in text and "FancyAct" in text.splitlines()[-1]
     with pytest.warns(UserWarning, match="FancyAct"):
