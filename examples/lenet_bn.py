@@ -65,14 +65,16 @@ def load_data(data_dir):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # the docstring's first paragraph, whole (its first line alone stops mid-sentence)
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--data-dir", default=os.environ.get("SYMNORM_DATA"))
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=None,
                     help="default 128 on MNIST, 32 on the small embedded digits set")
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--momentum", type=float, default=0.9)
-    ap.add_argument("--no-bn", action="store_true", help="the same net without BatchNorm")
+    ap.add_argument("--no-bn", action="store_true",
+                    help="the same net without BatchNorm (files named lenet_nobn*)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--out", default="out", help="where the checkpoint and picture are written")
@@ -97,9 +99,10 @@ def main(argv=None):
             progress=not args.no_progress)
     acc = dict(mod.score(test, "acc"))["accuracy"]
     os.makedirs(args.out, exist_ok=True)
-    prefix = os.path.join(args.out, "lenet_bn")
+    # the run without BatchNorm keeps its own files beside the BatchNorm run's
+    prefix = os.path.join(args.out, "lenet_nobn" if args.no_bn else "lenet_bn")
     mod.save_checkpoint(prefix, args.epochs)
-    picture = sn.viz.plot_network(net, title="lenet_bn", shape={"data": (1,) + tx.shape[1:]})
+    picture = sn.viz.plot_network(net, title=os.path.basename(prefix), shape={"data": (1,) + tx.shape[1:]})
     picture.save(prefix + ".dot")
     with open(prefix + ".svg", "wb") as f:
         f.write(picture.pipe("svg"))

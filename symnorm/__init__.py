@@ -14,6 +14,22 @@ import importlib as _importlib
 import sys as _sys
 
 from . import ops as _ops  # noqa: F401  (registers every op first)
+
+# The modules lived flat in symnorm/ before the layered layout (core, runtime, train,
+# interop); their old import paths (``from symnorm.io import DataBatch``, as MXNet
+# scripts write ``from mxnet.io import ...``) keep working.
+for _pkg, _names in (("core", "attribute dims dtype errors fileio graph ir name params registry "
+                              "serialize shape sym symbol"),
+                     ("runtime", "allocator autodiff exec_options executor layout parallel"),
+                     ("train", "callback initializer io kv lr_scheduler metric module monitor "
+                               "optimizer transaction"),
+                     ("interop", "checkpoint idx model nd")):
+    for _name in _names.split():
+        _module = _importlib.import_module(".%s.%s" % (_pkg, _name), __name__)
+        _sys.modules.setdefault("%s.%s" % (__name__, _name), _module)
+        if _name not in globals():
+            globals()[_name] = _module
+
 from . import context, random, test_utils, viz
 from .core import graph, name, registry, sym
 from .core.attribute import AttrScope
@@ -32,21 +48,6 @@ from .train import module as mod  # mx.mod.Module
 from .train.module import Module
 
 init = initializer
-
-# The modules lived flat in symnorm/ before the layered layout (core, runtime, train,
-# interop); their old import paths (``from symnorm.io import DataBatch``, as MXNet
-# scripts write ``from mxnet.io import ...``) keep working.
-for _pkg, _names in (("core", "attribute dims dtype errors fileio graph ir name params registry "
-                              "serialize shape sym symbol"),
-                     ("runtime", "allocator autodiff exec_options executor layout parallel"),
-                     ("train", "callback initializer io kv lr_scheduler metric module monitor "
-                               "optimizer transaction"),
-                     ("interop", "checkpoint idx model nd")):
-    for _name in _names.split():
-        _module = _importlib.import_module(".%s.%s" % (_pkg, _name), __name__)
-        _sys.modules.setdefault("%s.%s" % (__name__, _name), _module)
-        if _name not in globals():
-            globals()[_name] = _module
 
 symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
 kvstore = kv   # and these too (mx.kv / mx.kvstore, mx.viz / mx.visualization)

@@ -1,11 +1,12 @@
 """Command line of symnorm.
 
     symnorm demo [--data-dir DIR] [--epochs N]          train LeNet-BN (examples/lenet_bn.py)
-    symnorm summary GRAPH.json [--shape data=1,3,224,224]
-    symnorm plot GRAPH.json [--shape ...] -o net.svg|.png|.pdf|.dot|.html [--show-weights]
+    symnorm summary GRAPH [--shape data=1,3,224,224]
+    symnorm plot GRAPH [--shape ...] -o net.svg|.png|.pdf|.dot|.html [--show-weights]
     symnorm predict PREFIX EPOCH --input x.npy [--shape data=...] [-o y.npy]
 
-GRAPH.json is a symnorm or MXNet ``-symbol.json`` file.
+GRAPH is a symnorm or MXNet ``-symbol.json`` file or its checkpoint prefix; ops not in
+the registry are drawn as grey placeholders.  Everyday mistakes print one line and exit 2.
 """
 from __future__ import annotations
 
@@ -37,36 +38,79 @@ def parse_shapes(items) -> dict:
     return shapes
 
 
-def _load(path):
-    from .core.errors import SymnormError
-    from .core.symbol import load
+def _graph_path(path: str) -> str:
+    """A ``-symbol.json`` path, or a checkpoint prefix (``model`` for ``model-symbol.json``)."""
+    if os.path.isdir(path):
+        raise CLIError("%s is a folder: give a -symbol.json file or a checkpoint prefix" % path)
     if not os.path.exists(path):
-        raise CLIError("no such file: %s" % path)
+        if os.path.exists(path + "-symbol.json"):
+            return path + "-symbol.json"
+        raise CLIError("no such file: %s (give a -symbol.json file or a checkpoint prefix "
+                       "such as model for model-symbol.json)" % path)
+    return path
+
+
+def _load(path):
+    """The graph of a symbol file for looking at it: ops not in the registry become grey
+    placeholders, named on one line on stderr."""
+    from .core.errors import SymnormError
+    from .viz.opaque import load_for_view, unknown_line
+    path = _graph_path(path)
+    if path.endswith(".params") or path.endswith(".states"):
+        raise CLIError("%s holds parameters, not a graph: give the -symbol.json file (or the "
+                       "checkpoint prefix)" % path)
     try:
-        return load(path)
+        sym, unknown = load_for_view(path)
     except SymnormError as exc:
         raise CLIError(str(exc)) from None
+    if unknown:
+        print("symnorm: note: %s" % unknown_line(unknown), file=sys.stderr)
+    return sym
+
+
+def _output(path: str) -> str:
+    """Check that the folder of an output file exists before doing any work."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError("the output folder %s does not exist: create it first (mkdir -p %s)"
+                       % (folder, folder))
+    return path
 
 
 def cmd_summary(args):
     """``symnorm summary``: print the layer table of a symbol file."""
     from . import viz
+    from .core.errors import SymnormError
     sym = _load(args.graph)
-    viz.print_summary(sym, shape=parse_shapes(args.shape) or None)
+    shapes = parse_shapes(args.shape) or None
+    if shapes is None:
+        inputs = [n for n in sym.list_arguments() if n in ("data",)] or sym.list_arguments()[:1]
+        print("symnorm: note: no --shape given, so no output shapes or parameter counts; add "
+              "e.g. --shape %s=1,3,224,224" % (inputs[0] if inputs else "data"), file=sys.stderr)
+    try:
+        viz.print_summary(sym, shape=shapes)
+    except SymnormError as exc:
+        raise CLIError("%s (check --shape)" % exc) from None
 
 
 def cmd_plot(args):
     """``symnorm plot``: draw a symbol file as svg/png/pdf/dot/html."""
     from . import viz
-    sym = _load(args.graph)
-    shapes = parse_shapes(args.shape) or None
     out = args.output
     fmt = os.path.splitext(out)[1].lstrip(".").lower()
+    if fmt not in ("html", "svg", "png", "pdf", "dot", "gv"):
+        raise CLIError("unsupported output %r: use .svg, .png, .pdf, .dot or .html" % out)
+    _output(out)
+    sym = _load(args.graph)
+    shapes = parse_shapes(args.shape) or None
     if fmt == "html":
         viz.to_html(sym, shape=shapes, path=out, title=os.path.basename(args.graph),
                     hide_weights=not args.show_weights)
     elif fmt in ("svg", "png", "pdf", "dot", "gv"):
-        graph = viz.plot_network(sym, title="plot", shape=shapes, hide_weights=not args.show_weights)
+        import warnings
+        with warnings.catch_warnings():     # unknown ops: _load already said so
+            warnings.simplefilter("ignore")
+            graph = viz.plot_network(sym, title="plot", shape=shapes, hide_weights=not args.show_weights)
         if fmt in ("dot", "gv"):
             graph.save(out)
         else:
@@ -86,6 +130,10 @@ def cmd_predict(args):
     import numpy as np
     from .core.errors import SymnormError
     from .interop.model import Predictor
+    if args.prefix.endswith("-symbol.json"):       # the graph file given for its prefix
+        args.prefix = args.prefix[:-len("-symbol.json")]
+    if args.output:
+        _output(args.output)
     # with a manifest the loader finds (or rolls forward) the set and names what is missing
     manifest = "%s-%04d.manifest" % (args.prefix, args.epoch)
     for path in ("%s-symbol.json" % args.prefix, "%s-%04d.params" % (args.prefix, args.epoch)):
@@ -164,9 +212,13 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--output", help="write the first output as .npy")
     p.set_defaults(fn=cmd_predict)
     args = ap.parse_args(argv)
+    from .core.errors import SymnormError
     try:
         args.fn(args)
     except CLIError as exc:
+        print("symnorm: error: %s" % exc, file=sys.stderr)
+        return 2
+    except (SymnormError, OSError) as exc:     # everyday faults: one line, no traceback
         print("symnorm: error: %s" % exc, file=sys.stderr)
         return 2
     return 0

@@ -1,16 +1,39 @@
-"""Atomic file writes: a crash never leaves a half-written file in place of a good one."""
+"""Atomic file writes: a crash never leaves a half-written file in place of a good one.
+
+Every file written here gets the permissions ``open()`` would give it, ``0o666 & ~umask``:
+the temporary file is created with mode 0o666 and the kernel applies the umask (no
+process-wide ``os.umask`` dance, which would race with other threads)."""
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+
+_TEMP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def _create_temp(directory: str, base: str):
+    """Open a new ``.<base>.XXXXXXXX.tmp`` in ``directory`` (the name pattern of
+    ``tempfile.mkstemp``, which checkpoint recovery recognises) with mode 0o666 & ~umask;
+    mkstemp itself always creates 0o600."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | \
+        getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(1000):
+        name = "".join(secrets.choice(_TEMP_CHARS) for _ in range(8))
+        tmp = os.path.join(directory, ".%s.%s.tmp" % (base, name))
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError("no free temporary file name for %r in %s" % (base, directory))
 
 
 def atomic_write(path: str, data) -> None:
-    """Write ``data`` (str or bytes) to a temporary file beside ``path``, fsync, rename."""
+    """Write ``data`` (str or bytes) to a temporary file beside ``path``, fsync, rename.
+    The file gets mode ``0o666 & ~umask``, as a plain ``open(path, "w")`` would."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     mode = "wb" if isinstance(data, (bytes, bytearray, memoryview)) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
+    fd, tmp = _create_temp(directory, os.path.basename(path))
     try:
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as f:
             f.write(data)

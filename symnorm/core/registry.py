@@ -345,9 +345,12 @@ def get_op(name: str, node: str | None = None) -> type[Op]:
     from .errors import GraphError
     cls = REGISTRY.get(name) or REGISTRY.get(ALIASES.get(name, ""))
     if cls is None:
-        raise GraphError("unknown operator %r%s; registered operators: %s"
-                         % (name, "" if node is None else " in node %r" % node,
-                            ", ".join(sorted(REGISTRY))))
+        import difflib
+        close = difflib.get_close_matches(str(name), list(REGISTRY) + list(ALIASES), n=3)
+        raise GraphError("unknown operator %r%s: not among symnorm's %d ops%s (the list: "
+                         "sorted(symnorm.registry.REGISTRY))"
+                         % (name, "" if node is None else " in node %r" % node, len(REGISTRY),
+                            "; did you mean %s?" % " or ".join(close) if close else ""))
     return cls
 
 

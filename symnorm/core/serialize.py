@@ -18,10 +18,9 @@ from .dtype import as_dtype
 from .errors import GraphError, ParamError, SymnormError, where
 from .fileio import atomic_write
 from .graph import lint
-from .ir import dfs_postorder
+from .ir import Entry, Node, dfs_postorder
 from .params import Shape, parse_value
-from .registry import get_op
-from .ir import Entry, Node
+from .registry import ALIASES, REGISTRY, get_op
 
 MXNET_VERSION = 10901
 
@@ -163,13 +162,15 @@ def _entry(raw, where_text, n_built):
     return nid, idx
 
 
-def parse_json(json_str: str) -> list:
+def parse_json(json_str: str, unknown_op=None) -> list:
     """The head entries of a graph in MXNet symbol JSON (1.x ``attrs``, 0.x
     ``attr``/``param``), every node built and linted; ``symbol.load_json`` wraps them in
     a ``Symbol``.
 
     Unknown ops, unknown or invalid params, dangling inputs, cycles and duplicate variable
-    names raise errors naming the node; nothing half-built is returned.
+    names raise errors naming the node; nothing half-built is returned.  For viewing only
+    (``symnorm.viz``), ``unknown_op(op_name, n_inputs, n_outputs)`` instead makes a
+    placeholder op for an op not in the registry (its attributes kept on the node).
     """
     try:
         doc = json.loads(json_str)
@@ -192,6 +193,10 @@ def parse_json(json_str: str) -> list:
             if not isinstance(jn[key], str):
                 raise GraphError("malformed symbol JSON: node %d: %r must be a string, got %s"
                                  % (nid, key, _short(jn[key])))
+        if unknown_op is not None and jn["op"] != "null" and \
+                jn["op"] not in REGISTRY and jn["op"] not in ALIASES:
+            built.append(_placeholder_node(nid, jn, built, doc, unknown_op))
+            continue
         built.append(_load_node(nid, jn, built))
     heads = []
     for raw in doc["heads"]:
@@ -203,6 +208,28 @@ def parse_json(json_str: str) -> list:
         raise GraphError("malformed symbol JSON: 'heads' is empty")
     lint(heads)
     return heads
+
+
+def _placeholder_node(nid, jn, built, doc, unknown_op) -> Node:
+    """A node of an op not in the registry, for viewing: as many outputs as are used."""
+    text = "node %d (%r)" % (nid, jn["name"])
+    used = [r[1] for n in doc["nodes"][nid + 1:] if isinstance(n, dict)
+            for r in (n.get("inputs") or []) if isinstance(r, list) and len(r) >= 2 and r[0] == nid]
+    used += [r[1] for r in doc["heads"] if isinstance(r, list) and len(r) >= 2 and r[0] == nid]
+    n_out = 1 + max([u for u in used if isinstance(u, int)] + [0])
+    inputs = []
+    for raw in jn.get("inputs", []):
+        src, idx = _entry(raw, text, nid)
+        if not 0 <= idx < built[src].num_outputs():
+            raise GraphError("%s: input refers to output %d of node %r, which has %d"
+                             % (text, idx, built[src].name, built[src].num_outputs()))
+        inputs.append(Entry(built[src], idx))
+    attrs = {}
+    for key in ("param", "attr", "attrs"):
+        part = jn.get(key) or {}
+        if isinstance(part, dict):
+            attrs.update({str(k): str(v) for k, v in part.items()})
+    return Node(unknown_op(str(jn["op"]), len(inputs), n_out), str(jn["name"]), tuple(inputs), attrs)
 
 
 def _load_node(nid, jn, built) -> Node:
@@ -300,7 +327,8 @@ def read(fname: str) -> list:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise GraphError("%s: not UTF-8 text (byte 0x%02X at offset %d); a symbol file is "
-                         "JSON" % (fname, raw[exc.start], exc.start)) from None
+                         "JSON (is this a .params file, or gzip-compressed?)"
+                         % (fname, raw[exc.start], exc.start)) from None
     try:
         return parse_json(text)
     except SymnormError as exc:

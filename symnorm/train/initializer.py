@@ -65,9 +65,10 @@ class Initializer:
         raise NotImplementedError("%s does not initialize weights" % type(self).__name__)
 
     def _init_default(self, name, arr):
-        raise ValueError("Unknown initialization pattern for %r: name it *_weight, *_bias, "
-                         "*_gamma, *_beta, *_moving_mean or *_moving_var, give the variable an "
-                         "init= attribute, or use init.Mixed" % name)
+        raise ValueError("Unknown initialization pattern for %r: if it is an input (a label, "
+                         "say), name it in Module(..., label_names=[%r]) or data_names; if it is "
+                         "a parameter, name it *_weight, *_bias, *_gamma or *_beta, give the "
+                         "variable an init= attribute, or use init.Mixed" % (name, name))
 
 
 @register

@@ -9,6 +9,18 @@ from ..core.dtype import int_labels
 from ..core.errors import DataError
 
 
+def _check_counts(name, labels, preds):
+    """One label array per prediction; no labels at all means the iterator yields none."""
+    if len(labels) == len(preds):
+        return
+    if not labels:
+        raise ValueError("%s: the data iterator yields no labels, so there is nothing to compare "
+                         "the %d prediction(s) with: give the iterator labels (e.g. "
+                         "NDArrayIter(data, label)), or predict instead of score/fit with a "
+                         "metric" % (name, len(preds)))
+    raise ValueError("%s: %d labels for %d predictions" % (name, len(labels), len(preds)))
+
+
 class EvalMetric:
     """Base metric: accumulates ``sum_metric`` over ``num_inst``; ``get`` gives the mean.
 
@@ -61,8 +73,7 @@ class EvalMetric:
     def update(self, labels, preds):
         if not isinstance(labels, (list, tuple)):
             labels, preds = [labels], [preds]
-        if len(labels) != len(preds):
-            raise ValueError("%s: %d labels for %d predictions" % (self.name, len(labels), len(preds)))
+        _check_counts(self.name, labels, preds)
         for label, pred in zip(labels, preds):
             self._update(numpy.asarray(label), numpy.asarray(pred))
 
@@ -279,8 +290,8 @@ class CustomMetric(EvalMetric):
         super().__init__(name, **kw)
 
     def update(self, labels, preds):
-        if not self._allow_extra_outputs and len(labels) != len(preds):
-            raise ValueError("%s: %d labels for %d predictions" % (self.name, len(labels), len(preds)))
+        if not self._allow_extra_outputs or not labels:
+            _check_counts(self.name, labels, preds)
         for label, pred in zip(labels, preds):
             value = self._feval(numpy.asarray(label), numpy.asarray(pred))
             if isinstance(value, tuple):

@@ -3,17 +3,25 @@ that renders it (Graphviz's ``dot`` when installed, else the built-in SVG render
 from __future__ import annotations
 
 import shutil
+import warnings
 import subprocess
 
 from ..core.fileio import atomic_write
+from .layout import fit_label
 from .model import describe, fmt_shape
 
-DEFAULT_NODE_ATTRS = {"shape": "box", "fixedsize": "true", "width": "1.3", "height": "0.8034",
+# MXNet's node look, except that boxes grow to fit their (wrapped) label: MXNet's fixed
+# 1.3in boxes let Gluon names such as resnetv10_stage3_batchnorm2_fwd spill over neighbours
+DEFAULT_NODE_ATTRS = {"shape": "box", "fixedsize": "false", "width": "1.3", "height": "0.8034",
                       "style": "filled"}
 
 
 def _q(text) -> str:
-    return '"%s"' % str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """``text`` as a DOT quoted string: backslashes doubled (so Graphviz's escapes such as
+    ``\\N`` or ``\\G`` in a name stay literal), quotes escaped, line breaks as ``\\n``, other
+    control characters shown as U+FFFD (they would break the file)."""
+    text = "".join(c if c >= " " or c == "\n" else "\ufffd" for c in str(text))
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _attrs(d) -> str:
@@ -94,11 +102,16 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
         if v.role in ("param", "aux") and hide_weights:
             continue
         attrs = dict(base)
-        attrs.update({"label": v.label, "fillcolor": v.color})
+        # the built-in renderer's wrapping, so both pictures break long names alike
+        attrs.update({"label": "\n".join(fit_label(v.label, v.op == "null")[0]), "fillcolor": v.color,
+                      "tooltip": v.name})
         if v.op == "null":
             attrs["shape"] = "oval"
             if v.role == "aux":
                 attrs["style"] = "filled,dashed"
+        elif v.unknown:
+            attrs["style"] = "filled,dashed"
+            attrs["tooltip"] = "%s (%s): not in symnorm's op registry" % (v.name, v.op)
         lines.append("\t%s [%s]" % (_q(v.name), _attrs(attrs)))
         drawn.add(v.name)
     for v in views:
@@ -110,6 +123,10 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
             label = fmt_shape(src.shapes[index]) if shape else ""
             lines.append("\t%s -> %s [%s]" % (_q(v.name), _q(src.name), _attrs(
                 {"label": label, "arrowtail": "open", "dir": "back"})))
+    unknown = sorted({v.op for v in views if v.unknown})
+    if unknown:
+        from .opaque import unknown_line
+        warnings.warn(unknown_line(unknown), stacklevel=2)
     lines.append("}")
     return Digraph(title, "\n".join(lines) + "\n", [v for v in views if v.name in drawn],
                    save_format, shape)

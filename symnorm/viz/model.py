@@ -27,6 +27,7 @@ class ViewNode:
     params: int = 0                  # trainable parameter elements of this op
     aux: int = 0                     # aux-state elements of this op
     inputs: list = field(default_factory=list)    # (ViewNode, output index, slot name)
+    unknown: bool = False            # an op not in the registry (viz.opaque): drawn grey
 
 
 def num_elements(shape) -> int:
@@ -68,8 +69,13 @@ def describe(symbol, shape: dict | None = None) -> list:
                          AUX_COLOR if role == "aux" else VARIABLE_COLOR,
                          [state.get((n, 0))])
         else:
-            v = ViewNode(n, n.name, n.op.op_name, "op", n.op.label(n.name), n.op.color,
-                         [state.get((n, j)) for j in range(n.num_outputs())])
+            unknown = getattr(n.op, "unknown", False)
+            label = n.op.label(n.name)
+            if unknown:     # its op name and attributes: all we know of it
+                shown = ["%s=%s" % kv for kv in n.attrs.items() if not kv[0].startswith("__")]
+                label = "\n".join([n.op.op_name] + shown) if shown else label
+            v = ViewNode(n, n.name, n.op.op_name, "op", label, n.op.color,
+                         [state.get((n, j)) for j in range(n.num_outputs())], unknown=unknown)
             names = n.op.input_names()
             for i, e in enumerate(n.inputs):
                 src = views[e.node]

@@ -1,12 +1,19 @@
 """``print_summary``: MXNet's layer table, with correct parameter counts and aux states."""
 from __future__ import annotations
 
+import shutil
+import sys
+
 from .model import describe, fmt_shape, num_elements
 
 
-def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74, 1.), quiet=False):
-    """Print (and return) a table of layers: name(type), output shape without the batch
+def print_summary(symbol, shape=None, line_length=None, positions=(.44, .64, .74, 1.), quiet=False):
+    """Print a table of layers: name(type), output shape without the batch
     axis, parameter count, previous layers -- MXNet's ``mx.viz.print_summary`` layout.
+
+    Returns None, as MXNet's does (a REPL shows the table once); with ``quiet=True`` it
+    prints nothing and returns the text.  ``line_length`` defaults to 120, or to the
+    terminal's width when printing to a narrower terminal.
 
     The "Param #" column and "Total params" follow MXNet: they count the ops MXNet counts
     (Convolution, FullyConnected, BatchNorm, Embedding: ``Op.summary_params``), but from
@@ -22,6 +29,10 @@ def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74,
     True
     """
     shape = dict(shape) if shape else None
+    if line_length is None:
+        line_length = 120
+        if not quiet and sys.stdout.isatty():
+            line_length = max(60, min(120, shutil.get_terminal_size().columns))
     if positions[-1] <= 1:
         positions = [int(line_length * p) for p in positions]
     lines = []
@@ -66,10 +77,15 @@ def print_summary(symbol, shape=None, line_length=120, positions=(.44, .64, .74,
     lines.append("Aux states: %d" % aux_total)
     lines.append("Total params + aux states: %d" % (trainable + aux_total))
     lines.append("_" * line_length)
+    unknown = sorted({v.op for v in views if v.unknown})
+    if unknown:
+        from .opaque import unknown_line
+        lines.append(unknown_line(unknown))
     text = "\n".join(lines)
-    if not quiet:
-        print(text)
-    return text
+    if quiet:
+        return text
+    print(text)
+    return None
 
 
 def _feeds_first_slot(v, views):

@@ -1,88 +1,83 @@
-"""A dependency-free SVG of the graph: layers from networkx's topological generations,
-boxes and ovals with MXNet's colours, straight edges with arrowheads.  Used when
-Graphviz's ``dot`` is not installed, and by the HTML viewer."""
+"""A dependency-free SVG of the graph: the layered layout of ``layout.py`` (inputs at the
+bottom, as MXNet/Graphviz draw it), boxes and ovals with MXNet's colours, routed edges with
+arrowheads.  Used when Graphviz's ``dot`` is not installed, and by the HTML viewer.
+
+Every name, op name and attribute value comes from a file that may come from anywhere:
+all of it goes through ``text``/``attr`` (markup-escaped, quotes included), never raw."""
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
+import re
 
+from .layout import FONT_FAMILY, FONT_SIZE, LINE_H, layout as _layout
 from .model import fmt_shape
 
-W, H, GAP_X, GAP_Y, PAD = 130, 56, 30, 44, 20
+# characters XML 1.0 cannot carry at all: shown as U+FFFD instead of breaking the file
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def layout(views):
-    """{name: (x, y)} centres: one row per topological generation, inputs at the top."""
-    import networkx as nx        # imported on use, like every networkx use in symnorm
-    g = nx.DiGraph()
-    g.add_nodes_from(v.name for v in views)
-    names = {v.name for v in views}
-    for v in views:
-        for src, _, _ in v.inputs:
-            if src.name in names:
-                g.add_edge(src.name, v.name)
-    level = {}
-    for y, gen in enumerate(nx.topological_generations(g)):
-        for name in gen:
-            level[name] = y
-    for name in level:              # an input sits just above its first consumer
-        succ = [level[s] for s in g.successors(name)]
-        if g.in_degree(name) == 0 and succ:
-            level[name] = min(succ) - 1
-    order = [v.name for v in views]
-    pos, rows = {}, {}
-    for name in sorted(level, key=order.index):
-        y = level[name]
-        pos[name] = (len(rows.setdefault(y, [])), y)
-        rows[y].append(name)
-    width = max((x for x, _ in pos.values()), default=0) + 1
-    out = {}
-    for name, (x, y) in pos.items():
-        row = [n for n, (_, yy) in pos.items() if yy == y]
-        offset = (width - len(row)) * (W + GAP_X) / 2
-        out[name] = (PAD + offset + x * (W + GAP_X) + W / 2, PAD + y * (H + GAP_Y) + H / 2)
-    return out
+def text(s) -> str:
+    """``s`` as XML character data."""
+    s = _BAD_XML.sub("\ufffd", str(s))
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render_svg(views, title="plot", shape=None) -> str:
-    """SVG text of the view nodes, laid out by ``layout``."""
-    pos = layout(views)
-    if not pos:
-        return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
-    width = max(x for x, _ in pos.values()) + W / 2 + PAD
-    height = max(y for _, y in pos.values()) + H / 2 + PAD
+def attr(s) -> str:
+    """``s`` as the inside of a double-quoted XML attribute (both quotes escaped too)."""
+    return text(s).replace('"', "&quot;").replace("'", "&#39;").replace("\n", "&#10;") \
+        .replace("\r", "&#13;").replace("\t", "&#9;")
+
+
+def layout_views(views):
+    """The ``Layout`` of view nodes (only edges between drawn nodes)."""
+    drawn = {v.name for v in views}
+    nodes = [(v.name, v.label, v.op == "null") for v in views]
+    edges = [(src.name, index, v.name) for v in views for src, index, _ in v.inputs
+             if src.name in drawn]
+    return _layout(nodes, edges)
+
+
+def render_svg(views, title="plot", shape=None, lay=None) -> str:
+    """SVG text of the view nodes.  Each node is ``<g class="node" data-name=...>`` with a
+    ``<title>`` (the full name and op: the tooltip) and one ``<text>`` per label line; each
+    edge a ``<path class="edge" data-src data-dst>``."""
+    lay = lay or layout_views(views)
+    w, h = lay.width, lay.height
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
-           'font-family="Helvetica,Arial,sans-serif" font-size="12">' % (width, height, width, height),
-           "<title>%s</title>" % escape(title),
+           'font-family="%s" font-size="%d">' % (w, h, w, h, FONT_FAMILY, FONT_SIZE),
+           "<title>%s</title>" % text(title),
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
            'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
-           'fill="#444"/></marker></defs>']
-    for v in views:
-        x2, y2 = pos[v.name]
-        for src, index, _ in v.inputs:
-            if src.name not in pos:
-                continue
-            x1, y1 = pos[src.name]
-            out.append('<line class="edge" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#444" '
-                       'marker-end="url(#arrow)"/>' % (x1, y1 + H / 2, x2, y2 - H / 2))
-            label = fmt_shape(src.shapes[index]) if shape else ""
-            if label:
-                out.append('<text x="%.1f" y="%.1f" fill="#555" font-size="10">%s</text>'
-                           % ((x1 + x2) / 2 + 4, (y1 + y2) / 2, escape(label)))
-    for v in views:
-        x, y = pos[v.name]
-        out.append('<g class="node" id="node-%s" data-name="%s">' % (escape(v.name), escape(v.name)))
-        out.append("<title>%s</title>" % escape(v.name))
-        if v.op == "null":
-            dash = ' stroke-dasharray="4 3"' if v.role == "aux" else ""
-            out.append('<ellipse cx="%.1f" cy="%.1f" rx="%d" ry="%d" fill="%s" stroke="#333"%s/>'
-                       % (x, y, W / 2, H / 2, v.color, dash))
+           'fill="#444"/></marker></defs>', '<g class="edges">']
+    by_name = {v.name: v for v in views}
+    labelled = set()
+    labels = []
+    for r in lay.routes:
+        out.append('<path class="edge" data-src="%s" data-dst="%s" d="%s" fill="none" '
+                   'stroke="#555" marker-end="url(#arrow)"/>' % (attr(r.src), attr(r.dst), r.path))
+        src = by_name[r.src]
+        label = fmt_shape(src.shapes[r.index]) if shape and r.index < len(src.shapes) else ""
+        if label and (r.src, r.index) not in labelled:      # one shape label per tensor
+            labelled.add((r.src, r.index))
+            labels.append('<text class="shape" x="%.1f" y="%.1f" fill="#666" font-size="10">%s'
+                          '</text>' % (r.start[0] + 4, r.start[1] - 5, text(label)))
+    out.append("</g>")
+    out.extend(labels)
+    for i, v in enumerate(views):
+        b = lay.boxes[v.name]
+        out.append('<g class="node" id="node-%d" data-name="%s" data-op="%s">'
+                   % (i, attr(v.name), attr(v.op)))
+        out.append("<title>%s</title>" % text(v.name if v.op == "null" else "%s (%s)" % (v.name, v.op)))
+        dash = ' stroke-dasharray="4 3"' if v.role == "aux" or getattr(v, "unknown", False) else ""
+        if b.oval:
+            out.append('<ellipse cx="%.1f" cy="%.1f" rx="%.1f" ry="%.1f" fill="%s" stroke="#333"%s/>'
+                       % (b.x, b.y, b.w / 2, b.h / 2, attr(v.color), dash))
         else:
-            out.append('<rect x="%.1f" y="%.1f" width="%d" height="%d" fill="%s" stroke="#333"/>'
-                       % (x - W / 2, y - H / 2, W, H, v.color))
-        lines = v.label.split("\n")
-        for i, text in enumerate(lines):
-            out.append('<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>'
-                       % (x, y + (i - (len(lines) - 1) / 2) * 14 + 4, escape(text)))
+            out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" rx="3" fill="%s" '
+                       'stroke="#333"%s/>' % (b.x - b.w / 2, b.y - b.h / 2, b.w, b.h, attr(v.color), dash))
+        n = len(b.lines)
+        for k, line in enumerate(b.lines):
+            out.append('<text x="%.1f" y="%.1f" text-anchor="middle" style="white-space:pre">%s</text>'
+                       % (b.x, b.y + (k - (n - 1) / 2) * LINE_H + FONT_SIZE * 0.35, text(line)))
         out.append("</g>")
     out.append("</svg>")
     return "\n".join(out)
