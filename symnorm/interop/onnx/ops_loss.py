@@ -38,3 +38,11 @@ def identity(ctx, node, ins):
 @converts("LogisticRegressionOutput")
 def logistic(ctx, node, ins):
     return [ctx.add1("Sigmoid", [ins[0]])]
+
+
+@converts("softmax_cross_entropy")
+def softmax_cross_entropy(ctx, node, ins):
+    """The summed cross-entropy of softmax(data) against integer labels, shape (1,)."""
+    label = ctx.add1("Cast", [ins[1]], to=ctx.onnx.TensorProto.INT64)
+    loss = ctx.add1("SoftmaxCrossEntropyLoss", [ins[0], label], reduction="sum")
+    return [ctx.unsqueeze(loss, [0])]

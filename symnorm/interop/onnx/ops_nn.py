@@ -90,19 +90,24 @@ def pooling(ctx, node, ins):
     stride = _spatial(op.stride, nsp, 1)
     pad = _spatial(op.pad, nsp, 0)
     pads, ceil = pad + pad, 0
-    if op.pooling_convention == "full":
-        ceil = 1
-    elif op.pooling_convention == "same":
-        out = ctx.out_shape(0)[2:]
-        end = [max(0, (o - 1) * s + k - h - p) for o, s, k, h, p in zip(out, stride, kernel, shape[2:], pad)]
-        pads = pad + end
+    if op.pooling_convention != "valid":
+        # the end padding that gives symnorm's output size; padded cells count as
+        # -inf for max, 0 for sum/lp.  avg keeps ceil_mode, whose divisor (the window
+        # clipped at the padded edge) is MXNet's
+        if op.pool_type == "avg" and op.pooling_convention == "full":
+            ceil = 1
+        else:
+            out = ctx.out_shape(0)[2:]
+            end = [max(0, (o - 1) * s + k - h - p)
+                   for o, s, k, h, p in zip(out, stride, kernel, shape[2:], pad)]
+            pads = pad + end
     common = dict(kernel_shape=kernel, strides=stride, pads=pads)
     if op.pool_type == "max":
-        return [ctx.add1("MaxPool", [x], ceil_mode=ceil, **common)]
+        return [ctx.add1("MaxPool", [x], **common)]
     if op.pool_type == "lp":
-        return [ctx.add1("LpPool", [x], p=int(op.p_value or 2), ceil_mode=ceil, **common)]
+        return [ctx.add1("LpPool", [x], p=int(op.p_value or 2), **common)]
     include = op.count_include_pad is not False or op.pool_type == "sum"
-    y = ctx.add1("AveragePool", [x], ceil_mode=ceil, count_include_pad=int(include), **common)
+    y = ctx.add1("AveragePool", [x], ceil_mode=ceil or None, count_include_pad=int(include), **common)
     if op.pool_type == "sum":
         y = ctx.add1("Mul", [y, ctx.scalar(float(np.prod(kernel)))])
     return [y]

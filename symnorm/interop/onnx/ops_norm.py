@@ -39,8 +39,23 @@ def batch_norm(ctx, node, ins):
     axis = op.axis % ndim
     if op.fix_gamma:
         gamma = ctx.const(np.ones(shape[axis], dtype=ctx.in_dtype(1)), hint="gamma_fixed")
-    return [_to_axis(ctx, x, ndim, axis, 1, lambda t: ctx.add1(
-        "BatchNormalization", [t, gamma, beta, mean, var], epsilon=float(op.eps)))]
+    y = _to_axis(ctx, x, ndim, axis, 1, lambda t: ctx.add1(
+        "BatchNormalization", [t, gamma, beta, mean, var], epsilon=float(op.eps)))
+    # output_mean_var in inference: the moving mean and MXNet's 1/sqrt(moving_var + eps)
+    inv_std = ctx.add1("Reciprocal", [ctx.add1("Sqrt", [ctx.add1("Add", [var, ctx.scalar(float(op.eps), 3)])])])
+    return [y, ctx.add1("Identity", [mean]), inv_std]
+
+
+def _mean_std(ctx, x, axes, keepdims, eps):
+    """Per-sample statistics (LayerNorm's/GroupNorm's extra outputs): mean and
+    sqrt(biased var + eps)."""
+    mean = ctx.reduce("ReduceMean", x, axes, True)
+    d = ctx.add1("Sub", [x, mean])
+    var = ctx.reduce("ReduceMean", ctx.add1("Mul", [d, d]), axes, keepdims)
+    std = ctx.add1("Sqrt", [ctx.add1("Add", [var, ctx.scalar(float(eps))])])
+    if not keepdims:
+        mean = ctx.reduce("ReduceMean", x, axes, False)
+    return mean, std
 
 
 @converts("LayerNorm")
@@ -49,8 +64,12 @@ def layer_norm(ctx, node, ins):
     op = node.op
     x, gamma, beta = ins
     ndim = len(ctx.in_shape(0))
-    return [_to_axis(ctx, x, ndim, op.axis % ndim, -1, lambda t: ctx.add1(
-        "LayerNormalization", [t, gamma, beta], axis=-1, epsilon=float(op.eps)))]
+    axis = op.axis % ndim
+    y = _to_axis(ctx, x, ndim, axis, -1, lambda t: ctx.add1(
+        "LayerNormalization", [t, gamma, beta], axis=-1, epsilon=float(op.eps)))
+    if not op.output_mean_var:
+        return [y]
+    return [y, *_mean_std(ctx, x, [axis], True, op.eps)]
 
 
 @converts("InstanceNorm")
@@ -70,12 +89,15 @@ def group_norm(ctx, node, ins):
     shape = ctx.in_shape(0)
     g = int(op.num_groups)
     gv, bv = ctx.value(gamma), ctx.value(beta)
+    extra = []
+    if op.output_mean_var:      # (N, G) statistics of each group
+        extra = list(_mean_std(ctx, ctx.reshape(x, [0, g, -1]), [2], False, op.eps))
     if ctx.opset >= 21 and gv is not None and bv is not None:
         rep = shape[1] // g
         return [ctx.add1("GroupNormalization",
                          [x, ctx.const(np.repeat(gv, rep), hint="scale"),
                           ctx.const(np.repeat(bv, rep), hint="bias")],
-                         num_groups=g, epsilon=float(op.eps))]
+                         num_groups=g, epsilon=float(op.eps))] + extra
     grouped = ctx.reshape(x, [0, g, -1])
     y = ctx.add1("InstanceNormalization", [grouped, gamma, beta], epsilon=float(op.eps))
-    return [ctx.add1("Reshape", [y, ctx.add1("Shape", [x])])]
+    return [ctx.add1("Reshape", [y, ctx.add1("Shape", [x])])] + extra
