@@ -24,7 +24,7 @@ HERE = os.path.join(os.path.dirname(__file__), "fixtures", "modelzoo")
 
 def session(path):
     opts = ort.SessionOptions()
-    opts.log_severity_level = 1          # warnings included: they would go to stderr
+    opts.log_severity_level = 2          # warnings (to stderr) but not info
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
@@ -34,6 +34,10 @@ def run_onnx(path, feed):
 
 
 def forward(sym, args, aux):
+    args = dict(args)
+    shapes, _, _ = sym.infer_shape_partial(**{k: v.shape for k, v in args.items()})
+    for k, shape in zip(sym.list_arguments(), shapes):
+        args.setdefault(k, np.zeros(shape, np.float32))          # loss labels: unused in inference
     ex = sym.bind(sn.cpu(), args=dict(args), aux_states=dict(aux), grad_req="null")
     return [o.copy() for o in ex.forward(is_train=False)]
 
@@ -96,3 +100,154 @@ def test_model_zoo_exports_run_in_onnxruntime_and_match_mxnet(name, tmp_path):
     assert np.abs(out[:1] - ref).max() <= 1e-4 * np.abs(ref).max()
     # the second sample is a mirror image: its own answer, not a copy of the first
     assert np.abs(out[1] - ref[0]).max() > 1e-3 * np.abs(ref).max()
+
+
+# ---------------------------------------------------------------------------- every op
+def op_case(name, params, shapes, rng):
+    """The op on Variables; inputs named in ``shapes`` are data, the rest weights/aux."""
+    sym = harness.build(name, params, shapes)
+    arg_shapes, _, aux_shapes = sym.infer_shape(**shapes)
+    vals = harness.random_inputs(sym, REGISTRY[name], arg_shapes, rng, np.float32)
+    aux = {k: rng.uniform(0.5, 1.5, s).astype(np.float32)
+           for k, s in zip(sym.list_auxiliary_states(), aux_shapes)}
+    data = {k: v for k, v in vals.items() if k in shapes}
+    weights = {k: v for k, v in vals.items() if k not in shapes}
+    return sym, data, weights, aux
+
+
+# beyond the registry's examples: the inference semantics and geometry the issue names
+EXTRA = [
+    ("BatchNorm", {"fix_gamma": True}, {"data": (2, 3, 4, 4)}),
+    ("BatchNorm", {"fix_gamma": False, "use_global_stats": True}, {"data": (2, 3, 4, 4)}),
+    ("BatchNorm", {"fix_gamma": False, "axis": -1}, {"data": (2, 3, 4, 5)}),
+    ("BatchNorm", {"fix_gamma": False, "axis": 2, "eps": 1e-5}, {"data": (2, 3, 4)}),
+    ("BatchNorm", {"fix_gamma": False}, {"data": (4, 6)}),
+    ("_contrib_SyncBatchNorm", {"fix_gamma": False, "ndev": 1, "key": "k"}, {"data": (2, 3, 4, 4)}),
+    ("LayerNorm", {"axis": -1}, {"data": (2, 3, 4)}),
+    ("LayerNorm", {"axis": 1}, {"data": (2, 3, 4, 5)}),
+    ("LayerNorm", {"axis": 0}, {"data": (3, 4)}),
+    ("InstanceNorm", {}, {"data": (2, 3, 5)}),
+    ("InstanceNorm", {"eps": 1e-5}, {"data": (2, 3, 2, 3, 4)}),
+    ("GroupNorm", {"num_groups": 2}, {"data": (2, 4, 3, 3)}),
+    ("GroupNorm", {"num_groups": 1}, {"data": (2, 3, 5)}),
+    ("Dropout", {"p": 0.5}, {"data": (3, 4)}),
+    ("SoftmaxOutput", {}, {"data": (3, 4, 2, 2)}),
+    ("SoftmaxOutput", {"multi_output": True}, {"data": (3, 4, 2, 2)}),
+    ("SoftmaxOutput", {"preserve_shape": True}, {"data": (3, 4, 5)}),
+    ("LogisticRegressionOutput", {}, {"data": (3, 4)}),
+    ("MAERegressionOutput", {}, {"data": (3, 4)}),
+    ("MakeLoss", {"grad_scale": 2.0}, {"data": (3, 4)}),
+    ("Convolution", {"kernel": (3, 3), "num_filter": 6, "num_group": 3, "dilate": (2, 1),
+                     "pad": (2, 1), "stride": (1, 2)}, {"data": (2, 3, 9, 8)}),
+    ("Convolution", {"kernel": (3,), "num_filter": 4, "no_bias": True}, {"data": (2, 3, 7)}),
+    ("Deconvolution", {"kernel": (3, 3), "num_filter": 4, "stride": (2, 2), "pad": (1, 1), "adj": (1, 1),
+                       "num_group": 2}, {"data": (2, 2, 4, 5)}),
+    ("Deconvolution", {"kernel": (4, 4), "num_filter": 3, "stride": (2, 2), "target_shape": (9, 8)},
+     {"data": (1, 2, 4, 4)}),
+    ("Pooling", {"kernel": (3, 3), "stride": (2, 2), "pool_type": "max", "pooling_convention": "full"},
+     {"data": (2, 3, 8, 7)}),
+    ("Pooling", {"kernel": (3, 3), "stride": (2, 2), "pad": (1, 1), "pool_type": "avg",
+                 "pooling_convention": "full"}, {"data": (2, 3, 8, 7)}),
+    ("Pooling", {"kernel": (3, 3), "stride": (2, 2), "pad": (1, 1), "pool_type": "avg",
+                 "pooling_convention": "full", "count_include_pad": False}, {"data": (2, 3, 8, 7)}),
+    ("Pooling", {"kernel": (2, 2), "stride": (2, 2), "pool_type": "max", "pooling_convention": "same"},
+     {"data": (1, 2, 5, 7)}),
+    ("Pooling", {"global_pool": True, "pool_type": "max", "kernel": (1, 1)}, {"data": (2, 3, 4, 5)}),
+    ("FullyConnected", {"num_hidden": 5, "flatten": False}, {"data": (2, 3, 4)}),
+    ("FullyConnected", {"num_hidden": 5}, {"data": (2, 3, 2, 2)}),
+    ("Reshape", {"shape": (0, -3, -2)}, {"data": (2, 3, 4, 5)}),
+    ("Reshape", {"shape": (-4, 2, -1, -2)}, {"data": (6, 5)}),
+    ("Reshape", {"shape": (-1, 0), "reverse": True}, {"data": (2, 3, 4)}),
+    ("dot", {"transpose_b": True}, {"lhs": (2, 3, 4), "rhs": (5, 4)}),
+    ("sum", {"axis": (0, 2), "exclude": True, "keepdims": True}, {"data": (2, 3, 4, 5)}),
+    ("SliceChannel", {"num_outputs": 3, "axis": 2, "squeeze_axis": True}, {"data": (2, 4, 3)}),
+    ("slice_axis", {"axis": -1, "begin": 1, "end": None}, {"data": (2, 4, 3)}),
+]
+
+
+def all_cases():
+    return [(n, p, s) for n, _, p, s in harness.cases()] + EXTRA
+
+
+@pytest.mark.parametrize("opset", [17, 21])
+def test_every_registered_op_exports_and_matches_symnorm(opset, tmp_path):
+    """Each registry example (so an op added later is covered when it declares examples)
+    and the cases above, as a one-op graph: onnxruntime equals symnorm's inference
+    forward, all visible outputs included.  At opset 21 GroupNorm is native."""
+    assert set(sn.onnx.exportable_ops()) == set(REGISTRY)
+    rng = np.random.RandomState(0)
+    failures = []
+    for i, (name, params, shapes) in enumerate(all_cases()):
+        try:
+            sym, data, weights, aux = op_case(name, params, shapes, rng)
+            check_export(sym, data, weights, aux, tmp_path, opset=opset, name="op%d" % i)
+        except Exception as exc:           # collected: one report naming every failing op
+            failures.append("%s %s %s: %s" % (name, params, shapes, str(exc)[:300]))
+    assert not failures, "\n".join(failures)
+    if opset == 21:
+        sym, data, w, aux = op_case("GroupNorm", {"num_groups": 2}, {"data": (2, 4, 3)}, rng)
+        path = check_export(sym, data, w, aux, tmp_path, opset=21)
+        assert "GroupNormalization" in {n.op_type for n in onnx.load(str(path)).graph.node}
+
+
+def test_dropout_always_stays_random_in_onnx(tmp_path):
+    """mode='always' drops in inference as well: ONNX Dropout in training mode."""
+    sym = sn.sym.Dropout(sn.sym.Variable("data"), p=0.25, mode="always", name="drop")
+    x = np.ones((200, 50), np.float32)
+    path = str(tmp_path / "d.onnx")
+    sn.onnx.export_model(sym, {}, [x.shape], onnx_file_path=path)
+    y = run_onnx(path, {"data": x})[0]
+    assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)}
+    assert 0.2 < (y == 0).mean() < 0.3
+
+
+def lenet_bn():
+    import runpy
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return runpy.run_path(os.path.join(root, "examples", "lenet_bn.py"), run_name="example")["lenet_bn"]()
+
+
+def trained_lenet_bn():
+    """LeNet-BN after two epochs of Module.fit on random 28x28 digits-like data."""
+    rng = np.random.RandomState(0)
+    x = rng.rand(64, 1, 28, 28).astype(np.float32)
+    y = (x[:, 0, :14].mean(axis=(1, 2)) > 0.5).astype(np.float32) + 2 * (x[:, 0, :, :14].mean(axis=(1, 2)) > 0.5)
+    mod = sn.Module(lenet_bn())
+    mod.fit(sn.io.NDArrayIter(x, y, batch_size=16), num_epoch=2, initializer=sn.init.Xavier(),
+            optimizer_params={"learning_rate": 0.1}, progress=False)
+    arg, aux = mod.get_params()
+    return mod.symbol, x, arg, aux
+
+
+def test_lenet_bn_trained_by_module_fit_exports(tmp_path, capfd):
+    sym, x, arg, aux = trained_lenet_bn()
+    assert not all(np.allclose(v, 0) for v in aux.values())     # the statistics moved
+    check_export(sym, {"data": x[:8]}, arg, aux, tmp_path)
+    assert "initializer" not in capfd.readouterr().err.lower()  # no onnxruntime warning
+
+
+# ---------------------------------------------------------------------------- errors
+def test_op_without_converter_names_node_and_op(tmp_path, monkeypatch):
+    from symnorm.interop.onnx import export
+    net = sn.sym.Activation(sn.sym.Variable("data"), act_type="relu", name="act7")
+    monkeypatch.delitem(export.CONVERTERS, "Activation")
+    with pytest.raises(sn.onnx.OnnxExportError, match=r"Activation 'act7'.*no ONNX converter"):
+        sn.onnx.export_model(net, {}, [(2, 3)], onnx_file_path=str(tmp_path / "x.onnx"))
+    assert not os.listdir(tmp_path)                   # nothing half-written
+
+
+def test_export_argument_errors(tmp_path):
+    net = sn.sym.FullyConnected(sn.sym.Variable("data"), num_hidden=3, name="fc")
+    w = {"fc_weight": np.ones((3, 4), np.float32), "fc_bias": np.zeros(3, np.float32)}
+    out = str(tmp_path / "x.onnx")
+    with pytest.raises(sn.onnx.OnnxExportError, match="opset_version 9 .*17"):
+        sn.onnx.export_model(net, w, [(2, 4)], onnx_file_path=out, opset_version=9)
+    with pytest.raises(sn.onnx.OnnxExportError, match=r"2 in_shapes .* 1 data inputs \['data'\]"):
+        sn.onnx.export_model(net, w, [(2, 4), (2, 4)], onnx_file_path=out)
+    with pytest.raises(sn.onnx.OnnxExportError, match="in_shapes is required"):
+        sn.onnx.export_model(net, w, onnx_file_path=out)
+    with pytest.raises(sn.onnx.OnnxExportError, match="fc_bias"):   # a weight left out
+        sn.onnx.export_model(net, {"fc_weight": w["fc_weight"]}, [(2, 4)], onnx_file_path=out)
+    # MXNet's arg:/aux: prefixed dict (a .params file) and the (arg, aux) pair both work
+    sn.onnx.export_model(net, {"arg:" + k: v for k, v in w.items()}, [(2, 4)], onnx_file_path=out)
+    assert sn.onnx.export_model(net, (w, {}), [(2, 4)], onnx_file_path=out) == out

@@ -161,7 +161,16 @@ def leaky_relu(ctx, node, ins):
 
 @converts("Dropout")
 def dropout(ctx, node, ins):
-    """Identity in inference, whatever the mode."""
+    """Identity in inference; ``mode='always'`` (MXNet drops in inference too, e.g. for
+    Monte-Carlo dropout) becomes ONNX Dropout with training_mode on: a random mask,
+    kept values scaled by 1/(1-p), as symnorm does."""
+    op = node.op
+    if op.mode == "always" and op.p > 0:
+        if op.axes:
+            ctx.fail("mode='always' with axes %s (a mask shared along axes) has no ONNX form"
+                     % (op.axes,))
+        return [ctx.add1("Dropout", [ins[0], ctx.scalar(float(op.p)),
+                                     ctx.const(np.asarray(True), hint="training")])]
     return [ctx.add1("Identity", [ins[0]])]
 
 
