@@ -251,3 +251,63 @@ def test_export_argument_errors(tmp_path):
     # MXNet's arg:/aux: prefixed dict (a .params file) and the (arg, aux) pair both work
     sn.onnx.export_model(net, {"arg:" + k: v for k, v in w.items()}, [(2, 4)], onnx_file_path=out)
     assert sn.onnx.export_model(net, (w, {}), [(2, 4)], onnx_file_path=out) == out
+
+
+# ---------------------------------------------------------------------------- import
+def one_way(name, params):
+    """Exports whose ONNX form has no symnorm reading (docs/onnx.md, limits)."""
+    return name == "softmax_cross_entropy" or (
+        name == "Pooling" and params.get("pool_type") == "sum"
+        and params.get("pooling_convention", "valid") != "valid")
+
+
+def test_round_trip_of_every_op_case(tmp_path):
+    """symnorm -> ONNX (opset 21) -> symnorm gives the same outputs for every op case."""
+    rng = np.random.RandomState(1)
+    failures = []
+    for i, (name, params, shapes) in enumerate(all_cases()):
+        if one_way(name, params):
+            continue
+        try:
+            sym, data, w, aux = op_case(name, params, shapes, rng)
+            path = str(tmp_path / ("rt%d.onnx" % i))
+            sn.onnx.export_model(sym, {**w, **aux}, {k: v.shape for k, v in data.items()},
+                                 onnx_file_path=path, opset_version=21)
+            sym2, arg2, aux2 = sn.onnx.import_model(path)
+            ref = forward(sym, {**data, **w}, aux)
+            out = forward(sym2, {**{k: v for k, v in data.items() if k in sym2.list_arguments()}, **arg2}, aux2)
+            assert len(out) == len(ref)
+            for o, r in zip(out, ref):
+                np.testing.assert_allclose(o, r, rtol=1e-5, atol=1e-6)
+        except Exception as exc:
+            failures.append("%s %s %s: %s" % (name, params, shapes, str(exc)[:300]))
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("name", ["resnet18_v2", "densenet121"])
+def test_model_zoo_round_trip(name, tmp_path):
+    """BatchNorm comes back as BatchNorm with its moving statistics as aux states."""
+    sym, x, arg, aux = zoo(name)
+    path = str(tmp_path / "m.onnx")
+    sn.onnx.export_model(sym, {**arg, **aux}, [x.shape], onnx_file_path=path)
+    sym2, arg2, aux2 = sn.onnx.import_model(path)
+    assert len(aux2) == len(aux) and sorted(map(np.shape, aux2.values())) == sorted(map(np.shape, aux.values()))
+    ref = forward(sym, {"data": x, **arg}, aux)[0]
+    out = forward(sym2, {"data": x, **arg2}, aux2)[0]
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_import_errors_name_node_and_op(tmp_path):
+    from onnx import helper, TensorProto
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+    g = helper.make_graph([helper.make_node("Hardmax", ["x"], ["y"], name="hm1")], "g", [x], [y])
+    path = str(tmp_path / "h.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(sn.onnx.OnnxImportError, match=r"'hm1' \(Hardmax\).*no symnorm translation"):
+        sn.onnx.import_model(path)
+    with pytest.raises(sn.onnx.OnnxImportError, match="no such file"):
+        sn.onnx.import_model(str(tmp_path / "missing.onnx"))
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    with pytest.raises(sn.onnx.OnnxImportError, match="not a readable ONNX model"):
+        sn.onnx.import_model(str(tmp_path / "bad.onnx"))
