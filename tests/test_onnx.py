@@ -311,3 +311,54 @@ def test_import_errors_name_node_and_op(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(sn.onnx.OnnxImportError, match="not a readable ONNX model"):
         sn.onnx.import_model(str(tmp_path / "bad.onnx"))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")  # torch's legacy exporter
+def test_torch_onnx_resnet_like_net_imports_runs_and_trains(tmp_path):
+    """An ONNX model from another framework: a small ResNet-like torch net (conv, BN,
+    residual add, max pool, global average pool, flatten, linear), exported by
+    torch.onnx (the TorchScript exporter: the default dynamo one needs onnxscript), imported, equal to torch's outputs, then fine-tuned by Module.fit."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.c1, self.b1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+            self.c2, self.b2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+        def forward(self, x):
+            return torch.relu(x + self.b2(self.c2(torch.relu(self.b1(self.c1(x))))))
+
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                        Block(8), nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                        Block(16), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(16, 5))
+    with torch.no_grad():                    # non-trivial running statistics
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+    net.eval()
+    x = np.random.RandomState(0).rand(4, 3, 16, 16).astype(np.float32)
+    path = str(tmp_path / "torch.onnx")
+    # PRESERVE: torch leaves BatchNormalization unfused (EVAL folds it into the convs)
+    torch.onnx.export(net, (torch.from_numpy(x),), path, dynamo=False, opset_version=17,
+                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False,
+                      input_names=["data"], output_names=["out"])
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    sym, arg, aux = sn.onnx.import_model(path)
+    assert sym.list_arguments()[0] == "data" and len(aux) == 2 * 6      # 6 BN layers
+    out = forward(sym, {"data": x, **arg}, aux)[0]
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    # fine-tune: a softmax head on the imported net, two epochs of Module.fit
+    train = sn.sym.SoftmaxOutput(sym, name="softmax")
+    mod = sn.Module(train)
+    labels = np.arange(4) % 5
+    mod.fit(sn.io.NDArrayIter(x, labels.astype(np.float32), batch_size=2), num_epoch=2,
+            arg_params=arg, aux_params=aux, optimizer_params={"learning_rate": 0.05}, progress=False)
+    new_arg, new_aux = mod.get_params()
+    assert all(np.isfinite(v).all() for v in new_arg.values())
+    assert any(not np.array_equal(new_arg[k], arg[k]) for k in arg)          # weights moved
+    assert any(not np.array_equal(new_aux[k], aux[k]) for k in aux)          # statistics moved
