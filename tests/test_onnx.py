@@ -362,3 +362,25 @@ def test_torch_onnx_resnet_like_net_imports_runs_and_trains(tmp_path):
     assert all(np.isfinite(v).all() for v in new_arg.values())
     assert any(not np.array_equal(new_arg[k], arg[k]) for k in arg)          # weights moved
     assert any(not np.array_equal(new_aux[k], aux[k]) for k in aux)          # statistics moved
+
+
+# ---------------------------------------------------------------------------- CLI
+def test_cli_export_onnx_and_import_onnx(tmp_path, capsys):
+    from symnorm.__main__ import main as cli
+    sym, x, arg, aux = trained_lenet_bn()
+    prefix = str(tmp_path / "lenet")
+    sn.model.save_checkpoint(prefix, 3, sym, arg, aux)
+    out = str(tmp_path / "lenet.onnx")
+    assert cli(["export-onnx", prefix, "3", "--shape", "data=1,1,28,28", "-o", out, "--dynamic"]) == 0
+    ref = forward(sym, {"data": x[:5], **arg}, aux)[0]
+    np.testing.assert_allclose(run_onnx(out, {"data": x[:5]})[0], ref, rtol=1e-4, atol=1e-6)
+    assert cli(["import-onnx", out, "-o", str(tmp_path / "back")]) == 0
+    sym2, arg2, aux2 = sn.model.load_checkpoint(str(tmp_path / "back"), 0)
+    np.testing.assert_allclose(forward(sym2, {"data": x[:5], **arg2}, aux2)[0], ref, rtol=1e-5, atol=1e-7)
+    capsys.readouterr()
+    assert cli(["export-onnx", prefix, "3", "-o", out]) == 2                   # no --shape
+    assert "--shape data=" in capsys.readouterr().err
+    assert cli(["export-onnx", prefix, "3", "--shape", "data=1,1,28,28", "--opset", "5", "-o", out]) == 2
+    assert "opset_version 5" in capsys.readouterr().err
+    assert cli(["import-onnx", str(tmp_path / "nope.onnx"), "-o", prefix]) == 2
+    assert "no such file" in capsys.readouterr().err
