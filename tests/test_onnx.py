@@ -63,7 +63,8 @@ def check_export(sym, data, params, aux, tmp_path, opset=None, rtol=1e-4, name="
 
 # ---------------------------------------------------------------------------- import symnorm
 def test_importing_symnorm_does_not_import_onnx():
-    code = ("import sys, symnorm, symnorm.onnx; import symnorm.interop.onnx.export; "
+    code = ("import sys, symnorm as sn; sn.onnx.export_model, sn.onnx.import_model; "
+            "import symnorm.onnx, symnorm.interop.onnx.export, symnorm.__main__; "
             "assert 'onnx' not in sys.modules, 'onnx imported'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
@@ -224,6 +225,21 @@ def test_lenet_bn_trained_by_module_fit_exports(tmp_path, capfd):
     assert not all(np.allclose(v, 0) for v in aux.values())     # the statistics moved
     check_export(sym, {"data": x[:8]}, arg, aux, tmp_path)
     assert "initializer" not in capfd.readouterr().err.lower()  # no onnxruntime warning
+
+
+def test_dynamic_batch_through_reshape_and_given_dynamic_shapes(tmp_path):
+    """A Reshape that folds the batch into axis 0 and one that keeps it both follow the
+    batch size; dynamic_input_shapes marks the axes given as None."""
+    x = sn.sym.Variable("data")
+    net = sn.sym.Reshape(x, shape=(-1, 4))                      # (N*3, 4)
+    net = sn.sym.FullyConnected(net, num_hidden=2, name="fc")   # (N*3, 2)
+    net = sn.sym.Reshape(net, shape=(-1, 6))                    # (N, 6)
+    w = {"fc_weight": np.arange(8, dtype=np.float32).reshape(2, 4) / 8, "fc_bias": np.ones(2, np.float32)}
+    path = str(tmp_path / "d.onnx")
+    sn.onnx.export_model(net, w, [(2, 3, 4)], onnx_file_path=path, dynamic_input_shapes=[(None, 3, 4)])
+    xs = np.random.RandomState(0).rand(5, 3, 4).astype(np.float32)
+    np.testing.assert_allclose(run_onnx(path, {"data": xs})[0], forward(net, {"data": xs, **w}, {})[0],
+                               rtol=1e-5)
 
 
 # ---------------------------------------------------------------------------- errors

@@ -100,12 +100,3 @@ class ExportContext:
 
     def reshape(self, x: str, shape) -> str:
         return self.add1("Reshape", [x, self.ints(shape, "shape")])
-
-    def static_shape(self, shape, batch_dims=()) -> list:
-        """A Reshape target for a statically known shape: with ``dynamic`` the axes listed
-        in ``batch_dims`` become 0 (copy from the input), so the batch size may vary."""
-        out = [int(d) for d in shape]
-        if self.dynamic:
-            for a in batch_dims:
-                out[a] = 0
-        return out

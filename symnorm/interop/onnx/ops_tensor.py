@@ -131,8 +131,12 @@ def reshape(ctx, node, ins):
     """MXNet's special codes (0, -1, -2, -3, -4, reverse) resolved statically from the
     inferred output shape; with ``dynamic`` a kept batch axis is written as 0 (copy)."""
     src, dst = ctx.in_shape(0), ctx.out_shape(0)
-    batch = (0,) if len(dst) and len(src) and dst[0] == src[0] else ()
-    return [ctx.reshape(ins[0], ctx.static_shape(dst, batch))]
+    target = [int(d) for d in dst]
+    if ctx.dynamic and target:
+        # a kept batch axis is copied (0); otherwise the batch is taken to scale axis 0
+        # (folded into it or out of it), which -1 expresses for any batch size
+        target[0] = 0 if len(src) and dst[0] == src[0] else -1
+    return [ctx.reshape(ins[0], target)]
 
 
 @converts("transpose")
@@ -234,7 +238,10 @@ def dot(ctx, node, ins):
     a2 = ctx.reshape(a, [-1, sa[-1]]) if len(sa) != 2 else a
     b2 = ctx.reshape(b, [sb[0], -1]) if len(sb) != 2 else b
     y = ctx.add1("MatMul", [a2, b2])
-    return [ctx.reshape(y, list(ctx.out_shape(0)))]
+    out = list(ctx.out_shape(0))
+    if ctx.dynamic and len(sa) > 1:
+        out[0] = -1                   # lhs's batch axis leads the output
+    return [ctx.reshape(y, out)]
 
 
 @converts("_zeros", "_ones", "_full", "_arange")
