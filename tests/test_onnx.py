@@ -400,3 +400,47 @@ def test_cli_export_onnx_and_import_onnx(tmp_path, capsys):
     assert "opset_version 5" in capsys.readouterr().err
     assert cli(["import-onnx", str(tmp_path / "nope.onnx"), "-o", prefix]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("opset", [11, 17])
+def test_import_of_foreign_patterns_matches_onnxruntime(opset):
+    """Graphs symnorm never writes: torch's Shape/Gather/Concat flatten, Gemm with transB=0
+    and alpha/beta, Clip, MatMul by a weight, Slice, Split, ReduceMean, Div with the
+    constant on the left, Unsqueeze/Squeeze -- with opset 11's attribute forms too."""
+    from onnx import TensorProto, helper as h, numpy_helper as nh
+    rng = np.random.RandomState(0)
+    c = {"W": (rng.rand(48, 5).astype(np.float32) - 0.5) * 0.1, "C": rng.rand(5).astype(np.float32),
+         "W2": rng.rand(5, 6).astype(np.float32), "zero": np.array(0, np.int64),
+         "m1": np.array([-1], np.int64), "lo": np.array(0.2, np.float32), "hi": np.array(0.9, np.float32),
+         "ax": np.array([1], np.int64), "ax0": np.array([0], np.int64), "st": np.array([1], np.int64),
+         "en": np.array([5], np.int64), "sp": np.array([3, 3], np.int64), "two": np.array(2.0, np.float32)}
+    old = opset < 13
+
+    def axes_node(op, x, y, axes):
+        return h.make_node(op, [x], [y], axes=axes) if old else h.make_node(op, [x, "ax0" if axes == [0] else "ax"], [y])
+    nodes = [
+        h.make_node("Shape", ["x"], ["s"]), h.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        axes_node("Unsqueeze", "n", "n1", [0]), h.make_node("Concat", ["n1", "m1"], ["shp"], axis=0),
+        h.make_node("Reshape", ["x", "shp"], ["flat"]),
+        h.make_node("Gemm", ["flat", "W", "C"], ["g"], alpha=2.0, beta=0.5),
+        h.make_node("Clip", ["g", "lo", "hi"], ["c"]),
+        h.make_node("MatMul", ["c", "W2"], ["mm"]),
+        h.make_node("Slice", ["mm", "st", "en", "ax"], ["sl"]),
+        h.make_node("Split", ["mm"], ["p", "q"], axis=1, split=[3, 3]) if old
+        else h.make_node("Split", ["mm", "sp"], ["p", "q"], axis=1),
+        h.make_node("Sub", ["p", "q"], ["pq"]),
+        h.make_node("ReduceMean", ["pq"], ["rm"], axes=[1], keepdims=1),
+        h.make_node("Div", ["two", "rm"], ["dv"]),
+        h.make_node("Mul", ["sl", "dv"], ["y0"]),
+        axes_node("Unsqueeze", "y0", "y1", [1]), axes_node("Squeeze", "y1", "y", [1]),
+    ]
+    g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4, 4])],
+                     [h.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+                     initializer=[nh.from_array(v, k) for k, v in c.items()])
+    model = h.make_model(g, opset_imports=[h.make_opsetid("", opset)])
+    onnx.checker.check_model(model, full_check=True)
+    x = rng.rand(2, 3, 4, 4).astype(np.float32)
+    ref = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert 0.2 < np.ptp(ref)                 # the clip leaves something to compare
+    sym, arg, aux = sn.onnx.import_model(model)
+    np.testing.assert_allclose(forward(sym, {"x": x, **arg}, aux)[0], ref, rtol=1e-5, atol=1e-6)

@@ -198,9 +198,13 @@ def unsqueeze(ctx, node):
     v = ctx.const(0)
     if v is not None:
         return [np.expand_dims(v, tuple(axes))]
-    ndim = len(axes) + len(ctx.shape(0) or ())
+    if any(a < 0 for a in axes):
+        if ctx.shape(0) is None:
+            ctx.fail("negative axes %s need the input's rank, which shape inference did not find" % axes)
+        ndim = len(axes) + len(ctx.shape(0))
+        axes = [a % ndim for a in axes]
     out = ctx.sym(0)
-    for k, ax in enumerate(sorted(a % ndim for a in axes)):
+    for k, ax in enumerate(sorted(axes)):
         out = S.expand_dims(out, axis=ax, name=ctx.name if k == len(axes) - 1 else None)
     return [out]
 
