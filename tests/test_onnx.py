@@ -444,3 +444,21 @@ def test_import_of_foreign_patterns_matches_onnxruntime(opset):
     assert 0.2 < np.ptp(ref)                 # the clip leaves something to compare
     sym, arg, aux = sn.onnx.import_model(model)
     np.testing.assert_allclose(forward(sym, {"x": x, **arg}, aux)[0], ref, rtol=1e-5, atol=1e-6)
+
+
+def test_outputs_named_like_symnorm_even_when_names_collide(tmp_path, capsys):
+    """Group outputs: the same entry twice, a variable, and a variable whose name is the
+    output name symnorm would give (fc_output) all get distinct, valid output names."""
+    x = sn.sym.Variable("fc_output")
+    fc = sn.sym.FullyConnected(x, num_hidden=2, name="fc")
+    net = sn.sym.Group([fc, fc, x, sn.sym.relu(fc, name="r")])
+    w = {"fc_weight": np.ones((2, 3), np.float32), "fc_bias": np.zeros(2, np.float32)}
+    path = str(tmp_path / "g.onnx")
+    sn.onnx.export_model(net, w, [(2, 3)], onnx_file_path=path, verbose=True)
+    assert "fc_weight" in capsys.readouterr().out                    # verbose prints the graph
+    names = [o.name for o in onnx.load(path).graph.output]
+    assert len(set(names)) == 4 and names[3] == "r_output"
+    xv = np.arange(6, dtype=np.float32).reshape(2, 3) - 2
+    outs = run_onnx(path, {"fc_output": xv})
+    for o, r in zip(outs, forward(net, {"fc_output": xv, **w}, {})):
+        np.testing.assert_allclose(o, r)

@@ -171,19 +171,16 @@ def build_model(sym, params, in_shapes=None, in_types=np.float32, dynamic=False,
             names[(n, i)] = name
     ctx.node = None
     outputs = []
-    out_names = set()
     for e in symbol.entries:
         key = (e.node, e.index)
         if key not in names:
             raise OnnxExportError("export_model: output %r of %s has no ONNX equivalent in inference"
                                   % (e.node.op.output_names()[e.index], e.node.describe()))
-        want = e.node.output_name(e.index)
-        name = ctx.fresh(want) if want not in ctx.taken or want in out_names else want
-        if name != names[key] or names[key] in out_names or names[key] in variables:
-            name = name if name != names[key] else ctx.fresh(want)
-            ctx.nodes.append(helper.make_node("Identity", [names[key]], [name],
-                                              name=ctx.fresh(name + "/Identity")))
-        out_names.add(name)
+        # outputs are named as symnorm names them (fc_output), through an Identity: the
+        # converter's own tensor may be another output too, or a graph input
+        name = ctx.fresh(e.node.output_name(e.index))
+        ctx.nodes.append(helper.make_node("Identity", [names[key]], [name],
+                                          name=ctx.fresh(name + "/Identity")))
         shp = entry_shapes[key]
         batch = next(iter(shapes.values()))[0] if shapes else None
         dims = [BATCH if (ctx.dynamic and i == 0 and d == batch) else int(d) for i, d in enumerate(shp)]
@@ -253,6 +250,7 @@ def export_model(sym, params, in_shapes=None, in_types=np.float32, onnx_file_pat
     data = model.SerializeToString()
     if verbose:
         import onnx
-        print(onnx.helper.printable_graph(model.graph))
+        printer = getattr(onnx, "printer", None)        # onnx >= 1.15; printable_graph before
+        print(printer.to_text(model.graph) if printer else onnx.helper.printable_graph(model.graph))
     atomic_write(os.fspath(onnx_file_path), data)
     return onnx_file_path
