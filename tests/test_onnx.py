@@ -264,6 +264,12 @@ def test_export_argument_errors(tmp_path):
         sn.onnx.export_model(net, w, onnx_file_path=out)
     with pytest.raises(sn.onnx.OnnxExportError, match="fc_bias"):   # a weight left out
         sn.onnx.export_model(net, {"fc_weight": w["fc_weight"]}, [(2, 4)], onnx_file_path=out)
+    with pytest.raises(sn.onnx.OnnxExportError, match=r"params\['fc_bias'\] must be a numeric array"):
+        sn.onnx.export_model(net, dict(w, fc_bias="zeros"), [(2, 4)], onnx_file_path=out)
+    with pytest.raises(sn.onnx.OnnxExportError, match="fc_weight"):     # wrong weight shape
+        sn.onnx.export_model(net, dict(w, fc_weight=np.ones((3, 5), np.float32)), [(2, 4)],
+                             onnx_file_path=out)
+    assert not os.path.exists(out)
     # MXNet's arg:/aux: prefixed dict (a .params file) and the (arg, aux) pair both work
     sn.onnx.export_model(net, {"arg:" + k: v for k, v in w.items()}, [(2, 4)], onnx_file_path=out)
     assert sn.onnx.export_model(net, (w, {}), [(2, 4)], onnx_file_path=out) == out
@@ -324,6 +330,13 @@ def test_import_errors_name_node_and_op(tmp_path):
         sn.onnx.import_model(path)
     with pytest.raises(sn.onnx.OnnxImportError, match="no such file"):
         sn.onnx.import_model(str(tmp_path / "missing.onnx"))
+    # a Reshape whose constant shape does not fit its constant input: named, not numpy's error
+    c = onnx.numpy_helper.from_array(np.ones((2, 3), np.float32), "c")
+    s = onnx.numpy_helper.from_array(np.array([4, 2], np.int64), "s")
+    g = helper.make_graph([helper.make_node("Reshape", ["c", "s"], ["r"], name="rs"),
+                           helper.make_node("Add", ["x", "r"], ["y"])], "g", [x], [y], initializer=[c, s])
+    with pytest.raises(sn.onnx.OnnxImportError, match=r"'rs' \(Reshape\).*ValueError"):
+        sn.onnx.import_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     with pytest.raises(sn.onnx.OnnxImportError, match="not a readable ONNX model"):
         sn.onnx.import_model(str(tmp_path / "bad.onnx"))

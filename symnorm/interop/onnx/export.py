@@ -51,7 +51,11 @@ def _load_params(params) -> dict:
     out = {}
     for k, v in params.items():
         name = k.split(":", 1)[1] if k.startswith(("arg:", "aux:")) else k
-        out[name] = np.asarray(v.asnumpy() if hasattr(v, "asnumpy") else v)
+        arr = np.asarray(v.asnumpy() if hasattr(v, "asnumpy") else v)
+        if arr.dtype.kind not in "fiub":
+            raise OnnxExportError("export_model: params[%r] must be a numeric array, got %s"
+                                  % (k, type(v).__name__))
+        out[name] = arr
     return out
 
 
@@ -166,7 +170,13 @@ def build_model(sym, params, in_shapes=None, in_types=np.float32, dynamic=False,
                         and n.inputs[i].node.name not in shapes and n.inputs[i].node.name not in params):
                     ctx.fail("the shape of input %d is unknown (%s); give in_shapes for every data input"
                              % (i, shape))
-        outs = convert(ctx, n, ins)
+        try:
+            outs = convert(ctx, n, ins)
+        except OnnxExportError:
+            raise
+        except Exception as exc:      # a converter bug: still name the node, keep the cause
+            raise OnnxExportError("cannot export %s to ONNX: %s: %s (a symnorm bug, please report it)"
+                                  % (n.describe(), type(exc).__name__, exc)) from exc
         for i, name in enumerate(outs):
             names[(n, i)] = name
     ctx.node = None

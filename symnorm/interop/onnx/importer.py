@@ -161,6 +161,8 @@ def import_model(model_file):
             raise
         except SymnormError as exc:
             ctx.fail(str(exc))
+        except (ValueError, TypeError, IndexError, KeyError) as exc:   # numpy on bad constants
+            ctx.fail("%s: %s" % (type(exc).__name__, exc))
         for name, v in zip(node.output, outs):
             if name:
                 ctx.values[name] = v
