@@ -1,5 +1,6 @@
 """The ONNX bridge (symnorm.onnx): exports checked by onnx.checker and run in onnxruntime
 against symnorm's own forward and MXNet's reference outputs; imports back into symnorm."""
+import functools
 import gzip
 import os
 import subprocess
@@ -209,8 +210,10 @@ def lenet_bn():
     return runpy.run_path(os.path.join(root, "examples", "lenet_bn.py"), run_name="example")["lenet_bn"]()
 
 
+@functools.lru_cache(maxsize=1)
 def trained_lenet_bn():
-    """LeNet-BN after two epochs of Module.fit on random 28x28 digits-like data."""
+    """LeNet-BN after two epochs of Module.fit on random 28x28 digits-like data (trained
+    once per session; the tests only read it)."""
     rng = np.random.RandomState(0)
     x = rng.rand(64, 1, 28, 28).astype(np.float32)
     y = (x[:, 0, :14].mean(axis=(1, 2)) > 0.5).astype(np.float32) + 2 * (x[:, 0, :, :14].mean(axis=(1, 2)) > 0.5)
@@ -476,3 +479,19 @@ def test_outputs_named_like_symnorm_even_when_names_collide(tmp_path, capsys):
     outs = run_onnx(path, {"fc_output": xv})
     for o, r in zip(outs, forward(net, {"fc_output": xv, **w}, {})):
         np.testing.assert_allclose(o, r)
+
+
+def test_import_reads_weights_listed_as_graph_inputs(tmp_path):
+    """MXNet 1.9.1's own exports list every initializer among the graph inputs too: they
+    are weights, not data inputs, when they come back."""
+    from onnx import helper
+    sym, x, arg, aux = trained_lenet_bn()
+    path = str(tmp_path / "m.onnx")
+    sn.onnx.export_model(sym, {**arg, **aux}, [(4, 1, 28, 28)], onnx_file_path=path)
+    model = onnx.load(path)
+    model.graph.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                             for t in model.graph.initializer)
+    sym2, arg2, aux2 = sn.onnx.import_model(model)
+    assert sym2.list_arguments()[0] == "data" and len(arg2) == len(arg) and len(aux2) == len(aux)
+    np.testing.assert_allclose(forward(sym2, {"data": x[:4], **arg2}, aux2)[0],
+                               forward(sym, {"data": x[:4], **arg}, aux)[0], rtol=1e-5, atol=1e-7)
