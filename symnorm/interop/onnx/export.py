@@ -14,7 +14,7 @@ import numpy as np
 from symnorm import graph, nd, shape as shape_mod, sym as sym_mod
 from symnorm.errors import SymnormError
 from symnorm.fileio import atomic_write
-from symnorm.symbol import Symbol
+from symnorm import Symbol
 
 from . import ops_loss, ops_nn, ops_norm, ops_tensor
 from .builder import ExportContext

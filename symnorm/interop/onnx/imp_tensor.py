@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from symnorm import sym as S
-from symnorm.symbol import Symbol
 
 IMPORTERS = {}
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from symnorm import sym as S
 from symnorm.errors import SymnormError
-from symnorm.symbol import Symbol
+from symnorm import Symbol
 
 from . import imp_nn, imp_tensor
 from .errors import OnnxImportError
