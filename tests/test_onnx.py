@@ -277,6 +277,11 @@ def test_export_argument_errors(tmp_path):
     # MXNet's arg:/aux: prefixed dict (a .params file) and the (arg, aux) pair both work
     sn.onnx.export_model(net, {"arg:" + k: v for k, v in w.items()}, [(2, 4)], onnx_file_path=out)
     assert sn.onnx.export_model(net, (w, {}), [(2, 4)], onnx_file_path=out) == out
+    # and MXNet's file arguments: a -symbol.json path and a .params path ("arg:" keys)
+    sn.model.save_checkpoint(str(tmp_path / "ck"), 1, net, w, {})
+    sn.onnx.export_model(str(tmp_path / "ck-symbol.json"), str(tmp_path / "ck-0001.params"), [(2, 4)],
+                         onnx_file_path=out)
+    np.testing.assert_allclose(run_onnx(out, {"data": np.ones((2, 4), np.float32)})[0], 4.0)
 
 
 # ---------------------------------------------------------------------------- import
