@@ -61,3 +61,12 @@ __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "context", "cpu", "
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
            "io", "kv", "metric", "model", "checkpoint", "CheckpointError", "nd", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]
+
+
+def __getattr__(attr):
+    # sn.onnx (MXNet's mx.onnx) on first use: the bridge module is cheap, but importing it
+    # here eagerly would tie `import symnorm` to the interop package's import order
+    if attr == "onnx":
+        import importlib
+        return importlib.import_module(".onnx", __name__)
+    raise AttributeError("module 'symnorm' has no attribute %r" % attr)

@@ -4,6 +4,8 @@
     symnorm summary GRAPH [--shape data=1,3,224,224]
     symnorm plot GRAPH [--shape ...] -o net.svg|.png|.pdf|.dot|.html [--show-weights]
     symnorm predict PREFIX EPOCH --input x.npy [--shape data=...] [-o y.npy]
+    symnorm export-onnx PREFIX EPOCH --shape data=1,3,224,224 [-o model.onnx] [--opset N] [--dynamic]
+    symnorm import-onnx model.onnx -o PREFIX [--epoch N]      (writes an MXNet checkpoint)
 
 GRAPH is a symnorm or MXNet ``-symbol.json`` file or its checkpoint prefix; ops not in
 the registry are drawn as grey placeholders.  Everyday mistakes print one line and exit 2.
@@ -211,6 +213,8 @@ def main(argv=None) -> int:
     p.add_argument("--data-name", default="data")
     p.add_argument("-o", "--output", help="write the first output as .npy")
     p.set_defaults(fn=cmd_predict)
+    from .interop.onnx.cli import add_commands as add_onnx_commands    # export-onnx, import-onnx
+    add_onnx_commands(sub)
     args = ap.parse_args(argv)
     from .core.errors import SymnormError
     try:
