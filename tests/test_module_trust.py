@@ -253,3 +253,10 @@ def test_a_monitor_follows_the_executor_when_a_batch_of_another_size_reshapes_it
     stats = dict((k, v) for _, k, v in mon.toc())
     want = float(np.linalg.norm(small.data[0]) / np.sqrt(small.data[0].size))
     assert abs(float(stats["data"]) - want) < 1e-5       # the fed batch, not the stale array
+
+
+def test_a_label_name_that_is_not_an_argument_warns_naming_the_candidates():
+    net = sn.sym.SoftmaxOutput(sn.sym.FullyConnected(sn.sym.Variable("data"), num_hidden=2, name="fc"),
+                               sn.sym.Variable("lbl"), name="softmax")
+    with pytest.warns(UserWarning, match=r"label_names=\['softmax_label'\].*Did you mean one of:\n\tlbl"):
+        sn.Module(net)

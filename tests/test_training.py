@@ -284,7 +284,7 @@ def test_local_and_global_metric_and_speedometer_lines(caplog):
     assert np.isnan(acc.get_global()[1][0])
     metric = sn.metric.create("acc")
     speedo = sn.callback.Speedometer(batch_size=2, frequent=2)
-    with caplog.at_level(logging.INFO, logger="symnorm"):
+    with caplog.at_level(logging.INFO):
         for nbatch in range(5):
             metric.update([np.array([0, 1])], [np.array([[0.9, 0.1], [0.9, 0.1]])])   # 1 of 2
             speedo(sn.callback.BatchEndParam(0, nbatch, metric))
@@ -311,7 +311,7 @@ def test_fit_logs_the_whole_epochs_metric_under_a_resetting_speedometer(caplog):
             self.sum_metric += self.k
             self.num_inst += 1
     x, y = blobs()
-    with caplog.at_level(logging.INFO, logger="symnorm"):
+    with caplog.at_level(logging.INFO):
         sn.Module(small_net()).fit(sn.io.NDArrayIter(x, y, batch_size=15), num_epoch=1,
                                    eval_metric=Counter(), progress=False,
                                    batch_end_callback=sn.callback.Speedometer(15, frequent=2))
@@ -425,7 +425,7 @@ def test_module_fit_score_predict_and_logs(caplog, capsys):
     sn.random.seed(0)
     mod = sn.Module(small_net())
     it = sn.io.NDArrayIter(x, y, batch_size=15, shuffle=True)
-    with caplog.at_level(logging.INFO, logger="symnorm"):
+    with caplog.at_level(logging.INFO):
         mod.fit(it, eval_data=sn.io.NDArrayIter(x, y, batch_size=15), num_epoch=8,
                 optimizer_params={"learning_rate": 0.2, "momentum": 0.9},
                 initializer=sn.init.Xavier(),
@@ -439,7 +439,7 @@ def test_module_fit_score_predict_and_logs(caplog, capsys):
     arg, aux = mod.get_params()
     assert aux["bn_moving_var"].any() and set(arg) == {"fc1_weight", "fc1_bias", "bn_gamma", "bn_beta",
                                                          "fc2_weight", "fc2_bias"}
-    assert "Epoch 7" in capsys.readouterr().err                   # the progress bar (stderr)
+    assert "Epoch 7 [" not in capsys.readouterr().err    # stderr is no terminal here: no bar
 
 
 def test_progress_text_fallback(monkeypatch):
@@ -452,7 +452,10 @@ def test_progress_text_fallback(monkeypatch):
             raise ImportError
         return real_import(name, *a, **k)
     monkeypatch.setattr(builtins, "__import__", no_tqdm)
-    out = _io.StringIO()
+    class Terminal(_io.StringIO):
+        def isatty(self):
+            return True
+    out = Terminal()
     bar = sn.callback.Progress(total=4, epoch=2, stream=out)
     for _ in range(4):
         bar.update(32, {"loss": 0.5, "accuracy": 0.75})
@@ -736,7 +739,7 @@ def test_an_mxnet_module_script_runs_with_symnorm_imported_as_mx(tmp_path, caplo
     fc2 = mx.sym.FullyConnected(data=act1, num_hidden=3, name="fc2")
     net = mx.sym.SoftmaxOutput(data=fc2, name="softmax")
     mod = mx.mod.Module(symbol=net, context=ctx, data_names=["data"], label_names=["softmax_label"])
-    with caplog.at_level(logging.INFO, logger="symnorm"):
+    with caplog.at_level(logging.INFO):
         mod.fit(train_iter, eval_data=val_iter, optimizer="sgd",
                 optimizer_params={"learning_rate": 0.1, "momentum": 0.9},
                 eval_metric="acc", batch_end_callback=mx.callback.Speedometer(10, 3),
@@ -870,7 +873,7 @@ def test_module_checkpoint_and_logging_callbacks(tmp_path, caplog):
     x, y = blobs()
     mod = sn.Module(small_net())
     it = sn.io.NDArrayIter(x, y, batch_size=30)
-    with caplog.at_level(logging.INFO, logger="symnorm"):
+    with caplog.at_level(logging.INFO):
         mod.fit(it, eval_data=it, num_epoch=2, progress=False,
                 optimizer_params={"learning_rate": 0.1, "momentum": 0.9},
                 epoch_end_callback=sn.callback.module_checkpoint(mod, str(tmp_path / "m"), 2, True),
@@ -950,7 +953,7 @@ def test_mxnet_style_monitor_in_fit(caplog):
     interval-th batch logs the RMS of each matching output and argument."""
     x, y = blobs()
     mon = sn.mon.Monitor(2, pattern="fc1.*")
-    with caplog.at_level(logging.INFO, logger="symnorm"):
+    with caplog.at_level(logging.INFO):
         sn.Module(small_net()).fit(sn.io.NDArrayIter(x, y, batch_size=30), num_epoch=1,
                                    progress=False, monitor=mon)
     lines = [r.getMessage().split() for r in caplog.records if r.getMessage().startswith("Batch:")]

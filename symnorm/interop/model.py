@@ -2,6 +2,8 @@
 ``arg:``/``aux:`` names (``mx.model.save_checkpoint`` / ``load_checkpoint``)."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from . import checkpoint as _ckpt
@@ -14,6 +16,7 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
     one set: after a crash at any moment the old set or the new one loads, never a mix
     (``symnorm.checkpoint``; a ``prefix-%04d.manifest`` beside them records the set)."""
     _ckpt.save(prefix, epoch, symbol, arg_params, aux_params)
+    logging.info('Saved checkpoint to "%s"', _ckpt.file_name(prefix, epoch, "params"))  # MXNet's line
 
 
 def save_params(fname, arg_params, aux_params=None):

@@ -7,7 +7,12 @@ import os
 import time
 
 
-_LOG = logging.getLogger("symnorm")
+# Training progress goes to the root logger through ``logging.info``, as MXNet 1.9.1 does:
+# with only ``logging.getLogger().setLevel(logging.INFO)`` (the MXNet tutorials' setup) the
+# lines appear as ``INFO:root:Epoch[0] Train-accuracy=...``, because ``logging.info``
+# installs a default handler when the root logger has none.  symnorm's own warnings use
+# the "symnorm" logger.
+_LOG = logging
 
 
 class BatchEndParam:
@@ -108,11 +113,14 @@ class LogValidationMetricsCallback:
 
 class Progress:
     """A per-epoch progress bar with running loss/metric and samples/s: tqdm when it is
-    installed, a one-line text fallback otherwise (and nothing when disabled)."""
+    installed, a one-line text fallback otherwise; nothing when disabled or when the
+    stream is not a terminal (a log file or a pipe gets the log lines alone, no frames)."""
 
     def __init__(self, total, epoch, enabled=True, stream=None):
-        self.enabled, self.total, self.epoch = enabled, total, epoch
         self.stream = stream or sys.stderr
+        isatty = getattr(self.stream, "isatty", None)
+        enabled = enabled and bool(isatty and isatty())
+        self.enabled, self.total, self.epoch = enabled, total, epoch
         self.count, self.samples, self.t0 = 0, 0, time.perf_counter()
         self.bar = None
         if enabled:

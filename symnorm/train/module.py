@@ -26,7 +26,7 @@ from ..interop import checkpoint as _ckpt
 from ..interop.model import load_params, save_params
 from .transaction import Transaction, state_arrays
 
-_LOG = logging.getLogger("symnorm")
+_LOG = logging        # MXNet's Module logs through the logging module (the root logger)
 
 
 _DEFAULT_INIT = object()     # init_params without an initializer argument: Uniform(0.01)
@@ -62,6 +62,16 @@ class Module:
             raise BindError("Module: data name(s) %s are not arguments of the symbol (arguments: %s)"
                             % (", ".join(missing), ", ".join(args)))
         self._label_names = [l for l in (label_names or []) if l in args]
+        absent = [l for l in (label_names or []) if l not in args]
+        if absent:
+            # MXNet's warning: a label with another name would otherwise be taken for a
+            # parameter (and fail to initialize, or train as one)
+            candidates = [a for a in args if a not in self._data_names and
+                          not a.endswith(("_weight", "_bias", "_gamma", "_beta"))]
+            warnings.warn("You created Module with Module(..., label_names=%s) but input with "
+                          "name '%s' is not found in symbol.list_arguments(). Did you mean one "
+                          "of:\n\t%s" % (list(label_names), absent[0], "\n\t".join(candidates)),
+                          stacklevel=2)
         self._param_names = [a for a in args if a not in self._data_names + self._label_names]
         self._fixed_param_names = list(fixed_param_names or [])
         unknown = [f for f in self._fixed_param_names if f not in self._param_names]
@@ -592,6 +602,10 @@ class Module:
         arg, aux = self.get_params()
         states = self._optimizer_states() if save_optimizer_states else None
         _ckpt.save(prefix, epoch, self._symbol, arg, aux, states)
+        # MXNet 1.9.1's lines
+        logging.info('Saved checkpoint to "%s"', _ckpt.file_name(prefix, epoch, "params"))
+        if save_optimizer_states:
+            logging.info('Saved optimizer state to "%s"', _ckpt.file_name(prefix, epoch, "states"))
 
     @staticmethod
     def load(prefix, epoch, load_optimizer_states=False, **kwargs):

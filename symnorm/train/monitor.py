@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-_LOG = logging.getLogger("symnorm")
+_LOG = logging        # the root logger, as MXNet's Monitor
 
 
 def _rms(x):
