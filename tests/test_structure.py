@@ -18,7 +18,7 @@ ALLOWED_UPWARD = {
     # pool (runtime.parallel); the runtime redesign moves them into runtime/
     ("symnorm.ops._np", "symnorm.runtime.parallel"), ("symnorm.ops._np", "symnorm.runtime.allocator"),
     ("symnorm.ops._bnkernel", "symnorm.runtime.parallel"),
-    ("symnorm.ops.nn", "symnorm.runtime.parallel"),
+    ("symnorm.ops.conv", "symnorm.runtime.parallel"), ("symnorm.ops.dense", "symnorm.runtime.parallel"),
 }
 
 

@@ -240,11 +240,6 @@ def _sigmoid(out, x):
     return y
 
 
-def bc(v: np.ndarray) -> np.ndarray:
-    """A per-channel vector shaped to broadcast against ``(pre, C, post)``."""
-    return v.reshape(1, -1, 1)
-
-
 def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     """Reduce a broadcast gradient back to ``shape`` (numpy broadcasting rules)."""
     if g.shape == tuple(shape):
