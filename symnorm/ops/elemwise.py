@@ -1,8 +1,8 @@
 """Binary elementwise arithmetic and comparison, same-shape and broadcasting.
 
-Names, auto-name hints and JSON op names follow MXNet 1.9.1: ``a + b`` is ``elemwise_add``
-named ``_plus<k>``.  Symbol-symbol ops need identical shapes (no broadcasting: that is
-``broadcast_add``).
+Names, auto-name hints and JSON op names follow MXNet 1.9.1 (docs/facts.md §1.3):
+``a + b`` is ``elemwise_add`` named ``_plus<k>``.  Symbol-symbol ops need identical shapes
+(no broadcasting: that is ``broadcast_add``).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""BatchNorm, LayerNorm, InstanceNorm and GroupNorm with MXNet 1.9.1's semantics (SPEC §1-2).
+"""BatchNorm, LayerNorm, InstanceNorm and GroupNorm with MXNet 1.9.1's semantics
+(docs/facts.md §1.1-1.2).
 
 Numerics: statistics are computed in the data's dtype (float16 in float32), as one-pass
 sums; when a channel's mean dwarfs its spread (where E[x²]-E[x]² would cancel to noise in

@@ -1,5 +1,5 @@
 """Ops with one input and a scalar parameter (``a + 2`` is ``_plus_scalar`` named
-``_plusscalar<k>``, as MXNet 1.9.1 names it)."""
+``_plusscalar<k>``, as MXNet 1.9.1 names it: docs/facts.md §1.3)."""
 from __future__ import annotations
 
 import numpy as np
