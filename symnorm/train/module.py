@@ -1,6 +1,7 @@
 """``Module``: MXNet 1.x's training API over one executor -- bind, init_params,
 init_optimizer, forward/backward/update, fit with a progress bar, score, predict,
-checkpoints.
+checkpoints.  The fit loop (``fit.FitLoop``) and the optimizer-state files
+(``opt_states.OptimizerStates``) are mixins in their own modules.
 
 ``fixed_param_names`` freezes arguments (``grad_req='null'``); aux states are never
 "fixed" by it: freezing BatchNorm's statistics is ``use_global_stats``
