@@ -479,3 +479,23 @@ def test_prelu_gamma_starts_at_a_quarter_under_any_initializer():
     own = sym.LeakyReLU(sym.Variable("x"), gamma=sym.Variable("g", init=sn.init.One()), act_type="prelu")
     assert own.attr_dict()["g"]["__init__"] == sn.init.One().dumps()
     assert sym.LeakyReLU(sym.Variable("x"), name="l").list_arguments() == ["x"]
+
+
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh"])
+def test_standalone_activation_ops_are_activation(act, rng):
+    """MXNet has both sym.relu and Activation(act_type='relu') (and sigmoid, tanh): one
+    implementation serves both, so they agree bit for bit, in training and inference,
+    including in place."""
+    x = (rng.standard_normal((64, 33)) * 3).astype(np.float32)
+    x[0, :3] = 0.0
+    dy = rng.standard_normal((64, 33)).astype(np.float32)
+    results = []
+    for net in (getattr(sym, act)(sym.Variable("x")),
+                sym.Activation(sym.Variable("x"), act_type=act)):
+        ex = net.simple_bind(sn.cpu(), x=x.shape)
+        y_infer = ex.forward(is_train=False, x=x)[0].copy()
+        y = ex.forward(is_train=True, x=x)[0].copy()
+        ex.backward(out_grads=[dy])
+        results.append((y_infer, y, ex.grad_dict["x"].copy()))
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
