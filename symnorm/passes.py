@@ -6,28 +6,13 @@ import dataclasses
 
 import numpy as np
 
+from .core.graph import rebuild  # noqa: F401  (symnorm.passes.rebuild is public)
 from .core.ir import dfs_postorder, users
-from .ops.nn import Convolution, FullyConnected
+from .ops.conv import Convolution
+from .ops.dense import FullyConnected
 from .ops.norm import BatchNorm
 from .core.params import to_attr_string
 from .core.symbol import Entry, Node, Symbol
-
-
-def rebuild(symbol: Symbol, transform) -> Symbol:
-    """A copy of ``symbol`` in which ``transform(node, new_inputs)`` may replace nodes.
-
-    ``transform`` returns None (keep the node, rewired to the new inputs) or a list of
-    entries standing for the node's outputs."""
-    mapping: dict = {}
-    for node in dfs_postorder(symbol.entries):
-        inputs = tuple(mapping[e.node][e.index] for e in node.inputs)
-        new = transform(node, inputs)
-        if new is None:
-            same = all(a.node is b.node and a.index == b.index for a, b in zip(inputs, node.inputs))
-            kept = node if same else Node(node.op, node.name, inputs, dict(node.attrs))
-            new = [Entry(kept, i) for i in range(node.num_outputs())]
-        mapping[node] = new
-    return Symbol([mapping[e.node][e.index] for e in symbol.entries])
 
 
 def _with_params(node: Node, inputs, **changes) -> Node:
@@ -103,7 +88,7 @@ def fold_batchnorm(symbol: Symbol, arg_params: dict, aux_params: dict):
         mv = aux.pop(node.inputs[4].node.name)
         w_name = layer.inputs[1].node.name
         w = args[w_name]
-        scale = (np.ones_like(gamma) if op.fix_gamma else gamma) / np.sqrt(mv + op.eps)
+        scale = op.gamma_used(gamma) / np.sqrt(mv + op.eps)
         args[w_name] = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
         if layer.op.no_bias:
             bias_var = Node(None, "%s_bias" % layer.name, (), {})

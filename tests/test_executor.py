@@ -589,7 +589,7 @@ def test_training_in_place_spares_an_input_another_reader_saved(rng):
 def test_compiled_forward_names_the_failing_node_and_changes_nothing(rng, monkeypatch):
     """After the first (checked) run of a mode the forward runs as compiled straight-line
     code; an op failing there is reported like in the loop, and nothing is committed."""
-    from symnorm.ops.nn import Activation
+    from symnorm.ops.activation import Activation
     real, fail = Activation.forward, {"now": False}
 
     def flaky(self, data, *, train, out=None):

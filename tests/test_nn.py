@@ -248,7 +248,7 @@ def test_pooling_phase_split_gives_the_direct_result(params, shape, layout, rng,
     """Strided pooling with overlapping windows reads them from the input split by stride
     phase when the direct strided views would have short inner runs; both ways compute the
     same, bit for bit."""
-    from symnorm.ops.nn import Pooling
+    from symnorm.ops.pool import Pooling
     op = Pooling.create(params)
     x = rng.randn(*shape)
     x[0, 0, 1] = x[0, 0, 2]                         # ties: the first maximum takes the gradient
@@ -266,7 +266,7 @@ def test_pooling_phase_split_gives_the_direct_result(params, shape, layout, rng,
 
 
 def test_pooling_splits_by_phase_only_for_overlapping_strided_windows():
-    from symnorm.ops.nn import Pooling
+    from symnorm.ops.pool import Pooling
     x = np.zeros((2, 3, 8, 8))
     uses = lambda **p: Pooling.create(p).forward(x, train=True)[2][-1]        # noqa: E731
     assert uses(kernel=(3, 3), stride=(2, 2), pool_type="max")
@@ -275,7 +275,7 @@ def test_pooling_splits_by_phase_only_for_overlapping_strided_windows():
 
 
 def test_average_pooling_divides_by_a_scalar_when_every_window_has_one_count():
-    from symnorm.ops.nn import Pooling
+    from symnorm.ops.pool import Pooling
 
     def divisor(**p):
         op = Pooling.create(dict(pool_type="avg", **p))
@@ -428,7 +428,7 @@ def test_copy_runs_equals_a_plain_strided_copy(n, dtype, rng, monkeypatch):
 @pytest.mark.parametrize("n", [1, 3, 8])
 @pytest.mark.parametrize("stride", [(1, 1), (2, 2)])
 def test_depthwise_blocks_of_channels_give_the_direct_loop(n, stride, rng, monkeypatch):
-    from symnorm.ops.nn import Convolution
+    from symnorm.ops.conv import Convolution
     monkeypatch.setattr(Convolution, "STACK_ELEMS", 40)        # several channel blocks
     c = 5
     x = rng.randn(n, c, 7, 6)
@@ -479,3 +479,23 @@ def test_prelu_gamma_starts_at_a_quarter_under_any_initializer():
     own = sym.LeakyReLU(sym.Variable("x"), gamma=sym.Variable("g", init=sn.init.One()), act_type="prelu")
     assert own.attr_dict()["g"]["__init__"] == sn.init.One().dumps()
     assert sym.LeakyReLU(sym.Variable("x"), name="l").list_arguments() == ["x"]
+
+
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh"])
+def test_standalone_activation_ops_are_activation(act, rng):
+    """MXNet has both sym.relu and Activation(act_type='relu') (and sigmoid, tanh): one
+    implementation serves both, so they agree bit for bit, in training and inference,
+    including in place."""
+    x = (rng.standard_normal((64, 33)) * 3).astype(np.float32)
+    x[0, :3] = 0.0
+    dy = rng.standard_normal((64, 33)).astype(np.float32)
+    results = []
+    for net in (getattr(sym, act)(sym.Variable("x")),
+                sym.Activation(sym.Variable("x"), act_type=act)):
+        ex = net.simple_bind(sn.cpu(), x=x.shape)
+        y_infer = ex.forward(is_train=False, x=x)[0].copy()
+        y = ex.forward(is_train=True, x=x)[0].copy()
+        ex.backward(out_grads=[dy])
+        results.append((y_infer, y, ex.grad_dict["x"].copy()))
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)

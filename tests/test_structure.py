@@ -18,7 +18,7 @@ ALLOWED_UPWARD = {
     # pool (runtime.parallel); the runtime redesign moves them into runtime/
     ("symnorm.ops._np", "symnorm.runtime.parallel"), ("symnorm.ops._np", "symnorm.runtime.allocator"),
     ("symnorm.ops._bnkernel", "symnorm.runtime.parallel"),
-    ("symnorm.ops.nn", "symnorm.runtime.parallel"),
+    ("symnorm.ops.conv", "symnorm.runtime.parallel"), ("symnorm.ops.dense", "symnorm.runtime.parallel"),
 }
 
 
@@ -61,3 +61,73 @@ def test_layers_import_only_downwards():
     upward = sorted({(a, b) for a, b in _imports(_modules())
                      if _layer(b) > _layer(a) and _layer(b) != 9 and (a, b) not in ALLOWED_UPWARD})
     assert upward == []
+
+
+# ----------------------------------------------------------------- file sizes
+MAX_LINES = 520
+# files allowed to be longer, each with its reason; the list may only shrink
+ALLOWED_LONG = {
+    "symnorm/runtime/executor.py": "being split into planner/interpreter by issue 18 item 3",
+    "symnorm/runtime/autodiff.py": "rewritten with the executor by issue 18 item 3",
+}
+
+
+def test_no_file_is_over_the_size_limit():
+    long = sorted("%s (%d lines)" % (rel, n) for rel, n in
+                  ((os.path.relpath(p, ROOT), sum(1 for _ in open(p))) for p in _modules().values())
+                  if n > MAX_LINES and rel.replace(os.sep, "/") not in ALLOWED_LONG)
+    assert long == []
+
+
+# ----------------------------------------------------------------- no op named outside ops/
+# Only ops/ (and, later, the runtime's kernels) may name a specific op: everything else
+# reads what it needs from the op declarations.  What modules must name today, each with
+# its reason (an op name or alias as a string literal, or an imported ops module; None:
+# any); the list may only shrink.
+ALLOWED_OP_NAMES = {
+    # a + b is elemwise_add named _plus<k>, a + 2 is _plus_scalar...: MXNet's mapping of
+    # Python's operators onto ops is part of the Symbol API
+    "symnorm/core/symbol.py": None,
+    # sym.zeros/ones/full/arange are MXNet's wrappers of these ops
+    "symnorm/core/sym.py": {"_zeros", "_ones", "_full", "_arange"},
+    # the batch-last pass inserts transpose nodes (issue 18 item 2 makes it a kernel choice)
+    "symnorm/runtime/layout.py": {"symnorm.ops.tensor"},
+    # words that happen to equal an op name or alias but do not name the op:
+    "symnorm/runtime/parallel.py": {"split"},     # the thread-local "work is split" flag
+    "symnorm/train/module.py": {"reshape"},       # Module.reshape names itself in messages
+    "symnorm/train/initializer.py": {"min", "max"},   # parameter name suffixes (*_min, *_max)
+    "symnorm/viz/dot.py": {"dot"},                # Graphviz's format and program
+}
+NO_OP_NAMES = ("core", "runtime", "train", "viz", "interop")
+
+
+def _docstrings(tree):
+    return {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+
+
+def _op_names_used(modules, op_names):
+    """(file, line, what) for each op name or ops module named in the checked layers."""
+    for name, path in sorted(modules.items()):
+        if (name.split(".") + [""])[1] not in NO_OP_NAMES:
+            continue
+        rel = os.path.relpath(path, ROOT).replace(os.sep, "/")
+        tree = ast.parse(open(path).read())
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and node.value in op_names and id(node) not in docs):
+                yield rel, node.lineno, node.value
+    for importer, imported in _imports(modules):
+        if (importer.split(".") + [""])[1] in NO_OP_NAMES and imported.startswith("symnorm.ops."):
+            yield os.path.relpath(modules[importer], ROOT).replace(os.sep, "/"), 0, imported
+
+
+def test_no_module_outside_ops_names_an_op():
+    from symnorm.registry import ALIASES, REGISTRY
+    found = ["%s:%d names %r" % (rel, line, what) for rel, line, what in
+             _op_names_used(_modules(), set(REGISTRY) | set(ALIASES))
+             if rel not in ALLOWED_OP_NAMES or
+             (ALLOWED_OP_NAMES[rel] is not None and what not in ALLOWED_OP_NAMES[rel])]
+    assert found == []

@@ -10,9 +10,6 @@ MX_FLAG_TO_NP = {0: np.float32, 1: np.float64, 2: np.float16, 3: np.uint8, 4: np
                  10: np.uint32, 11: np.uint64}
 NP_TO_MX_FLAG = {np.dtype(v): k for k, v in MX_FLAG_TO_NP.items()}
 
-COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
-
-
 REAL_KINDS = "biuf"
 """numpy dtype kinds symnorm computes with: bool, ints, floats.  MXNet has no complex,
 object or string arrays; numpy would cast complex to float by dropping the imaginary part."""

@@ -1,4 +1,5 @@
-"""Traversals and analysis over the IR: MXNet's node order, users, networkx export, lint.
+"""Traversals and analysis over the IR: MXNet's node order, users, the aux variable set,
+graph rebuilding, pinned arguments, networkx export, lint.
 
 ``dfs_postorder`` is NNVM's DFSVisit: from the heads in order, each node after its inputs,
 inputs visited in slot order.  That one order is used by JSON node ids, ``list_arguments()``,
@@ -10,11 +11,55 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from .errors import GraphError
-from .ir import dfs_postorder, users  # noqa: F401  (graph.dfs_postorder is public API)
+from .ir import Entry, Node, aux_variables, dfs_postorder, users  # noqa: F401  (public API)
 from .shape import infer_entries
 
 if TYPE_CHECKING:                 # networkx is imported on use, not at import time
     import networkx
+
+
+def rebuild_entries(entries, transform, copy_attrs: bool = True) -> list:
+    """The head entries of a copy of the graph under ``entries`` in which
+    ``transform(node, new_inputs)`` may replace nodes.
+
+    ``transform`` returns None (keep the node, rewired to the new inputs) or a list of
+    entries standing for the node's outputs.  A kept node whose inputs did not change is
+    reused as it is; one whose inputs changed is copied with its attribute dict copied (or
+    shared, with ``copy_attrs=False``: ``Symbol._compose`` keeps the attributes of the
+    nodes it rewires).  Iterative, in ``dfs_postorder``: no recursion limit."""
+    mapping: dict = {}
+    for node in dfs_postorder(entries):
+        inputs = tuple(mapping[e.node][e.index] for e in node.inputs)
+        new = transform(node, inputs)
+        if new is None:
+            same = all(a.node is b.node and a.index == b.index for a, b in zip(inputs, node.inputs))
+            kept = node if same else Node(node.op, node.name, inputs,
+                                          dict(node.attrs) if copy_attrs else node.attrs)
+            new = [Entry(kept, i) for i in range(node.num_outputs())]
+        mapping[node] = new
+    return [mapping[e.node][e.index] for e in entries]
+
+
+def rebuild(symbol, transform):
+    """A copy of ``symbol`` (the same class) in which ``transform(node, new_inputs)`` may
+    replace nodes (see ``rebuild_entries``); the graph passes are written with it."""
+    return type(symbol)(rebuild_entries(symbol.entries, transform))
+
+
+def pinned_arguments(symbol) -> dict:
+    """``{argument name: constant}`` for the variables feeding a slot that its op overwrites
+    at every forward (``Op.pinned_inputs()``: BatchNorm's gamma under ``fix_gamma``).  The
+    op's declaration is the one source of this fact; the executor writes the constants,
+    ``Module`` gives these arguments ``grad_req='null'``."""
+    pinned = {}
+    for node in dfs_postorder(getattr(symbol, "entries", symbol)):
+        if node.is_variable:
+            continue
+        for slot, value in node.op.pinned_inputs().items():
+            src = node.inputs[node.op.input_names().index(slot)].node
+            if src.is_variable:
+                pinned[src.name] = value
+    return pinned
 
 
 def to_networkx(symbol, shapes: dict | None = None) -> "networkx.MultiDiGraph":
@@ -38,7 +83,7 @@ def to_networkx(symbol, shapes: dict | None = None) -> "networkx.MultiDiGraph":
     for n in nodes:
         count[n.name] += 1
         keys[n] = n.name if count[n.name] == 1 else "%s#%d" % (n.name, count[n.name] - 1)
-    aux = {n.inputs[i].node for n in nodes for i in n.aux_slots()}
+    aux = aux_variables(nodes)
     entry_shapes, entry_types = {}, {}
     if shapes is not None:
         entry_shapes, entry_types = infer_entries(symbol, shapes)
@@ -127,4 +172,5 @@ def _has_cycle(entries) -> bool:
     return False
 
 
-__all__ = ["dfs_postorder", "users", "to_networkx", "lint"]
+__all__ = ["dfs_postorder", "users", "aux_variables", "rebuild", "rebuild_entries",
+           "pinned_arguments", "to_networkx", "lint"]

@@ -122,6 +122,12 @@ def dfs_postorder(entries) -> list:
     return order
 
 
+def aux_variables(nodes) -> set:
+    """The variables among ``nodes`` that feed an aux slot (BatchNorm's moving_mean and
+    moving_var): MXNet's auxiliary states.  Every other variable is an argument."""
+    return {n.inputs[i].node for n in nodes for i in n.aux_slots()}
+
+
 def users(nodes) -> dict:
     """node -> list of (user node, input slot) in order."""
     out = {n: [] for n in nodes}
@@ -131,4 +137,4 @@ def users(nodes) -> dict:
     return out
 
 
-__all__ = ["Entry", "Node", "dfs_postorder", "users"]
+__all__ = ["Entry", "Node", "dfs_postorder", "aux_variables", "users"]

@@ -18,7 +18,7 @@ import numpy as np
 from .dims import check_inferred, check_shape, merge
 from .dtype import as_dtype
 from .errors import DTypeError, ShapeError, fmt_shape
-from .ir import dfs_postorder
+from .ir import aux_variables, dfs_postorder
 from .params import Shape, parse_value
 
 
@@ -204,7 +204,7 @@ def type_entries(symbol, args=(), kwargs=None, default=None):
 
 
 def _lists(symbol, nodes):
-    aux_vars = {n.inputs[i].node for n in nodes for i in n.aux_slots()}
+    aux_vars = aux_variables(nodes)
     arg_nodes = [n for n in nodes if n.is_variable and n not in aux_vars]
     aux_nodes = [n for n in nodes if n in aux_vars]
     return arg_nodes, aux_nodes

@@ -1,14 +1,11 @@
-"""The symbolic IR: ``Node``, ``Entry`` and ``Symbol``.  Plain, immutable data.
+"""``Symbol``, what users hold: a tuple of entries (NNVM's list of NodeEntry) with MXNet
+1.x's methods, and the constructors ``Variable``, ``Group``, ``create`` (every op's
+``sym.<Op>``), ``load`` and ``load_json``.
 
-A ``Node`` is a Variable (``op is None``) or an op application; an ``Entry`` names one output
-of a node; a ``Symbol`` is what users hold: a tuple of entries (NNVM's list of NodeEntry).
-Nodes are built bottom-up and never rewired, so a graph cannot contain a cycle.  Node
-identity is object identity.  The only mutable part is a node's dict of *user* attributes
-(``_set_attr``; MXNet mutates attributes in place too); op parameters are frozen in the op.
-
-Behaviour lives elsewhere: traversal in ``graph``, shape and type inference in ``shape``,
-execution in ``executor``, JSON in ``serialize``.  This module keeps the MXNet-compatible
-methods on ``Symbol`` thin and delegates.
+The IR itself (``Node``, ``Entry``, traversal) is ``ir``; behaviour lives elsewhere:
+analysis and rebuilding in ``graph``, shape and type inference in ``shape``, execution in
+the runtime, JSON in ``serialize``.  This module keeps the MXNet-compatible methods on
+``Symbol`` thin and delegates.
 """
 from __future__ import annotations
 
@@ -21,8 +18,9 @@ from .dims import check_shape
 from .dtype import as_dtype, mx_flag
 from .errors import GraphError, ParamError, where
 from .name import NameManager
-from .ir import Entry, Node, dfs_postorder
-from .registry import Op, get_op
+from .graph import rebuild_entries
+from .ir import Entry, Node, aux_variables, dfs_postorder
+from .registry import get_op
 from . import serialize
 
 
@@ -57,13 +55,6 @@ class Symbol:
     def _nodes(self):
         return dfs_postorder(self._entries)
 
-    def _aux_variables(self, nodes) -> set:
-        aux = set()
-        for n in nodes:
-            for i in n.aux_slots():
-                aux.add(n.inputs[i].node)
-        return aux
-
     def list_outputs(self) -> list:
         """Names of the outputs: ``<node>_<output>`` for ops, the name for a variable."""
         return [e.node.output_name(e.index) for e in self._entries]
@@ -75,7 +66,7 @@ class Symbol:
     def list_arguments(self) -> list:
         """Variables that are not aux states, in MXNet's DFS order."""
         nodes = self._nodes()
-        aux = self._aux_variables(nodes)
+        aux = aux_variables(nodes)
         return [n.name for n in nodes if n.is_variable and n not in aux]
 
     def list_auxiliary_states(self) -> list:
@@ -86,7 +77,7 @@ class Symbol:
         ['bn_moving_mean', 'bn_moving_var']
         """
         nodes = self._nodes()
-        aux = self._aux_variables(nodes)
+        aux = aux_variables(nodes)
         return [n.name for n in nodes if n in aux]
 
     def get_internals(self) -> "Symbol":
@@ -176,21 +167,9 @@ class Symbol:
             if not isinstance(v, Symbol) or len(v) != 1:
                 raise TypeError("compose: %r must be a single-output Symbol" % k)
         replace = {free[k]: v._entries[0] for k, v in kwargs.items()}
-        memo: dict = {}
-
-        def rebuild(entry):
-            node = entry.node
-            if node in replace:
-                return replace[node]
-            if node not in memo:
-                if node.is_variable:
-                    memo[node] = node
-                else:
-                    inputs = tuple(rebuild(e) for e in node.inputs)
-                    same = all(a is b or a == b for a, b in zip(inputs, node.inputs))
-                    memo[node] = node if same else Node(node.op, node.name, inputs, node.attrs)
-            return Entry(memo[node], entry.index)
-        self._entries = tuple(rebuild(e) for e in self._entries)
+        self._entries = tuple(rebuild_entries(
+            self._entries, lambda node, inputs: [replace[node]] if node in replace else None,
+            copy_attrs=False))
 
     def __copy__(self) -> "Symbol":
         return self.__deepcopy__({})

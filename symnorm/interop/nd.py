@@ -1,6 +1,6 @@
 """MXNet's ``.params`` files (``nd.save``/``nd.load``): lists or dicts of arrays.
 
-Layout (little-endian, no padding; ``../shared/mxnet-fixtures/FORMATS.md``)::
+Layout (little-endian, no padding; ``docs/facts.md`` §1.4)::
 
     file    := u64 0x112 | u64 0 | u64 n | array[n] | u64 n_names | (u64 len, bytes)[n_names]
     array   := V2: u32 0xF993FAC9 | i32 stype | shape | i32 dev_type | i32 dev_id | i32 dtype | data

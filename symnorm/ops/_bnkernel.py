@@ -1,5 +1,5 @@
 """The BatchNorm training kernel: per-channel statistics and the two elementwise passes,
-written for numpy's strengths (PERF-ANCHORS §2).
+written for numpy's strengths (docs/facts.md §3).
 
 * The tensor is viewed as rows ``(pre, C·L)`` (pre = axes before the channel axis, L = axes
   after it), and per-channel vectors are expanded to length C·L, so every ufunc loop runs

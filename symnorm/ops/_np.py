@@ -2,7 +2,7 @@
 the reused buffers (``workspace`` for temporaries, ``recycled_empty`` for large saved arrays).
 
 Per-channel sums are the hot loop of every normalization layer.  ``x.sum(axis=(0, 2))`` is
-2-6x slower than a matrix-vector product against a ones vector (PERF-ANCHORS §2b), and sums
+2-6x slower than a matrix-vector product against a ones vector (docs/facts.md §3), and sums
 of products are fastest through ``vecdot``/``einsum`` without a temporary.
 """
 from __future__ import annotations
@@ -228,7 +228,7 @@ def _in_blocks(fn):
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """1/(1+exp(-x)) in four in-place passes over one buffer (``out``, which may be ``x``):
-    2.5x faster than the textbook expression (PERF-ANCHORS); in pieces across the pool."""
+    2.5x faster than the textbook expression (docs/facts.md §3); in pieces across the pool."""
     return elementwise(_sigmoid, np.empty(np.shape(x), x.dtype) if out is None else out, x)
 
 
@@ -238,11 +238,6 @@ def _sigmoid(out, x):
     y += 1
     np.reciprocal(y, out=y)
     return y
-
-
-def bc(v: np.ndarray) -> np.ndarray:
-    """A per-channel vector shaped to broadcast against ``(pre, C, post)``."""
-    return v.reshape(1, -1, 1)
 
 
 def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:

@@ -56,7 +56,7 @@ class SyncBatchNorm(BatchNorm):
         mean = np.asarray(moving_mean, np.float64) + mu
         zt = z3.dtype
         inv = (1.0 / np.sqrt(var + self.eps)).astype(zt)
-        w = np.ones_like(gamma) if self.fix_gamma else gamma
+        w = self.gamma_used(gamma)
         # z - o = x - mean_r, so z - (o + mean - mean_r) = x - mean
         offset = (offset + (mu - dm)).astype(zt)
         y2 = normalize(z3, offset, inv, w, beta)
@@ -80,7 +80,7 @@ class SyncBatchNorm(BatchNorm):
         dy3 = channel_view(dy, self.axis % dy.ndim).astype(inner[0].dtype, copy=False)
         dx, dgamma, dbeta = normalize_backward(inner, dy3, out, global_sums)
         return (dx.reshape(dy.shape).astype(dy.dtype, copy=False),
-                None if self.fix_gamma else dgamma, dbeta)     # dgamma, dbeta: this rank's
+                self.gamma_grad(dgamma), dbeta)     # dgamma, dbeta: this rank's
 
     @classmethod
     def examples(cls):

@@ -1,5 +1,6 @@
-"""Loss heads: their backward makes the gradient itself and ignores head gradients, and
-their label input receives no gradient (MXNet's semantics)."""
+"""Losses.  The loss heads (SoftmaxOutput, the regression outputs) make the gradient
+themselves and ignore head gradients; softmax_cross_entropy is an ordinary op whose
+gradient the head gradient scales.  No label input receives a gradient (MXNet's semantics)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,7 @@ from ..core.dtype import int_labels
 from ..core.errors import ShapeError, fmt_shape
 from ..core.params import param, in_range
 from ..core.registry import Op, Result, register
-from .nn import _softmax
+from .activation import _softmax
 
 
 @register
@@ -151,3 +152,40 @@ class MAERegressionOutput(_Regression):
     """out = data; gradient sign(out - label) * grad_scale / d (absolute loss)."""
     fn = staticmethod(lambda x: x.copy())
     grad = staticmethod(lambda y, t: np.sign(y - t))
+
+
+@register
+class softmax_cross_entropy(Op):
+    """out = Σ_i -log softmax(data_i)[label_i], a scalar of shape (1,); the label gets no
+    gradient.  d/ddata = softmax(data) - onehot(label), scaled by the head gradient."""
+    inputs = ("data", "label")
+    no_grad_inputs = ("label",)
+    input_range = {"label": (0, 2.99)}
+
+    def infer_shape(self, data, label):
+        if data is None:
+            return None
+        if len(data) != 2:
+            raise ShapeError("softmax_cross_entropy takes 2-d data (batch, classes), got %s"
+                             % (tuple(data),))
+        return (data, (data[0],)), ((1,),)
+
+    def forward(self, data, label, *, train):
+        z = data - data.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        idx = int_labels(label, "label")
+        if idx.size and (idx.min() < 0 or idx.max() >= data.shape[1]):
+            raise ValueError("label %d is outside [0, %d) (the number of classes)"
+                             % (idx[(idx < 0) | (idx >= data.shape[1])][0], data.shape[1]))
+        loss = -logp[np.arange(len(idx)), idx].sum()
+        return Result((np.array([loss], data.dtype),), None, (logp, idx))
+
+    def backward(self, saved, dy):
+        logp, idx = saved
+        g = np.exp(logp)
+        g[np.arange(len(idx)), idx] -= 1
+        return g * dy.reshape(()), None
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"data": (4, 3)}

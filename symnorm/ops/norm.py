@@ -1,4 +1,5 @@
-"""BatchNorm, LayerNorm, InstanceNorm and GroupNorm with MXNet 1.9.1's semantics (SPEC §1-2).
+"""BatchNorm, LayerNorm, InstanceNorm and GroupNorm with MXNet 1.9.1's semantics
+(docs/facts.md §1.1-1.2).
 
 Numerics: statistics are computed in the data's dtype (float16 in float32), as one-pass
 sums; when a channel's mean dwarfs its spread (where E[x²]-E[x]² would cancel to noise in
@@ -186,7 +187,18 @@ class BatchNorm(Op):
         return 3 if self.output_mean_var else 1
 
     def pinned_inputs(self):
+        # the one statement of fix_gamma's effect: forward, backward, the executor (which
+        # writes 1 into gamma), Module (grad_req='null') and fold_batchnorm all read it
         return {"gamma": 1.0} if self.fix_gamma else {}
+
+    def gamma_used(self, gamma):
+        """The scale the op applies: gamma, or its pinned constant (1 under fix_gamma)."""
+        pinned = self.pinned_inputs()
+        return np.full_like(gamma, pinned["gamma"]) if "gamma" in pinned else gamma
+
+    def gamma_grad(self, dgamma):
+        """gamma's gradient: None (none at all) when gamma is pinned."""
+        return None if "gamma" in self.pinned_inputs() else dgamma
 
     def keeps_output(self):
         return False                    # saves the input and per-channel vectors
@@ -213,7 +225,7 @@ class BatchNorm(Op):
         dt = compute_dtype(data.dtype)
         x3 = channel_view(data, ax).astype(dt, copy=False)
         pre, c, post = x3.shape
-        w = np.ones_like(gamma) if self.fix_gamma else gamma
+        w = self.gamma_used(gamma)
         if not (train and not self.use_global_stats):
             inv = (1.0 / np.sqrt(moving_var + self.eps)).astype(dt)
             scale = inv * w
@@ -248,10 +260,7 @@ class BatchNorm(Op):
         dy3 = channel_view(dy, self.axis % dy.ndim).astype(saved[0].dtype, copy=False)
         dx, dgamma, dbeta = normalize_backward(saved, dy3, out)
         return (dx.reshape(dy.shape).astype(dy.dtype, copy=False),
-                None if self.fix_gamma else dgamma, dbeta)
-
-    def label(self, node_name):
-        return node_name
+                self.gamma_grad(dgamma), dbeta)
 
     @classmethod
     def examples(cls):

@@ -1,107 +1,209 @@
-"""Reductions, axis manipulation, slicing, embedding and products (MXNet 1.9.1 names)."""
+"""Shape and axis manipulation: Flatten, Reshape, Concat, transpose, expand_dims, squeeze,
+SliceChannel, slice_axis (MXNet 1.9.1 names)."""
 from __future__ import annotations
 
-import math
+import dataclasses
 from typing import Optional
 
 import numpy as np
 
-from ..core.dims import MAX_DIM, known, norm_axis, prod
-from ..core.dtype import int_labels
+from ..core.dims import known, merge, norm_axis, prod
 from ..core.errors import ParamError, ShapeError
 from ..core.params import Shape, param
 from ..core.registry import Op, Result, register
 from ._np import last_axis_first
 
 
-# ============================================================ reductions
+# ============================================================ shape ops
 
-class _Reduce(Op):
-    """Reduce over ``axis`` (all axes when empty); ``exclude`` reduces over the others."""
-    axis: Shape = param((), doc="axes to reduce; () means all")
-    keepdims: bool = param(False)
-    exclude: bool = param(False, doc="reduce over the axes NOT listed")
-
-    def _axes(self, ndim):
-        axes = tuple(norm_axis(a, ndim) for a in self.axis) if self.axis else tuple(range(ndim))
-        if self.exclude:
-            axes = tuple(i for i in range(ndim) if i not in axes)
-        return axes
+@register
+class Flatten(Op):
+    """(N, d1, d2, ...) -> (N, d1*d2*...); (N,) -> (N, 1)."""
+    aliases = ("flatten",)
+    hint = "flatten"
+    color = "#fdb462"
 
     def infer_shape(self, data):
         if data is None:
             return None
-        axes = self._axes(len(data))
-        if self.keepdims:
-            out = tuple(1 if i in axes else d for i, d in enumerate(data))
-        else:
-            out = tuple(d for i, d in enumerate(data) if i not in axes)
-        return (data,), (out,)
+        if len(data) == 0:
+            raise ShapeError("Flatten needs at least a 1-d input")
+        return (data,), ((data[0], prod(data[1:])),)
 
-    def _expand(self, g, shape):
-        """Bring a reduced gradient back to the input's rank for broadcasting."""
-        axes = self._axes(len(shape))
-        return g.reshape(tuple(1 if i in axes else d for i, d in enumerate(shape)))
+    def forward(self, data, *, train):
+        return Result((data.reshape(data.shape[0], -1),), saved=data.shape)
+
+    def backward(self, shape, dy):
+        return (dy.reshape(shape),)
 
     @classmethod
     def examples(cls):
-        yield {"axis": (1,)}, {"data": (2, 3, 4)}
-        yield {"axis": (0, 2), "keepdims": True}, {"data": (2, 3, 4)}
-        yield {"axis": (1,), "exclude": True}, {"data": (2, 3, 4)}
+        yield {}, {"data": (2, 3, 4)}
 
 
-@register(name="sum")
-class Sum(_Reduce):
-    """out = Σ data over the reduced axes"""
-    aliases = ("sum_axis",)
+def reshape_rule(dshape, target, reverse):
+    """MXNet's Reshape codes: 0 copy, -1 infer, -2 copy rest, -3 merge two, -4 split one."""
+    src, tgt = list(dshape), list(target)
+    if reverse:
+        src.reverse()
+        tgt.reverse()
+    out, i, j, infer_at = [], 0, 0, None
+    while i < len(tgt):
+        code = tgt[i]
+        if code == 0:
+            if j >= len(src):
+                raise ShapeError("Reshape code 0 at position %d has no input dim to copy" % i)
+            out.append(src[j])
+            j += 1
+        elif code == -1:
+            if infer_at is not None:
+                raise ShapeError("Reshape: only one dim can be -1 (inferred)")
+            infer_at = len(out)
+            out.append(1)
+            j += 1
+        elif code == -2:
+            out.extend(src[j:])
+            j = len(src)
+        elif code == -3:
+            if j + 1 >= len(src):
+                raise ShapeError("Reshape code -3 needs two input dims at position %d" % j)
+            out.append(src[j] * src[j + 1])
+            j += 2
+        elif code == -4:
+            if i + 2 >= len(tgt) or j >= len(src):
+                raise ShapeError("Reshape code -4 must be followed by two dims and split an input dim")
+            d0, d1, d2 = src[j], tgt[i + 1], tgt[i + 2]
+            j += 1
+            i += 2
+            if not (d1 == -1 or d1 > 0) or not (d2 == -1 or d2 > 0):
+                # MXNet divides by them (and crashes on 0); only sizes or one -1 make sense
+                raise ShapeError("Reshape code -4 splits a dim into two sizes (one may be -1), "
+                                 "got %d, %d" % (d1, d2))
+            if d1 == -1 and d2 == -1:
+                raise ShapeError("Reshape: split dims cannot both be -1")
+            if d1 == -1:
+                d1 = d0 // d2 if d0 % d2 == 0 else -1
+            if d2 == -1:
+                d2 = d0 // d1 if d0 % d1 == 0 else -1
+            if d1 * d2 != d0:
+                raise ShapeError("Reshape: split dims %d, %d do not divide input dim %d"
+                                 % (tgt[i - 1], tgt[i], d0))
+            out.extend([d1, d2])
+        elif code > 0:
+            out.append(code)
+            j += 1
+        else:
+            raise ShapeError("Reshape: invalid code %d" % code)
+        i += 1
+    total = prod(dshape)
+    if infer_at is not None:
+        rest = prod(out)
+        if rest == 0 or total % rest:
+            # MXNet floors here (24 elements into (5, -1) gives (5, 4)); symnorm refuses
+            raise ShapeError("Reshape: cannot infer the -1 dim: %d elements do not divide into "
+                             "the other dims (product %d)" % (total, rest))
+        out[infer_at] = total // rest
+    if reverse:
+        out.reverse()
+    if prod(out) != total:
+        raise ShapeError("Reshape: target %s has %d elements, the input %s has %d"
+                         % (tuple(out), prod(out), tuple(dshape), total))
+    return tuple(out)
+
+
+@register
+class Reshape(Op):
+    """Reshape with MXNet's special codes in ``shape``: 0 copies the input dim, -1 infers
+    one dim, -2 copies all remaining dims, -3 merges two dims, -4 a b splits a dim into
+    (a, b) (one may be -1).  ``reverse`` matches the codes from the right."""
+    aliases = ("reshape",)
+    hint = "reshape"
+    color = "#fdb462"
+    shape: Shape = param((), doc="target shape with special codes")
+    reverse: bool = param(False, doc="apply the codes from the right")
+    target_shape: Shape = param((), doc="deprecated: use shape")
+    keep_highest: bool = param(False, doc="deprecated: use shape")
+
+    def check(self):
+        for name in ("shape", "target_shape"):
+            bad = [c for c in getattr(self, name) if c < -4]
+            if bad:
+                raise ParamError("%s code %d is not one of MXNet's (0, -1, -2, -3, -4 or a "
+                                 "positive size)" % (name, bad[0]))
+
+    def infer_shape(self, data):
+        if not known(data):
+            return None
+        target = self.shape
+        if not target and self.target_shape:
+            target = ((data[0],) + tuple(self.target_shape)) if self.keep_highest else self.target_shape
+        return (data,), (reshape_rule(data, target, self.reverse),)
 
     def forward(self, data, *, train):
-        out = data.sum(axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data.shape)
+        (out,) = self.infer_shape(data.shape)[1]
+        return Result((data.reshape(out),), saved=data.shape)
 
     def backward(self, shape, dy):
-        return (np.broadcast_to(self._expand(dy, shape), shape).copy(),)
+        return (dy.reshape(shape),)
+
+    @classmethod
+    def examples(cls):
+        yield {"shape": (0, -1)}, {"data": (2, 3, 4)}
+        yield {"shape": (-4, 1, 2, -2)}, {"data": (2, 3, 4)}
 
 
-@register(name="mean")
-class Mean(_Reduce):
-    """out = mean of data over the reduced axes"""
+@register
+class Concat(Op):
+    """Join inputs along ``dim``; every other dim must agree.  Backward splits the gradient."""
+    aliases = ("concat",)
+    hint = "concat"
+    variadic = "num_args"
+    color = "#fdb462"
+    num_args: int = param(doc="number of inputs", check=lambda v: None if v >= 1 else "must be >= 1")
+    dim: int = param(1, doc="the axis to join")
 
-    def forward(self, data, *, train):
-        out = data.mean(axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data.shape)
+    def infer_shape(self, *shapes):
+        ref = next((s for s in shapes if s is not None), None)
+        if ref is None:
+            return None
+        nd = len(ref)
+        if not -nd <= self.dim < nd:
+            raise ShapeError("dim %d out of range for %d-d inputs" % (self.dim, nd))
+        d = self.dim % nd
+        common = None
+        for i, s in enumerate(shapes):
+            if s is None:
+                continue
+            masked = tuple(None if k == d else v for k, v in enumerate(s))
+            try:
+                common = merge(common, masked)
+            except ShapeError:
+                raise ShapeError("Incompatible input shape: input %d has shape %s, expected %s off "
+                                 "dim %d" % (i, s, tuple("?" if v is None else v for v in common), d)) from None
+        if any(s is None for s in shapes):
+            return None
+        total = sum(s[d] for s in shapes) if all(s[d] is not None for s in shapes) else None
+        out = tuple(total if k == d else v for k, v in enumerate(common))
+        ins = tuple(tuple(s[k] if k == d else common[k] for k in range(nd)) for s in shapes)
+        return ins, (out,)
 
-    def backward(self, shape, dy):
-        n = prod(shape[i] for i in self._axes(len(shape)))
-        return (np.broadcast_to(self._expand(dy, shape) / dy.dtype.type(n), shape).copy(),)
+    def forward(self, *data, train):
+        return Result((np.concatenate(data, axis=self.dim),),
+                      saved=[a.shape[self.dim] for a in data])
 
+    def backward(self, sizes, dy):
+        return tuple(np.split(dy, np.cumsum(sizes)[:-1], axis=self.dim))
 
-class _Extreme(_Reduce):
-    """max/min: the gradient goes to every position equal to the extreme (as MXNet does)."""
+    def batch_last_slots(self):
+        return self.arguments(), self.outputs
 
-    def forward(self, data, *, train):
-        out = self.fn(data, axis=self._axes(data.ndim), keepdims=self.keepdims)
-        out = np.asarray(out, data.dtype)
-        return Result((out,), None, (data, out))
+    def batch_last(self, ndim):
+        d = self.dim % ndim             # valid: shape inference has checked it
+        return dataclasses.replace(self, dim=d - 1 if d else ndim - 1)
 
-    def backward(self, saved, dy):
-        x, y = saved
-        hit = x == self._expand(y, x.shape)
-        return (hit * self._expand(dy, x.shape),)
-
-
-@register(name="max")
-class Max(_Extreme):
-    """out = max of data over the reduced axes"""
-    aliases = ("max_axis",)
-    fn = staticmethod(np.max)
-
-
-@register(name="min")
-class Min(_Extreme):
-    """out = min of data over the reduced axes"""
-    aliases = ("min_axis",)
-    fn = staticmethod(np.min)
+    @classmethod
+    def examples(cls):
+        yield {"num_args": 2, "dim": 1}, {"arg0": (2, 1, 3), "arg1": (2, 2, 3)}
 
 
 # ============================================================ axes
@@ -282,257 +384,3 @@ class slice_axis(Op):
     def examples(cls):
         yield {"axis": 1, "begin": 1, "end": 3}, {"data": (2, 4, 3)}
         yield {"axis": -1, "begin": -2}, {"data": (2, 5)}
-
-
-# ============================================================ embedding and products
-
-@register
-class Embedding(Op):
-    """out[..., :] = weight[data[...]] with weight (input_dim, output_dim); the index input
-    gets no gradient."""
-    summary_params = True
-    inputs = ("data", "weight")
-    no_grad_inputs = ("data",)
-    input_range = {"data": (0, 4.99)}        # indices for the example's input_dim=5
-    input_dim: int = param(check=lambda v: None if v > 0 else "must be > 0")
-    output_dim: int = param(check=lambda v: None if v > 0 else "must be > 0")
-    dtype: str = param("float32", doc="dtype of the weight")
-    sparse_grad: bool = param(False, doc="accepted for MXNet compatibility; ignored")
-
-    def infer_shape(self, data, weight):
-        if data is None:
-            return None
-        return (data, (self.input_dim, self.output_dim)), (tuple(data) + (self.output_dim,),)
-
-    def infer_type(self, data, weight):
-        # ``dtype`` decides the weight's type unless the weight's own type is known
-        w = weight if weight is not None else np.dtype(self.dtype)
-        return (data if data is not None else w, w), (w,)
-
-    def forward(self, data, weight, *, train):
-        idx = int_labels(data, "Embedding index")
-        if idx.size and (idx.min() < 0 or idx.max() >= self.input_dim):
-            raise ValueError("index out of range [0, %d)" % self.input_dim)
-        return Result((weight[idx],), None, (idx, weight.shape))
-
-    def backward(self, saved, dy):
-        idx, wshape = saved
-        dw = np.zeros(wshape, dy.dtype)
-        np.add.at(dw, idx.reshape(-1), dy.reshape(-1, wshape[1]))
-        return None, dw
-
-    @classmethod
-    def examples(cls):
-        yield {"input_dim": 5, "output_dim": 3}, {"data": (2, 4)}
-
-
-@register
-class dot(Op):
-    """Matrix product of the last axis of lhs with the first of rhs (``transpose_a/b``
-    transpose 2-d operands first)."""
-    inputs = ("lhs", "rhs")
-    transpose_a: bool = param(False)
-    transpose_b: bool = param(False)
-
-    def _ops(self, a, b):
-        return (a.T if self.transpose_a else a), (b.T if self.transpose_b else b)
-
-    def infer_shape(self, lhs, rhs):
-        if not known(lhs) or not known(rhs):
-            return None
-        if not lhs or not rhs:
-            raise ShapeError("dot needs operands of at least 1 dim, got %s and %s" % (lhs, rhs))
-        a = tuple(reversed(lhs)) if self.transpose_a else lhs
-        b = tuple(reversed(rhs)) if self.transpose_b else rhs
-        if a[-1] != b[0]:
-            raise ShapeError("dot: inner dims differ, %s x %s" % (a, b))
-        return (lhs, rhs), (tuple(a[:-1]) + tuple(b[1:]),)
-
-    def forward(self, lhs, rhs, *, train):
-        a, b = self._ops(lhs, rhs)
-        return Result((np.tensordot(a, b, axes=1),), None, (lhs, rhs))
-
-    def backward(self, saved, dy):
-        lhs, rhs = saved
-        a, b = self._ops(lhs, rhs)
-        a2 = a.reshape(-1, a.shape[-1])
-        b2 = b.reshape(b.shape[0], -1)
-        dy2 = dy.reshape(a2.shape[0], b2.shape[1])
-        da = (dy2 @ b2.T).reshape(a.shape)
-        db = (a2.T @ dy2).reshape(b.shape)
-        return (da.T if self.transpose_a else da), (db.T if self.transpose_b else db)
-
-    @classmethod
-    def examples(cls):
-        yield {}, {"lhs": (2, 3), "rhs": (3, 4)}
-        yield {"transpose_b": True}, {"lhs": (2, 3), "rhs": (4, 3)}
-
-
-@register
-class batch_dot(Op):
-    """Batched matrix product: out[i] = lhs[i] · rhs[i] (optionally transposed)."""
-    inputs = ("lhs", "rhs")
-    transpose_a: bool = param(False)
-    transpose_b: bool = param(False)
-
-    def infer_shape(self, lhs, rhs):
-        if not known(lhs) or not known(rhs):
-            return None
-        if len(lhs) != 3 or len(rhs) != 3 or lhs[0] != rhs[0]:
-            raise ShapeError("batch_dot needs (B, n, k) and (B, k, m), got %s and %s" % (lhs, rhs))
-        n, k = (lhs[2], lhs[1]) if self.transpose_a else (lhs[1], lhs[2])
-        k2, m = (rhs[2], rhs[1]) if self.transpose_b else (rhs[1], rhs[2])
-        if k != k2:
-            raise ShapeError("batch_dot: inner dims differ, %d vs %d" % (k, k2))
-        return (lhs, rhs), ((lhs[0], n, m),)
-
-    def forward(self, lhs, rhs, *, train):
-        a = lhs.transpose(0, 2, 1) if self.transpose_a else lhs
-        b = rhs.transpose(0, 2, 1) if self.transpose_b else rhs
-        return Result((np.matmul(a, b),), None, (a, b))
-
-    def backward(self, saved, dy):
-        a, b = saved
-        da = np.matmul(dy, b.transpose(0, 2, 1))
-        db = np.matmul(a.transpose(0, 2, 1), dy)
-        return (da.transpose(0, 2, 1) if self.transpose_a else da,
-                db.transpose(0, 2, 1) if self.transpose_b else db)
-
-    @classmethod
-    def examples(cls):
-        yield {}, {"lhs": (2, 3, 4), "rhs": (2, 4, 5)}
-        yield {"transpose_a": True, "transpose_b": True}, {"lhs": (2, 4, 3), "rhs": (2, 5, 4)}
-
-
-@register
-class softmax_cross_entropy(Op):
-    """out = Σ_i -log softmax(data_i)[label_i], a scalar of shape (1,); the label gets no
-    gradient.  d/ddata = softmax(data) - onehot(label), scaled by the head gradient."""
-    inputs = ("data", "label")
-    no_grad_inputs = ("label",)
-    input_range = {"label": (0, 2.99)}
-
-    def infer_shape(self, data, label):
-        if data is None:
-            return None
-        if len(data) != 2:
-            raise ShapeError("softmax_cross_entropy takes 2-d data (batch, classes), got %s"
-                             % (tuple(data),))
-        return (data, (data[0],)), ((1,),)
-
-    def forward(self, data, label, *, train):
-        z = data - data.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        idx = int_labels(label, "label")
-        if idx.size and (idx.min() < 0 or idx.max() >= data.shape[1]):
-            raise ValueError("label %d is outside [0, %d) (the number of classes)"
-                             % (idx[(idx < 0) | (idx >= data.shape[1])][0], data.shape[1]))
-        loss = -logp[np.arange(len(idx)), idx].sum()
-        return Result((np.array([loss], data.dtype),), None, (logp, idx))
-
-    def backward(self, saved, dy):
-        logp, idx = saved
-        g = np.exp(logp)
-        g[np.arange(len(idx)), idx] -= 1
-        return g * dy.reshape(()), None
-
-    @classmethod
-    def examples(cls):
-        yield {}, {"data": (4, 3)}
-
-
-# ============================================================ constants (no inputs)
-
-class _Init(Op):
-    """An array made from params alone (no inputs, no gradient)."""
-    inputs = ()
-    differentiable = False
-    shape: Shape = param((), doc="output shape")
-    dtype: str = param("float32", choices=("float32", "float64", "float16", "int32", "int64", "uint8", "int8"))
-
-    def infer_shape(self):
-        return (), (tuple(self.shape),)
-
-    def infer_type(self):
-        return (), (np.dtype(self.dtype),)
-
-    def forward(self, *, train):
-        return Result((self.make(),))
-
-    def backward(self, saved, dy):
-        return ()
-
-    @classmethod
-    def examples(cls):
-        yield {"shape": (2, 3)}, {}
-
-
-@register(name="_zeros")
-class Zeros(_Init):
-    """An array of zeros (``sym.zeros(shape)``)."""
-    def make(self):
-        return np.zeros(self.shape, self.dtype)
-
-
-@register(name="_ones")
-class Ones(_Init):
-    """An array of ones (``sym.ones(shape)``)."""
-    def make(self):
-        return np.ones(self.shape, self.dtype)
-
-
-@register(name="_full")
-class Full(_Init):
-    """An array filled with ``value`` (``sym.full(shape, value)``)."""
-    value: float = param(0.0)
-
-    def make(self):
-        return np.full(self.shape, self.value, self.dtype)
-
-
-@register(name="_arange")
-class Arange(_Init):
-    """start, start+step, ... below stop (``sym.arange``), each repeated ``repeat`` times."""
-    start: float = param(0.0)
-    stop: Optional[float] = param(None)
-    step: float = param(1.0)
-    repeat: int = param(1)
-
-    def _bounds(self):
-        return (0.0, self.start) if self.stop is None else (self.start, self.stop)
-
-    def _length(self) -> int:
-        """numpy's arange length, computed without making the array: the shape of a
-        graph must not cost memory in proportion to a param."""
-        start, stop = self._bounds()
-        n = (stop - start) / self.step
-        if n == 0.0 and stop != start:        # underflow: numpy makes one element if n > 0
-            n = 0.0 if math.copysign(1.0, n) < 0 else 1.0
-        return max(0, math.ceil(n)) * self.repeat
-
-    def check(self):
-        values = self._bounds() + (self.step,)
-        if not all(math.isfinite(v) for v in values):
-            raise ParamError("start, stop and step must be finite, got %s, %s, %s" % values)
-        if self.step == 0:
-            raise ParamError("step must not be 0")
-        if self.repeat < 1:
-            raise ParamError("repeat must be >= 1, got %d" % self.repeat)
-        start, stop = self._bounds()
-        if not math.isfinite((stop - start) / self.step) or self._length() > MAX_DIM:
-            raise ParamError("arange(%s, %s, %s) repeated %d times has more elements than an "
-                             "int64 can count" % (values + (self.repeat,)))
-
-    def _values(self):
-        start, stop = self._bounds()
-        return np.repeat(np.arange(start, stop, self.step), self.repeat).astype(self.dtype)
-
-    def infer_shape(self):
-        return (), ((self._length(),),)
-
-    def make(self):
-        return self._values()
-
-    @classmethod
-    def examples(cls):
-        yield {"start": 2, "stop": 7, "step": 2}, {}

@@ -1,15 +1,14 @@
 """``Module``: MXNet 1.x's training API over one executor -- bind, init_params,
 init_optimizer, forward/backward/update, fit with a progress bar, score, predict,
-checkpoints.
+checkpoints.  The fit loop (``fit.FitLoop``) and the optimizer-state files
+(``opt_states.OptimizerStates``) are mixins in their own modules.
 
 ``fixed_param_names`` freezes arguments (``grad_req='null'``); aux states are never
 "fixed" by it: freezing BatchNorm's statistics is ``use_global_stats``
 (``symnorm.freeze_batchnorm``)."""
 from __future__ import annotations
 
-import itertools
 import logging
-import time
 import warnings
 
 import numpy as np
@@ -17,14 +16,17 @@ import numpy as np
 from . import initializer as _init
 from . import metric as _metric
 from . import optimizer as _opt
-from .callback import BatchEndParam, Progress
+from .callback import BatchEndParam
 from ..core.dtype import real_array
 from ..core.errors import BindError
+from ..core.graph import pinned_arguments
 from ..runtime.executor import cpu
 from .io import DataDesc
 from ..interop import checkpoint as _ckpt
 from ..interop.model import load_params, save_params
 from .transaction import Transaction, state_arrays
+from .fit import FitLoop, _call
+from .opt_states import OptimizerStates
 
 _LOG = logging        # MXNet's Module logs through the logging module (the root logger)
 
@@ -39,7 +41,7 @@ def _descs(shapes):
     return out
 
 
-class Module:
+class Module(FitLoop, OptimizerStates):
     """A symbol with its parameters, optimizer and executor.
 
     >>> import numpy as np, symnorm as sn
@@ -117,7 +119,7 @@ class Module:
         shapes = {d.name: d.shape for d in data_descs + label_descs}
         types = {d.name: getattr(d, "dtype", np.float32) for d in data_descs}
         reqs = {}
-        pinned = _pinned_arguments(self._symbol)     # fix_gamma gammas: never trained, stay 1
+        pinned = pinned_arguments(self._symbol)      # fix_gamma gammas: never trained, stay 1
         for name in self._symbol.list_arguments():
             if name in self._data_names:
                 reqs[name] = "write" if inputs_need_grad else "null"
@@ -262,70 +264,6 @@ class Module:
         if self._preloaded_states is not None:
             self.load_optimizer_states(self._preloaded_states)
             self._preloaded_states = None
-
-    def save_optimizer_states(self, fname):
-        """Write the optimizer's per-parameter states (momentum, Adam's moments, ...) and
-        update counts to ``fname``, atomically: an ``nd.save`` file with keys
-        ``"<param>:<j>"`` (the j-th state array) and ``"<param>:count"``.  (MXNet pickles its
-        updater instead; such files need MXNet to read.)"""
-        from ..interop import nd
-        nd.save(fname, self._optimizer_states())
-
-    def _optimizer_states(self) -> dict:
-        """What ``save_optimizer_states`` writes, as a dict for ``nd.save``."""
-        if not self.optimizer_initialized:
-            raise BindError("Module: call init_optimizer() before save_optimizer_states()")
-        flat = {}
-        for i, st in self._states.items():
-            for j, a in enumerate(st if isinstance(st, tuple) else (st,)):
-                if a is not None:
-                    flat["%s:%d" % (self._param_names[i], j)] = a
-        for i, count in self._optimizer._index_update_count.items():
-            flat["%s:count" % self._param_names[i]] = np.array([count], np.int64)
-        return flat
-
-    def load_optimizer_states(self, fname):
-        """Restore what ``save_optimizer_states`` wrote, so training resumes exactly
-        (momentum, moments and Adam's bias-correction step).  Every array is checked
-        against the state this module's optimizer keeps for that parameter before any is
-        applied; on a mismatch nothing changes."""
-        if not self.optimizer_initialized:
-            raise BindError("Module: call init_optimizer() before load_optimizer_states()")
-        from ..interop import nd
-        saved = nd.load(fname)
-        if not isinstance(saved, dict):
-            raise nd.ParamsFileError("%s: not an optimizer states file (an unnamed list)" % fname)
-        index = {n: i for i, n in enumerate(self._param_names)}
-        parts, counts = {}, {}
-        for key, arr in saved.items():
-            name, _, slot = key.rpartition(":")
-            if name not in index:
-                raise nd.ParamsFileError("%s: state %r names no parameter of this module "
-                                         "(parameters: %s)" % (fname, key, ", ".join(self._param_names)))
-            if slot == "count":
-                counts[index[name]] = int(arr.ravel()[0])
-            else:
-                parts.setdefault(index[name], {})[int(slot)] = arr
-        states = {}
-        for i, got in parts.items():
-            name = self._param_names[i]
-            fresh = self._optimizer.create_state(i, self._exec.arg_dict[name])
-            slots = fresh if isinstance(fresh, tuple) else (fresh,)
-            want = [j for j, a in enumerate(slots) if a is not None]
-            if sorted(got) != want:
-                raise nd.ParamsFileError("%s: parameter %r has %d state array(s), %s keeps %d"
-                                         % (fname, name, len(got), type(self._optimizer).__name__,
-                                            len(want)))
-            for j in want:
-                if got[j].shape != slots[j].shape:
-                    raise nd.ParamsFileError("%s: state %d of %r has shape %s, expected %s"
-                                             % (fname, j, name, got[j].shape, slots[j].shape))
-                slots[j][...] = got[j]
-            states[i] = fresh
-        # all checked: commit
-        self._states = states
-        self._optimizer._index_update_count = counts
-        self._optimizer.num_update = max(counts.values(), default=self._optimizer.num_update)
 
     @property
     def _distributed(self):
@@ -488,110 +426,6 @@ class Module:
         merged = [np.concatenate(parts) for parts in zip(*outs)] if outs else []
         return merged if (always_output_list or len(merged) != 1) else merged[0]
 
-    def fit(self, train_data, eval_data=None, eval_metric="acc", epoch_end_callback=None,
-            batch_end_callback=None, kvstore="local", optimizer="sgd",
-            optimizer_params=(("learning_rate", 0.01),), eval_end_callback=None,
-            eval_batch_end_callback=None, initializer=None, arg_params=None, aux_params=None,
-            allow_missing=False, force_rebind=False, force_init=False, begin_epoch=0,
-            num_epoch=None, validation_metric=None, monitor=None, progress=True):
-        """Train for ``num_epoch`` epochs with a per-epoch progress bar (tqdm if installed)
-        and MXNet's log lines (``Epoch[0] Train-accuracy=...``, ``Time cost``,
-        ``Validation-accuracy``)."""
-        if num_epoch is None:
-            raise ValueError("fit: num_epoch is required")
-        try:
-            self._fit(train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
-                      kvstore, optimizer, optimizer_params, initializer, arg_params, aux_params,
-                      allow_missing, force_rebind, force_init, begin_epoch, num_epoch,
-                      validation_metric, monitor, progress, eval_end_callback,
-                      eval_batch_end_callback)
-        except BaseException as exc:
-            # a rank that leaves fit early in any way (an error, sys.exit in a callback,
-            # Ctrl-C) must not leave the others waiting forever in a collective; a
-            # DistributedError (graph mismatch, unequal batch counts) is raised by every
-            # rank alike, so nobody waits and no abort is needed
-            from .kv import DistributedError
-            if self._distributed and not isinstance(exc, DistributedError):
-                self._abort_job(exc)
-            raise
-
-    def _abort_job(self, exc):
-        """Print why this rank stops and end every rank of the job (MPI_Abort)."""
-        import sys
-        import traceback
-        if isinstance(exc, Exception):
-            traceback.print_exc()
-        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
-        if isinstance(exc, SystemExit) and isinstance(exc.code, int) and exc.code:
-            code = exc.code
-        print("symnorm: rank %d left fit early (%s: %s); aborting the job"
-              % (self._kv.rank, type(exc).__name__, exc), file=sys.stderr, flush=True)
-        # MPI_Abort tears the launcher down at once: give it a moment to relay the message
-        # (without it the line was lost in about 1 run of 10)
-        time.sleep(0.5)
-        self._kv.collective.abort(code)
-
-    def _fit(self, train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
-             kvstore, optimizer, optimizer_params, initializer, arg_params, aux_params,
-             allow_missing, force_rebind, force_init, begin_epoch, num_epoch, validation_metric,
-             monitor, progress, eval_end_callback=None, eval_batch_end_callback=None):
-        self.bind(train_data.provide_data, train_data.provide_label, for_training=True,
-                  force_rebind=force_rebind)
-        self.init_params(initializer=_DEFAULT_INIT if initializer is None else initializer,
-                         arg_params=arg_params, aux_params=aux_params,
-                         allow_missing=allow_missing, force_init=force_init)
-        self.init_optimizer(kvstore=kvstore, optimizer=optimizer, optimizer_params=optimizer_params)
-        if monitor is not None:
-            self.install_monitor(monitor)       # a callable, or MXNet's Monitor (tic/toc_print)
-        validation_metric = validation_metric or eval_metric
-        eval_metric = _metric.create(eval_metric)
-        loss = _metric.CrossEntropy(name="loss")
-        batches = getattr(train_data, "num_data", None)
-        total = -(-batches // train_data.batch_size) if batches else None
-        for epoch in range(begin_epoch, num_epoch):
-            tic = time.time()
-            eval_metric.reset()
-            loss.reset()
-            bar = Progress(total, epoch, enabled=progress and self._rank0)
-            batches = iter(train_data)
-            for nbatch in itertools.count():
-                batch = next(batches, None)
-                if self._distributed:       # every rank must have a batch, or none
-                    self._kv.agree_on_step(batch is not None, "epoch %d" % epoch, nbatch)
-                if batch is None:
-                    break
-                if hasattr(monitor, "tic"):
-                    monitor.tic()
-                self.forward_backward(batch)
-                self.update()
-                if hasattr(monitor, "toc_print"):
-                    monitor.toc_print()
-                self.update_metric(eval_metric, batch.label)
-                if bar.enabled:             # the running loss exists only for the bar
-                    shown = dict(eval_metric.get_global_name_value())
-                    out = self.get_outputs()[0]
-                    if out.ndim == 2 and batch.label and batch.label[0].ndim == 1:
-                        loss.update([batch.label[0]], [out])
-                        shown = dict(loss.get_name_value(), **shown)
-                    bar.update(len(batch.data[0]), shown)
-                _call(batch_end_callback, BatchEndParam(epoch, nbatch, eval_metric, locals()))
-            bar.close()
-            if self._distributed:
-                self._kv.reduce_metric(eval_metric)
-            log = self.logger.info if self._rank0 else (lambda *a: None)
-            for name, value in eval_metric.get_global_name_value():   # the whole epoch
-                log("Epoch[%d] Train-%s=%f", epoch, name, value)
-            log("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
-            if epoch_end_callback is not None and self._rank0:
-                _call(epoch_end_callback, epoch, self._symbol, *self.get_params())
-            if eval_data is not None:
-                res = self.score(eval_data, validation_metric, epoch=epoch,
-                                 batch_end_callback=eval_batch_end_callback,
-                                 score_end_callback=eval_end_callback)
-                for name, value in res:
-                    log("Epoch[%d] Validation-%s=%f", epoch, name, value)
-            train_data.reset()
-
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
         """``prefix-symbol.json``, ``prefix-%04d.params`` (and ``.states``) as one set: after
@@ -632,29 +466,6 @@ class Module:
 
 def _fmt_shapes(shapes: dict) -> str:
     return ", ".join("%s=%s" % (k, tuple(v)) for k, v in shapes.items())
-
-
-def _call(callbacks, *args):
-    """Call a callback, or each of a list of them, with ``args`` (None: nothing)."""
-    if callbacks is None:
-        return
-    for cb in callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]:
-        cb(*args)
-
-
-def _pinned_arguments(symbol) -> set:
-    """Arguments an op overwrites at every forward (BatchNorm's gamma under ``fix_gamma``):
-    MXNet trains them anyway (zero gradient, but weight decay moves them, so a saved
-    ``fix_gamma`` gamma is not 1); symnorm gives them ``grad_req='null'``."""
-    pinned = set()
-    for node in symbol._nodes():
-        if node.is_variable:
-            continue
-        for slot in node.op.pinned_inputs():
-            src = node.inputs[node.op.input_names().index(slot)].node
-            if src.is_variable:
-                pinned.add(src.name)
-    return pinned
 
 
 __all__ = ["Module"]

@@ -1,5 +1,6 @@
-"""Optimizers (``mx.optimizer``): SGD, NAG, Adam, AdamW, RMSProp, with per-parameter
-``lr_mult``/``wd_mult`` and schedules.  Updates are in place and vectorized.
+"""Optimizers (``mx.optimizer``): SGD, NAG, Adam, AdamW, RMSProp, AdaGrad, AdaDelta,
+Adamax, Nadam, Signum and Ftrl, with per-parameter ``lr_mult``/``wd_mult`` and
+schedules.  Updates are in place and vectorized.
 
 Multipliers, as MXNet 1.x sets them: a variable's ``__lr_mult__``/``__wd_mult__``
 attributes, then ``set_lr_mult``/``set_wd_mult``.  MXNet 1.9.1's *default* weight decay
@@ -8,8 +9,11 @@ beta) gets ``wd_mult = 0`` (checked against MXNet).  A BatchNorm gamma under ``f
 is never updated by ``Module`` (it binds it with ``grad_req='null'``), so it stays 1.
 
 Every update starts from ``g = rescale_grad · grad``, clipped to ``±clip_gradient`` when set.
-Weight decay is added after the clip in SGD and NAG and before it in Adam and RMSProp, as
-MXNet 1.9.1's kernels do (checked against MXNet with both set).
+Weight decay is added to the gradient before the clip in Adam, RMSProp, Adamax and Nadam,
+after it in SGD, NAG and Signum, and enters the step itself, outside the clipped gradient,
+in AdamW (decoupled), AdaGrad, AdaDelta and Ftrl, as MXNet 1.9.1's kernels do (SGD, NAG,
+Adam and RMSProp checked against MXNet with both set); each class's docstring has its
+formula.
 """
 from __future__ import annotations
 

@@ -1,0 +1,263 @@
+"""Activations and softmax: Activation (and the relu/sigmoid/tanh ops MXNet also has),
+LeakyReLU, softmax and log_softmax."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from .. import random as _random
+from ..core.params import param
+from ..core.registry import Op, Result, register
+from ._np import elementwise, sigmoid
+
+
+# ============================================================ activations
+
+_INPLACE = {   # act_type: f(x, out) computing into out (which may be x)
+    "relu": lambda x, out: np.maximum(x, 0, out=out),
+    "sigmoid": sigmoid,
+    "tanh": lambda x, out: np.tanh(x, out=out),
+}
+
+def _sigmoid_grad(x, y, dy):
+    """dy·y·(1-y) in three passes over one new array (not three temporaries), blocked."""
+    return elementwise(_sigmoid_grad_into, np.empty(y.shape, y.dtype), y, dy, blocked=True)
+
+
+def _sigmoid_grad_into(g, y, dy):
+    np.subtract(1, y, out=g)
+    g *= y
+    g *= dy
+
+
+def _tanh_grad(x, y, dy):
+    """dy·(1-y²) in three passes over one new array, blocked."""
+    return elementwise(_tanh_grad_into, np.empty(y.shape, y.dtype), y, dy, blocked=True)
+
+
+def _tanh_grad_into(g, y, dy):
+    np.multiply(y, y, out=g)
+    np.subtract(1, g, out=g)
+    g *= dy
+
+
+_GRAD_FROM_Y = ("relu", "sigmoid", "tanh")     # gradients that need only the output
+
+_ACTS = {
+    # act_type: (forward f(x), gradient from (x, y, dy))
+    "relu": (lambda x: np.maximum(x, 0), lambda x, y, dy: dy * (y > 0)),
+    "sigmoid": (sigmoid, _sigmoid_grad),
+    "tanh": (np.tanh, _tanh_grad),
+    "softrelu": (lambda x: np.logaddexp(0, x).astype(x.dtype), lambda x, y, dy: dy * sigmoid(x)),
+    "softsign": (lambda x: x / (1 + np.abs(x)), lambda x, y, dy: dy / np.square(1 + np.abs(x))),
+    "log_sigmoid": (lambda x: -np.logaddexp(0, -x).astype(x.dtype), lambda x, y, dy: dy * sigmoid(-x)),
+    "mish": (lambda x: x * np.tanh(np.logaddexp(0, x)).astype(x.dtype),
+             lambda x, y, dy: dy * (np.tanh(np.logaddexp(0, x)) + x * sigmoid(x) *
+                                    (1 - np.tanh(np.logaddexp(0, x)) ** 2)).astype(x.dtype)),
+}
+
+
+class _Activation(Op):
+    """One implementation of each activation, shared by ``Activation(act_type=...)`` and
+    MXNet's standalone ``relu``, ``sigmoid`` and ``tanh`` ops (which fix ``act_type``)."""
+    fresh_outputs = True
+    inplace = True
+
+    def forward(self, data, *, train, out=None):
+        if out is not None and self.act_type in _INPLACE:
+            y = _INPLACE[self.act_type](data, out)
+            return Result((y,), saved=(None, y))
+        y = _ACTS[self.act_type][0](data)
+        # relu/sigmoid/tanh differentiate from y alone: not keeping x frees its buffer
+        return Result((y,), saved=(None if self.act_type in _GRAD_FROM_Y else data, y))
+
+    def backward(self, saved, dy):
+        x, y = saved
+        return (_ACTS[self.act_type][1](x, y, dy),)
+
+    def batch_last(self, ndim):
+        return self                     # elementwise: any layout
+
+    def inplace_in_training(self):
+        return self.act_type in _GRAD_FROM_Y    # backward needs y only, which is the output
+
+
+@register
+class Activation(_Activation):
+    """Elementwise activation: relu (gradient 0 at 0), sigmoid, tanh, softrelu
+    (log(1+eˣ), gradient sigmoid), softsign (x/(1+|x|), gradient 1/(1+|x|)²), log_sigmoid, mish."""
+    color = "#ffffb3"
+    act_type: str = param(choices=tuple(_ACTS), doc="activation function")
+
+    def label(self, node_name):
+        return "Activation\n%s" % self.act_type
+
+    @classmethod
+    def examples(cls):
+        for act in _ACTS:
+            yield {"act_type": act}, {"data": (3, 4)}
+        yield {"act_type": "sigmoid"}, {"data": (2, 3, 2, 2)}
+
+
+def _fixed(name, doc):
+    """MXNet's standalone ``relu``/``sigmoid``/``tanh`` op: Activation's code, act_type fixed."""
+    def examples(cls):
+        yield {}, {"data": (2, 3)}
+        yield {}, {"data": (2, 3, 2)}
+    return register(type(name, (_Activation,), {"__doc__": doc, "__module__": __name__,
+                                                 "act_type": name,
+                                                 "examples": classmethod(examples)}))
+
+
+_fixed("tanh", "y = tanh(x)")
+_fixed("sigmoid", "y = 1/(1+exp(-x))")
+_fixed("relu", "y = max(x, 0); the gradient at 0 is 0")
+
+
+_SELU_ALPHA, _SELU_LAMBDA = 1.6732632423543772, 1.0507009873554805
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+@register
+class LeakyReLU(Op):
+    """leaky: x>0 ? x : slope·x;  elu: x>0 ? x : slope·(eˣ-1);  selu: λ·(x>0 ? x : α(eˣ-1));
+    gelu: x·Φ(x) (erf form);  prelu: x>0 ? x : gamma[c]·x with a learned per-channel gamma;
+    rrelu: random slope in [lower_bound, upper_bound] in training, their mean otherwise.
+
+    PReLU's gamma variable gets ``__init__ = ["Constant", {"value": 0.25}]`` when composed
+    (unless it has an ``__init__``), as in MXNet: it starts at 0.25 under any initializer,
+    not at the 1 of the ``*_gamma`` name rule (which would make the layer linear)."""
+    inputs = ("data", "gamma")
+    input_init = {"gamma": '["Constant", {"value": 0.25}]'}
+    color = "#ffffb3"
+    act_type: str = param("leaky", choices=("leaky", "elu", "selu", "gelu", "prelu", "rrelu"))
+    slope: float = param(0.25, doc="slope of leaky/elu")
+    lower_bound: float = param(0.125)
+    upper_bound: float = param(0.334)
+
+    def arguments(self):
+        return self.inputs if self.act_type == "prelu" else ("data",)
+
+    def infer_shape(self, data, gamma=None):
+        if data is None:
+            return None
+        if self.act_type == "prelu":
+            return (data, (data[1] if len(data) > 1 else 1,)), (data,)
+        return (data,), (data,)
+
+    def forward(self, data, gamma=None, *, train):
+        x = data
+        t = self.act_type
+        slope = None
+        if t == "leaky":
+            y = np.where(x > 0, x, x * self.slope)
+        elif t == "elu":
+            y = np.where(x > 0, x, self.slope * np.expm1(np.minimum(x, 0)))
+        elif t == "selu":
+            y = _SELU_LAMBDA * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0)))
+        elif t == "gelu":
+            y = 0.5 * x * (1 + _erf(x / np.sqrt(2)))
+        elif t == "prelu":
+            g = gamma.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim > 1 else gamma
+            y = np.where(x > 0, x, x * g)
+        else:
+            if train:
+                slope = _random.generator().uniform(self.lower_bound, self.upper_bound, x.shape).astype(x.dtype)
+            else:
+                slope = x.dtype.type((self.lower_bound + self.upper_bound) / 2)
+            y = np.where(x > 0, x, x * slope)
+        return Result((y.astype(x.dtype),), saved=(x, gamma, slope))
+
+    def backward(self, saved, dy):
+        x, gamma, slope = saved
+        t = self.act_type
+        pos = x > 0
+        if t == "leaky":
+            return (dy * np.where(pos, 1, self.slope).astype(x.dtype),)
+        if t == "elu":
+            return (dy * np.where(pos, 1, self.slope * np.exp(np.minimum(x, 0))).astype(x.dtype),)
+        if t == "selu":
+            return (dy * _SELU_LAMBDA * np.where(pos, 1, _SELU_ALPHA * np.exp(np.minimum(x, 0))).astype(x.dtype),)
+        if t == "gelu":
+            cdf = 0.5 * (1 + _erf(x / np.sqrt(2)))
+            pdf = np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+            return ((dy * (cdf + x * pdf)).astype(x.dtype),)
+        if t == "prelu":
+            g = gamma.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim > 1 else gamma
+            dx = dy * np.where(pos, 1, g)
+            dg = dy * np.where(pos, 0, x)
+            axes = (0,) + tuple(range(2, x.ndim)) if x.ndim > 1 else ()
+            return dx.astype(x.dtype), (dg.sum(axis=axes) if axes else dg).astype(x.dtype)
+        return (dy * np.where(pos, 1, slope).astype(x.dtype),)
+
+    def label(self, node_name):
+        return "LeakyReLU\n%s" % self.act_type
+
+    def batch_last(self, ndim):
+        # elementwise, except prelu (gamma per channel) and rrelu (random slopes: a
+        # different layout would draw them in a different order)
+        return None if self.act_type in ("prelu", "rrelu") else self
+
+    @classmethod
+    def examples(cls):
+        for t in ("leaky", "elu", "selu", "gelu"):
+            yield {"act_type": t}, {"data": (3, 4)}
+        yield {"act_type": "prelu"}, {"data": (2, 3, 4)}
+        yield {"act_type": "elu"}, {"data": (2, 3, 2, 2)}
+
+
+# ============================================================ softmax family
+
+def _softmax(x, axis, temperature=1.0):
+    z = x / temperature if temperature != 1.0 else x
+    z = z - z.max(axis=axis, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=axis, keepdims=True)
+    return z
+
+
+@register
+class softmax(Op):
+    """y = exp(x/T) / Σ exp(x/T) along ``axis``."""
+    axis: int = param(-1)
+    temperature: Optional[float] = param(None, doc="T, default 1")
+
+    def forward(self, data, *, train):
+        t = self.temperature or 1.0
+        y = _softmax(data, self.axis, t)
+        return Result((y,), saved=y)
+
+    def backward(self, y, dy):
+        t = self.temperature or 1.0
+        return ((dy - (dy * y).sum(axis=self.axis, keepdims=True)) * y / t,)
+
+    @classmethod
+    def examples(cls):
+        yield {"axis": 1}, {"data": (2, 4, 3)}
+
+
+@register
+class log_softmax(Op):
+    """y = x/T - log Σ exp(x/T) along ``axis``."""
+    axis: int = param(-1)
+    temperature: Optional[float] = param(None)
+
+    def forward(self, data, *, train):
+        t = self.temperature or 1.0
+        z = data / t
+        z = z - z.max(axis=self.axis, keepdims=True)
+        y = z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
+        return Result((y,), saved=y)
+
+    def backward(self, y, dy):
+        t = self.temperature or 1.0
+        return ((dy - np.exp(y) * dy.sum(axis=self.axis, keepdims=True)) / t,)
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"data": (3, 5)}

@@ -1,0 +1,197 @@
+"""Dense layers and products: FullyConnected, Embedding, dot and batch_dot (MXNet 1.9.1 names)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..runtime import parallel
+from ..core.dims import known, prod
+from ..core.dtype import int_labels
+from ..core.errors import ShapeError
+from ..core.params import param, positive
+from ..core.registry import Op, Result, register
+from ._np import channel_sum
+
+
+# ============================================================ FullyConnected
+
+@register
+class FullyConnected(Op):
+    """y = x · Wᵀ + b with W of shape (num_hidden, in).
+
+    ``flatten=True`` first reshapes x to (N, prod(rest)); ``flatten=False`` applies the
+    layer to the last axis, keeping the others: (2, 3, 4) -> (2, 3, num_hidden)."""
+    summary_params = True
+    inputs = ("data", "weight", "bias")
+    color = "#fb8072"
+    fresh_outputs = True
+    num_hidden: int = param(doc="number of output units", check=positive)
+    no_bias: bool = param(False, doc="drop the bias input")
+    flatten: bool = param(True, doc="collapse all but the first axis")
+
+    def keeps_output(self):
+        return False                    # saves the input and the weight
+
+    def arguments(self):
+        return ("data", "weight") if self.no_bias else self.inputs
+
+    def infer_shape(self, data, weight, bias=None):
+        if data is None:
+            return None
+        if not data:
+            raise ShapeError("FullyConnected needs at least a 1-d input, got ()")
+        if self.flatten:
+            in_dim = prod(data[1:])
+            out = (data[0], self.num_hidden)
+        else:
+            in_dim = data[-1]
+            out = tuple(data[:-1]) + (self.num_hidden,)
+        shapes = (data, (self.num_hidden, in_dim)) + (() if self.no_bias else ((self.num_hidden,),))
+        return shapes, (out,)
+
+    def _2d(self, x):
+        return x.reshape(x.shape[0], -1) if self.flatten else x.reshape(-1, x.shape[-1])
+
+    def forward(self, data, weight, bias=None, *, train):
+        x2 = self._2d(data)
+        y = parallel.matmul(x2, weight.T)
+        if bias is not None:
+            y += bias
+        out_shape = (data.shape[0], self.num_hidden) if self.flatten else data.shape[:-1] + (self.num_hidden,)
+        return Result((y.reshape(out_shape),), saved=(x2, weight, data.shape))
+
+    def backward(self, saved, dy):
+        x2, w, shape = saved
+        dy2 = dy.reshape(-1, self.num_hidden)
+        dx = parallel.matmul(dy2, w).reshape(shape)
+        dw = parallel.matmul(dy2.T, x2)
+        if self.no_bias:
+            return dx, dw
+        return dx, dw, channel_sum(dy2.reshape(dy2.shape[0], -1, 1))
+
+    def label(self, node_name):
+        return "FullyConnected\n%d" % self.num_hidden
+
+    @classmethod
+    def examples(cls):
+        yield {"num_hidden": 4}, {"data": (3, 2, 5)}
+        yield {"num_hidden": 3, "flatten": False, "no_bias": True}, {"data": (2, 3, 5)}
+
+
+# ============================================================ Embedding and products
+
+@register
+class Embedding(Op):
+    """out[..., :] = weight[data[...]] with weight (input_dim, output_dim); the index input
+    gets no gradient."""
+    summary_params = True
+    inputs = ("data", "weight")
+    no_grad_inputs = ("data",)
+    input_range = {"data": (0, 4.99)}        # indices for the example's input_dim=5
+    input_dim: int = param(check=lambda v: None if v > 0 else "must be > 0")
+    output_dim: int = param(check=lambda v: None if v > 0 else "must be > 0")
+    dtype: str = param("float32", doc="dtype of the weight")
+    sparse_grad: bool = param(False, doc="accepted for MXNet compatibility; ignored")
+
+    def infer_shape(self, data, weight):
+        if data is None:
+            return None
+        return (data, (self.input_dim, self.output_dim)), (tuple(data) + (self.output_dim,),)
+
+    def infer_type(self, data, weight):
+        # ``dtype`` decides the weight's type unless the weight's own type is known
+        w = weight if weight is not None else np.dtype(self.dtype)
+        return (data if data is not None else w, w), (w,)
+
+    def forward(self, data, weight, *, train):
+        idx = int_labels(data, "Embedding index")
+        if idx.size and (idx.min() < 0 or idx.max() >= self.input_dim):
+            raise ValueError("index out of range [0, %d)" % self.input_dim)
+        return Result((weight[idx],), None, (idx, weight.shape))
+
+    def backward(self, saved, dy):
+        idx, wshape = saved
+        dw = np.zeros(wshape, dy.dtype)
+        np.add.at(dw, idx.reshape(-1), dy.reshape(-1, wshape[1]))
+        return None, dw
+
+    @classmethod
+    def examples(cls):
+        yield {"input_dim": 5, "output_dim": 3}, {"data": (2, 4)}
+
+
+@register
+class dot(Op):
+    """Matrix product of the last axis of lhs with the first of rhs (``transpose_a/b``
+    transpose 2-d operands first)."""
+    inputs = ("lhs", "rhs")
+    transpose_a: bool = param(False)
+    transpose_b: bool = param(False)
+
+    def _ops(self, a, b):
+        return (a.T if self.transpose_a else a), (b.T if self.transpose_b else b)
+
+    def infer_shape(self, lhs, rhs):
+        if not known(lhs) or not known(rhs):
+            return None
+        if not lhs or not rhs:
+            raise ShapeError("dot needs operands of at least 1 dim, got %s and %s" % (lhs, rhs))
+        a = tuple(reversed(lhs)) if self.transpose_a else lhs
+        b = tuple(reversed(rhs)) if self.transpose_b else rhs
+        if a[-1] != b[0]:
+            raise ShapeError("dot: inner dims differ, %s x %s" % (a, b))
+        return (lhs, rhs), (tuple(a[:-1]) + tuple(b[1:]),)
+
+    def forward(self, lhs, rhs, *, train):
+        a, b = self._ops(lhs, rhs)
+        return Result((np.tensordot(a, b, axes=1),), None, (lhs, rhs))
+
+    def backward(self, saved, dy):
+        lhs, rhs = saved
+        a, b = self._ops(lhs, rhs)
+        a2 = a.reshape(-1, a.shape[-1])
+        b2 = b.reshape(b.shape[0], -1)
+        dy2 = dy.reshape(a2.shape[0], b2.shape[1])
+        da = (dy2 @ b2.T).reshape(a.shape)
+        db = (a2.T @ dy2).reshape(b.shape)
+        return (da.T if self.transpose_a else da), (db.T if self.transpose_b else db)
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"lhs": (2, 3), "rhs": (3, 4)}
+        yield {"transpose_b": True}, {"lhs": (2, 3), "rhs": (4, 3)}
+
+
+@register
+class batch_dot(Op):
+    """Batched matrix product: out[i] = lhs[i] · rhs[i] (optionally transposed)."""
+    inputs = ("lhs", "rhs")
+    transpose_a: bool = param(False)
+    transpose_b: bool = param(False)
+
+    def infer_shape(self, lhs, rhs):
+        if not known(lhs) or not known(rhs):
+            return None
+        if len(lhs) != 3 or len(rhs) != 3 or lhs[0] != rhs[0]:
+            raise ShapeError("batch_dot needs (B, n, k) and (B, k, m), got %s and %s" % (lhs, rhs))
+        n, k = (lhs[2], lhs[1]) if self.transpose_a else (lhs[1], lhs[2])
+        k2, m = (rhs[2], rhs[1]) if self.transpose_b else (rhs[1], rhs[2])
+        if k != k2:
+            raise ShapeError("batch_dot: inner dims differ, %d vs %d" % (k, k2))
+        return (lhs, rhs), ((lhs[0], n, m),)
+
+    def forward(self, lhs, rhs, *, train):
+        a = lhs.transpose(0, 2, 1) if self.transpose_a else lhs
+        b = rhs.transpose(0, 2, 1) if self.transpose_b else rhs
+        return Result((np.matmul(a, b),), None, (a, b))
+
+    def backward(self, saved, dy):
+        a, b = saved
+        da = np.matmul(dy, b.transpose(0, 2, 1))
+        db = np.matmul(a.transpose(0, 2, 1), dy)
+        return (da.transpose(0, 2, 1) if self.transpose_a else da,
+                db.transpose(0, 2, 1) if self.transpose_b else db)
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"lhs": (2, 3, 4), "rhs": (2, 4, 5)}
+        yield {"transpose_a": True, "transpose_b": True}, {"lhs": (2, 4, 3), "rhs": (2, 5, 4)}

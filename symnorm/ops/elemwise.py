@@ -1,0 +1,230 @@
+"""Binary elementwise arithmetic and comparison, same-shape and broadcasting.
+
+Names, auto-name hints and JSON op names follow MXNet 1.9.1 (docs/facts.md §1.3):
+``a + b`` is ``elemwise_add`` named ``_plus<k>``.  Symbol-symbol ops need identical shapes
+(no broadcasting: that is ``broadcast_add``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.dims import known
+from ..core.errors import ShapeError
+from ..core.registry import Op, Result, register
+from ._np import sum_to_shape
+
+
+# ============================================================ binary, same shape
+
+class _Binary(Op):
+    """Two inputs of identical shape, one output of that shape."""
+    inputs = ("lhs", "rhs")
+    color = "#fccde5"
+    fresh_outputs = True
+    inplace = True
+    batch_last_inputs = ("lhs", "rhs")
+
+    def batch_last(self, ndim):
+        return self                     # elementwise: any layout (residual additions)
+
+    def forward(self, lhs, rhs, *, train, out=None):
+        # out=None passed explicitly costs a ufunc ~0.5 us of keyword handling: branch
+        y = self.fn(lhs, rhs) if out is None else self.fn(lhs, rhs, out=out)
+        return Result((y,), None, (lhs, rhs))
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"lhs": (2, 3), "rhs": (2, 3)}
+        yield {}, {"lhs": (2, 3, 2, 2), "rhs": (2, 3, 2, 2)}
+
+
+@register(name="elemwise_add")
+class ElemwiseAdd(_Binary):
+    """out = lhs + rhs"""
+    aliases = ("_add", "_plus", "_Plus")
+    fn = staticmethod(np.add)
+
+    def backward(self, saved, dy):
+        return dy, dy
+
+
+@register(name="elemwise_sub")
+class ElemwiseSub(_Binary):
+    """out = lhs - rhs"""
+    aliases = ("_sub", "_minus", "_Minus")
+    fn = staticmethod(np.subtract)
+
+    def backward(self, saved, dy):
+        return dy, -dy
+
+
+@register(name="elemwise_mul")
+class ElemwiseMul(_Binary):
+    """out = lhs * rhs"""
+    aliases = ("_mul", "_Mul")
+    fn = staticmethod(np.multiply)
+
+    def backward(self, saved, dy):
+        lhs, rhs = saved
+        return dy * rhs, dy * lhs
+
+
+@register(name="elemwise_div")
+class ElemwiseDiv(_Binary):
+    """out = lhs / rhs"""
+    aliases = ("_div", "_Div")
+    fn = staticmethod(np.divide)
+
+    def backward(self, saved, dy):
+        lhs, rhs = saved
+        g = dy / rhs
+        return g, -g * lhs / rhs
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"lhs": (2, 3), "rhs": (2, 3)}
+
+
+@register(name="_power")
+class Power(_Binary):
+    """out = lhs ** rhs  (gradients: rhs*lhs**(rhs-1), out*log(lhs))"""
+    aliases = ("_Power",)
+    fn = staticmethod(np.power)
+
+    input_range = {"lhs": (0.5, 2.0), "rhs": (-1.0, 2.0)}
+
+    def backward(self, saved, dy):
+        lhs, rhs = saved
+        return dy * rhs * np.power(lhs, rhs - 1), dy * np.power(lhs, rhs) * np.log(lhs)
+
+
+@register(name="_maximum")
+class Maximum(_Binary):
+    """out = max(lhs, rhs); the gradient goes to lhs where lhs >= rhs."""
+    aliases = ("maximum", "_Maximum")
+    fn = staticmethod(np.maximum)
+
+    def backward(self, saved, dy):
+        lhs, rhs = saved
+        m = lhs >= rhs
+        return dy * m, dy * ~m
+
+
+@register(name="_minimum")
+class Minimum(_Binary):
+    """out = min(lhs, rhs); the gradient goes to lhs where lhs <= rhs."""
+    aliases = ("minimum", "_Minimum")
+    fn = staticmethod(np.minimum)
+
+    def backward(self, saved, dy):
+        lhs, rhs = saved
+        m = lhs <= rhs
+        return dy * m, dy * ~m
+
+
+class _Compare(_Binary):
+    """1.0 where the comparison holds, else 0.0; no gradient flows through a comparison."""
+    differentiable = False
+    inplace = False
+
+    def forward(self, lhs, rhs, *, train):
+        return Result((self.fn(lhs, rhs).astype(lhs.dtype),))
+
+    def backward(self, saved, dy):
+        return None, None
+
+
+for _name, _fn in (("_equal", np.equal), ("_not_equal", np.not_equal), ("_greater", np.greater),
+                   ("_greater_equal", np.greater_equal), ("_lesser", np.less),
+                   ("_lesser_equal", np.less_equal)):
+    register(type(_name.title().replace("_", ""), (_Compare,),
+                  {"__doc__": "out = (lhs %s rhs) as 0/1" % _name, "fn": staticmethod(_fn),
+                   "__module__": __name__}), name=_name)
+
+
+@register(name="_mod")
+class Mod(_Binary):
+    """out = lhs mod rhs (numpy's floored modulo); d/dlhs = 1, d/drhs = -floor(lhs/rhs)."""
+    fn = staticmethod(np.mod)
+
+    input_range = {"lhs": (2.1, 2.9), "rhs": (3.1, 3.9)}   # away from the jumps
+
+    def backward(self, saved, dy):
+        lhs, rhs = saved
+        return dy, -dy * np.floor(lhs / rhs)
+
+
+# ============================================================ broadcasting binary
+
+class _Broadcast(_Binary):
+    """numpy broadcasting between lhs and rhs (MXNet's broadcast_* family)."""
+    inplace = False          # the output may be larger than lhs
+
+    def forward(self, lhs, rhs, *, train):
+        return Result((self.fn(lhs, rhs),), saved=(lhs, rhs))
+
+    def infer_shape(self, lhs, rhs):
+        if not known(lhs) or not known(rhs):
+            return None
+        try:
+            out = np.broadcast_shapes(lhs, rhs)
+        except ValueError:
+            raise ShapeError("operands could not be broadcast together: %s and %s" % (lhs, rhs)) from None
+        return (lhs, rhs), (tuple(out),)
+
+    @classmethod
+    def examples(cls):
+        yield {}, {"lhs": (2, 3, 4), "rhs": (1, 3, 1)}
+
+
+def _bcast_grads(fn):
+    def backward(self, saved, dy):
+        lhs, rhs = saved
+        gl, gr = fn(lhs, rhs, dy)
+        return (None if gl is None else sum_to_shape(np.broadcast_to(gl, dy.shape), lhs.shape),
+                None if gr is None else sum_to_shape(np.broadcast_to(gr, dy.shape), rhs.shape))
+    return backward
+
+
+@register(name="broadcast_add")
+class BroadcastAdd(_Broadcast):
+    """out = lhs + rhs with broadcasting"""
+    aliases = ("broadcast_plus",)
+    fn = staticmethod(np.add)
+    backward = _bcast_grads(lambda a, b, dy: (dy, dy))
+
+
+@register(name="broadcast_sub")
+class BroadcastSub(_Broadcast):
+    """out = lhs - rhs with broadcasting"""
+    aliases = ("broadcast_minus",)
+    fn = staticmethod(np.subtract)
+    backward = _bcast_grads(lambda a, b, dy: (dy, -dy))
+
+
+@register(name="broadcast_mul")
+class BroadcastMul(_Broadcast):
+    """out = lhs * rhs with broadcasting"""
+    fn = staticmethod(np.multiply)
+    backward = _bcast_grads(lambda a, b, dy: (dy * b, dy * a))
+
+
+@register(name="broadcast_div")
+class BroadcastDiv(_Broadcast):
+    """out = lhs / rhs with broadcasting"""
+    fn = staticmethod(np.divide)
+    backward = _bcast_grads(lambda a, b, dy: (dy / b, -dy * a / (b * b)))
+
+
+@register(name="broadcast_maximum")
+class BroadcastMaximum(_Broadcast):
+    """out = max(lhs, rhs) with broadcasting"""
+    fn = staticmethod(np.maximum)
+    backward = _bcast_grads(lambda a, b, dy: (dy * (a >= b), dy * (a < b)))
+
+
+@register(name="broadcast_minimum")
+class BroadcastMinimum(_Broadcast):
+    """out = min(lhs, rhs) with broadcasting"""
+    fn = staticmethod(np.minimum)
+    backward = _bcast_grads(lambda a, b, dy: (dy * (a <= b), dy * (a > b)))

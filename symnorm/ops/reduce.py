@@ -1,0 +1,98 @@
+"""Reductions over axes: sum, mean, max, min (MXNet 1.9.1 names)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.dims import norm_axis, prod
+from ..core.params import Shape, param
+from ..core.registry import Op, Result, register
+
+
+# ============================================================ reductions
+
+class _Reduce(Op):
+    """Reduce over ``axis`` (all axes when empty); ``exclude`` reduces over the others."""
+    axis: Shape = param((), doc="axes to reduce; () means all")
+    keepdims: bool = param(False)
+    exclude: bool = param(False, doc="reduce over the axes NOT listed")
+
+    def _axes(self, ndim):
+        axes = tuple(norm_axis(a, ndim) for a in self.axis) if self.axis else tuple(range(ndim))
+        if self.exclude:
+            axes = tuple(i for i in range(ndim) if i not in axes)
+        return axes
+
+    def infer_shape(self, data):
+        if data is None:
+            return None
+        axes = self._axes(len(data))
+        if self.keepdims:
+            out = tuple(1 if i in axes else d for i, d in enumerate(data))
+        else:
+            out = tuple(d for i, d in enumerate(data) if i not in axes)
+        return (data,), (out,)
+
+    def _expand(self, g, shape):
+        """Bring a reduced gradient back to the input's rank for broadcasting."""
+        axes = self._axes(len(shape))
+        return g.reshape(tuple(1 if i in axes else d for i, d in enumerate(shape)))
+
+    @classmethod
+    def examples(cls):
+        yield {"axis": (1,)}, {"data": (2, 3, 4)}
+        yield {"axis": (0, 2), "keepdims": True}, {"data": (2, 3, 4)}
+        yield {"axis": (1,), "exclude": True}, {"data": (2, 3, 4)}
+
+
+@register(name="sum")
+class Sum(_Reduce):
+    """out = Σ data over the reduced axes"""
+    aliases = ("sum_axis",)
+
+    def forward(self, data, *, train):
+        out = data.sum(axis=self._axes(data.ndim), keepdims=self.keepdims)
+        return Result((np.asarray(out, data.dtype),), None, data.shape)
+
+    def backward(self, shape, dy):
+        return (np.broadcast_to(self._expand(dy, shape), shape).copy(),)
+
+
+@register(name="mean")
+class Mean(_Reduce):
+    """out = mean of data over the reduced axes"""
+
+    def forward(self, data, *, train):
+        out = data.mean(axis=self._axes(data.ndim), keepdims=self.keepdims)
+        return Result((np.asarray(out, data.dtype),), None, data.shape)
+
+    def backward(self, shape, dy):
+        n = prod(shape[i] for i in self._axes(len(shape)))
+        return (np.broadcast_to(self._expand(dy, shape) / dy.dtype.type(n), shape).copy(),)
+
+
+class _Extreme(_Reduce):
+    """max/min: the gradient goes to every position equal to the extreme (as MXNet does)."""
+
+    def forward(self, data, *, train):
+        out = self.fn(data, axis=self._axes(data.ndim), keepdims=self.keepdims)
+        out = np.asarray(out, data.dtype)
+        return Result((out,), None, (data, out))
+
+    def backward(self, saved, dy):
+        x, y = saved
+        hit = x == self._expand(y, x.shape)
+        return (hit * self._expand(dy, x.shape),)
+
+
+@register(name="max")
+class Max(_Extreme):
+    """out = max of data over the reduced axes"""
+    aliases = ("max_axis",)
+    fn = staticmethod(np.max)
+
+
+@register(name="min")
+class Min(_Extreme):
+    """out = min of data over the reduced axes"""
+    aliases = ("min_axis",)
+    fn = staticmethod(np.min)
