@@ -99,6 +99,8 @@ ALLOWED_OP_NAMES = {
     "symnorm/viz/dot.py": {"dot"},                # Graphviz's format and program
 }
 NO_OP_NAMES = ("core", "runtime", "train", "viz", "interop")
+# ONNX export and import translate op by op: their tables are where ops are named
+TRANSLATORS = ("symnorm/interop/onnx/",)
 
 
 def _docstrings(tree):
@@ -113,6 +115,8 @@ def _op_names_used(modules, op_names):
         if (name.split(".") + [""])[1] not in NO_OP_NAMES:
             continue
         rel = os.path.relpath(path, ROOT).replace(os.sep, "/")
+        if rel.startswith(TRANSLATORS):
+            continue
         tree = ast.parse(open(path).read())
         docs = _docstrings(tree)
         for node in ast.walk(tree):
