@@ -111,3 +111,30 @@ def norm_axis(axis: int, ndim: int, what="axis") -> int:
 def dim_op(fn, *dims):
     """Apply ``fn`` to dims, or return ``None`` if any of them is unknown."""
     return None if any(d is None for d in dims) else fn(*dims)
+
+
+def fill_one(dims, total):
+    """``dims`` with its single unknown dim set so that the product is ``total`` (the
+    backward direction of Flatten and Reshape); unchanged when that is not determinable."""
+    if total is None or dims is None:
+        return dims
+    unknown = [i for i, d in enumerate(dims) if d is None]
+    if len(unknown) != 1:
+        return dims
+    rest = prod(d for d in dims if d is not None)
+    if rest == 0 or total % rest:
+        if rest == 0 and total == 0:
+            return dims
+        raise ShapeError("%s cannot hold %d elements" % (fmt_shape(tuple(dims)), total))
+    out = list(dims)
+    out[unknown[0]] = total // rest
+    return tuple(out)
+
+
+def same_shape_backward(in_shapes, out_shapes, slots=(0,), out_index=0):
+    """Backward rule of ops whose inputs in ``slots`` have the shape of output
+    ``out_index`` (Dropout, the norms, the losses' data)."""
+    out = out_shapes[out_index]
+    if out is None:
+        return None
+    return tuple(tuple(out) if i in slots else None for i in range(len(in_shapes)))

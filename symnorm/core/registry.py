@@ -23,6 +23,13 @@ gradients, never zeros):
     nothing can be decided yet, else ``(input_shapes, output_shapes)`` with every output
     (hidden ones included); input shapes may fill in unknowns (gamma from data).  Raise
     ``ShapeError`` for shapes the op cannot take.
+``infer_shape_backward(in_shapes, out_shapes)``
+    The other direction, as MXNet's FInferShape runs it: given every (partial) input and
+    output shape, return one shape per input slot (``None`` where nothing is learnt) or
+    ``None``; e.g. FullyConnected's output ``(N, num_hidden)`` gives data's ``N``.  The
+    engine merges the answer, so a rule may return partial shapes.  ``shape_back`` declares
+    which dims it recovers (input slot -> axes); the registry harness holds it to that.
+    Ops on the default elementwise rule get it for every input.
 ``forward(*arrays, train)``
     Pure: must not modify its arguments.  Returns ``Result(outputs, aux, saved)``: all
     outputs, the *proposed* new aux values (or ``None``), and what ``backward`` needs.
@@ -96,6 +103,7 @@ class Op:
     variadic: ClassVar[str | None] = None    # param holding the number of inputs (Concat: num_args)
     variadic_outputs: ClassVar[str | None] = None   # ... of outputs (SliceChannel: num_outputs)
     differentiable: ClassVar[bool] = True
+    shape_back: ClassVar[dict] = {}         # input slot -> axes infer_shape_backward recovers
     color: ClassVar[str] = "#fccde5"         # fill colour in plot_network (MXNet's Set3 palette)
     input_range: ClassVar[dict] = {}         # slot -> (lo, hi) for generated test inputs
     backward_out: ClassVar[bool] = False     # backward accepts out=(buffer or None per argument)
@@ -234,6 +242,26 @@ class Op:
         if common is None:
             return None
         return (common,) * len(shapes), (common,) * len(self.output_names())
+
+    def infer_shape_backward(self, in_shapes, out_shapes):
+        """Input shapes learnt from the outputs (see the module docstring).  Default: ops
+        on the default elementwise rule give every input the outputs' common shape; other
+        ops learn nothing unless they override this."""
+        if type(self).infer_shape is not Op.infer_shape:
+            return None
+        common = None
+        for i, s in enumerate(out_shapes):
+            common = merge(common, s, "output %d" % i)
+        return None if common is None else (common,) * len(in_shapes)
+
+    def shape_back_axes(self) -> dict:
+        """Input slot -> the axes (or "all") ``infer_shape_backward`` recovers from the
+        outputs and the other inputs: ``shape_back``, every axis of every input for ops on
+        the default elementwise rule.  Ops whose answer depends on params override it."""
+        if type(self).infer_shape is Op.infer_shape and \
+                type(self).infer_shape_backward is Op.infer_shape_backward:
+            return {s: "all" for s in self.input_names()}
+        return self.shape_back
 
     def infer_type(self, *dtypes):
         """Default: every input and output has the dtype of the first known input."""

@@ -12,6 +12,7 @@ user-given gamma shape that contradicts the data; symnorm refuses.)
 from __future__ import annotations
 
 import warnings
+from collections import deque
 
 import numpy as np
 
@@ -70,69 +71,117 @@ def _describe_given(given):
     return ", ".join("%s=%s" % (k, fmt_shape(tuple(v))) for k, v in given.items()) or "none"
 
 
-def _fixed_point(nodes, state, rule, merge_fn, fmt, what, given_text, check=None):
-    """Run ``rule`` ('infer_shape' / 'infer_type') on every op node until nothing changes;
-    ``check(value, where)`` vets every value a rule returns."""
+def _fixed_point(nodes, state, rule, merge_fn, fmt, what, given_text, check=None, back=None):
+    """Run ``rule`` ('infer_shape' / 'infer_type') on op nodes until nothing changes;
+    ``back`` ('infer_shape_backward') also fills a node's inputs from its known outputs.
+    ``check(value)`` vets every value a rule returns.
+
+    A worklist, not whole-graph sweeps: a node runs again only when one of the entries it
+    reads or writes changed.  Merges only refine (unknown -> known), so every entry changes
+    at most ndim + 1 times and the total work is linear in the graph, not quadratic (the
+    engine runs at every bind and every Module reshape)."""
     op_nodes = [n for n in nodes if not n.is_variable]
-    for _ in range(len(op_nodes) + 2):
-        changed = False
-        for n in op_nodes:
-            ins = [state.get((e.node, e.index)) for e in n.inputs]
-            try:
-                res = getattr(n.op, rule)(*ins)
-            except (ShapeError, DTypeError) as exc:
-                raise type(exc)("%s: %s; input %ss: %s; %ss you gave: %s"
-                                % (n.describe(), exc, what, _slots_text(n, ins, fmt), what,
-                                   given_text)) from None
-            except Exception as exc:
-                # a rule meeting input it was not written for (a rank it never checked):
-                # still a problem with the user's shapes, named here, the cause chained
-                exc_type = ShapeError if what == "shape" else DTypeError
-                raise exc_type("%s: cannot infer %ss from input %ss %s (%s: %s); %ss you gave: %s"
-                               % (n.describe(), what, what, _slots_text(n, ins, fmt),
-                                  type(exc).__name__, exc, what, given_text)) from exc
-            if res is None:
-                continue
-            new_in, new_out = res
-            if check is not None:
-                for j, v in enumerate(tuple(new_in) + tuple(new_out)):
-                    try:
-                        check(v)
-                    except ShapeError as exc:
-                        raise ShapeError("%s, %s: %s" % (
-                            n.describe(), "input %r" % n.op.input_names()[j] if j < len(new_in)
-                            else "output %d" % (j - len(new_in)), exc)) from None
-            slots = n.op.input_names()
-            for i, (e, v) in enumerate(zip(n.inputs, new_in)):
-                key = (e.node, e.index)
-                old = state.get(key)
-                try:
-                    merged = merge_fn(old, v)
-                except (ShapeError, DTypeError):
-                    src = "variable %r" % e.node.name if e.node.is_variable else e.node.describe()
-                    exc_type = ShapeError if what == "shape" else DTypeError
-                    raise exc_type(
-                        "%s, input %r (%s): inconsistent %s, provided %s, inferred %s; input "
-                        "%ss: %s; %ss you gave: %s"
-                        % (n.describe(), slots[i], src, what, fmt(old), fmt(v), what,
-                           _slots_text(n, ins, fmt), what, given_text)) from None
-                if _differs(merged, old):
-                    state[key] = merged
-                    changed = True
-            for j, v in enumerate(new_out):
-                key = (n, j)
-                old = state.get(key)
-                try:
-                    merged = merge_fn(old, v)
-                except (ShapeError, DTypeError):
-                    raise ShapeError("%s output %d: inconsistent %s, %s vs %s"
-                                     % (n.describe(), j, what, fmt(old), fmt(v))) from None
-                if _differs(merged, old):
-                    state[key] = merged
-                    changed = True
-        if not changed:
-            break
+    users = {}
+    for n in op_nodes:
+        for e in n.inputs:
+            lst = users.setdefault(e.node, [])
+            if not lst or lst[-1] is not n:
+                lst.append(n)
+    queue = deque(op_nodes)
+    queued = set(op_nodes)
+
+    def touched(node):
+        # an entry of ``node`` changed: its producer and its readers may now learn more
+        if not node.is_variable and node not in queued:
+            queued.add(node)
+            queue.append(node)
+        for u in users.get(node, ()):
+            if u not in queued:
+                queued.add(u)
+                queue.append(u)
+
+    while queue:
+        n = queue.popleft()
+        queued.discard(n)
+        ins = [state.get((e.node, e.index)) for e in n.inputs]
+        res = _run_rule(n, rule, ins, None, fmt, what, given_text)
+        if res is not None:
+            _store(n, res[0], res[1], ins, state, merge_fn, fmt, what, given_text, check, touched)
+        if back is None:
+            continue
+        outs = [state.get((n, j)) for j in range(len(n.op.output_names()))]
+        if all(o is None for o in outs):
+            continue
+        ins = [state.get((e.node, e.index)) for e in n.inputs]
+        new_in = _run_rule(n, back, ins, outs, fmt, what, given_text)
+        if new_in is not None:
+            _store(n, new_in, (), ins, state, merge_fn, fmt, what, given_text, check, touched)
     return state
+
+
+def _run_rule(n, rule, ins, outs, fmt, what, given_text):
+    """Call the rule of node ``n``; failures become ShapeError/DTypeError naming the node."""
+    try:
+        if outs is None:
+            return getattr(n.op, rule)(*ins)
+        return getattr(n.op, rule)(tuple(ins), tuple(outs))
+    except (ShapeError, DTypeError) as exc:
+        raise type(exc)("%s: %s; input %ss: %s%s; %ss you gave: %s"
+                        % (n.describe(), exc, what, _slots_text(n, ins, fmt),
+                           "" if outs is None else "; output %ss: %s" % (
+                               what, ", ".join(fmt(o) for o in outs)),
+                           what, given_text)) from None
+    except Exception as exc:
+        # a rule meeting input it was not written for (a rank it never checked):
+        # still a problem with the user's shapes, named here, the cause chained
+        exc_type = ShapeError if what == "shape" else DTypeError
+        raise exc_type("%s: cannot infer %ss from input %ss %s (%s: %s); %ss you gave: %s"
+                       % (n.describe(), what, what, _slots_text(n, ins, fmt),
+                          type(exc).__name__, exc, what, given_text)) from exc
+
+
+def _store(n, new_in, new_out, ins, state, merge_fn, fmt, what, given_text, check, touched):
+    """Merge a rule's answer for node ``n`` into ``state``; a contradiction raises naming the
+    node, the input slot, the provided and the inferred value."""
+    if check is not None:
+        for j, v in enumerate(tuple(new_in) + tuple(new_out)):
+            try:
+                check(v)
+            except ShapeError as exc:
+                raise ShapeError("%s, %s: %s" % (
+                    n.describe(), "input %r" % n.op.input_names()[j] if j < len(new_in)
+                    else "output %d" % (j - len(new_in)), exc)) from None
+    slots = n.op.input_names()
+    for i, (e, v) in enumerate(zip(n.inputs, new_in)):
+        key = (e.node, e.index)
+        old = state.get(key)
+        try:
+            merged = merge_fn(old, v)
+        except (ShapeError, DTypeError):
+            src = "variable %r" % e.node.name if e.node.is_variable else e.node.describe()
+            exc_type = ShapeError if what == "shape" else DTypeError
+            raise exc_type(
+                "%s, input %r (%s): inconsistent %s, provided %s, inferred %s; input "
+                "%ss: %s; %ss you gave: %s"
+                % (n.describe(), slots[i], src, what, fmt(old), fmt(v), what,
+                   _slots_text(n, ins, fmt), what, given_text)) from None
+        if _differs(merged, old):
+            state[key] = merged
+            touched(e.node)
+    for j, v in enumerate(new_out):
+        key = (n, j)
+        old = state.get(key)
+        try:
+            merged = merge_fn(old, v)
+        except (ShapeError, DTypeError):
+            exc_type = ShapeError if what == "shape" else DTypeError
+            raise exc_type("%s output %d: inconsistent %s, %s (from its consumers) vs %s "
+                           "(from its inputs); input %ss: %s; %ss you gave: %s"
+                           % (n.describe(), j, what, fmt(old), fmt(v), what,
+                              _slots_text(n, ins, fmt), what, given_text)) from None
+        if _differs(merged, old):
+            state[key] = merged
+            touched(n)
 
 
 def _differs(new, old) -> bool:
@@ -164,7 +213,7 @@ def shape_entries(symbol, args=(), kwargs=None):
     init, given = _user_shapes(symbol, args, kwargs or {}, nodes)
     state = {(n, 0): s for n, s in init.items()}
     state = _fixed_point(nodes, state, "infer_shape", merge, fmt_shape, "shape",
-                         _describe_given(given), check=check_inferred)
+                         _describe_given(given), check=check_inferred, back="infer_shape_backward")
     return state, nodes, given
 
 

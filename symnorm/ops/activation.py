@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 from .. import random as _random
+from ..core.dims import same_shape_backward
 from ..core.params import param
 from ..core.registry import Op, Result, register
 from ._np import elementwise, sigmoid
@@ -149,6 +150,11 @@ class LeakyReLU(Op):
         if self.act_type == "prelu":
             return (data, (data[1] if len(data) > 1 else 1,)), (data,)
         return (data,), (data,)
+
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        return same_shape_backward(ins, outs)
 
     def forward(self, data, gamma=None, *, train):
         x = data

@@ -103,6 +103,21 @@ class Convolution(_Spatial):
         shapes = (data, wshape) + (() if self.no_bias else ((self.num_filter,),))
         return shapes, (out,)
 
+    shape_back = {"data": (0, 1)}
+
+    def infer_shape_backward(self, ins, outs):
+        # batch from the output, channels from the weight (C = weight's dim 1 x num_group);
+        # the spatial dims are not determinable (strides round)
+        data, weight, out = ins[0], ins[1], outs[0]
+        nsp = len(self.kernel)
+        if out is None or len(out) != nsp + 2:
+            return None
+        n = self._split(out)[0]
+        c = None if weight is None or len(weight) != nsp + 2 or weight[1] is None \
+            else weight[1] * self.num_group
+        spatial = (None,) * nsp if data is None or len(data) != nsp + 2 else self._split(data)[2]
+        return (self._join(n, c, spatial),) + (None,) * (len(ins) - 1)
+
     # -- kernels ---------------------------------------------------------
     # Internally the batch axis goes last: x is taken as (C, *S, N), so every im2col copy
     # and col2im add below moves blocks whose inner run is OW·N contiguous elements (in NCHW
@@ -422,6 +437,18 @@ class Deconvolution(_Spatial):
         wshape = (c, self.num_filter // self.num_group) + tuple(self.kernel)
         shapes = (data, wshape) + (() if self.no_bias else ((self.num_filter,),))
         return shapes, ((data[0], self.num_filter) + out,)
+
+    shape_back = {"data": (0, 1)}
+
+    def infer_shape_backward(self, ins, outs):
+        # batch from the output, channels from the weight's dim 0
+        data, weight, out = ins[0], ins[1], outs[0]
+        nsp = len(self.kernel)
+        if out is None or len(out) != nsp + 2:
+            return None
+        c = None if weight is None or len(weight) != nsp + 2 else weight[0]
+        spatial = (None,) * nsp if data is None or len(data) != nsp + 2 else tuple(data[2:])
+        return ((out[0], c) + spatial,) + (None,) * (len(ins) - 1)
 
     def _conv(self, channels):
         """The Convolution this op transposes (from num_filter to ``channels`` channels)."""

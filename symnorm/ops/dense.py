@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..runtime import parallel
-from ..core.dims import known, prod
+from ..core.dims import fill_one, known, merge, prod
 from ..core.dtype import int_labels
 from ..core.errors import ShapeError
 from ..core.params import param, positive
@@ -47,6 +47,24 @@ class FullyConnected(Op):
             out = tuple(data[:-1]) + (self.num_hidden,)
         shapes = (data, (self.num_hidden, in_dim)) + (() if self.no_bias else ((self.num_hidden,),))
         return shapes, (out,)
+
+    shape_back = {"data": (0,)}
+
+    def infer_shape_backward(self, ins, outs):
+        # the output gives data's batch dim(s); the weight gives its (flattened) feature size
+        data, weight, out = ins[0], ins[1], outs[0]
+        in_dim = None if weight is None or len(weight) != 2 else weight[1]
+        if self.flatten:
+            if data is None or out is None or len(out) != 2:
+                return None
+            new = fill_one(data[1:], in_dim) if len(data) > 1 else ()
+            new = (out[0],) + tuple(new)
+        else:
+            if out is None:
+                return None
+            last = data[-1] if data is not None and data[-1] is not None else in_dim
+            new = tuple(out[:-1]) + (last,)
+        return (new,) + (None,) * (len(ins) - 1)
 
     def _2d(self, x):
         return x.reshape(x.shape[0], -1) if self.flatten else x.reshape(-1, x.shape[-1])
@@ -97,6 +115,12 @@ class Embedding(Op):
             return None
         return (data, (self.input_dim, self.output_dim)), (tuple(data) + (self.output_dim,),)
 
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        out = outs[0]
+        return None if not out else (tuple(out[:-1]), None)
+
     def infer_type(self, data, weight):
         # ``dtype`` decides the weight's type unless the weight's own type is known
         w = weight if weight is not None else np.dtype(self.dtype)
@@ -131,15 +155,38 @@ class dot(Op):
         return (a.T if self.transpose_a else a), (b.T if self.transpose_b else b)
 
     def infer_shape(self, lhs, rhs):
-        if not known(lhs) or not known(rhs):
+        # partial shapes give partial results: (?, 3, 4) . (4, 5) -> (?, 3, 5), as MXNet
+        if lhs is None or rhs is None:
             return None
         if not lhs or not rhs:
             raise ShapeError("dot needs operands of at least 1 dim, got %s and %s" % (lhs, rhs))
-        a = tuple(reversed(lhs)) if self.transpose_a else lhs
-        b = tuple(reversed(rhs)) if self.transpose_b else rhs
-        if a[-1] != b[0]:
-            raise ShapeError("dot: inner dims differ, %s x %s" % (a, b))
+        a = tuple(reversed(lhs)) if self.transpose_a else tuple(lhs)
+        b = tuple(reversed(rhs)) if self.transpose_b else tuple(rhs)
+        try:
+            k = merge((a[-1],), (b[0],))
+        except ShapeError:
+            raise ShapeError("dot: inner dims differ, %s x %s" % (a, b)) from None
+        a, b = a[:-1] + k, k + b[1:]
+        lhs = tuple(reversed(a)) if self.transpose_a else a
+        rhs = tuple(reversed(b)) if self.transpose_b else b
         return (lhs, rhs), (tuple(a[:-1]) + tuple(b[1:]),)
+
+    def shape_back_axes(self):
+        return {"lhs": (-1 if self.transpose_a else 0,), "rhs": (0 if self.transpose_b else -1,)}
+
+    def infer_shape_backward(self, ins, outs):
+        # the output is a's outer dims then b's: each operand gets its share back
+        lhs, rhs = ins
+        out = outs[0]
+        if out is None or lhs is None or rhs is None:
+            return None
+        na, nb = len(lhs) - 1, len(rhs) - 1
+        if len(out) != na + nb:
+            raise ShapeError("dot: output %s does not have rank %d + %d" % (out, na, nb))
+        a = tuple(out[:na]) + (None,)
+        b = (None,) + tuple(out[na:])
+        return (tuple(reversed(a)) if self.transpose_a else a,
+                tuple(reversed(b)) if self.transpose_b else b)
 
     def forward(self, lhs, rhs, *, train):
         a, b = self._ops(lhs, rhs)
@@ -168,16 +215,40 @@ class batch_dot(Op):
     transpose_a: bool = param(False)
     transpose_b: bool = param(False)
 
-    def infer_shape(self, lhs, rhs):
-        if not known(lhs) or not known(rhs):
-            return None
-        if len(lhs) != 3 or len(rhs) != 3 or lhs[0] != rhs[0]:
+    def _dims(self, lhs, rhs):
+        """(B, n, k, m) of partial operand shapes; ShapeError when they cannot agree."""
+        if len(lhs) != 3 or len(rhs) != 3:
             raise ShapeError("batch_dot needs (B, n, k) and (B, k, m), got %s and %s" % (lhs, rhs))
         n, k = (lhs[2], lhs[1]) if self.transpose_a else (lhs[1], lhs[2])
         k2, m = (rhs[2], rhs[1]) if self.transpose_b else (rhs[1], rhs[2])
-        if k != k2:
-            raise ShapeError("batch_dot: inner dims differ, %d vs %d" % (k, k2))
-        return (lhs, rhs), ((lhs[0], n, m),)
+        try:
+            (b,) = merge((lhs[0],), (rhs[0],))
+            (k,) = merge((k,), (k2,))
+        except ShapeError:
+            raise ShapeError("batch_dot needs (B, n, k) and (B, k, m), got %s and %s"
+                             % (lhs, rhs)) from None
+        return b, n, k, m
+
+    def _operands(self, b, n, k, m):
+        return ((b, k, n) if self.transpose_a else (b, n, k),
+                (b, m, k) if self.transpose_b else (b, k, m))
+
+    def infer_shape(self, lhs, rhs):
+        # partial shapes give partial results: (?, 3, 4) x (?, 4, 5) -> (?, 3, 5), as MXNet
+        if lhs is None or rhs is None:
+            return None
+        b, n, k, m = self._dims(lhs, rhs)
+        return self._operands(b, n, k, m), ((b, n, m),)
+
+    shape_back = {"lhs": (0, 1), "rhs": (0, 2)}
+
+    def infer_shape_backward(self, ins, outs):
+        out = outs[0]
+        if out is None:
+            return None
+        if len(out) != 3:
+            raise ShapeError("batch_dot: output %s is not 3-d" % (out,))
+        return self._operands(out[0], out[1], None, out[2])
 
     def forward(self, lhs, rhs, *, train):
         a = lhs.transpose(0, 2, 1) if self.transpose_a else lhs

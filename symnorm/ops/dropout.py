@@ -6,6 +6,7 @@ from typing import Optional
 import numpy as np
 
 from .. import random as _random
+from ..core.dims import same_shape_backward
 from ..core.params import Shape, param, in_range
 from ..core.registry import Op, Result, register
 
@@ -30,6 +31,11 @@ class Dropout(Op):
         if data is None:
             return None
         return (data,), (data, data)
+
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        return same_shape_backward(ins, outs)
 
     def forward(self, data, *, train):
         if (not train and self.mode != "always") or self.p == 0:

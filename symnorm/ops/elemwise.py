@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.dims import known
-from ..core.errors import ShapeError
+from ..core.errors import ShapeError, fmt_shape
 from ..core.registry import Op, Result, register
 from ._np import sum_to_shape
 
@@ -164,13 +164,51 @@ class _Broadcast(_Binary):
         return Result((self.fn(lhs, rhs),), saved=(lhs, rhs))
 
     def infer_shape(self, lhs, rhs):
-        if not known(lhs) or not known(rhs):
+        # dim by dim, right-aligned as numpy: a known dim other than 1 decides the output's
+        # (its partner is 1 or equal); a 1 leaves it to the partner
+        if lhs is None or rhs is None:
             return None
-        try:
-            out = np.broadcast_shapes(lhs, rhs)
-        except ValueError:
-            raise ShapeError("operands could not be broadcast together: %s and %s" % (lhs, rhs)) from None
+        n = max(len(lhs), len(rhs))
+        a = (1,) * (n - len(lhs)) + tuple(lhs)
+        b = (1,) * (n - len(rhs)) + tuple(rhs)
+        out = []
+        for x, y in zip(a, b):
+            if x is not None and y is not None and x != y and 1 not in (x, y):
+                raise ShapeError("operands could not be broadcast together: %s and %s"
+                                 % (fmt_shape(lhs), fmt_shape(rhs)))
+            if x == 1:
+                out.append(y)
+            elif y == 1:
+                out.append(x)
+            else:
+                out.append(x if x is not None else y)
         return (lhs, rhs), (tuple(out),)
+
+    shape_back = {}      # which dims depends on the shapes (a partner dim of 1 or not)
+
+    def infer_shape_backward(self, ins, outs):
+        # an unknown input dim is the output's when its partner's dim is known and differs
+        # from the output's (so the partner is the broadcast 1), or when the output's is 1
+        out = outs[0]
+        if out is None or any(s is None for s in ins):
+            return None
+        n = len(out)
+        if any(len(s) > n for s in ins):
+            raise ShapeError("output %s has fewer dims than an input" % fmt_shape(out))
+        res = []
+        for me, other in ((ins[0], ins[1]), (ins[1], ins[0])):
+            k, ko = n - len(me), n - len(other)
+            new = list(me)
+            for i, d in enumerate(me):
+                if d is not None or out[k + i] is None:
+                    continue
+                o = out[k + i]
+                j = k + i - ko
+                partner = other[j] if j >= 0 else 1
+                if o == 1 or (partner is not None and partner != o):
+                    new[i] = o
+            res.append(tuple(new))
+        return tuple(res)
 
     @classmethod
     def examples(cls):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.dims import prod
+from ..core.dims import prod, same_shape_backward
 from ..core.dtype import int_labels
 from ..core.errors import ShapeError, fmt_shape
 from ..core.params import param, in_range
@@ -55,6 +55,20 @@ class SoftmaxOutput(Op):
         if label is not None and len(label) != len(lab) and prod(label) == prod(lab):
             lab = tuple(label)          # a label given in an equivalent layout is accepted
         return (data, lab), (data,)
+
+    shape_back = {"data": (0,)}
+
+    def infer_shape_backward(self, ins, outs):
+        # data has the output's shape; a (N,) label gives the batch dim
+        data, label = ins
+        if outs[0] is not None:
+            data = outs[0]
+        if data is None:
+            return None
+        if (not self.multi_output and not self.preserve_shape and label is not None
+                and len(label) == 1 and data and data[0] is None):
+            data = (label[0],) + tuple(data[1:])
+        return (tuple(data), None)
 
     def _axis_view(self, x):
         if self.multi_output:
@@ -117,6 +131,11 @@ class _Regression(Op):
             return None
         lab = data if label is None or prod(label) != prod(data) else label
         return (data, lab), (data,)
+
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        return same_shape_backward(ins, outs)
 
     def forward(self, data, label, *, train):
         y = self.fn(data)

@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.dims import norm_axis
+from ..core.dims import norm_axis, same_shape_backward
 from ..core.errors import OpError, ShapeError
 from ..core.params import param, positive, in_range
 from ..core.registry import Op, Result, register
@@ -214,6 +214,23 @@ class BatchNorm(Op):
         c = (data[ax],)
         return (data, c, c, c, c), (data, c, c)
 
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        # data has the output's shape; its channel axis also comes from gamma, beta or the
+        # moving statistics (MXNet fills only the parameters from data)
+        data = outs[0] if outs[0] is not None else ins[0]
+        if data is None:
+            return None
+        ax = norm_axis(self.axis, len(data), "Channel axis")
+        c = None
+        for s in ins[1:]:
+            if s is not None and len(s) == 1 and s[0] is not None:
+                c = s[0]
+        if c is not None:
+            data = tuple(c if i == ax and d is None else d for i, d in enumerate(data))
+        return (tuple(data),) + (None,) * (len(ins) - 1)
+
     def infer_type(self, data, *rest):
         if data is None:
             return None
@@ -296,6 +313,11 @@ class LayerNorm(Op):
         c = (data[ax],)
         stat = tuple(1 if i == ax else d for i, d in enumerate(data))
         return (data, c, c), (data, stat, stat)
+
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        return same_shape_backward(ins, outs)
 
     def forward(self, data, gamma, beta, *, train):
         ax = self.axis % data.ndim
@@ -409,6 +431,11 @@ class InstanceNorm(Op):
         stat = (data[0], data[1])
         return (data, c, c), (data, stat, stat)
 
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        return same_shape_backward(ins, outs)
+
     def forward(self, data, gamma, beta, *, train):
         n, c = data.shape[:2]
         y, mean, var, saved = _normalize_rows(data, n * c, gamma, beta, self.eps)
@@ -454,6 +481,11 @@ class GroupNorm(Op):
         g = (self.num_groups,)
         stat = (data[0], self.num_groups)
         return (data, g, g), (data, stat, stat)
+
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        return same_shape_backward(ins, outs)
 
     def forward(self, data, gamma, beta, *, train):
         n, g = data.shape[0], self.num_groups

@@ -111,6 +111,17 @@ class Pooling(_Spatial):
         y = self._join(n, c, out)
         return (data,), (y,) * len(self.output_names())
 
+    shape_back = {"data": (0, 1)}
+
+    def infer_shape_backward(self, ins, outs):
+        # batch and channels pass through; the window decides only the spatial dims
+        data, out = ins[0], outs[0]
+        if out is None or len(out) < 3 or (data is not None and len(data) != len(out)):
+            return None
+        n, c, spatial = self._split(out)
+        spatial = (None,) * len(spatial) if data is None else self._split(data)[2]
+        return (self._join(n, c, spatial),)
+
     # the spatial axes start after (N, C) channels-first, after C batch-last, and the
     # batch-last layout has N as a trailing axis every per-position array broadcasts over
     def _lead(self):

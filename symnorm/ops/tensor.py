@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.dims import known, merge, norm_axis, prod
+from ..core.dims import fill_one, known, merge, norm_axis, prod
 from ..core.errors import ParamError, ShapeError
 from ..core.params import Shape, param
 from ..core.registry import Op, Result, register
@@ -29,6 +29,15 @@ class Flatten(Op):
         if len(data) == 0:
             raise ShapeError("Flatten needs at least a 1-d input")
         return (data,), ((data[0], prod(data[1:])),)
+
+    shape_back = {"data": (0,)}
+
+    def infer_shape_backward(self, ins, outs):
+        # batch dim from the output; a single unknown feature dim from the flat size
+        data, out = ins[0], outs[0]
+        if data is None or out is None or len(out) != 2 or not data:
+            return None
+        return ((out[0],) + tuple(fill_one(data[1:], out[1])),)
 
     def forward(self, data, *, train):
         return Result((data.reshape(data.shape[0], -1),), saved=data.shape)
@@ -139,6 +148,14 @@ class Reshape(Op):
             target = ((data[0],) + tuple(self.target_shape)) if self.keep_highest else self.target_shape
         return (data,), (reshape_rule(data, target, self.reverse),)
 
+    shape_back = {}      # one unknown input dim, from the output's size (when known)
+
+    def infer_shape_backward(self, ins, outs):
+        data, out = ins[0], outs[0]
+        if data is None or not known(out):
+            return None
+        return (fill_one(data, prod(out)),)
+
     def forward(self, data, *, train):
         (out,) = self.infer_shape(data.shape)[1]
         return Result((data.reshape(out),), saved=data.shape)
@@ -181,11 +198,40 @@ class Concat(Op):
                 raise ShapeError("Incompatible input shape: input %d has shape %s, expected %s off "
                                  "dim %d" % (i, s, tuple("?" if v is None else v for v in common), d)) from None
         if any(s is None for s in shapes):
-            return None
+            return tuple(None if s is None else tuple(common[k] if k != d else s[k]
+                                                      for k in range(nd)) for s in shapes), ()
         total = sum(s[d] for s in shapes) if all(s[d] is not None for s in shapes) else None
         out = tuple(total if k == d else v for k, v in enumerate(common))
         ins = tuple(tuple(s[k] if k == d else common[k] for k in range(nd)) for s in shapes)
         return ins, (out,)
+
+    def shape_back_axes(self):
+        # the non-concat dims of every input; with one input, the concat dim too
+        return {s: "all" for s in self.arguments()} if self.num_args == 1 else {}
+
+    def infer_shape_backward(self, ins, outs):
+        # the output's other dims are every input's; one unknown concat dim is the
+        # output's minus the others'
+        out = outs[0]
+        if out is None:
+            return None
+        nd = len(out)
+        if not -nd <= self.dim < nd:
+            raise ShapeError("dim %d out of range for %d-d output" % (self.dim, nd))
+        d = self.dim % nd
+        res = [tuple(None if k == d else v for k, v in enumerate(out)) if s is None
+               else tuple(s[k] if k == d else out[k] for k in range(nd)) if len(s) == nd
+               else s for s in ins]
+        sizes = [s[d] for s in res]
+        unknown = [i for i, v in enumerate(sizes) if v is None]
+        if len(unknown) == 1 and out[d] is not None:
+            rest = sum(v for v in sizes if v is not None)
+            if rest > out[d]:
+                raise ShapeError("inputs' dim %d sizes add up to %d, more than the output's %d"
+                                 % (d, rest, out[d]))
+            i = unknown[0]
+            res[i] = tuple(out[d] - rest if k == d else v for k, v in enumerate(res[i]))
+        return tuple(res)
 
     def forward(self, *data, train):
         return Result((np.concatenate(data, axis=self.dim),),
@@ -239,6 +285,15 @@ class transpose(Op):
             return None
         return (data,), (tuple(data[i] for i in self._perm(len(data))),)
 
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        out = outs[0]
+        if out is None:
+            return None
+        inv = np.argsort(self._perm(len(out)))
+        return (tuple(out[i] for i in inv),)
+
     def forward(self, data, *, train):
         return Result((_permuted(data, self._perm(data.ndim)),))
 
@@ -261,6 +316,15 @@ class expand_dims(Op):
             return None
         ax = norm_axis(self.axis, len(data) + 1)
         return (data,), (tuple(data[:ax]) + (1,) + tuple(data[ax:]),)
+
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        out = outs[0]
+        if not out:
+            return None
+        ax = norm_axis(self.axis, len(out))
+        return (tuple(out[:ax]) + tuple(out[ax + 1:]),)
 
     def forward(self, data, *, train):
         return Result((np.expand_dims(data, self.axis),), None, data.shape)
@@ -287,6 +351,19 @@ class squeeze(Op):
             if data[a] != 1:
                 raise ShapeError("cannot squeeze axis %d of size %d" % (a, data[a]))
         return (data,), (tuple(d for i, d in enumerate(data) if i not in axes),)
+
+    def shape_back_axes(self):
+        return {"data": "all"} if self.axis else {}
+
+    def infer_shape_backward(self, ins, outs):
+        # with explicit axes: the output's dims with 1s put back (rank known from either side)
+        data, out = ins[0], outs[0]
+        if out is None or not self.axis:
+            return None
+        nd = len(out) + len(set(self.axis))
+        axes = {norm_axis(a, nd) for a in self.axis}
+        it = iter(out)
+        return (tuple(1 if i in axes else next(it) for i in range(nd)),)
 
     def forward(self, data, *, train):
         (out,) = self.infer_shape(data.shape)[1]
@@ -327,6 +404,25 @@ class SliceChannel(Op):
         out = tuple(data[:ax]) + (() if self.squeeze_axis else (part,)) + tuple(data[ax + 1:])
         return (data,), (out,) * self.num_outputs
 
+    shape_back = {"data": "all"}
+
+    def infer_shape_backward(self, ins, outs):
+        # every part has data's other dims; the split axis is num_outputs parts long
+        common = None
+        for j, s in enumerate(outs):
+            common = merge(common, s, "output %d" % j)
+        if common is None:
+            return None
+        nd = len(common) + (1 if self.squeeze_axis else 0)
+        ax = norm_axis(self.axis, nd)
+        if self.squeeze_axis:
+            d = self.num_outputs
+            rest = tuple(common)
+        else:
+            d = None if common[ax] is None else common[ax] * self.num_outputs
+            rest = tuple(common[:ax]) + tuple(common[ax + 1:])
+        return (rest[:ax] + (d,) + rest[ax:],)
+
     def forward(self, data, *, train):
         parts = np.split(data, self.num_outputs, axis=self.axis)
         if self.squeeze_axis:
@@ -361,12 +457,24 @@ class slice_axis(Op):
         if data is None:
             return None
         ax = norm_axis(self.axis, len(data))
-        if data[ax] is None:
-            return None
-        n = len(self._range(data[ax]))
-        if n == 0:
-            raise ShapeError("slice [%s:%s] of an axis of size %d is empty" % (self.begin, self.end, data[ax]))
+        n = None
+        if data[ax] is not None:
+            n = len(self._range(data[ax]))
+            if n == 0:
+                raise ShapeError("slice [%s:%s] of an axis of size %d is empty"
+                                 % (self.begin, self.end, data[ax]))
         return (data,), (tuple(data[:ax]) + (n,) + tuple(data[ax + 1:]),)
+
+    def shape_back_axes(self):
+        # every axis but the sliced one (given as a negative axis: valid whatever the rank)
+        return {} if self.axis >= 0 else {"data": "all-but-%d" % self.axis}
+
+    def infer_shape_backward(self, ins, outs):
+        out = outs[0]
+        if out is None:
+            return None
+        ax = norm_axis(self.axis, len(out))
+        return (tuple(None if i == ax else d for i, d in enumerate(out)),)
 
     def _index(self, ndim):
         ax = self.axis % ndim
