@@ -37,7 +37,9 @@ from .core.errors import (BindError, DTypeError, GraphError, OpError, ParamError
                           SymnormError)
 from .passes import fold_batchnorm, freeze_batchnorm
 from .core.symbol import Symbol
-from .context import Context, cpu, gpu
+from .context import Context, cpu, gpu, current_context
+from . import base
+from .base import MXNetError
 from .interop import checkpoint, model, nd
 from .interop.checkpoint import CheckpointError
 from .ops._np import release_buffers
@@ -57,7 +59,7 @@ mon = monitor  # mx.mon.Monitor
 __version__ = "0.1.0"
 
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "context", "cpu", "gpu", "mod",
-           "kvstore", "visualization", "monitor", "mon", "AttrScope", "name",
+           "kvstore", "visualization", "base", "MXNetError", "current_context", "monitor", "mon", "AttrScope", "name",
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
            "io", "kv", "metric", "model", "checkpoint", "CheckpointError", "nd", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

@@ -8,6 +8,8 @@ class Context:
     """A device.  symnorm computes on the CPU; this exists for MXNet-compatible signatures."""
 
     def __init__(self, device_type="cpu", device_id=0):
+        if isinstance(device_type, Context):     # MXNet's copy constructor, Context(ctx)
+            device_type, device_id = device_type.device_type, device_type.device_id
         if device_type != "cpu":
             raise ValueError("symnorm runs on the CPU only; got device %r" % device_type)
         self.device_type, self.device_id = device_type, device_id

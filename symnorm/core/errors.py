@@ -39,6 +39,25 @@ class OpError(SymnormError, RuntimeError):
     """An operator failed while executing; the node is named and the cause is chained."""
 
 
+class NotImplementedForSymbol(SymnormError, TypeError):
+    """An NDArray-only operation asked of a Symbol (``bool(sym)``, ``sym += 1``,
+    ``sym.asnumpy()``): MXNet's ``mx.base.NotImplementedForSymbol``, with its message."""
+
+    def __init__(self, function, alias=None, *args):
+        super().__init__()
+        self.function = getattr(function, "__name__", str(function))
+        self.alias = alias
+        self.args = [str(type(a)) for a in args]
+
+    def __str__(self):
+        msg = "Function %s" % self.function
+        if self.alias:
+            msg += ' (namely operator "%s")' % self.alias
+        if self.args:
+            msg += " with arguments (%s)" % ", ".join(self.args)
+        return msg + " is not implemented for Symbol and only available in NDArray."
+
+
 def where(op_name: str | None, node_name: str | None) -> str:
     """``"BatchNorm 'bn0'"``: the standard prefix naming an op node (or a variable)."""
     if op_name is None:

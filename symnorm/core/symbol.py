@@ -16,7 +16,7 @@ from . import params as P
 from .attribute import AttrScope
 from .dims import check_shape
 from .dtype import as_dtype, mx_flag
-from .errors import GraphError, ParamError, where
+from .errors import GraphError, NotImplementedForSymbol, ParamError, where
 from .name import NameManager
 from .graph import rebuild_entries
 from .ir import Entry, Node, aux_variables, dfs_postorder
@@ -335,7 +335,50 @@ class Symbol:
     __div__ = __truediv__
 
     def __bool__(self):
-        raise TypeError("a Symbol has no truth value (comparisons build comparison ops)")
+        # a Symbol has no value (comparisons build comparison ops); MXNet's error class
+        raise NotImplementedForSymbol(self.__bool__, "bool")
+
+    # in-place operators and NDArray's value methods are NDArray-only, as in MXNet
+    def __iadd__(self, o):
+        raise NotImplementedForSymbol(self.__iadd__, "+=", o, 1)
+
+    def __isub__(self, o):
+        raise NotImplementedForSymbol(self.__isub__, "-=", o)
+
+    def __imul__(self, o):
+        raise NotImplementedForSymbol(self.__imul__, "*=", o)
+
+    def __itruediv__(self, o):
+        raise NotImplementedForSymbol(self.__itruediv__, "/=", o)
+
+    def wait_to_read(self):
+        raise NotImplementedForSymbol(self.wait_to_read, None)
+
+    def asnumpy(self):
+        raise NotImplementedForSymbol(self.asnumpy, None)
+
+    def asscalar(self):
+        raise NotImplementedForSymbol(self.asscalar, None)
+
+    def as_in_context(self):
+        raise NotImplementedForSymbol(self.as_in_context, None)
+
+    def detach(self):
+        raise NotImplementedForSymbol(self.detach, None)
+
+    def backward(self):
+        raise NotImplementedForSymbol(self.backward, None)
+
+    def eval(self, ctx=None, **kwargs):
+        """Bind with the arrays in ``kwargs``, run a forward pass, return the outputs (a
+        list): MXNet's one-call ``bind(ctx, kwargs).forward()``.
+
+        >>> import numpy as np, symnorm as sn
+        >>> a, b = sn.sym.var('a'), sn.sym.var('b')
+        >>> (a + b).eval(a=np.ones((2, 3)), b=np.ones((2, 3)))[0].tolist()
+        [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
+        """
+        return self.bind(ctx, args=kwargs).forward()
 
 
 def _with_plain_mults(attrs: dict) -> dict:
