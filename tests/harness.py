@@ -213,3 +213,46 @@ def check_training_aliasing(name, params, shapes, rng):
                 np.testing.assert_array_equal(b, a)
         checked = True
     return checked
+
+
+def _axes(spec, ndim):
+    if spec == "all":
+        return range(ndim)
+    if isinstance(spec, str) and spec.startswith("all-but-"):
+        skip = int(spec[len("all-but-"):]) % ndim
+        return [i for i in range(ndim) if i != skip]
+    return [a % ndim for a in spec]
+
+
+def check_shape_backward(name, params, shapes):
+    """The backward direction of the op's shape rule agrees with the forward one: given the
+    true outputs, it never contradicts the true inputs (whatever input dims are hidden), and
+    it recovers the dims ``shape_back_axes()`` claims."""
+    from symnorm.dims import merge
+    from symnorm.shape import shape_entries
+    sym = build(name, params, shapes)
+    node = sym.entries[0].node
+    op = node.op
+    state, _, _ = shape_entries(sym, (), shapes)
+    ins = [state[(e.node, e.index)] for e in node.inputs]
+    outs = [state.get((node, j)) for j in range(len(op.output_names()))]
+    slots = op.input_names()
+    trials = [(None, ins)] + [(i, ins[:i] + [(None,) * len(ins[i])] + ins[i + 1:])
+                              for i in range(len(ins))]
+    for hidden_slot, given in trials:
+        res = op.infer_shape_backward(tuple(given), tuple(outs))
+        if res is None:
+            continue
+        assert len(res) == len(ins), "%s: backward rule returned %d shapes for %d inputs" \
+            % (name, len(res), len(ins))
+        for slot, got, truth in zip(slots, res, ins):
+            merge(truth, got, "%s backward rule, input %r (hidden: %s)" % (name, slot, hidden_slot))
+    for slot, spec in op.shape_back_axes().items():
+        i = slots.index(slot)
+        axes = list(_axes(spec, len(ins[i])))
+        given = list(ins)
+        given[i] = tuple(None if k in axes else d for k, d in enumerate(ins[i]))
+        res = op.infer_shape_backward(tuple(given), tuple(outs))
+        got = None if res is None else res[i]
+        assert got is not None and all(got[k] == ins[i][k] for k in axes), \
+            "%s: backward rule claims axes %s of %r, got %s for %s" % (name, axes, slot, got, ins[i])

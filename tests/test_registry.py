@@ -24,6 +24,11 @@ def test_shape_rule_matches_forward(name, i, params, shapes, rng):
     harness.check_shape_and_forward(name, params, shapes, rng, np.float64)
 
 
+@pytest.mark.parametrize("name,i,params,shapes", CASES, ids=IDS)
+def test_shape_rule_backward_agrees_with_forward(name, i, params, shapes):
+    harness.check_shape_backward(name, params, shapes)
+
+
 GRAD_CASES = [c for c in CASES if REGISTRY[c[0]].differentiable
               and REGISTRY[c[0]].head_grad != "ignore" and not
               set(REGISTRY[c[0]].no_grad_inputs) >= set(REGISTRY[c[0]].inputs)]

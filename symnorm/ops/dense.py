@@ -240,7 +240,9 @@ class batch_dot(Op):
         b, n, k, m = self._dims(lhs, rhs)
         return self._operands(b, n, k, m), ((b, n, m),)
 
-    shape_back = {"lhs": (0, 1), "rhs": (0, 2)}
+    def shape_back_axes(self):
+        # batch, and n of lhs / m of rhs (where they sit depends on the transposes)
+        return {"lhs": (0, 2 if self.transpose_a else 1), "rhs": (0, 1 if self.transpose_b else 2)}
 
     def infer_shape_backward(self, ins, outs):
         out = outs[0]
