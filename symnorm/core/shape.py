@@ -89,33 +89,45 @@ def _fixed_point(nodes, state, rule, merge_fn, fmt, what, given_text, check=None
                 lst.append(n)
     queue = deque(op_nodes)
     queued = set(op_nodes)
+    current = [None]
 
     def touched(node):
         # an entry of ``node`` changed: its producer and its readers may now learn more
-        if not node.is_variable and node not in queued:
+        # (not the node whose rule made the change: it runs its rules to a local fixed
+        # point below, so requeueing it would only double the work)
+        if not node.is_variable and node not in queued and node is not current[0]:
             queued.add(node)
             queue.append(node)
         for u in users.get(node, ()):
-            if u not in queued:
+            if u not in queued and u is not current[0]:
                 queued.add(u)
                 queue.append(u)
 
     while queue:
         n = queue.popleft()
         queued.discard(n)
-        ins = [state.get((e.node, e.index)) for e in n.inputs]
-        res = _run_rule(n, rule, ins, None, fmt, what, given_text)
-        if res is not None:
-            _store(n, res[0], res[1], ins, state, merge_fn, fmt, what, given_text, check, touched)
-        if back is None:
-            continue
-        outs = [state.get((n, j)) for j in range(len(n.op.output_names()))]
-        if all(o is None for o in outs):
-            continue
-        ins = [state.get((e.node, e.index)) for e in n.inputs]
-        new_in = _run_rule(n, back, ins, outs, fmt, what, given_text)
-        if new_in is not None:
-            _store(n, new_in, (), ins, state, merge_fn, fmt, what, given_text, check, touched)
+        current[0] = n
+        n_out = len(n.op.output_names())
+        for _ in range(4):
+            ins = [state.get((e.node, e.index)) for e in n.inputs]
+            res = _run_rule(n, rule, ins, None, fmt, what, given_text)
+            if res is not None:
+                _store(n, res[0], res[1], ins, state, merge_fn, fmt, what, given_text, check, touched)
+            if back is None:
+                break
+            ins = [state.get((e.node, e.index)) for e in n.inputs]
+            # nothing to learn when every input is known (the forward merge above has
+            # already checked the outputs against what consumers said)
+            if all(s is not None and None not in s for s in ins):
+                break
+            outs = [state.get((n, j)) for j in range(n_out)]
+            if all(o is None for o in outs):
+                break
+            new_in = _run_rule(n, back, ins, outs, fmt, what, given_text)
+            if new_in is None or not _store(n, new_in, (), ins, state, merge_fn, fmt, what,
+                                            given_text, check, touched):
+                break
+        current[0] = None
     return state
 
 
@@ -152,6 +164,7 @@ def _store(n, new_in, new_out, ins, state, merge_fn, fmt, what, given_text, chec
                     n.describe(), "input %r" % n.op.input_names()[j] if j < len(new_in)
                     else "output %d" % (j - len(new_in)), exc)) from None
     slots = n.op.input_names()
+    changed = False
     for i, (e, v) in enumerate(zip(n.inputs, new_in)):
         key = (e.node, e.index)
         old = state.get(key)
@@ -168,6 +181,7 @@ def _store(n, new_in, new_out, ins, state, merge_fn, fmt, what, given_text, chec
         if _differs(merged, old):
             state[key] = merged
             touched(e.node)
+            changed = True
     for j, v in enumerate(new_out):
         key = (n, j)
         old = state.get(key)
@@ -182,6 +196,8 @@ def _store(n, new_in, new_out, ins, state, merge_fn, fmt, what, given_text, chec
         if _differs(merged, old):
             state[key] = merged
             touched(n)
+            changed = True
+    return changed
 
 
 def _differs(new, old) -> bool:
