@@ -38,7 +38,8 @@ from .core.errors import (BindError, DTypeError, GraphError, OpError, ParamError
 from .passes import fold_batchnorm, freeze_batchnorm
 from .core.symbol import Symbol
 from .context import Context, cpu, gpu, current_context
-from . import base
+from . import base, util
+from .util import is_np_shape, np_shape, set_np_shape, use_np_shape
 from .base import MXNetError
 from .interop import checkpoint, model, nd
 from .interop.checkpoint import CheckpointError
@@ -59,7 +60,8 @@ mon = monitor  # mx.mon.Monitor
 __version__ = "0.1.0"
 
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "context", "cpu", "gpu", "mod",
-           "kvstore", "visualization", "base", "MXNetError", "current_context", "monitor", "mon", "AttrScope", "name",
+           "kvstore", "visualization", "base", "MXNetError", "current_context", "util", "np_shape", "is_np_shape",
+           "set_np_shape", "use_np_shape", "monitor", "mon", "AttrScope", "name",
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
            "io", "kv", "metric", "model", "checkpoint", "CheckpointError", "nd", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]

@@ -150,3 +150,56 @@ def test_long_chain_infers_backwards_through_every_node():
         x = mx.sym.Activation(x, act_type="relu")
     args, outs, _ = (x + c).infer_shape(a=(0, 0), c=(2, 3))
     assert args == [(2, 3), (2, 3)] and outs == [(2, 3)]
+
+
+x, y = mx.sym.var("x"), mx.sym.var("y")
+conv = lambda **kw: mx.sym.Convolution(a, name="conv", **kw) + c  # noqa: E731
+
+# MXNet 1.9.1's infer_shape_partial (arg shapes, out shapes); np: inside mx.np_shape()
+MXNET_MORE = [
+    # a stride-1 spatial dim comes back from the output (dilation and pad included)
+    (lambda: conv(num_filter=21, kernel=(3, 3), pad=(1, 1)), dict(a=(0, 10, 0, 0), c=(5, 21, 32, 32)),
+     False, ([(5, 10, 32, 32), (21, 10, 3, 3), (21,), (5, 21, 32, 32)], [(5, 21, 32, 32)])),
+    (lambda: conv(num_filter=4, kernel=(3, 3), dilate=(2, 2)), dict(a=(0, 2, 0, 0), c=(5, 4, 10, 10)),
+     False, ([(5, 2, 14, 14), (4, 2, 3, 3), (4,), (5, 4, 10, 10)], [(5, 4, 10, 10)])),
+    # stride 2 rounds: the spatial dims stay unknown
+    (lambda: conv(num_filter=21, kernel=(3, 3), stride=(2, 2), pad=(1, 1)),
+     dict(a=(0, 10, 0, 0), c=(5, 21, 16, 16)), False,
+     ([(5, 10, 0, 0), (21, 10, 3, 3), (21,), (5, 21, 16, 16)], [(5, 21, 16, 16)])),
+    (lambda: mx.sym.SliceChannel(a, num_outputs=10, axis=1, squeeze_axis=True)[1] + c,
+     dict(a=(0, 10), c=(5,)), False, ([(5, 10), (5,)], [(5,)])),
+    (lambda: mx.sym.SliceChannel(a, num_outputs=3)[1] + c, dict(a=(0, 15, 0), c=(3, 5, 2)), False,
+     ([(3, 15, 2), (3, 5, 2)], [(3, 5, 2)])),
+    (lambda: c + mx.sym.Concat(a, b, dim=1), dict(a=(0, 10), b=(0, 5), c=(2, 0)), False,
+     ([(2, 15), (2, 10), (2, 5)], [(2, 15)])),
+    # batch_dot decides nothing until both inner dims are known
+    (lambda: mx.sym.batch_dot(x, y), dict(x=(0, 3, 4), y=(0, 0, 5)), False,
+     ([(0, 3, 4), (0, 0, 5)], [()])),
+    (lambda: mx.sym.Embedding(x, y, input_dim=100, output_dim=10), dict(x=(0, 5), y=(100, 10)),
+     False, ([(0, 5), (100, 10)], [(0, 5, 10)])),
+    (lambda: mx.sym.transpose(x, axes=(0, 3, 2, 1)), dict(x=(0, 3, 224, 224)), False,
+     ([(0, 3, 224, 224)], [(0, 224, 224, 3)])),
+    (lambda: mx.sym.sin(x), {}, False, ([()], [()])),
+    # NumPy semantics: -1 unknown dim, None unknown shape, 0 a zero-size dim
+    (lambda: mx.sym.dot(x, y), dict(x=(-1, 3, 4), y=(4, 5)), True, ([(-1, 3, 4), (4, 5)], [(-1, 3, 5)])),
+    (lambda: mx.sym.batch_dot(x, y), dict(x=(-1, 3, 4), y=(-1, -1, 5)), True,
+     ([(-1, 3, 4), (-1, -1, 5)], [None])),
+    (lambda: mx.sym.sin(x), {}, True, ([None], [None])),
+    (lambda: mx.sym.FullyConnected(a, num_hidden=21, name="fc") + c, dict(a=(-1, 10), c=(5, -1)),
+     True, ([(5, 10), (21, 10), (21,), (5, 21)], [(5, 21)])),
+    (lambda: x + y, dict(x=(0, 3), y=(0, 3)), True, ([(0, 3), (0, 3)], [(0, 3)])),
+]
+
+
+@pytest.mark.parametrize("case", range(len(MXNET_MORE)))
+def test_more_partial_shapes_as_mxnet(case):
+    make, given, np_mode, expected = MXNET_MORE[case]
+    with mx.np_shape(np_mode):
+        assert make().infer_shape_partial(**given)[:2] == expected
+    assert not mx.is_np_shape()
+
+
+def test_variable_shape_attribute_with_unknown_dims():
+    # MXNet's test_incomplete_infer_elewise: shapes given on the variables themselves
+    p, q = mx.sym.var("p", shape=(0, 10)), mx.sym.var("q", shape=(12, 0))
+    assert (p + q).infer_shape()[0] == [(12, 10), (12, 10)]

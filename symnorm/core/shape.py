@@ -1,6 +1,8 @@
 """Shape and type inference: one fixed-point engine over the IR, driven by the ops' rules.
 
-Unknown is ``None`` (a whole shape, or one dim inside a shape), never 0.  Each sweep asks
+Unknown is ``None`` (a whole shape, or one dim inside a shape), never 0.  At the public API
+shapes follow MXNet: 0 is an unknown dim and ``()`` an unknown shape (legacy semantics), or,
+inside ``mx.np_shape()``, -1 and ``None`` (0 is then a zero-size dim).  Each sweep asks
 every op node's rule for the shapes of its inputs and outputs given what is known, and
 merges the answers; a rule may fill in inputs (gamma from the data's channel axis), so
 information flows both ways through a node.  Sweeps repeat until nothing changes.
@@ -11,6 +13,8 @@ user-given gamma shape that contradicts the data; symnorm refuses.)
 """
 from __future__ import annotations
 
+import numbers
+import threading
 import warnings
 from collections import deque
 
@@ -21,6 +25,34 @@ from .dtype import as_dtype
 from .errors import DTypeError, ShapeError, fmt_shape
 from .ir import aux_variables, dfs_postorder
 from .params import Shape, parse_value
+
+
+_NP = threading.local()
+
+
+def is_np_shape() -> bool:
+    """Whether MXNet's NumPy shape semantics are on in this thread (``mx.np_shape()``):
+    -1 is an unknown dim and 0 a zero-size one; off by default (0 = unknown)."""
+    return getattr(_NP, "active", False)
+
+
+def set_np_shape(active) -> bool:
+    """Turn the NumPy shape semantics on or off in this thread; returns the previous state."""
+    prev = is_np_shape()
+    _NP.active = bool(active)
+    return prev
+
+
+def _check_user_shape(shape, what):
+    """A user's shape with its unknown dims as None (0 legacy, -1 under np_shape)."""
+    if not is_np_shape():
+        return _unknown_zeros(check_shape(shape, what))
+    minus = [isinstance(d, numbers.Integral) and not isinstance(d, bool) and d == -1
+             for d in shape] if hasattr(shape, "__len__") and not isinstance(shape, (str, bytes)) \
+        else []
+    checked = check_shape(tuple(0 if m else d for m, d in zip(minus, shape)) if minus else shape,
+                          what, unknown_zero=False)
+    return tuple(None if m else d for m, d in zip(minus, checked))
 
 
 def _user_shapes(symbol, args, kwargs, nodes):
@@ -53,12 +85,13 @@ def _user_shapes(symbol, args, kwargs, nodes):
             except ValueError as exc:
                 raise ShapeError("variable %r: attribute __shape__ = %r is not a shape (%s)"
                                  % (n.name, text[:80], exc)) from None
-            out[n] = _unknown_zeros(check_shape(shape, "variable %r: __shape__" % n.name))
+            out[n] = _check_user_shape(shape, "variable %r: __shape__" % n.name)
     for k, s in given.items():
-        shape = check_shape(s, "infer_shape: shape of %r" % k)
-        given[k] = shape
+        shape = _check_user_shape(s, "infer_shape: shape of %r" % k)
+        given[k] = tuple(-1 if d is None else d for d in shape) if is_np_shape() else \
+            tuple(0 if d is None else d for d in shape)
         for n in by_name[k]:
-            out[n] = _unknown_zeros(shape)
+            out[n] = shape
     return out, given
 
 
@@ -283,8 +316,10 @@ def infer_shape(symbol, args, kwargs, partial: bool):
     out = [state.get((e.node, e.index)) for e in symbol.entries]
     aux = [state.get((n, 0)) for n in aux_nodes]
     if partial:
+        unknown_dim, unknown_shape = (-1, None) if is_np_shape() else (0, ())
+
         def mx(s):
-            return () if s is None else tuple(0 if d is None else d for d in s)
+            return unknown_shape if s is None else tuple(unknown_dim if d is None else d for d in s)
         return [mx(s) for s in arg], [mx(s) for s in out], [mx(s) for s in aux]
     unknown = [(n.name, s) for n, s in zip(arg_nodes + aux_nodes, arg + aux)
                if s is None or None in s]
@@ -323,4 +358,5 @@ def infer_entries(symbol, shapes: dict, default_dtype=np.float32):
     return state, types
 
 
-__all__ = ["infer_shape", "infer_type", "shape_entries", "type_entries", "infer_entries"]
+__all__ = ["infer_shape", "infer_type", "shape_entries", "type_entries", "infer_entries",
+           "is_np_shape", "set_np_shape"]

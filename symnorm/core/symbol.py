@@ -16,7 +16,8 @@ from . import params as P
 from .attribute import AttrScope
 from .dims import check_shape
 from .dtype import as_dtype, mx_flag
-from .errors import GraphError, NotImplementedForSymbol, ParamError, where
+from .errors import GraphError, ParamError, where
+from .ndarray_only import NDArrayOnly
 from .name import NameManager
 from .graph import rebuild_entries
 from .ir import Entry, Node, aux_variables, dfs_postorder
@@ -24,7 +25,7 @@ from .registry import get_op
 from . import serialize
 
 
-class Symbol:
+class Symbol(NDArrayOnly):
     """A symbolic output (or group of outputs) of a graph, with MXNet 1.x's methods.
 
     >>> import symnorm as sn
@@ -333,41 +334,6 @@ class Symbol:
 
     __hash__ = object.__hash__
     __div__ = __truediv__
-
-    def __bool__(self):
-        # a Symbol has no value (comparisons build comparison ops); MXNet's error class
-        raise NotImplementedForSymbol(self.__bool__, "bool")
-
-    # in-place operators and NDArray's value methods are NDArray-only, as in MXNet
-    def __iadd__(self, o):
-        raise NotImplementedForSymbol(self.__iadd__, "+=", o, 1)
-
-    def __isub__(self, o):
-        raise NotImplementedForSymbol(self.__isub__, "-=", o)
-
-    def __imul__(self, o):
-        raise NotImplementedForSymbol(self.__imul__, "*=", o)
-
-    def __itruediv__(self, o):
-        raise NotImplementedForSymbol(self.__itruediv__, "/=", o)
-
-    def wait_to_read(self):
-        raise NotImplementedForSymbol(self.wait_to_read, None)
-
-    def asnumpy(self):
-        raise NotImplementedForSymbol(self.asnumpy, None)
-
-    def asscalar(self):
-        raise NotImplementedForSymbol(self.asscalar, None)
-
-    def as_in_context(self):
-        raise NotImplementedForSymbol(self.as_in_context, None)
-
-    def detach(self):
-        raise NotImplementedForSymbol(self.detach, None)
-
-    def backward(self):
-        raise NotImplementedForSymbol(self.backward, None)
 
     def eval(self, ctx=None, **kwargs):
         """Bind with the arrays in ``kwargs``, run a forward pass, return the outputs (a

@@ -103,19 +103,25 @@ class Convolution(_Spatial):
         shapes = (data, wshape) + (() if self.no_bias else ((self.num_filter,),))
         return shapes, (out,)
 
-    shape_back = {"data": (0, 1)}
+    def shape_back_axes(self):
+        stride = self._geometry(len(self.kernel))[0]
+        sp = tuple(i + (1 if self._bl else 2) for i, st in enumerate(stride) if st == 1)
+        return {"data": ((-1, 0) if self._bl else (0, 1)) + sp}
 
     def infer_shape_backward(self, ins, outs):
-        # batch from the output, channels from the weight (C = weight's dim 1 x num_group);
-        # the spatial dims are not determinable (strides round)
+        # batch from the output, channels from the weight (C = weight's dim 1 x num_group),
+        # a spatial dim from the output's where its stride is 1 (as MXNet: a larger stride
+        # rounds, so the input is not determined)
         data, weight, out = ins[0], ins[1], outs[0]
         nsp = len(self.kernel)
         if out is None or len(out) != nsp + 2:
             return None
-        n = self._split(out)[0]
+        n, _, out_sp = self._split(out)
         c = None if weight is None or len(weight) != nsp + 2 or weight[1] is None \
             else weight[1] * self.num_group
-        spatial = (None,) * nsp if data is None or len(data) != nsp + 2 else self._split(data)[2]
+        stride, dilate, pad = self._geometry(nsp)
+        spatial = tuple(None if o is None or st != 1 else o + d * (k - 1) - 2 * p
+                        for o, st, d, k, p in zip(out_sp, stride, dilate, self.kernel, pad))
         return (self._join(n, c, spatial),) + (None,) * (len(ins) - 1)
 
     # -- kernels ---------------------------------------------------------

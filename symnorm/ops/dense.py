@@ -238,6 +238,10 @@ class batch_dot(Op):
         if lhs is None or rhs is None:
             return None
         b, n, k, m = self._dims(lhs, rhs)
+        if None in (lhs[1 if self.transpose_a else 2], rhs[2 if self.transpose_b else 1]):
+            # MXNet infers nothing until both operands' inner dims are known (its
+            # test_batch_dot_partial_shape holds it), though one would decide the other
+            return None
         return self._operands(b, n, k, m), ((b, n, m),)
 
     def shape_back_axes(self):
