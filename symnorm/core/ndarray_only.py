@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from .errors import NotImplementedForSymbol
 
-# method -> (MXNet's alias for the message, whether the operand's type is reported, and
-# the extra argument MXNet's __iadd__ reports)
+# method -> (MXNet's alias for the operator in the message, extra arguments it reports
+# after the operand: MXNet's __iadd__ also names an int)
 _REFUSED = {
     "__bool__": ("bool", ()), "__iadd__": ("+=", (1,)), "__isub__": ("-=", ()),
     "__imul__": ("*=", ()), "__itruediv__": ("/=", ()), "__idiv__": ("/=", ()),
     "wait_to_read": (None, ()), "asnumpy": (None, ()), "asscalar": (None, ()),
     "as_in_context": (None, ()), "detach": (None, ()), "backward": (None, ()),
+    "copy": (None, ()),
 }
 
 
