@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..runtime import parallel
-from ..core.dims import fill_one, known, merge, prod
+from ..core.dims import fill_one, merge, prod
 from ..core.dtype import int_labels
 from ..core.errors import ShapeError
 from ..core.params import param, positive
