@@ -24,7 +24,7 @@ def add_commands(sub) -> None:
 
 def _run(fn):
     """Call ``fn``; symnorm's errors and a missing onnx package become CLI errors."""
-    from symnorm.__main__ import CLIError
+    from symnorm.cli import CLIError
     from symnorm.errors import SymnormError
     try:
         return fn()
@@ -35,7 +35,7 @@ def _run(fn):
 def cmd_export(args):
     """``symnorm export-onnx PREFIX EPOCH --shape data=1,3,224,224 -o model.onnx``"""
     from symnorm import model
-    from symnorm.__main__ import CLIError, parse_shapes
+    from symnorm.cli import CLIError, parse_shapes
     from symnorm.interop.onnx import export_model
     shapes = parse_shapes(args.shape)
     if not shapes:
