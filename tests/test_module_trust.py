@@ -260,3 +260,30 @@ def test_a_label_name_that_is_not_an_argument_warns_naming_the_candidates():
                                sn.sym.Variable("lbl"), name="softmax")
     with pytest.warns(UserWarning, match=r"label_names=\['softmax_label'\].*Did you mean one of:\n\tlbl"):
         sn.Module(net)
+
+
+def test_module_load_applies_the_states_it_verified_not_a_file_rewritten_since(tmp_path):
+    mod = _trained("sgd")
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.1, "momentum": 0.9},
+                       force_init=True)
+    mod.forward_backward(DataBatch([np.ones((8, 5), np.float32)], [np.zeros(8, np.float32)]))
+    mod.update()
+    prefix = str(tmp_path / "net")
+    mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    saved = {k: v.copy() for k, v in sn.nd.load(prefix + "-0001.states").items()}
+    loaded = sn.Module.load(prefix, 1, load_optimizer_states=True)
+    sn.nd.save(prefix + "-0001.states", {k: np.full_like(v, 42) for k, v in saved.items()})
+    loaded.bind([("data", (8, 5))], [("softmax_label", (8,))])
+    loaded.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.1, "momentum": 0.9})
+    names = loaded._param_names
+    for i, st in loaded._states.items():
+        np.testing.assert_array_equal(st, saved["%s:0" % names[i]])
+
+
+@pytest.mark.parametrize("key,value", [("fc1_weight:x", np.zeros((6, 5), np.float32)),
+                                       ("fc1_weight:count", np.zeros(0, np.int64))])
+def test_a_malformed_states_file_is_a_clear_error(tmp_path, key, value):
+    mod = _trained("sgd")
+    sn.nd.save(str(tmp_path / "s.states"), {key: value})
+    with pytest.raises(sn.nd.ParamsFileError, match="fc1_weight"):
+        mod.load_optimizer_states(str(tmp_path / "s.states"))

@@ -189,9 +189,10 @@ def _recover(prefix) -> None:
 # ------------------------------------------------------------------ load
 
 def load(prefix, epoch, states=False):
-    """``(symbol, arg_params, aux_params, states_path)`` of one checkpoint set, checked
-    against its manifest when it has one.  ``states_path`` (only asked for with ``states``)
-    is the verified .states file, or None when the set has none."""
+    """``(symbol, arg_params, aux_params, states)`` of one checkpoint set, checked against
+    its manifest when it has one.  ``states`` (only asked for with ``states=True``) is
+    ``(path, arrays)``: the .states file's arrays as read and verified here, so nothing
+    re-reads a file that may have changed since; None when the set has none."""
     prefix = os.fspath(prefix)
     manifest = _read_manifest(prefix, epoch)
     if manifest is None:                        # MXNet's checkpoint, or an older symnorm's
@@ -199,7 +200,7 @@ def load(prefix, epoch, states=False):
         pname = file_name(prefix, epoch, "params")
         arg, aux = split_params(nd.load(pname), pname)
         spath = file_name(prefix, epoch, "states")
-        return symbol, arg, aux, (spath if states and os.path.exists(spath) else None)
+        return symbol, arg, aux, ((spath, nd.load(spath)) if states and os.path.exists(spath) else None)
     files = manifest["files"]
     for role in files:                          # finish an interrupted commit first
         path = file_name(prefix, epoch, role)
@@ -208,17 +209,18 @@ def load(prefix, epoch, states=False):
     pname, pdata = _verified(prefix, epoch, "params", files)
     arg, aux = split_params(nd.loads(pdata, pname), pname)
     symbol = _symbol(prefix, epoch, manifest)
-    spath = None
+    loaded_states = None
     if states:
         if "states" in files:
-            spath, _ = _verified(prefix, epoch, "states", files)
+            spath, sdata = _verified(prefix, epoch, "states", files)
+            loaded_states = (spath, nd.loads(sdata, spath))
         elif os.path.exists(file_name(prefix, epoch, "states")):
             raise CheckpointError(
                 "%s is not part of checkpoint %s-%04d: %s records a set saved without optimizer "
                 "states, so that file is left from an earlier save (delete it, or save again "
                 "with save_optimizer_states=True)"
                 % (file_name(prefix, epoch, "states"), prefix, epoch, file_name(prefix, epoch, "manifest")))
-    return symbol, arg, aux, spath
+    return symbol, arg, aux, loaded_states
 
 
 def _symbol(prefix, epoch, manifest):

@@ -86,7 +86,7 @@ class Module(FitLoop, OptimizerStates):
         self.binded = self.params_initialized = self.optimizer_initialized = False
         self.for_training = self.inputs_need_grad = False
         self._preloaded = None          # (arg, aux) from Module.load, applied at init_params
-        self._preloaded_states = None   # a .states file from Module.load, applied at init_optimizer
+        self._preloaded_states = None   # (path, arrays) Module.load read, applied at init_optimizer
         self._optimizer = None
         self._states: dict = {}
         self._update_tx = Transaction()     # keeps its backup buffers between updates
@@ -262,7 +262,7 @@ class Module(FitLoop, OptimizerStates):
         self._states = {}
         self.optimizer_initialized = True
         if self._preloaded_states is not None:
-            self.load_optimizer_states(self._preloaded_states)
+            self._apply_optimizer_states(self._preloaded_states[1], self._preloaded_states[0])
             self._preloaded_states = None
 
     @property

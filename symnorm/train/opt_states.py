@@ -40,7 +40,12 @@ class OptimizerStates:
         if not self.optimizer_initialized:
             raise BindError("Module: call init_optimizer() before load_optimizer_states()")
         from ..interop import nd
-        saved = nd.load(fname)
+        self._apply_optimizer_states(nd.load(fname), fname)
+
+    def _apply_optimizer_states(self, saved, fname):
+        """Check every array of a states file (``fname`` names it in errors) against this
+        module's optimizer, then apply them all."""
+        from ..interop import nd
         if not isinstance(saved, dict):
             raise nd.ParamsFileError("%s: not an optimizer states file (an unnamed list)" % fname)
         index = {n: i for i, n in enumerate(self._param_names)}
@@ -50,10 +55,13 @@ class OptimizerStates:
             if name not in index:
                 raise nd.ParamsFileError("%s: state %r names no parameter of this module "
                                          "(parameters: %s)" % (fname, key, ", ".join(self._param_names)))
-            if slot == "count":
+            if slot == "count" and arr.size == 1 and arr.dtype.kind in "iu":
                 counts[index[name]] = int(arr.ravel()[0])
-            else:
+            elif slot.isdigit():
                 parts.setdefault(index[name], {})[int(slot)] = arr
+            else:
+                raise nd.ParamsFileError("%s: key %r is not '<param>:<state number>' or "
+                                         "'<param>:count' (one integer)" % (fname, key))
         states = {}
         for i, got in parts.items():
             name = self._param_names[i]
