@@ -287,3 +287,18 @@ def test_a_malformed_states_file_is_a_clear_error(tmp_path, key, value):
     sn.nd.save(str(tmp_path / "s.states"), {key: value})
     with pytest.raises(sn.nd.ParamsFileError, match="fc1_weight"):
         mod.load_optimizer_states(str(tmp_path / "s.states"))
+
+
+def test_a_forced_rebind_keeps_the_executors_options():
+    class Comm(sn.kv.Collective):
+        pass
+    mod = _bound()
+    comm, seen = Comm(), []
+    mod._exec.set_collective(comm)
+    mod.install_monitor(lambda name, arr: seen.append(name))
+    mod._exec.nan_check, mod._exec.inplace = True, False
+    mod.bind([("data", (4, 1, 8, 8))], [("softmax_label", (4,))], force_rebind=True)
+    opts = mod._exec.options
+    assert (opts.collective, opts.nan_check, opts.inplace) == (comm, True, False)
+    mod.forward(_batch((4, 1, 8, 8)), is_train=False)
+    assert seen                                  # the monitor still fires

@@ -129,6 +129,15 @@ class Module(FitLoop, OptimizerStates):
             else:
                 reqs[name] = grad_req
         new = self._symbol.simple_bind(cpu(), grad_req=reqs, type_dict=types, **shapes)
+        if self._exec is not None:
+            # a rebind keeps how the executor runs: a lost communicator would make
+            # SyncBatchNorm fall back to local statistics without a word
+            opts = self._exec.options
+            if opts.collective is not None:
+                new.set_collective(opts.collective)
+            if opts.monitor is not None:
+                new.set_monitor_callback(opts.monitor, opts.monitor_all)
+            new.nan_check, new.inplace = opts.nan_check, opts.inplace
         # the values the new executor starts from: the bound ones, else those Module.load read
         if self._exec is not None:
             values = ({k: self._exec.arg_dict[k] for k in self._param_names}, dict(self._exec.aux_dict))
@@ -139,7 +148,7 @@ class Module(FitLoop, OptimizerStates):
             new.copy_params_from(*values, allow_extra_params=True)
             if self.params_initialized:
                 self._preloaded = None
-        self._exec = new
+        self._adopt(new)
         self._data_shapes, self._label_shapes = data_descs, label_descs
         self.for_training, self.binded = for_training, True
         self.inputs_need_grad = inputs_need_grad
@@ -164,7 +173,7 @@ class Module(FitLoop, OptimizerStates):
         return new
 
     def _adopt(self, new):
-        """Use the reshaped executor ``new``; an installed Monitor follows it."""
+        """Use the reshaped or rebound executor ``new``; an installed Monitor follows it."""
         if hasattr(self._monitor, "replace"):
             self._monitor.replace(self._exec, new)
         self._exec = new
