@@ -118,3 +118,17 @@ def test_huge_gradients_of_large_values(op):
     got, _ = run(op, x, dy, np.float32)
     for i, (g, w) in enumerate(zip(got, want)):
         assert close(g, w, 1e-4), (i, np.abs(g - w).max(), np.abs(w).max())
+
+
+@pytest.mark.parametrize("op", ["BatchNorm", "LayerNorm", "InstanceNorm", "GroupNorm"])
+def test_huge_inputs_compute_under_errstate_raise(op):
+    """Values around 3e19 overflow float32's one-pass sums: the careful path is taken
+    even when the user runs with np.errstate(over='raise') (it raised FloatingPointError)."""
+    x = (np.random.RandomState(0).rand(8, 3, 4, 4).astype(np.float32) * 2 + 1) * 3e19
+    kw = {"fix_gamma": False} if op == "BatchNorm" else {"num_groups": 1} if op == "GroupNorm" else {}
+    ex = getattr(sn.sym, op)(sn.sym.Variable("data"), name="n", **kw).simple_bind(sn.cpu(), data=x.shape)
+    ex.arg_dict["n_gamma"][:] = 1
+    with np.errstate(over="raise", invalid="raise"):
+        out = ex.forward(is_train=True, data=x)[0]
+        ex.backward(np.ones_like(out))
+    assert np.isfinite(out).all() and abs(float(out.std()) - 1) < 1e-3

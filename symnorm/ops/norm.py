@@ -56,15 +56,21 @@ def batch_moments(x3: np.ndarray):
     overwrite an output in place while backward still needs o."""
     pre, c, post = x3.shape
     m = pre * post
-    mean = channel_sum(x3) / m
-    var = channel_dot(x3, x3) / m - mean * mean
-    np.maximum(var, 0, out=var)
-    if K.well_conditioned(mean, var):
-        return mean, var, x3, mean.copy()
-    stats = _moments(x3)
-    if K.all_finite(stats[0], stats[1]):
-        return stats
-    return _wide_moments(x3, stats)
+    try:
+        mean = channel_sum(x3) / m
+        var = channel_dot(x3, x3) / m - mean * mean
+        np.maximum(var, 0, out=var)
+        if K.well_conditioned(mean, var):
+            return mean, var, x3, mean.copy()
+    except FloatingPointError:
+        pass        # np.errstate(over='raise') and sums past float32: the careful path below
+    # the rare path: an overflow here is detected from the statistics, never raised
+    # (the one-pass sums above cost no errstate on the common path)
+    with np.errstate(over="ignore", invalid="ignore"):
+        stats = _moments(x3)
+        if K.all_finite(stats[0], stats[1]):
+            return stats
+        return _wide_moments(x3, stats)
 
 
 def _wide_moments(x3: np.ndarray, stats):
@@ -439,8 +445,9 @@ class InstanceNorm(Op):
     def forward(self, data, gamma, beta, *, train):
         n, c = data.shape[:2]
         y, mean, var, saved = _normalize_rows(data, n * c, gamma, beta, self.eps)
-        return Result((y, mean.reshape(n, c).astype(data.dtype, copy=False),
-                       var.reshape(n, c).astype(data.dtype, copy=False)), saved=saved)
+        with np.errstate(over="ignore"):    # a variance past float32 is inf there, not an error
+            var = var.reshape(n, c).astype(data.dtype, copy=False)
+        return Result((y, mean.reshape(n, c).astype(data.dtype, copy=False), var), saved=saved)
 
     def backward(self, saved, dy, *, out=None):
         return _normalize_rows_backward(saved, dy, out)
