@@ -122,10 +122,11 @@ def normalize_backward(saved, dy3, out=None, reduce=None):
     k1 = w * inv64
     k2 = -k1 * inv64 * inv64 * gsdyxc / m
     k3 = -k1 * gsdy / m - k2 * offset
-    if not math.isfinite(float(np.dot(k2, k3))) and dt.itemsize < 8:     # any NaN/inf: NaN/inf
+    if not math.isfinite(float(np.dot(k2, k3))):        # any NaN/inf: NaN/inf
         # Σdy·x overflowed the data's dtype (huge gradients times large values): the sums
-        # again in float64; decided on the (global) sums, so every rank of a SyncBatchNorm
-        # takes this branch alike and calls ``reduce`` the same number of times
+        # again in float64.  Decided on the (global) sums alone, so every rank of a
+        # SyncBatchNorm takes this branch alike and calls ``reduce`` the same number of
+        # times (a rank whose data is float64 already just recomputes)
         sdy, sdyxc = _grad_sums(dy3.astype(np.float64), z3.astype(np.float64), offset)
         gsdy, gsdyxc, m = (sdy, sdyxc, pre * post) if reduce is None else reduce(sdy, sdyxc)
         k2 = -k1 * inv64 * inv64 * gsdyxc / m
