@@ -10,6 +10,24 @@ from . import metric as _metric
 from .callback import BatchEndParam, Progress
 
 
+def _abort_job(store, exc):
+    """Print why this rank stops and end every rank of the job (MPI_Abort), with the exit
+    status the rank meant: ``sys.exit(n)``'s n, 130 for Ctrl-C, else 1."""
+    import sys
+    import traceback
+    if isinstance(exc, Exception):
+        traceback.print_exc()
+    code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    print("symnorm: rank %d left fit early (%s: %s); aborting the job"
+          % (store.rank, type(exc).__name__, exc), file=sys.stderr, flush=True)
+    # MPI_Abort tears the launcher down at once: give it a moment to relay the message
+    # (without it the line was lost in about 1 run of 10)
+    time.sleep(0.5)
+    store.collective.abort(code)
+
+
 class FitLoop:
     """``Module``'s ``fit``; it uses the module's bind, init_params, init_optimizer,
     forward_backward, update, update_metric, score and get_params."""
@@ -25,9 +43,14 @@ class FitLoop:
         ``Validation-accuracy``)."""
         if num_epoch is None:
             raise ValueError("fit: num_epoch is required")
+        from . import kv as _kv
+        # the store first: a data-parallel job must abort on a failure anywhere in fit,
+        # bind and init_params included (the other ranks would wait in a collective)
+        store = _kv.create(kvstore if kvstore is not None else "local")
+        job = store if store.num_workers > 1 else None
         try:
             self._fit(train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
-                      kvstore, optimizer, optimizer_params, initializer, arg_params, aux_params,
+                      store, optimizer, optimizer_params, initializer, arg_params, aux_params,
                       allow_missing, force_rebind, force_init, begin_epoch, num_epoch,
                       validation_metric, monitor, progress, eval_end_callback,
                       eval_batch_end_callback)
@@ -36,26 +59,9 @@ class FitLoop:
             # Ctrl-C) must not leave the others waiting forever in a collective; a
             # DistributedError (graph mismatch, unequal batch counts) is raised by every
             # rank alike, so nobody waits and no abort is needed
-            from .kv import DistributedError
-            if self._distributed and not isinstance(exc, DistributedError):
-                self._abort_job(exc)
+            if job is not None and not isinstance(exc, _kv.DistributedError):
+                _abort_job(job, exc)
             raise
-
-    def _abort_job(self, exc):
-        """Print why this rank stops and end every rank of the job (MPI_Abort)."""
-        import sys
-        import traceback
-        if isinstance(exc, Exception):
-            traceback.print_exc()
-        code = 130 if isinstance(exc, KeyboardInterrupt) else 1
-        if isinstance(exc, SystemExit) and isinstance(exc.code, int) and exc.code:
-            code = exc.code
-        print("symnorm: rank %d left fit early (%s: %s); aborting the job"
-              % (self._kv.rank, type(exc).__name__, exc), file=sys.stderr, flush=True)
-        # MPI_Abort tears the launcher down at once: give it a moment to relay the message
-        # (without it the line was lost in about 1 run of 10)
-        time.sleep(0.5)
-        self._kv.collective.abort(code)
 
     def _fit(self, train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
              kvstore, optimizer, optimizer_params, initializer, arg_params, aux_params,

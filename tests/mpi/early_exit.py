@@ -1,6 +1,6 @@
 """mpiexec -n 2 ... MODE: rank 1 leaves Module.fit early; the whole job must end, not hang.
 MODE: systemexit (sys.exit in a callback), interrupt (SIGINT to rank 1), unequal (rank 1
-has fewer batches than rank 0)."""
+has fewer batches than rank 0), initfail (rank 1's init_params fails: missing arg_params)."""
 import os
 import signal
 import sys
@@ -27,8 +27,9 @@ def leave(param):
             os.kill(os.getpid(), signal.SIGINT)
 
 
+params = {"arg_params": {}} if (mode == "initfail" and kv.rank == 1) else {}
 try:
-    sn.Module(net).fit(it, num_epoch=2, kvstore=kv, progress=False, batch_end_callback=leave)
+    sn.Module(net).fit(it, num_epoch=2, kvstore=kv, progress=False, batch_end_callback=leave, **params)
 except sn.kv.DistributedError as exc:
     print("rank %d: %s" % (kv.rank, exc), flush=True)
     sys.exit(3)
