@@ -42,7 +42,7 @@ class ForwardStep:
 
     def __repr__(self):
         flags = [f for f, on in (("saves", self.saves), ("in place", self.inplace)) if on]
-        return "<ForwardStep #%d %s: %s -> %s%s%s>" % (
+        return "<ForwardStep #%d %s: slots %s -> %s%s%s>" % (
             self.index, self.node.describe(), _slots(self.ins), _slots(self.outs),
             "; frees " + _slots(self.frees) if self.frees else "",
             "; " + ", ".join(flags) if flags else "")
@@ -70,13 +70,13 @@ class BackwardStep:
         return self.node.op
 
     def __repr__(self):
-        return "<BackwardStep #%d %s: d%s -> d%s%s>" % (
+        return "<BackwardStep #%d %s: gradients of slots %s -> %s%s>" % (
             self.index, self.node.describe(), _slots(self.gout),
             _slots(tuple(s for _, s in self.gin)), "; loss head" if self.loss else "")
 
 
 def _slots(slots) -> str:
-    return "(" + ", ".join("%" + str(s) for s in slots) + ")"
+    return "(" + ", ".join(str(s) for s in slots) + ")"
 
 
 def _with_comm(fn, op, comm):
