@@ -242,24 +242,25 @@ class Executor:
             values[s] = feeds.get(name, self.arg_dict[name])
         for name, s in plan.aux_slot.items():
             values[s] = self.aux_dict[name]
+        # instrumentation: the first pass of a mode checks what every op made (shapes do
+        # not change after that); nan_check and a monitor watch every pass
         first = ("fwd", train) not in self._checked
         watch = None
         if first or options.nan_check or options.monitor is not None:
-            watch = interpret.Watch(check=True, nan_check=options.nan_check,
+            watch = interpret.Watch(check=first, nan_check=options.nan_check,
                                     monitor=options.monitor, monitor_all=options.monitor_all)
         key = (save, self._reuse())
+        program = self._forward_program(*key)
         if watch is None and codegen.ENABLED:
             # steady state: the same program as straight-line code (symnorm.runtime.codegen)
             run = self._compiled.get(key)
             if run is None:
-                run = self._compiled[key] = codegen.compile_forward(
-                    self._forward_program(*key), set(plan.arg_slot.values()) | set(plan.aux_slot.values()),
-                    plan.head_slots)
+                bound = set(plan.arg_slot.values()) | set(plan.aux_slot.values())
+                run = self._compiled[key] = codegen.compile_forward(program, bound, plan.head_slots)
             saved, staged = [None] * len(plan.op_nodes), {}
             run(values, saved, staged, train)
         else:
-            saved, staged = interpret.run_forward(self._forward_program(*key), values,
-                                                  len(plan.op_nodes), train, watch)
+            saved, staged = interpret.run_forward(program, values, len(plan.op_nodes), train, watch)
         self._checked.add(("fwd", train))
         self._saved = saved if save else None
         self._staged = staged if train else None

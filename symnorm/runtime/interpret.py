@@ -149,17 +149,19 @@ class Watch:
 
     def forward(self, step, values, res, train):
         node, outs = step.node, res[0]
-        if len(outs) != len(step.outs):
-            raise OpError("%s returned %d outputs, declared %d"
-                          % (node.describe(), len(outs), len(step.outs)))
-        for j, v in enumerate(outs):
-            planned = step.out_shapes[j]
-            if v.shape != planned:
-                raise OpError("%s produced shape %s, shape inference said %s"
-                              % (node.describe(), v.shape, planned))
-            if self.nan_check and v.dtype.kind == "f" and not np.isfinite(v).all():
-                raise FloatingPointError("nan_check: %s produced a non-finite value in %r"
-                                         % (node.describe(), node.output_name(j)))
+        if self.check:
+            if len(outs) != len(step.outs):
+                raise OpError("%s returned %d outputs, declared %d"
+                              % (node.describe(), len(outs), len(step.outs)))
+            for v, planned in zip(outs, step.out_shapes):
+                if v.shape != planned:
+                    raise OpError("%s produced shape %s, shape inference said %s"
+                                  % (node.describe(), v.shape, planned))
+        if self.nan_check:
+            for j, v in enumerate(outs):
+                if v.dtype.kind == "f" and not np.isfinite(v).all():
+                    raise FloatingPointError("nan_check: %s produced a non-finite value in %r"
+                                             % (node.describe(), node.output_name(j)))
         if self.monitor is not None:
             if self.monitor_all:
                 for name, s in zip(node.op.input_names(), step.ins):
