@@ -28,6 +28,7 @@ BATCHES = (1, 8)
 def symnorm_fn(name, batch):
     import symnorm as sn
     from modelzoo_common import params_for
+    sn.runtime.allocator.keep_freed_memory()    # opt-in malloc tuning: MobileNet v2 ~10% faster
     path = os.path.join(os.path.dirname(HERE), "tests", "fixtures", "modelzoo", name + "-symbol.json.gz")
     with gzip.open(path, "rt") as f:
         sym = sn.sym.load_json(f.read())

@@ -80,6 +80,7 @@ def main(argv=None):
     ap.add_argument("--out", default="out", help="where the checkpoint and picture are written")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
+    sn.runtime.allocator.keep_freed_memory()    # an application may tune malloc for its process
 
     tx, ty, vx, vy, what = load_data(args.data_dir)
     print("data:", what)

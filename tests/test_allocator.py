@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import symnorm as sn
@@ -48,3 +49,33 @@ def test_symnorm_malloc_system_leaves_malloc_alone():
     env = dict(os.environ, SYMNORM_MALLOC="system")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_binding_changes_no_malloc_setting_unless_asked(monkeypatch):
+    """Process-wide malloc tuning is opt-in: binding, reshaping and running executors leave
+    malloc alone; SYMNORM_KEEP_FREED_MEMORY=1 (or calling keep_freed_memory) asks for it."""
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+        def malloc_trim(self, pad):
+            return 1
+    monkeypatch.setattr(allocator, "_libc", FakeLibc())
+    monkeypatch.setattr(allocator, "_applied", False)
+    monkeypatch.delenv("SYMNORM_KEEP_FREED_MEMORY", raising=False)
+    monkeypatch.delenv("SYMNORM_MALLOC", raising=False)
+    net = sym.Activation(sym.Variable("x") * 2, act_type="relu")
+    ex = net.simple_bind(sn.cpu(), x=(2, 3))
+    ex.forward(is_train=True)
+    ex.backward(np.ones((2, 3)))
+    ex.reshape(x=(1, 3)).forward()
+    net.bind(sn.cpu(), args={"x": np.zeros((2, 3), np.float32)}).forward()
+    assert calls == [] and not allocator._applied
+    monkeypatch.setenv("SYMNORM_KEEP_FREED_MEMORY", "1")
+    net.simple_bind(sn.cpu(), x=(2, 3))
+    assert calls == [(allocator.M_MMAP_THRESHOLD, allocator.MMAP_THRESHOLD),
+                     (allocator.M_TRIM_THRESHOLD, allocator.TRIM_THRESHOLD)]
+    assert allocator._applied

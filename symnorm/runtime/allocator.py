@@ -8,8 +8,10 @@ the mmap threshold raised and trimming off, freed blocks stay in the heap and th
 reuses them: 0 faults and MobileNet v2 9% faster, for ~20 MiB more peak memory (the same
 trade MXNet's pooled storage manager makes).
 
-``keep_freed_memory()`` is called once, when the first executor is bound.  It is a
-process-wide malloc setting: ``SYMNORM_MALLOC=system`` leaves malloc alone, and
+It is a process-wide malloc setting, so a library must not make it behind its user's back:
+it is off unless asked for, by calling ``keep_freed_memory()`` (the demo and the
+benchmarks do) or by setting ``SYMNORM_KEEP_FREED_MEMORY=1`` (applied when the first
+executor is bound).  ``SYMNORM_MALLOC=system`` overrides both and leaves malloc alone;
 ``symnorm.release_buffers()`` gives the kept memory back (``malloc_trim``).  Platforms
 without glibc's ``mallopt`` are left alone.
 """
@@ -57,6 +59,16 @@ def keep_freed_memory() -> bool:
     _applied = bool(lib.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and \
         bool(lib.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _applied
+
+
+def apply_opt_in() -> bool:
+    """``keep_freed_memory()`` if ``SYMNORM_KEEP_FREED_MEMORY`` asks for it (1/true/yes/on);
+    called by every ``Executor`` on construction.  True when the setting is in force."""
+    if _applied:
+        return True
+    if os.environ.get("SYMNORM_KEEP_FREED_MEMORY", "").strip().lower() in ("1", "true", "yes", "on"):
+        return keep_freed_memory()
+    return False
 
 
 def give_back() -> None:

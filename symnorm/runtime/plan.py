@@ -1,0 +1,194 @@
+"""Planning: what an executor computes, decided once at bind.
+
+``Plan.build`` numbers every entry (one output of one node) with an integer *slot*, orders
+the op nodes (MXNet's DFS order), and decides memory: which slots die after which node
+(liveness) and which nodes may write their output into their dying first input (in-place).
+``build_plan`` adds the optional batch-last rewrite (``symnorm.runtime.layout``).  The
+inference helpers here turn a symbol and the shapes/types it is bound with into the
+per-entry shapes and types a plan needs, with bind's error messages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.errors import BindError
+from ..core.ir import dfs_postorder
+from ..core.shape import shape_entries, type_entries
+from . import layout
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the executor needs, computed once at bind.
+
+    Every entry (one output of one node) gets an integer *slot* in a value list.  ``op_nodes``
+    is the execution order (MXNet's DFS order); ``in_slots``/``out_slots`` wire them;
+    ``free_after[i]`` lists the slots whose last reader is op node ``i`` (released then
+    unless they are outputs or bound arrays)."""
+    symbol: object
+    op_nodes: tuple
+    in_slots: tuple
+    out_slots: tuple
+    arg_slot: dict          # argument name -> slot
+    aux_slot: dict          # aux name -> slot
+    head_slots: tuple
+    head_nodes: tuple
+    output_names: tuple
+    slot_shape: tuple
+    slot_dtype: tuple
+    free_after: tuple
+    pinned: tuple           # (arg name, value) pairs written at each forward (fix_gamma)
+    inplace: tuple          # per op node: may its output overwrite its first input? (inference)
+    inplace_train: tuple    # ... also when training (the backward state survives it)
+
+    @staticmethod
+    def build(symbol, shapes: dict, dtypes: dict) -> "Plan":
+        nodes = dfs_postorder(symbol.entries)
+        slot_of, shape_l, dtype_l = {}, [], []
+        for n in nodes:
+            for j in range(n.num_outputs()):
+                slot_of[(n, j)] = len(shape_l)
+                shape_l.append(shapes[(n, j)])
+                dtype_l.append(np.dtype(dtypes[(n, j)]))
+        aux_vars = {n.inputs[i].node for n in nodes for i in n.aux_slots()}
+        arg_slot = {n.name: slot_of[(n, 0)] for n in nodes if n.is_variable and n not in aux_vars}
+        aux_slot = {n.name: slot_of[(n, 0)] for n in nodes if n in aux_vars}
+        op_nodes = tuple(n for n in nodes if not n.is_variable)
+        in_slots = tuple(tuple(slot_of[(e.node, e.index)] for e in n.inputs) for n in op_nodes)
+        out_slots = tuple(tuple(slot_of[(n, j)] for j in range(n.num_outputs())) for n in op_nodes)
+        head_slots = tuple(slot_of[(e.node, e.index)] for e in symbol.entries)
+        keep = set(head_slots) | set(arg_slot.values()) | set(aux_slot.values())
+        free_after = _liveness(op_nodes, in_slots, out_slots, keep)
+        inplace, inplace_train = _inplace(op_nodes, in_slots, out_slots, free_after, keep,
+                                          shape_l, dtype_l)
+        pinned = []
+        for n in op_nodes:
+            for slot_name, value in n.op.pinned_inputs().items():
+                src = n.inputs[n.op.input_names().index(slot_name)].node
+                if src.is_variable and src.name in arg_slot:
+                    pinned.append((src.name, value))
+        return Plan(symbol, op_nodes, in_slots, out_slots, arg_slot, aux_slot, head_slots,
+                    tuple(e.node for e in symbol.entries), tuple(symbol.list_outputs()),
+                    tuple(shape_l), tuple(dtype_l), free_after, tuple(pinned), inplace,
+                    inplace_train)
+
+
+def _liveness(op_nodes, in_slots, out_slots, keep) -> tuple:
+    """Per op node, the slots it reads last (or writes and nobody reads): released after it."""
+    last = {}
+    for i, ins in enumerate(in_slots):
+        for s in ins:
+            last[s] = i
+    free_after = [[] for _ in op_nodes]
+    for s, i in last.items():
+        if s not in keep:
+            free_after[i].append(s)
+    for i, outs in enumerate(out_slots):       # outputs nobody reads (hidden BN outputs)
+        free_after[i].extend(s for s in outs if s not in last and s not in keep)
+    return tuple(tuple(f) for f in free_after)
+
+
+def _inplace(op_nodes, in_slots, out_slots, free_after, keep, shape_l, dtype_l):
+    """(inference, training) flags per op node: may it write its output into its first
+    input?  Only into a buffer it owns: made fresh by an op, dying here, read once by it,
+    of the output's shape and dtype."""
+    producer = {s: n for n, outs in zip(op_nodes, out_slots) for s in outs}
+    inplace = []
+    for i, n in enumerate(op_nodes):
+        ok = False
+        if n.op.inplace and n.inputs:
+            s0 = in_slots[i][0]
+            src = producer.get(s0)
+            ok = (src is not None and src.op.fresh_outputs and s0 in free_after[i]
+                  and s0 not in keep and in_slots[i].count(s0) == 1
+                  and shape_l[s0] == shape_l[out_slots[i][0]]
+                  and dtype_l[s0] == dtype_l[out_slots[i][0]])
+        inplace.append(ok)
+    # in training other readers of the input may have saved it for their backward:
+    # only a sole reader may overwrite it
+    readers = {}
+    for ins in in_slots:
+        for s in set(ins):
+            readers[s] = readers.get(s, 0) + 1
+    inplace_train = tuple(ok and readers[in_slots[i][0]] == 1 and n.op.inplace_in_training()
+                          and not producer[in_slots[i][0]].op.keeps_output()
+                          for i, (n, ok) in enumerate(zip(op_nodes, inplace)))
+    return tuple(inplace), inplace_train
+
+
+def nbytes(plan, s) -> int:
+    """Bytes of slot ``s``'s value."""
+    return int(np.prod(plan.slot_shape[s])) * plan.slot_dtype[s].itemsize
+
+
+def inference_liveness(plan):
+    """(peak live activation buffers, peak bytes) of an inference forward, from the plan."""
+    live, peak, peak_bytes, cur = set(), 0, 0, 0
+    for i in range(len(plan.op_nodes)):
+        for s in plan.out_slots[i]:
+            live.add(s)
+            cur += nbytes(plan, s)
+        peak, peak_bytes = max(peak, len(live)), max(peak_bytes, cur)
+        for s in plan.free_after[i]:
+            if s in live:
+                live.discard(s)
+                cur -= nbytes(plan, s)
+    return peak, peak_bytes
+
+
+# ====================================================================== inference for a plan
+
+def infer_for_bind(symbol, shapes: dict, types: dict, where_text: str):
+    """(shape state, type state, nodes) of ``symbol`` for these argument shapes/types;
+    ``BindError`` naming what stays undecided."""
+    state, nodes, _ = shape_entries(symbol, (), shapes)
+    missing = [n.name for n in nodes if n.is_variable and
+               (state.get((n, 0)) is None or None in state[(n, 0)])]
+    if missing:
+        raise BindError("%s: cannot decide the shapes of %s; give them as keyword shapes "
+                        "(e.g. %s=(...))" % (where_text, ", ".join(missing), missing[0]))
+    bad = [n for n in nodes for j in range(n.num_outputs())
+           if state.get((n, j)) is None or None in state[(n, j)]]
+    if bad:
+        raise BindError("%s: cannot decide the output shapes of %s"
+                        % (where_text, ", ".join(sorted({n.describe() for n in bad}))))
+    tstate, _ = type_entries(symbol, (), types, default=np.float32)
+    return state, tstate, nodes
+
+
+def infer_bound(symbol, arg_dict, aux_dict):
+    """(shape state, type state) of ``symbol`` bound to these arrays."""
+    shapes = {k: v.shape for k, v in arg_dict.items()}
+    shapes.update({k: v.shape for k, v in aux_dict.items()})
+    types = {k: v.dtype for k, v in arg_dict.items()}
+    state, tstate, _ = infer_for_bind(symbol, shapes, types, "bind")
+    return state, tstate
+
+
+def build_plan(symbol, state: dict, tstate: dict, layout_pass=None) -> Plan:
+    """The bind-time plan: for the batch-last rewrite of ``symbol`` (``symnorm.layout``)
+    when the pass is on (``layout_pass``; None = ``layout.enabled()``) and finds a region,
+    else for ``symbol`` itself.  ``state``/``tstate`` are ``symbol``'s inferred shapes/types."""
+    if layout_pass is None:
+        layout_pass = layout.enabled()
+    if layout_pass:
+        fast = layout.to_batch_last(symbol, state)
+        if fast is not symbol:
+            variables = [n for n in dfs_postorder(symbol.entries) if n.is_variable]
+            shapes = {n.name: state[(n, 0)] for n in variables}
+            types = {n.name: tstate[(n, 0)] for n in variables}
+            state, tstate, _ = infer_for_bind(fast, shapes, types, "bind")
+            symbol = fast
+    return Plan.build(symbol, state, tstate)
+
+
+def plan_for_arrays(symbol, arg_dict, aux_dict, layout_pass) -> Plan:
+    """The plan of ``symbol`` bound to these arrays (reshape, a monitor's re-plan)."""
+    state, tstate = infer_bound(symbol, arg_dict, aux_dict)
+    return build_plan(symbol, state, tstate, layout_pass)
+
+
+__all__ = ["Plan", "build_plan", "plan_for_arrays", "infer_for_bind", "infer_bound",
+           "inference_liveness", "nbytes"]
