@@ -50,7 +50,7 @@ def test_step_records_are_named(rng):
 def test_one_error_format_for_both_directions_and_both_transforms(rng, monkeypatch, compiled):
     """The interpreter and the generated code report an op's failure alike, forward and
     backward: direction, node, its text line, input shapes; the cause chained."""
-    from symnorm.ops.nn import Activation
+    from symnorm.ops.activation import Activation
     fail = {"fwd": False, "bwd": False}
     real_fwd, real_bwd = Activation.forward, Activation.backward
 
