@@ -32,7 +32,8 @@ class BindError(SymnormError, ValueError):
 
 
 class DataError(SymnormError, ValueError):
-    """Array values cannot be used as given: a NaN class label, a complex or string array."""
+    """Array values cannot be used as given: a NaN class label (complex, object and string
+    arrays are a DTypeError: their dtype is wrong, whatever the values)."""
 
 
 class OpError(SymnormError, RuntimeError):

@@ -10,7 +10,7 @@ evaluated on another batch size), its monitor, ``nan_check`` and the in-place se
 A change (``Executor.set_collective``, ``set_monitor_callback``, ``ex.nan_check = True``)
 makes a new record with ``dataclasses.replace``; nothing mutates a record in place.  A new
 option is a new field here, and is then carried by ``reshape`` with no further code (the
-test in tests/test_executor.py checks every field generically).
+test in tests/test_exec_options.py checks every field generically).
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Binding and executing a graph: ``simple_bind``/``bind`` build an ``Executor`` around a
 ``Plan`` made once, at bind time.
 
-The aux write-back contract (SPEC §9, STYLE §3.4)
--------------------------------------------------
+The aux write-back contract (docs/facts.md §2)
+-----------------------------------------------
 * Ops are pure.  ``forward(is_train=True)`` lets every op that keeps statistics (BatchNorm
   without ``use_global_stats``) *propose* new aux values; the executor stages them.
 * The staged values are committed into ``aux_dict`` (in place: arrays you hold see the

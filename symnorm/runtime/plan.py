@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import BindError
-from ..core.ir import dfs_postorder
+from ..core.graph import pinned_arguments
+from ..core.ir import aux_variables, dfs_postorder
 from ..core.shape import shape_entries, type_entries
 from . import layout
 
@@ -52,7 +53,7 @@ class Plan:
                 slot_of[(n, j)] = len(shape_l)
                 shape_l.append(shapes[(n, j)])
                 dtype_l.append(np.dtype(dtypes[(n, j)]))
-        aux_vars = {n.inputs[i].node for n in nodes for i in n.aux_slots()}
+        aux_vars = aux_variables(nodes)
         arg_slot = {n.name: slot_of[(n, 0)] for n in nodes if n.is_variable and n not in aux_vars}
         aux_slot = {n.name: slot_of[(n, 0)] for n in nodes if n in aux_vars}
         op_nodes = tuple(n for n in nodes if not n.is_variable)
@@ -63,12 +64,7 @@ class Plan:
         free_after = _liveness(op_nodes, in_slots, out_slots, keep)
         inplace, inplace_train = _inplace(op_nodes, in_slots, out_slots, free_after, keep,
                                           shape_l, dtype_l)
-        pinned = []
-        for n in op_nodes:
-            for slot_name, value in n.op.pinned_inputs().items():
-                src = n.inputs[n.op.input_names().index(slot_name)].node
-                if src.is_variable and src.name in arg_slot:
-                    pinned.append((src.name, value))
+        pinned = [(k, v) for k, v in pinned_arguments(symbol).items() if k in arg_slot]
         return Plan(symbol, op_nodes, in_slots, out_slots, arg_slot, aux_slot, head_slots,
                     tuple(e.node for e in symbol.entries), tuple(symbol.list_outputs()),
                     tuple(shape_l), tuple(dtype_l), free_after, tuple(pinned), inplace,
