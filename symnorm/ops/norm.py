@@ -116,8 +116,12 @@ def normalize_backward(saved, dy3, out=None, reduce=None):
         np.multiply(dy2, per((w * inv).astype(dt)), out=dx)
         return dx, (sdyxc * inv).astype(pdt, copy=False), sdy.astype(pdt, copy=False)
     # dx = w·inv·(dy - mean(dy) - x̂·mean(dy·x̂)) = dy·k1 + (z - o)·k2 + k3, the C-sized
-    # constants in float64 (inv³ underflows float32 for large spreads)
-    inv64 = np.asarray(inv, np.float64)
+    # constants in float64 when inv³ would leave float32's normal range (a spread of 1e6 or
+    # more; float32 keeps 20 decades of headroom below that), else in the data's dtype
+    if inv.dtype.itemsize < 8 and float(np.minimum.reduce(inv, axis=None)) < 1e-6:
+        inv64 = inv.astype(np.float64)
+    else:
+        inv64 = inv
     gsdy, gsdyxc, m = (sdy, sdyxc, pre * post) if reduce is None else reduce(sdy, sdyxc)
     k1 = w * inv64
     k2 = -k1 * inv64 * inv64 * gsdyxc / m
@@ -132,7 +136,8 @@ def normalize_backward(saved, dy3, out=None, reduce=None):
         k2 = -k1 * inv64 * inv64 * gsdyxc / m
         k3 = -k1 * gsdy / m - k2 * offset
     z2, _ = K.plane(z3)
-    K.axpby_plus(dy2, per(k1.astype(dt)), z2, per(k2.astype(dt)), per(k3.astype(dt)), dx)
+    K.axpby_plus(dy2, per(k1.astype(dt, copy=False)), z2, per(k2.astype(dt, copy=False)),
+                 per(k3.astype(dt, copy=False)), dx)
     return dx, (sdyxc * inv64).astype(pdt, copy=False), sdy.astype(pdt, copy=False)
 
 
@@ -274,8 +279,9 @@ class BatchNorm(Op):
         y2 = normalize(z3, offset, inv, w, beta)
         mom = self.momentum
         # in the aux dtype: a variance beyond float32 shows as inf there (and is not committed)
-        aux = ((moving_mean * mom + mean * (1 - mom)).astype(moving_mean.dtype, copy=False),
-               (moving_var * mom + var * (1 - mom)).astype(moving_var.dtype, copy=False))
+        aux = (moving_mean * mom + mean * (1 - mom), moving_var * mom + var * (1 - mom))
+        if aux[1].dtype != moving_var.dtype:        # the float64 path (huge inputs)
+            aux = tuple(a.astype(m.dtype) for a, m in zip(aux, (moving_mean, moving_var)))
         outs = (y2.reshape(data.shape).astype(data.dtype, copy=False),
                 mean.astype(dt, copy=False), inv.astype(dt))
         return Result(outs, aux, (z3, offset, inv, w, True))

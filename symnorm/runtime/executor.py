@@ -86,6 +86,11 @@ class Executor:
                 names = n.op.input_names()
                 self._aux_targets[i] = tuple(self.aux_dict[n.inputs[names.index(a)].node.name]
                                              for a in n.op.aux)
+        # zero vectors for the commit's finiteness test (interpret.all_finite)
+        self._aux_zeros = {i: tuple(np.zeros(t.shape, t.dtype) if t.ndim == 1 else None for t in ts)
+                           for i, ts in self._aux_targets.items()}
+        # grad_req as a plain dict: the options keep a read-only view, slower to look up
+        self._grad_req = dict(self._options.grad_req)
         # heads made by ops whose outputs are always new arrays cannot alias a bound array
         self._head_fresh = [n.op is not None and n.op.fresh_outputs for n in plan.head_nodes]
 
@@ -125,6 +130,7 @@ class Executor:
         """Adopt ``options``, redoing only what the changed fields feed: the step programs
         bind the collective; a monitor needs a plan of the symbol as written."""
         old, self._options = self._options, options
+        self._grad_req = dict(options.grad_req)
         if options.monitor is not None and self._plan.symbol is not self._symbol:
             self._use_plan(plan_for_arrays(self._symbol, self.arg_dict, self.aux_dict, False))
         elif options.collective is not old.collective:
@@ -293,7 +299,7 @@ class Executor:
         # with nan_check no gradient is written before all are known to be finite
         buffers = None if options.nan_check else {
             plan.arg_slot[k]: b for k, b in self.grad_dict.items()
-            if b is not None and options.grad_req.get(k) == "write"}
+            if b is not None and self._grad_req.get(k) == "write"}
         first = ("bwd", self._last_train) not in self._checked
         watch = interpret.Watch(check=first, nan_check=options.nan_check) \
             if first or options.nan_check else None
@@ -311,7 +317,7 @@ class Executor:
         self._checked.add(("bwd", self._last_train))
         # success: write gradients, then commit aux (exactly once per training forward)
         for name, slot in plan.arg_slot.items():
-            req = options.grad_req.get(name, "null")
+            req = self._grad_req.get(name, "null")
             buf = self.grad_dict.get(name)
             if req == "null" or buf is None:
                 continue
@@ -333,8 +339,11 @@ class Executor:
         staged, self._staged = self._staged, None
         if not staged:
             return
+        finite = interpret.all_finite
         for i, new in staged.items():
-            if not all(interpret.all_finite(v) for v in new):
+            zeros = self._aux_zeros[i]
+            if not (finite(new[0], zeros[0]) if len(new) == 1 else
+                    all([finite(v, z) for v, z in zip(new, zeros)])):
                 node = self._plan.op_nodes[i]
                 bad = [(a, v) for a, v in zip(node.op.aux, new) if not interpret.all_finite(v)]
                 kept = [node.inputs[node.op.input_names().index(a)].node.name for a in node.op.aux]
