@@ -8,10 +8,8 @@ hang into a failure (the readers answer in milliseconds, the alarm allows second
 import json
 import math
 import os
-import signal
 import struct
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -27,21 +25,7 @@ FUZZ = settings(max_examples=int(os.environ.get("SYMNORM_FUZZ_EXAMPLES", 150)), 
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-class Hang(BaseException):
-    """Not an Exception: no ``except Exception`` in symnorm may turn a hang into an error."""
-
-
-@contextmanager
-def no_hang(seconds=5):
-    def fail(*_):
-        raise Hang("no answer within %s s" % seconds)
-    old = signal.signal(signal.SIGALRM, fail)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+from hang_guard import no_hang  # noqa: E402
 
 
 def symnorm_error_or(fn, *args, **kwargs):

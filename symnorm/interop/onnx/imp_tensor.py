@@ -5,16 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from symnorm import sym as S
+from .tables import table
 
-IMPORTERS = {}
-
-
-def imports(*names):
-    def deco(fn):
-        for n in names:
-            IMPORTERS[n] = fn
-        return fn
-    return deco
+IMPORTERS, imports = table()
 
 
 def _all_const(ctx):

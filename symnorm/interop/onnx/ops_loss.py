@@ -1,15 +1,9 @@
 """Export of loss heads and gradient markers as their inference forward (the prediction)."""
 from __future__ import annotations
 
-CONVERTERS = {}
+from .tables import table
 
-
-def converts(*names):
-    def deco(fn):
-        for n in names:
-            CONVERTERS[n] = fn
-        return fn
-    return deco
+CONVERTERS, converts = table()
 
 
 @converts("SoftmaxOutput")

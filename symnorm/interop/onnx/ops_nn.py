@@ -6,15 +6,9 @@ import math
 
 import numpy as np
 
-CONVERTERS = {}
+from .tables import table
 
-
-def converts(*names):
-    def deco(fn):
-        for n in names:
-            CONVERTERS[n] = fn
-        return fn
-    return deco
+CONVERTERS, converts = table()
 
 
 def _nchw(ctx, op):

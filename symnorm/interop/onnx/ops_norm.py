@@ -3,15 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-CONVERTERS = {}
+from .tables import table
 
-
-def converts(*names):
-    def deco(fn):
-        for n in names:
-            CONVERTERS[n] = fn
-        return fn
-    return deco
+CONVERTERS, converts = table()
 
 
 def _to_axis(ctx, x, ndim, axis, target, body):
