@@ -368,3 +368,37 @@ def test_a_set_caught_mid_commit_in_a_read_only_directory_loads_from_its_temps(
     with caplog.at_level("WARNING", logger="symnorm"):
         assert one_save(stamps_loaded(prefix, 1)) == {2}        # graph, params, states
     assert not caplog.records and snapshot(tmp_path) == before
+
+
+def test_ctrl_c_just_after_the_commit_keeps_the_new_set(tmp_path, monkeypatch):
+    """An interrupt that lands after the manifest is in place must not delete the temps:
+    they are the committed set's files, and the next load moves them into place."""
+    mod = trained_module()
+    prefix = str(tmp_path / "net")
+    stamp(mod, 1)
+    mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    stamp(mod, 2)
+    real_replace = os.replace
+
+    def replace_then_interrupt(src, dst):
+        real_replace(src, dst)
+        if dst.endswith(".manifest"):
+            raise KeyboardInterrupt
+    monkeypatch.setattr(os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        mod.save_checkpoint(prefix, 1, save_optimizer_states=True)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert one_save(stamps_loaded(prefix, 1)) == {2}
+    assert one_save(stamps_on_disk(prefix, 1)) == {2}          # moved into place by the load
+
+
+def test_a_symlink_planted_at_a_temp_name_does_not_redirect_the_save(tmp_path, monkeypatch):
+    mod = trained_module()
+    prefix = str(tmp_path / "net")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    mod.save_checkpoint(prefix, 1)
+    os.symlink(victim, sn.checkpoint.temp_name(prefix + "-0001.params", 1))
+    monkeypatch.setattr(sn.checkpoint, "_recover", lambda prefix: None)   # planted after the cleanup
+    mod.save_checkpoint(prefix, 1)
+    assert victim.read_text() == "keep me"

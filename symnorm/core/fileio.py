@@ -49,10 +49,17 @@ def atomic_write(path: str, data) -> None:
 
 
 def write_synced(path: str, data: bytes) -> None:
-    """Create or truncate ``path``, write ``data`` and fsync it (no rename: the caller
-    renames when its whole set is written).  ``os.write`` in a loop, not a file object,
-    so a short write or a full disk surfaces here as ``OSError``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+    """Create ``path`` afresh, write ``data`` and fsync it (no rename: the caller renames
+    when its whole set is written).  A leftover file or link of that name is removed first
+    and the new one is opened exclusively, never through a symlink, so a name planted in a
+    shared directory cannot redirect the write.  ``os.write`` in a loop, not a file
+    object, so a short write or a full disk surfaces here as ``OSError``."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o666)
     try:
         view = memoryview(data)
         while view:

@@ -123,13 +123,17 @@ def save(prefix, epoch, symbol=None, arg_params=None, aux_params=None, states=No
         for role, data in blobs.items():
             written.append(temp_name(file_name(prefix, epoch, role), epoch))
             write_synced(written[-1], data)
+        manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
         written.append(temp_name(mpath, epoch))
-        write_synced(written[-1], json.dumps(manifest, indent=1).encode("utf-8"))
+        write_synced(written[-1], manifest_bytes)
         os.replace(written[-1], mpath)          # 3. the commit
         written.pop()
     except BaseException:
-        for tmp in written:
-            _unlink(tmp)
+        # an interrupt can land just after the commit: then the temps are the set's files
+        # (the next load or save moves them into place) and must stay
+        if not (len(written) == len(blobs) + 1 and _read(mpath) == manifest_bytes):
+            for tmp in written:
+                _unlink(tmp)
         raise
     fsync_dir(directory)
     try:                                        # 4. into place

@@ -44,6 +44,8 @@ def held_interrupts():
         return
     try:
         previous = signal.getsignal(signal.SIGINT)
+        if previous is None:                    # a handler not set from Python: cannot restore it
+            raise ValueError
         received = []
         signal.signal(signal.SIGINT, lambda signum, frame: received.append((signum, frame)))
     except (ValueError, OSError, TypeError):     # no signal support here: nothing to hold
