@@ -98,3 +98,16 @@ def test_graphviz_boxes_fit_long_names():
                              capture_output=True, check=True)
         objs = {o["name"]: o for o in json.loads(out.stdout)["objects"]}
         assert float(objs["resnetv10_stage3_batchnorm2_fwd"]["width"]) > 1.3   # grown to fit
+
+
+def test_op_nodes_sharing_a_name_are_drawn_as_two_boxes():
+    """Only variable names must be unique; two ops named alike (a legal graph) raised a raw
+    KeyError in the built-in SVG and the HTML viewer."""
+    from symnorm.viz.model import describe
+    from symnorm.viz.svg import render_svg
+    d = sn.sym.Variable("data")
+    net = sn.sym.FullyConnected(sn.sym.Activation(sn.sym.Activation(d, act_type="relu", name="act"),
+                                                  act_type="relu", name="act"), num_hidden=2, name="fc")
+    svg = render_svg(describe(net, {"data": (1, 3)}), shape={"data": (1, 3)})
+    assert svg.count('data-name="act"') == 2
+    assert sn.viz.to_html(net, shape={"data": (1, 3)}).count('data-name="act"') == 2

@@ -112,21 +112,21 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
         elif v.unknown:
             attrs["style"] = "filled,dashed"
             attrs["tooltip"] = "%s (%s): not in symnorm's op registry" % (v.name, v.op)
-        lines.append("\t%s [%s]" % (_q(v.name), _attrs(attrs)))
-        drawn.add(v.name)
+        lines.append("\t%s [%s]" % (_q(v.key), _attrs(attrs)))
+        drawn.add(v.key)
     for v in views:
         if v.op == "null":
             continue
         for src, index, _ in v.inputs:
-            if src.name not in drawn:
+            if src.key not in drawn:
                 continue
             label = fmt_shape(src.shapes[index]) if shape else ""
-            lines.append("\t%s -> %s [%s]" % (_q(v.name), _q(src.name), _attrs(
+            lines.append("\t%s -> %s [%s]" % (_q(v.key), _q(src.key), _attrs(
                 {"label": label, "arrowtail": "open", "dir": "back"})))
     unknown = sorted({v.op for v in views if v.unknown})
     if unknown:
         from .opaque import unknown_line
         warnings.warn(unknown_line(unknown), stacklevel=2)
     lines.append("}")
-    return Digraph(title, "\n".join(lines) + "\n", [v for v in views if v.name in drawn],
+    return Digraph(title, "\n".join(lines) + "\n", [v for v in views if v.key in drawn],
                    save_format, shape)

@@ -28,6 +28,8 @@ class ViewNode:
     aux: int = 0                     # aux-state elements of this op
     inputs: list = field(default_factory=list)    # (ViewNode, output index, slot name)
     unknown: bool = False            # an op not in the registry (viz.opaque): drawn grey
+    key: str = ""                    # unique among the views: the name, or name#k for the
+                                     # k-th repeat (only variables must have unique names)
 
 
 def num_elements(shape) -> int:
@@ -61,7 +63,7 @@ def describe(symbol, shape: dict | None = None) -> list:
                 roles.setdefault(v, "param")
             else:
                 roles[v] = roles.get(v) if roles.get(v) in ("aux", "param") else "data"
-    views = {}
+    views, seen = {}, {}
     for n in nodes:
         if n.is_variable:
             role = roles.get(n, "data")
@@ -84,6 +86,8 @@ def describe(symbol, shape: dict | None = None) -> list:
                     v.params += num_elements(state.get((e.node, 0)))
                 elif src.role == "aux":
                     v.aux += num_elements(state.get((e.node, 0)))
+        seen[n.name] = seen.get(n.name, -1) + 1
+        v.key = n.name if seen[n.name] == 0 else "%s#%d" % (n.name, seen[n.name])
         views[n] = v
     return [views[n] for n in nodes]
 

@@ -29,10 +29,10 @@ def attr(s) -> str:
 
 def layout_views(views):
     """The ``Layout`` of view nodes (only edges between drawn nodes)."""
-    drawn = {v.name for v in views}
-    nodes = [(v.name, v.label, v.op == "null") for v in views]
-    edges = [(src.name, index, v.name) for v in views for src, index, _ in v.inputs
-             if src.name in drawn]
+    drawn = {v.key for v in views}
+    nodes = [(v.key, v.label, v.op == "null") for v in views]
+    edges = [(src.key, index, v.key) for v in views for src, index, _ in v.inputs
+             if src.key in drawn]
     return _layout(nodes, edges)
 
 
@@ -48,13 +48,13 @@ def render_svg(views, title="plot", shape=None, lay=None) -> str:
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
            'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
            'fill="#444"/></marker></defs>', '<g class="edges">']
-    by_name = {v.name: v for v in views}
+    by_key = {v.key: v for v in views}
     labelled = set()
     labels = []
     for r in lay.routes:
         out.append('<path class="edge" data-src="%s" data-dst="%s" d="%s" fill="none" '
                    'stroke="#555" marker-end="url(#arrow)"/>' % (attr(r.src), attr(r.dst), r.path))
-        src = by_name[r.src]
+        src = by_key[r.src]
         label = fmt_shape(src.shapes[r.index]) if shape and r.index < len(src.shapes) else ""
         if label and (r.src, r.index) not in labelled:      # one shape label per tensor
             labelled.add((r.src, r.index))
@@ -63,7 +63,7 @@ def render_svg(views, title="plot", shape=None, lay=None) -> str:
     out.append("</g>")
     out.extend(labels)
     for i, v in enumerate(views):
-        b = lay.boxes[v.name]
+        b = lay.boxes[v.key]
         out.append('<g class="node" id="node-%d" data-name="%s" data-op="%s">'
                    % (i, attr(v.name), attr(v.op)))
         out.append("<title>%s</title>" % text(v.name if v.op == "null" else "%s (%s)" % (v.name, v.op)))
