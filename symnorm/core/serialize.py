@@ -185,6 +185,7 @@ def parse_json(json_str: str, unknown_op=None) -> list:
         raise GraphError("malformed symbol JSON: 'heads' must be a list of [node_id, "
                          "output_index, version], got %s" % _short(doc["heads"]))
     built: list[Node] = []
+    used = None                 # node id -> highest output index used (placeholders only)
     for nid, jn in enumerate(doc["nodes"]):
         if not isinstance(jn, dict) or "op" not in jn or "name" not in jn:
             raise GraphError("malformed symbol JSON: node %d needs 'op' and 'name', got %s"
@@ -195,7 +196,9 @@ def parse_json(json_str: str, unknown_op=None) -> list:
                                  % (nid, key, _short(jn[key])))
         if unknown_op is not None and jn["op"] != "null" and \
                 jn["op"] not in REGISTRY and jn["op"] not in ALIASES:
-            built.append(_placeholder_node(nid, jn, built, doc, unknown_op))
+            if used is None:
+                used = _outputs_used(doc)
+            built.append(_placeholder_node(nid, jn, built, used.get(nid, 0) + 1, unknown_op))
             continue
         built.append(_load_node(nid, jn, built))
     heads = []
@@ -210,13 +213,21 @@ def parse_json(json_str: str, unknown_op=None) -> list:
     return heads
 
 
-def _placeholder_node(nid, jn, built, doc, unknown_op) -> Node:
-    """A node of an op not in the registry, for viewing: as many outputs as are used."""
+def _outputs_used(doc) -> dict:
+    """node id -> the highest output index any later node or head reads (one pass)."""
+    out = {}
+    refs = [r for n in doc["nodes"] if isinstance(n, dict)
+            for r in (n.get("inputs") or []) if isinstance(n.get("inputs"), list)]
+    for r in refs + [r for r in doc["heads"]]:
+        if isinstance(r, list) and len(r) >= 2 and isinstance(r[0], int) and isinstance(r[1], int):
+            out[r[0]] = max(out.get(r[0], 0), r[1])
+    return out
+
+
+def _placeholder_node(nid, jn, built, n_out, unknown_op) -> Node:
+    """A node of an op not in the registry, for viewing, with ``n_out`` outputs (as many
+    as the graph reads)."""
     text = "node %d (%r)" % (nid, jn["name"])
-    used = [r[1] for n in doc["nodes"][nid + 1:] if isinstance(n, dict)
-            for r in (n.get("inputs") or []) if isinstance(r, list) and len(r) >= 2 and r[0] == nid]
-    used += [r[1] for r in doc["heads"] if isinstance(r, list) and len(r) >= 2 and r[0] == nid]
-    n_out = 1 + max([u for u in used if isinstance(u, int)] + [0])
     inputs = []
     for raw in jn.get("inputs", []):
         src, idx = _entry(raw, text, nid)
