@@ -500,3 +500,17 @@ def test_import_reads_weights_listed_as_graph_inputs(tmp_path):
     assert sym2.list_arguments()[0] == "data" and len(arg2) == len(arg) and len(aux2) == len(aux)
     np.testing.assert_allclose(forward(sym2, {"data": x[:4], **arg2}, aux2)[0],
                                forward(sym, {"data": x[:4], **arg}, aux)[0], rtol=1e-5, atol=1e-7)
+
+
+def test_import_refuses_a_graph_without_outputs_and_complex_weights(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])
+    empty = helper.make_model(helper.make_graph([], "empty", [x], []))
+    with pytest.raises(sn.SymnormError, match="no outputs"):
+        sn.onnx.import_model(empty)
+    w = numpy_helper.from_array(np.ones((3, 3), np.complex64), "w")
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+    cplx = helper.make_model(helper.make_graph([node], "c", [x], [y], initializer=[w]))
+    with pytest.raises(sn.SymnormError, match="complex"):
+        sn.onnx.import_model(cplx)

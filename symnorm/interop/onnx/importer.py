@@ -85,6 +85,9 @@ class ImportContext:
                 return self.param_of[tensor]
             value = self.need_const(i, slot)
         name = self.fresh("%s_%s" % (self.name, slot))
+        if value.dtype.kind not in "biuf":      # numpy's cast would drop an imaginary part
+            raise OnnxImportError("import_model: node %r: input %r is a %s tensor; symnorm "
+                                  "parameters are real numbers" % (self.name, tensor, value.dtype))
         arr = np.array(value, dtype=value.dtype if value.dtype.kind == "f" else np.float32)
         (self.aux_params if aux else self.arg_params)[name] = arr
         var = S.Variable(name)
@@ -178,6 +181,8 @@ def import_model(model_file):
             ctx.arg_params[name] = np.array(v, dtype=v.dtype if v.dtype.kind == "f" else np.float32)
             v = S.BlockGrad(S.Variable(name), name=ctx.fresh(o.name + "_const"))
         heads.append(v)
+    if not heads:
+        raise OnnxImportError("import_model: the graph has no outputs: nothing to compute")
     net = heads[0] if len(heads) == 1 else S.Group(heads)
     used = set(net.list_arguments()) | set(net.list_auxiliary_states())
     arg = {k: v for k, v in ctx.arg_params.items() if k in used}
