@@ -270,7 +270,8 @@ def _verified(prefix, epoch, role, files):
     raise CheckpointError(
         "checkpoint %s-%04d is not one consistent set: %s differs from the file saved with it "
         "(%s; %s recorded %d bytes, sha256 %s...): it was changed after the save, by another "
-        "program or by hand.  Delete %s to load the files as they are, unchecked"
+        "program, by hand, or by a call that writes that one file alone (nd.save, save_params, "
+        "sym.save).  Delete %s to load the files as they are, unchecked"
         % (prefix, epoch, path, what, file_name(prefix, epoch, "manifest"), entry["size"],
            entry["sha256"][:16], file_name(prefix, epoch, "manifest")))
 
