@@ -75,3 +75,62 @@ def test_metric_get_config_as_mxnet():
     assert sn.metric.create(**sn.metric.create("mcc").get_config()).name == "mcc"
     with pytest.raises(NotImplementedError, match="CustomMetric cannot be serialized"):
         sn.metric.create(lambda a, b: 1.0).get_config()
+
+
+# Final weights after three updates from MXNet 1.9.1 (mx.optimizer.create(name, **kw),
+# weight [0.5, -1.5, 2.0, 0.05], the gradients below).  SGLD's with MXNet's Gaussian draw
+# patched to zeros (mxnet.optimizer.optimizer.normal), i.e. its deterministic part.
+_B = {'wd': 0.05, 'clip_gradient': 1.0, 'rescale_grad': 0.5}
+MX_MORE_OPTIMIZERS = [
+    ('ftml', dict(_B), [0.4924185574054718, -1.4876854419708252, 1.9842802286148071, 0.053287751972675323]),
+    ('ftml', dict(_B, learning_rate=0.1, beta1=0.7, epsilon=1e-06),
+     [0.4238942563533783, -1.3829718828201294, 1.8457964658737183, 0.08934491127729416]),
+    ('ftml', {'learning_rate': 0.05}, [0.4598033130168915, -1.447556734085083, 1.9200923442840576, 0.07913405448198318]),
+    ('lamb', dict(_B), [0.4973321259021759, -1.4977456331253052, 1.9949077367782593, 0.05212459713220596]),
+    ('lamb', dict(_B, learning_rate=0.1, bias_correction=False),
+     [0.2431418001651764, -1.3011361360549927, 1.5402988195419312, 0.26185324788093567]),
+    ('lamb', dict(_B, learning_rate=0.1, lower_bound=2.0, upper_bound=2.5),
+     [0.25155889987945557, -1.2908778190612793, 1.5302345752716064, 0.25073251128196716]),
+    ('lamb', dict(_B, learning_rate=0.1, upper_bound=1.0),
+     [0.39561063051223755, -1.4115078449249268, 1.8004554510116577, 0.13269779086112976]),
+    ('lamb', {'learning_rate': 0.05}, [0.34801945090293884, -1.4008866548538208, 1.7730438709259033, 0.1980656534433365]),
+    ('sgld', dict(_B, learning_rate=0.1), [0.46394655108451843, -1.4462718963623047, 1.92778742313385, 0.0468825027346611]),
+    ('sgld', {'learning_rate': 0.2}, [0.26999998092651367, -1.2300000190734863, 1.7200000286102295, 0.24000002443790436]),
+]
+GRADS = [[3.0, -0.2, 1.0, -4.0], [-1.0, 0.5, 2.5, 0.1], [0.3, -3.0, -0.7, 2.0]]
+
+
+@pytest.mark.parametrize("name,kw,expect", MX_MORE_OPTIMIZERS)
+def test_ftml_lamb_sgld_match_mxnet(name, kw, expect, monkeypatch):
+    opt = sn.optimizer.create(name, **kw)
+    if name == "sgld":
+        monkeypatch.setattr(type(opt), "_noise", staticmethod(lambda lr, shape: np.zeros(shape)))
+    w = np.array([0.5, -1.5, 2.0, 0.05], np.float32)
+    state = opt.create_state(0, w)
+    for g in GRADS:
+        opt.update(0, w, np.array(g, np.float32), state)
+    assert w.dtype == np.float32
+    np.testing.assert_allclose(w, expect, rtol=2e-6, atol=1e-7)
+
+
+def test_more_optimizers_defaults_as_mxnet():
+    ftml, lamb, sgld = (sn.optimizer.create(n) for n in ("FTML", "lamb", "sgld"))
+    assert (ftml.lr, ftml.beta1, ftml.beta2, ftml.epsilon) == (0.01, 0.6, 0.999, 1e-8)
+    assert (lamb.lr, lamb.beta1, lamb.beta2, lamb.epsilon, lamb.lower_bound, lamb.upper_bound,
+            lamb.bias_correction) == (0.001, 0.9, 0.999, 1e-6, None, None, True)
+    assert sgld.lr == 0.01 and sgld.create_state(0, np.zeros(2)) is None
+    assert isinstance(ftml, sn.optimizer.FTML) and isinstance(lamb, sn.optimizer.Optimizer)
+
+
+def test_sgld_noise_is_gaussian_with_variance_lr_and_repeats_under_seed():
+    """SGLD's random part: with a zero gradient and no decay each step adds N(0, lr) noise
+    (MXNet: normal(0, sqrt(lr))); mx.random.seed makes the draws repeat."""
+    def run():
+        w = np.zeros(20000, np.float32)
+        sn.optimizer.create("sgld", learning_rate=0.04).update(0, w, np.zeros_like(w), None)
+        return w
+    sn.random.seed(3)
+    a = run()
+    sn.random.seed(3)
+    np.testing.assert_array_equal(a, run())
+    assert abs(a.mean()) < 0.005 and abs(a.std() - 0.2) < 0.005
