@@ -134,3 +134,71 @@ def test_sgld_noise_is_gaussian_with_variance_lr_and_repeats_under_seed():
     sn.random.seed(3)
     np.testing.assert_array_equal(a, run())
     assert abs(a.mean()) < 0.005 and abs(a.std() - 0.2) < 0.005
+
+
+def test_op_constructors_take_mxnet_positional_forms():
+    """Params after the inputs in MXNet's order, None for an absent input slot (MXNet
+    1.9.1's attr_dict / list_arguments on the same calls)."""
+    x, w = sn.sym.var("x"), sn.sym.var("w")
+    assert sn.sym.Dropout(x, 0.3, name="d").attr_dict() == {"d": {"p": "0.3"}}
+    assert sn.sym.Dropout(x, 0.3, "always", name="d").attr_dict() == {"d": {"mode": "always", "p": "0.3"}}
+    conv = sn.sym.Convolution(x, w, None, kernel=(3, 3), num_filter=4, no_bias=True, name="c")
+    assert conv.list_arguments() == ["x", "w"]
+    assert conv.attr_dict() == {"c": {"num_filter": "4", "no_bias": "True", "kernel": "(3, 3)"}}
+    assert sn.sym.Convolution(x, w, None, kernel=(3, 3), num_filter=4, name="c").list_arguments() \
+        == ["x", "w", "c_bias"]
+    assert sn.sym.Convolution(x, None, None, kernel=(3, 3), num_filter=4, name="c").list_arguments() \
+        == ["x", "c_weight", "c_bias"]
+    assert sn.sym.FullyConnected(x, w, None, 5, name="f").list_arguments() == ["x", "w", "f_bias"]
+    fc = sn.sym.FullyConnected(x, w, None, 5, True, name="f")
+    assert fc.list_arguments() == ["x", "w"] and fc.attr_dict() == {"f": {"no_bias": "True", "num_hidden": "5"}}
+    assert sn.sym.Activation(x, "relu", name="a").attr_dict() == {"a": {"act_type": "relu"}}
+    assert sn.sym.Pooling(x, (2, 2), "max", name="p").attr_dict() == {"p": {"pool_type": "max", "kernel": "(2, 2)"}}
+    bn = sn.sym.BatchNorm(x, None, None, None, None, 1e-3, name="bn")
+    assert bn.list_arguments() == ["x", "bn_gamma", "bn_beta"]
+    assert bn.list_auxiliary_states() == ["bn_moving_mean", "bn_moving_var"]
+    assert bn.attr_dict()["bn"] == {"eps": "0.001"}
+    assert sn.sym.Concat(x, w, dim=0, name="cc").attr_dict() == {"cc": {"num_args": "2", "dim": "0"}}
+    assert sn.sym.softmax(x, None, 0, name="s").attr_dict() == {"s": {"axis": "0"}}   # (data, length, axis)
+    # MXNet: TypeError (too many / multiple values); symnorm names the op and the argument
+    with pytest.raises(sn.errors.ParamError, match="at most 5 positional arguments \\(data, p, mode, axes, cudnn_off\\), got 6"):
+        sn.sym.Dropout(x, 0.3, "always", (1,), False, 5, name="d")
+    with pytest.raises(sn.errors.ParamError, match="multiple values for 'p'"):
+        sn.sym.Dropout(x, 0.3, p=0.2)
+    with pytest.raises(TypeError, match="positional input 0 \\(data\\) must be a Symbol"):
+        sn.sym.Dropout(0.5)
+
+
+def test_hidden_attributes_as_mxnet_stores_them():
+    """lr_mult=/wd_mult=/ctx_group= and dunder keywords on op constructors, attr= with
+    hidden or dunder keys, AttrScope's hidden keys and var(shape=1): the node's and the
+    created variables' attributes and the JSON are MXNet 1.9.1's."""
+    import json
+    x = sn.sym.var("x")
+    both = {"num_hidden": "3", "__lr_mult__": "2", "lr_mult": "2", "__wd_mult__": "0.5", "wd_mult": "0.5"}
+    fc = sn.sym.FullyConnected(x, num_hidden=3, lr_mult=2, __wd_mult__=0.5, name="f")
+    assert fc.attr_dict() == {"f": both, "f_weight": both, "f_bias": both}
+    nodes = json.loads(fc.tojson())["nodes"]
+    assert nodes[1]["attrs"] == {"__lr_mult__": "2", "__wd_mult__": "0.5", "num_hidden": "3"}
+    lay = {"num_hidden": "3", "__layout__": "NC"}
+    assert sn.sym.FullyConnected(x, num_hidden=3, __layout__="NC", name="f").attr_dict() \
+        == {"f": lay, "f_weight": lay, "f_bias": lay}
+    group = {"num_hidden": "3", "__ctx_group__": "dev1", "ctx_group": "dev1"}
+    for kw in ({"ctx_group": "dev1"}, {"attr": {"__ctx_group__": "dev1"}}, {"attr": {"ctx_group": "dev1"}}):
+        assert sn.sym.FullyConnected(x, num_hidden=3, name="f", **kw).attr_dict() \
+            == {"f": group, "f_weight": group, "f_bias": group}, kw
+    with sn.AttrScope(ctx_group="g", lr_mult="3"):
+        v = sn.sym.var("v")
+    assert v.attr_dict() == {"v": {"__lr_mult__": "3", "lr_mult": "3", "__ctx_group__": "g", "ctx_group": "g"}}
+    assert json.loads(v.tojson())["nodes"][0]["attrs"] == {"__ctx_group__": "g", "__lr_mult__": "3"}
+    one = sn.sym.var("v", shape=1, lr_mult=2.5)
+    assert one.attr_dict() == {"v": {"__lr_mult__": "2.5", "lr_mult": "2.5", "__shape__": "1"}}
+    assert one.infer_shape() == ([(1,)], [(1,)], []) and (one * 2).infer_shape()[1] == [(1,)]
+    # the optimizer reads a multiplier given on the op for the weights it created
+    opt = sn.optimizer.SGD(sym=sn.sym.FullyConnected(x, num_hidden=3, lr_mult=2, name="f"),
+                           param_idx2name={0: "f_weight"})
+    assert opt._get_lr(0) == 0.02
+    with pytest.raises(sn.errors.ParamError, match="cannot find argument 'foo'"):
+        sn.sym.FullyConnected(x, num_hidden=3, foo=1)
+    with pytest.raises(sn.errors.ParamError, match="must be a dunder key"):
+        sn.sym.FullyConnected(x, num_hidden=3, attr={"foo": "bar"})
