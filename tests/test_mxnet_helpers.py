@@ -202,3 +202,53 @@ def test_hidden_attributes_as_mxnet_stores_them():
         sn.sym.FullyConnected(x, num_hidden=3, foo=1)
     with pytest.raises(sn.errors.ParamError, match="must be a dunder key"):
         sn.sym.FullyConnected(x, num_hidden=3, attr={"foo": "bar"})
+
+
+def test_test_utils_helpers_as_mxnet(capfd):
+    """sn.test_utils' helpers for users' tests: MXNet 1.9.1's results on the same calls
+    (numpy's global generator seeded as there)."""
+    tu = sn.test_utils
+    np.random.seed(0)
+    assert (tu.rand_shape_2d(), tu.rand_shape_3d(), tu.rand_shape_nd(4),
+            tu.rand_shape_nd(3, dim=2, allow_zero_size=True), tu.rand_shape_2d(5, 3, True)) \
+        == ((6, 1), (4, 4, 8), (10, 4, 6, 3), (0, 2, 0), (0, 0))
+    np.random.seed(1)
+    a = tu.rand_ndarray((2, 3))
+    assert a.dtype == np.float32 and a.shape == (2, 3)
+    np.testing.assert_array_equal(a, np.float32([[1.6243454217910767, -0.6117563843727112, -0.5281717777252197],
+                                                 [-1.072968602180481, 0.8654076457023621, -2.3015387058258057]]))
+    b = tu.rand_ndarray((2,), dtype="float64")       # drawn in float32, then cast (as MXNet)
+    assert b.dtype == np.float64 and b.tolist() == [1.744811773300171, -0.7612069249153137]
+    with pytest.raises(NotImplementedError, match="sparse"):
+        tu.rand_ndarray((2, 2), stype="csr")
+    assert tu.default_context() == sn.cpu()
+
+    f32 = np.array([1.0, 2.0], np.float32)
+    tu.assert_almost_equal(f32, f32 + np.float32(5e-4))              # float32: rtol 1e-4, atol 1e-3
+    tu.assert_almost_equal(f32, np.array([1.0, 2.0]) + 1e-4)          # the looser dtype's tolerance
+    tu.assert_almost_equal(f32, f32 + 0.01, atol=0.02)
+    tu.assert_almost_equal(f32, f32 * 1.01, rtol={np.dtype(np.float32): 0.02})
+    with pytest.raises(AssertionError) as err:
+        tu.assert_almost_equal(f32, f32 + np.float32(2e-3), names=("got", "want"))
+    assert "Error 1.817828 exceeds tolerance rtol=1.000000e-04, atol=1.000000e-03 (mismatch 100.000000%)" \
+        in str(err.value) and "Location of maximum error: (0,), got=1.00000000, want=1.00199997" in str(err.value)
+    # almost_equal's defaults are float64's whatever the dtype (MXNet: False, True, True)
+    assert (tu.almost_equal(f32, f32 + 1e-4), tu.almost_equal(np.array([1.0]), np.array([1.0 + 1e-6])),
+            tu.almost_equal([1, 2], [1, 2.00001], atol=1e-3)) == (False, True, True)
+    assert (tu.same(np.array([1, 2]), np.array([1, 2])), tu.same(np.array([1, 2]), np.array([1, 3])),
+            tu.same(np.zeros(2), np.zeros(3)), tu.same([np.nan], [np.nan])) == (True, False, False, False)
+
+    import os
+    os.environ["SN_TU_KEEP"] = "old"
+    with tu.environment({"SN_TU_NEW": "1", "SN_TU_KEEP": None}):
+        assert os.environ.get("SN_TU_NEW") == "1" and "SN_TU_KEEP" not in os.environ
+    assert "SN_TU_NEW" not in os.environ and os.environ.pop("SN_TU_KEEP") == "old"
+    with pytest.raises(RuntimeError), tu.environment("SN_TU_NEW", "2"):
+        assert os.environ["SN_TU_NEW"] == "2"
+        raise RuntimeError("restored even so")
+    assert "SN_TU_NEW" not in os.environ
+    capfd.readouterr()
+    with tu.discard_stderr():
+        os.write(2, b"hidden\n")
+    os.write(2, b"shown\n")
+    assert capfd.readouterr().err == "shown\n"
