@@ -5,6 +5,11 @@ differences of ``sum(outputs * random projection)``, in float64 by default.
 """
 from __future__ import annotations
 
+import contextlib
+import numbers
+import os
+import sys
+
 import numpy as np
 
 from .runtime.executor import cpu
@@ -121,3 +126,193 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-4, rto
                 "(max abs diff %.3g, rtol %g, atol %g)"
                 % (k, i, a[i], n[i], float(np.abs(a - n).max()), rtol, tol))
     return analytic, numeric
+
+
+# ============================================================ helpers for users' own tests
+# (MXNet 1.9.1's names, signatures and default tolerances)
+
+def default_context():
+    """The context tests run in (MXNet: ``current_context()``; for symnorm the CPU)."""
+    from symnorm.context import current_context
+    return current_context()
+
+
+def default_dtype():
+    """The dtype of ``random_arrays``/``rand_ndarray``: float32."""
+    return np.float32
+
+
+def default_rtols() -> dict:
+    """MXNet's default relative tolerance per dtype (0 for integers and bool)."""
+    out = {np.dtype(t): 0 for t in (np.bool_, np.int8, np.uint8, np.int32, np.uint32,
+                                    np.int64, np.uint64)}
+    out.update({np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-5})
+    return out
+
+
+def default_atols() -> dict:
+    """MXNet's default absolute tolerance per dtype (0 for integers and bool)."""
+    out = {k: 0 for k in default_rtols()}
+    out.update({np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-20})
+    return out
+
+
+def get_tolerance(dat, tol, default_tol):
+    """``tol`` if it is a number, else its (or ``default_tol``'s) entry for ``dat``'s dtype."""
+    if isinstance(tol, numbers.Number):
+        return tol
+    dtype = np.dtype(np.asarray(dat).dtype)
+    tol = {} if tol is None else tol
+    if dtype not in tol and dtype not in default_tol:
+        raise TypeError("no default tolerance for dtype %s: pass rtol/atol" % dtype)
+    return tol.get(dtype, default_tol.get(dtype))
+
+
+def get_tols(x, y, rtol, atol):
+    """(rtol, atol) for comparing ``x`` and ``y``: the larger default of their dtypes unless given."""
+    x, y = np.asarray(x), np.asarray(y)
+    return (max(get_tolerance(x, rtol, default_rtols()), get_tolerance(y, rtol, default_rtols())),
+            max(get_tolerance(x, atol, default_atols()), get_tolerance(y, atol, default_atols())))
+
+
+def get_rtol(rtol=None, dtype=np.dtype(np.float64)):
+    """``rtol``, or the default for ``dtype`` (float64's unless given)."""
+    return default_rtols()[np.dtype(dtype)] if rtol is None else rtol
+
+
+def get_atol(atol=None, dtype=np.dtype(np.float64)):
+    """``atol``, or the default for ``dtype`` (float64's unless given)."""
+    return default_atols()[np.dtype(dtype)] if atol is None else atol
+
+
+def _check_shapes(a, b):
+    if np.shape(a) != np.shape(b):
+        raise AssertionError("shape mismatch: %s vs %s" % (np.shape(a), np.shape(b)))
+
+
+def almost_equal(a, b, rtol=None, atol=None, equal_nan=False, use_broadcast=True):
+    """``np.allclose`` with MXNet's float64 defaults (rtol 1e-5, atol 1e-20) when not given."""
+    if not use_broadcast:
+        _check_shapes(a, b)
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=get_rtol(rtol), atol=get_atol(atol),
+                            equal_nan=equal_nan))
+
+
+def same(a, b):
+    """Whether two arrays have the same shape and elements."""
+    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=False,
+                        use_broadcast=True, mismatches=(10, 10)):
+    """Raise AssertionError unless ``a`` and ``b`` are close; tolerances default per dtype
+    (the larger of the two dtypes': float32 rtol 1e-4, atol 1e-3).  The message gives the
+    worst violation's index and values, named by ``names``."""
+    if not use_broadcast:
+        _check_shapes(a, b)
+    rtol, atol = get_tols(a, b, rtol, atol)
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == np.bool_ and b.dtype == np.bool_:
+        np.testing.assert_equal(a, b)
+        return
+    if np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan):
+        return
+    a64, b64 = np.broadcast_arrays(a.astype(np.float64), b.astype(np.float64))
+    bad = ~np.isclose(a64, b64, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        excess = np.where(a64 == b64, 0, np.abs(a64 - b64)) / (atol + rtol * np.abs(b64) + 1e-20)
+    excess = np.where(bad & np.isnan(excess), np.inf, excess)
+    i = tuple(int(k) for k in np.unravel_index(int(np.argmax(excess)), excess.shape))
+    raise AssertionError(
+        "Error %f exceeds tolerance rtol=%e, atol=%e (mismatch %f%%).\n"
+        "Location of maximum error: %s, %s=%.8f, %s=%.8f"
+        % (float(excess[i]), rtol, atol, 100.0 * bad.sum() / max(bad.size, 1), i,
+           names[0], a64[i], names[1], b64[i]))
+
+
+def rand_shape_2d(dim0=10, dim1=10, allow_zero_size=False):
+    """A random 2-d shape, each dim in [1, dim] ([0, dim] with ``allow_zero_size``);
+    drawn from numpy's global generator, as MXNet's."""
+    low = 0 if allow_zero_size else 1
+    return np.random.randint(low, dim0 + 1), np.random.randint(low, dim1 + 1)
+
+
+def rand_shape_3d(dim0=10, dim1=10, dim2=10, allow_zero_size=False):
+    """A random 3-d shape (see ``rand_shape_2d``)."""
+    low = 0 if allow_zero_size else 1
+    return (np.random.randint(low, dim0 + 1), np.random.randint(low, dim1 + 1),
+            np.random.randint(low, dim2 + 1))
+
+
+def rand_shape_nd(num_dim, dim=10, allow_zero_size=False):
+    """A random ``num_dim``-d shape, each dim in [1, dim] (see ``rand_shape_2d``)."""
+    low = 0 if allow_zero_size else 1
+    return tuple(np.random.randint(low, dim + 1, size=num_dim))
+
+
+def random_arrays(*shapes):
+    """Standard-normal float32 arrays of ``shapes`` (one array for one shape)."""
+    arrays = [np.array(np.random.randn(), dtype=default_dtype()) if len(s) == 0
+              else np.random.randn(*s).astype(default_dtype()) for s in shapes]
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func=None,
+                 shuffle_csr_indices=False, distribution=None, ctx=None):
+    """A standard-normal array of ``shape`` (``dtype`` default float32).  Dense only:
+    symnorm has no sparse storage, so another ``stype`` raises."""
+    if stype != "default":
+        raise NotImplementedError("rand_ndarray: stype %r is sparse storage, which symnorm "
+                                  "does not have; use stype='default'" % (stype,))
+    arr = random_arrays(tuple(shape) if not isinstance(shape, int) else (shape,))
+    return arr.astype(dtype or default_dtype(), copy=False)
+
+
+@contextlib.contextmanager
+def discard_stderr():
+    """Silence stderr inside the block: file descriptor 2 (what C code writes to) and
+    ``sys.stderr``'s own descriptor when it has another one."""
+    fds = {2}
+    try:
+        fds.add(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):   # a capture object without a descriptor
+        pass
+    sys.stderr.flush()
+    with open(os.devnull, "w") as sink:
+        saved = {fd: os.dup(fd) for fd in fds}
+        try:
+            for fd in fds:
+                os.dup2(sink.fileno(), fd)
+            yield
+        finally:
+            sys.stderr.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+
+
+@contextlib.contextmanager
+def environment(*args):
+    """Set environment variables inside the block and restore them after (even on error):
+    ``environment(name, value)`` or ``environment({name: value, ...})``; a value of None
+    unsets the variable."""
+    if len(args) == 1 and isinstance(args[0], dict):
+        env = dict(args[0])
+    elif len(args) == 2:
+        env = {args[0]: args[1]}
+    else:
+        raise TypeError("environment expects one dict or a name and a value, got %d arguments"
+                        % len(args))
+    saved = {k: os.environ.get(k) for k in env}
+
+    def apply(values):
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    apply(env)
+    try:
+        yield
+    finally:
+        apply(saved)

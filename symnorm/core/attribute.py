@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import threading
 
+# MXNet 1.9.1's hidden attribute keys: given bare, stored and written as ``__key__``
+HIDDEN_KEYS = frozenset(("ctx_group", "lr_mult", "wd_mult", "force_mirroring",
+                         "mirror_stage", "profiler_scope"))
+
 
 class AttrScope:
     """Scope of string attributes; inner scopes extend outer ones, explicit attrs win."""
@@ -24,12 +28,11 @@ class AttrScope:
         self._old = None
 
     def get(self, attr: dict | None) -> dict:
-        """The scope's attributes updated with ``attr``."""
-        if not self._attr:
-            return dict(attr or {})
+        """The scope's attributes updated with ``attr``; MXNet's hidden keys (``ctx_group``,
+        ``lr_mult``, ...) are stored as ``__ctx_group__`` etc., as MXNet stores them."""
         out = dict(self._attr)
         out.update(attr or {})
-        return out
+        return {("__%s__" % k if k in HIDDEN_KEYS else k): v for k, v in out.items()}
 
     def __enter__(self):
         self._old = AttrScope.current()

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from . import params as P
-from .attribute import AttrScope
+from .attribute import HIDDEN_KEYS, AttrScope
 from .dims import check_shape
 from .dtype import as_dtype, mx_flag
 from .errors import GraphError, ParamError, where
@@ -23,6 +23,7 @@ from .graph import rebuild_entries
 from .ir import Entry, Node, aux_variables, dfs_postorder
 from .registry import get_op
 from . import serialize
+from . import op_args
 
 
 class Symbol(NDArrayOnly):
@@ -348,9 +349,10 @@ class Symbol(NDArrayOnly):
 
 
 def _with_plain_mults(attrs: dict) -> dict:
-    """MXNet lists ``lr_mult``/``wd_mult`` under both spellings in list_attr/attr_dict."""
+    """MXNet lists its hidden keys (``lr_mult``, ``ctx_group``, ...) under both spellings
+    in list_attr/attr_dict."""
     out = dict(attrs)
-    for k in ("lr_mult", "wd_mult"):
+    for k in HIDDEN_KEYS:
         if "__%s__" % k in attrs:
             out[k] = attrs["__%s__" % k]
     return out
@@ -376,12 +378,15 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
     for k, v in list(attrs.items()):
         if not isinstance(v, str):
             raise ValueError("Variable %r: attribute %r must be a string, got %r" % (name, k, v))
-    if shape is not None:
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        check_shape((shape,), "Variable %r: shape" % name)
+        attrs["__shape__"] = str(int(shape))        # MXNet stores '1' for shape=1: (1,)
+    elif shape is not None:
         attrs["__shape__"] = str(check_shape(shape, "Variable %r: shape" % name))
-    if lr_mult is not None:
-        attrs["__lr_mult__"] = str(float(lr_mult))
-    if wd_mult is not None:
-        attrs["__wd_mult__"] = str(float(wd_mult))
+    for key, mult in (("__lr_mult__", lr_mult), ("__wd_mult__", wd_mult)):
+        if mult is not None:
+            float(mult)                             # a number, or fail here
+            attrs[key] = str(mult)                  # MXNet: str of what was given
     if dtype is not None:
         attrs["__dtype__"] = str(mx_flag(as_dtype(dtype, "Variable %r" % name)))
     if init is not None:
@@ -412,20 +417,16 @@ def Group(symbols) -> Symbol:
 def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> Symbol:
     """Apply the registered op ``op_name`` to input symbols and parameters.
 
-    Positional ``args`` fill the input slots in order (all of them for a variadic op such
-    as Concat); keyword arguments naming a slot are inputs, the rest are op params, plus
-    ``name`` and ``attr``.  Missing inputs become Variables named ``<node>_<slot>`` that
-    carry the explicit params as attributes (and ``__init__`` on aux slots), as in MXNet.
+    Positional ``args`` follow MXNet's signature, inputs then params (all inputs for a
+    variadic op such as Concat; see ``op_args``); keyword arguments naming a slot are
+    inputs, hidden attributes (``lr_mult=``, ``__layout__=``) and ``attr`` are attributes,
+    the rest are op params.  Missing inputs become Variables named ``<node>_<slot>`` that
+    carry the explicit params and attributes (and ``__init__`` on aux slots), as in MXNet.
     """
     cls = get_op(op_name)
     kwargs = dict(kwargs)
     name = kwargs.pop("name", None)
-    user_attr = kwargs.pop("attr", None) or {}
-    for k in user_attr:
-        if not (k.startswith("__") and k.endswith("__")):
-            raise ParamError("%s: attribute %r given through attr= must be a dunder key such as "
-                             "'__%s__'; op parameters are keyword arguments"
-                             % (where(cls.op_name, name), k, k))
+    user_attr = op_args.check_user_attr(cls, kwargs.pop("attr", None), name)
     slot_names = set(cls.inputs + cls.aux)
     given_inputs = {k: kwargs.pop(k) for k in list(kwargs)
                     if k in slot_names and (kwargs[k] is None or isinstance(kwargs[k], Symbol))}
@@ -434,15 +435,21 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
             raise ParamError("%s: %r is not an input of %s (inputs: %s)"
                              % (where(cls.op_name, name), k, cls.op_name,
                                 ", ".join(cls.inputs + cls.aux)))
+    hidden = op_args.pop_hidden(kwargs)
     if cls.variadic:
         if given_inputs:
             raise ParamError("%s takes its inputs positionally" % cls.op_name)
         kwargs.setdefault(cls.variadic, len(args))
+    else:
+        op_args.place_positional(cls, args, kwargs, given_inputs, name)
+        args = ()
     params = kwargs
     node_name = NameManager.current().get(name, hint or cls.hint or cls.op_name.lower())
     op = cls.create(params, node_name)
     # MXNet stores str(value) of what the user passed, for the params the user passed
     explicit = {k: v if isinstance(v, str) else P.to_attr_string(v) for k, v in params.items()}
+    explicit.update(hidden)
+    scoped = AttrScope.current().get(user_attr)      # MXNet copies these to new variables too
     slots = op.input_names()
     if len(args) > len(slots):
         raise ParamError("%s takes at most %d inputs (%s), got %d positional"
@@ -451,9 +458,7 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
         if not isinstance(a, Symbol):
             raise TypeError("%s: positional input %d (%s) must be a Symbol, got %r"
                             % (where(cls.op_name, node_name), i, slots[i], a))
-        if slots[i] in given_inputs:
-            raise ParamError("%s: input %r given twice" % (where(cls.op_name, node_name), slots[i]))
-        given_inputs[slots[i]] = a
+        given_inputs[slots[i]] = a      # (only variadic ops get here: no keyword inputs)
     slot_set = set(slots)               # Concat may have 65536 slots: no tuple scans
     for k in given_inputs:
         if k not in slot_set and given_inputs[k] is not None:
@@ -464,7 +469,7 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
     for slot in slots:
         sym = given_inputs.get(slot)
         if sym is None:
-            attrs = dict(explicit)
+            attrs = {**scoped, **explicit}
             if op.input_init_attr(slot):
                 attrs["__init__"] = op.input_init_attr(slot)
             entries.append(Entry(Node(None, "%s_%s" % (node_name, slot), (), attrs), 0))
@@ -481,7 +486,7 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
         if entry.node.is_variable and op.input_init_attr(slot) and "__init__" not in entry.node.attrs:
             entry.node.attrs["__init__"] = op.input_init_attr(slot)
         entries.append(entry)
-    attrs = AttrScope.current().get(user_attr)
+    attrs = dict(scoped)
     attrs.update(explicit)
     node = Node(op, node_name, tuple(entries), attrs)
     return Symbol([Entry(node, i) for i in range(op.num_visible_outputs())])

@@ -230,6 +230,8 @@ def _softmax(x, axis, temperature=1.0):
 @register
 class softmax(Op):
     """y = exp(x/T) / Σ exp(x/T) along ``axis``."""
+    # MXNet's positional order has its optional ``length`` input second (op_args)
+    mx_positional = ("data", "length", "axis", "temperature", "dtype", "use_length")
     axis: int = param(-1)
     temperature: Optional[float] = param(None, doc="T, default 1")
 

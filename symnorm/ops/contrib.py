@@ -25,6 +25,9 @@ class SyncBatchNorm(BatchNorm):
     In one process it is exactly BatchNorm."""
     hint = "syncbatchnorm"
     needs_comm = True
+    # MXNet's positional order (op_args): BatchNorm's first params, then ndev and key
+    mx_positional = ("data", "gamma", "beta", "moving_mean", "moving_var", "eps", "momentum",
+                     "fix_gamma", "use_global_stats", "output_mean_var", "ndev", "key")
     ndev: int = param(1, doc="accepted for MXNet compatibility; the store decides")
     key: str = param("", doc="accepted for MXNet compatibility; ignored")
 

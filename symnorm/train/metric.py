@@ -28,10 +28,20 @@ class EvalMetric:
     ``Speedometer`` with ``auto_reset`` calls every few batches) restarts ``get`` while
     ``get_global`` keeps covering everything since ``reset`` (what ``fit`` logs as the
     epoch's ``Train-<metric>``)."""
-    def __init__(self, name, output_names=None, label_names=None):
+    def __init__(self, name, output_names=None, label_names=None, **config):
         self.name = name
         self.output_names, self.label_names = output_names, label_names
+        self._kwargs = config           # the constructor's own arguments, for get_config
         self.reset()
+
+    def get_config(self):
+        """The metric's configuration as MXNet 1.9.1 gives it: the constructor's own
+        keyword arguments plus ``metric`` (the class name), ``name``, ``output_names`` and
+        ``label_names``; ``create(**config)`` makes an equal metric."""
+        config = dict(self._kwargs)
+        config.update(metric=type(self).__name__, name=self.name,
+                      output_names=self.output_names, label_names=self.label_names)
+        return config
 
     def reset(self):
         self.num_inst = 0
@@ -93,7 +103,7 @@ class Accuracy(EvalMetric):
     """Fraction of samples whose argmax prediction equals the label."""
     def __init__(self, axis=1, name="accuracy", **kw):
         self.axis = axis
-        super().__init__(name, **kw)
+        super().__init__(name, axis=axis, **kw)
 
     def _update(self, label, pred):
         if pred.shape != label.shape:
@@ -108,7 +118,7 @@ class TopKAccuracy(EvalMetric):
     """Fraction of samples whose label is among the ``top_k`` highest predictions."""
     def __init__(self, top_k=1, name="top_k_accuracy", **kw):
         self.top_k = top_k
-        super().__init__("%s_%d" % (name, top_k), **kw)
+        super().__init__("%s_%d" % (name, top_k), top_k=top_k, **kw)
 
     def _update(self, label, pred):
         top = numpy.argsort(pred, axis=1)[:, -self.top_k:]
@@ -121,7 +131,7 @@ class CrossEntropy(EvalMetric):
     """Mean of -log(p[label])."""
     def __init__(self, eps=1e-12, name="cross-entropy", **kw):
         self.eps = eps
-        super().__init__(name, **kw)
+        super().__init__(name, eps=eps, **kw)
 
     def _update(self, label, pred):
         label = int_labels(label, "%s: label" % self.name).ravel()
@@ -190,7 +200,7 @@ class Perplexity(EvalMetric):
     labels equal to ``ignore_label`` are left out."""
     def __init__(self, ignore_label=None, axis=-1, name="perplexity", **kw):
         self.ignore_label, self.axis = ignore_label, axis
-        super().__init__(name, **kw)
+        super().__init__(name, ignore_label=ignore_label, **kw)
 
     def _update(self, label, pred):
         label = int_labels(label, "%s: label" % self.name).reshape(-1)
@@ -264,6 +274,81 @@ class F1(EvalMetric):
         return super().get_global()
 
 
+def _binary_counts(label, pred, name):
+    """[tp, fp, fn, tn] of the argmax predictions against binary labels (class 1 positive)."""
+    label = int_labels(label, "%s: label" % name).ravel()
+    pred = numpy.asarray(pred)
+    if pred.ndim != 2 or len(pred) != len(label):
+        raise ValueError("%s: predictions of shape %s for %d labels; expected (%d, classes)"
+                         % (name, pred.shape, len(label), len(label)))
+    if len(numpy.unique(label)) > 2:
+        raise ValueError("%s handles binary classification only; labels hold %d classes"
+                         % (name, len(numpy.unique(label))))
+    hit, truth = pred.argmax(axis=1) == 1, label == 1
+    return numpy.array([numpy.sum(hit & truth), numpy.sum(hit & ~truth),
+                        numpy.sum(~hit & truth), numpy.sum(~hit & ~truth)], numpy.float64)
+
+
+class MCC(EvalMetric):
+    """Matthews correlation coefficient of binary argmax predictions (class 1 positive):
+    (tp·tn - fp·fn) / sqrt((tp+fp)(tp+fn)(tn+fp)(tn+fn)), zero factors of the denominator
+    taken as 1.  As MXNet 1.9.1: ``average='macro'`` averages the MCC of each update over
+    the updates; ``'micro'`` is the MCC of all the counts together (since ``reset_local``
+    for ``get``, since ``reset`` for ``get_global``)."""
+    def __init__(self, name="mcc", output_names=None, label_names=None, average="macro"):
+        if average not in ("macro", "micro"):
+            raise ValueError("MCC: average must be 'macro' or 'micro', got %r" % (average,))
+        self._average = average
+        super().__init__(name, output_names=output_names, label_names=label_names)
+
+    def reset(self):
+        super().reset()
+        self._counts = numpy.zeros(4)           # tp, fp, fn, tn since reset_local
+        self._global_counts = numpy.zeros(4)    # the same since reset
+
+    def reset_local(self):
+        super().reset_local()
+        self._counts = numpy.zeros(4)
+
+    def _reduce(self, allreduce_sum):
+        super()._reduce(allreduce_sum)
+        allreduce_sum(self._counts)
+        allreduce_sum(self._global_counts)
+
+    @staticmethod
+    def _mcc(counts):
+        if not counts.sum():
+            return 0.0
+        tp, fp, fn, tn = (float(c) for c in counts)
+        denom = 1.0
+        for term in (tp + fp, tp + fn, tn + fp, tn + fn):
+            denom *= term if term else 1.0
+        return (tp * tn - fp * fn) / math.sqrt(denom)
+
+    def update(self, labels, preds):
+        if not isinstance(labels, (list, tuple)):
+            labels, preds = [labels], [preds]
+        _check_counts(self.name, labels, preds)
+        batch = sum((_binary_counts(l, p, self.name) for l, p in zip(labels, preds)),
+                    numpy.zeros(4))
+        self._counts += batch
+        self._global_counts += batch
+        if self._average == "macro":
+            self.sum_metric += self._mcc(batch)
+            self.num_inst += 1
+
+    def get(self):
+        if self._average == "micro":
+            return self.name, (self._mcc(self._counts) if self._counts.any() else float("nan"))
+        return super().get()
+
+    def get_global(self):
+        if self._average == "micro":
+            return self.name, (self._mcc(self._global_counts) if self._global_counts.any()
+                               else float("nan"))
+        return super().get_global()
+
+
 class PearsonCorrelation(EvalMetric):
     """Pearson's r of predictions and labels (flattened), averaged over updates
     (``average='macro'``, MXNet's default)."""
@@ -289,6 +374,10 @@ class CustomMetric(EvalMetric):
         self._feval, self._allow_extra_outputs = feval, allow_extra_outputs
         super().__init__(name, **kw)
 
+    def get_config(self):
+        raise NotImplementedError("CustomMetric cannot be serialized (its function is code, "
+                                  "not configuration)")
+
     def update(self, labels, preds):
         if not self._allow_extra_outputs or not labels:
             _check_counts(self.name, labels, preds)
@@ -312,6 +401,11 @@ class CompositeEvalMetric(EvalMetric):
     def __init__(self, metrics=None, name="composite", **kw):
         self.metrics = [create(m) for m in (metrics or [])]
         super().__init__(name, **kw)
+
+    def get_config(self):
+        config = super().get_config()
+        config["metrics"] = [m.get_config() for m in self.metrics]
+        return config
 
     def add(self, metric):
         """Add one more metric (an instance or a name)."""
@@ -356,6 +450,8 @@ _NAMES = {"acc": Accuracy, "accuracy": Accuracy, "top_k_accuracy": TopKAccuracy,
           "top_k_acc": TopKAccuracy, "ce": CrossEntropy, "cross-entropy": CrossEntropy,
           "crossentropy": CrossEntropy, "nll_loss": NegativeLogLikelihood,
           "negativeloglikelihood": NegativeLogLikelihood, "perplexity": Perplexity, "f1": F1,
+          "mcc": MCC,
+          "topkaccuracy": TopKAccuracy, "compositeevalmetric": CompositeEvalMetric,
           "pearsonr": PearsonCorrelation, "pearsoncorrelation": PearsonCorrelation,
           "mse": MSE, "mae": MAE, "rmse": RMSE, "loss": Loss}
 
@@ -377,6 +473,6 @@ def create(metric, **kwargs) -> EvalMetric:
 np = np_metric   # MXNet's mx.metric.np (this module calls numpy by its full name)
 
 __all__ = ["EvalMetric", "Accuracy", "TopKAccuracy", "CrossEntropy", "MSE", "MAE", "RMSE",
-           "NegativeLogLikelihood", "Perplexity", "F1", "PearsonCorrelation", "CustomMetric",
+           "NegativeLogLikelihood", "Perplexity", "F1", "MCC", "PearsonCorrelation", "CustomMetric",
            "np_metric",
            "Loss", "CompositeEvalMetric", "create"]

@@ -439,4 +439,7 @@ def create(name, **kwargs) -> Optimizer:
 
 
 __all__ = ["Optimizer", "SGD", "NAG", "Adam", "AdamW", "RMSProp", "AdaGrad", "AdaDelta",
-           "Adamax", "Nadam", "Signum", "Ftrl", "create"]
+           "Adamax", "Nadam", "Signum", "Ftrl", "FTML", "LAMB", "SGLD", "create"]
+
+# registered on import; they live in their own module only to keep this file short
+from symnorm.train.optimizers_more import FTML, LAMB, SGLD  # noqa: E402,F401
