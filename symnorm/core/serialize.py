@@ -326,8 +326,9 @@ def _check_variable_attrs(text, attrs) -> None:
                              % (text, key, _short(value), exc)) from None
 
 
-def read(fname: str) -> list:
-    """The head entries of a symbol JSON file (``prefix-symbol.json``); see ``parse_json``."""
+def read(fname: str, unknown_op=None) -> list:
+    """The head entries of a symbol JSON file (``prefix-symbol.json``); see ``parse_json``
+    (``unknown_op``: its placeholder hook, for viewing)."""
     try:
         with open(fname, "rb") as f:
             raw = f.read()
@@ -337,11 +338,12 @@ def read(fname: str) -> list:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        hint = ("it is gzip-compressed: gunzip it first" if raw[:2] == b"\x1f\x8b"
+                else "is this a .params file?")
         raise GraphError("%s: not UTF-8 text (byte 0x%02X at offset %d); a symbol file is "
-                         "JSON (is this a .params file, or gzip-compressed?)"
-                         % (fname, raw[exc.start], exc.start)) from None
+                         "JSON (%s)" % (fname, raw[exc.start], exc.start, hint)) from None
     try:
-        return parse_json(text)
+        return parse_json(text, unknown_op)
     except SymnormError as exc:
         raise type(exc)("%s: %s" % (fname, exc)) from None
 

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 
-from symnorm.errors import GraphError
 from symnorm.registry import Op
 
 UNKNOWN_COLOR = "#d0d0d0"
@@ -41,19 +40,7 @@ def load_for_view(path: str):
     kept as placeholders; every other fault raises as ``symnorm.sym.load`` does."""
     from symnorm import serialize
     from symnorm.symbol import Symbol
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise GraphError("cannot read symbol file %r: %s" % (path, exc.strerror)) from None
-    except UnicodeDecodeError:
-        raise GraphError("%s is not a symbol JSON file (not UTF-8 text%s)"
-                         % (path, "; it is gzip-compressed: gunzip it first"
-                            if open(path, "rb").read(2) == b"\x1f\x8b" else "")) from None
-    try:
-        sym = Symbol(serialize.parse_json(text, unknown_op=unknown_op))
-    except GraphError as exc:
-        raise type(exc)("%s: %s" % (path, exc)) from None
+    sym = Symbol(serialize.read(path, unknown_op=unknown_op))
     return sym, unknown_ops(sym)
 
 
