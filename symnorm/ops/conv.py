@@ -112,7 +112,7 @@ class Convolution(_Spatial):
         # batch from the output, channels from the weight (C = weight's dim 1 x num_group),
         # a spatial dim from the output's where its stride is 1 (as MXNet: a larger stride
         # rounds, so the input is not determined)
-        data, weight, out = ins[0], ins[1], outs[0]
+        weight, out = ins[1], outs[0]
         nsp = len(self.kernel)
         if out is None or len(out) != nsp + 2:
             return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.dims import known
 from ..core.errors import ShapeError, fmt_shape
 from ..core.registry import Op, Result, register
 from ._np import sum_to_shape

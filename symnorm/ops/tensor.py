@@ -357,7 +357,7 @@ class squeeze(Op):
 
     def infer_shape_backward(self, ins, outs):
         # with explicit axes: the output's dims with 1s put back (rank known from either side)
-        data, out = ins[0], outs[0]
+        out = outs[0]
         if out is None or not self.axis:
             return None
         nd = len(out) + len(set(self.axis))

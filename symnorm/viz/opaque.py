@@ -4,8 +4,6 @@ as a grey dashed box with its op name and attributes; shapes past it are unknown
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 
 from symnorm.registry import Op
 
