@@ -24,38 +24,35 @@ def _no_auto_pad(ctx, a):
         ctx.fail("auto_pad=%r is not supported; export with explicit pads" % a["auto_pad"])
 
 
-@imports("Conv")
-def conv(ctx, node):
+def _conv_parts(ctx):
+    """What Conv and ConvTranspose share: (attrs, weight constant, spatial rank, the
+    symnorm params kernel/stride/dilate/pad/num_group, the inputs data/weight[/bias])."""
     a = ctx.attrs()
     _no_auto_pad(ctx, a)
     w = ctx.need_const(1, "weight")
     nsp = w.ndim - 2
-    kw = dict(kernel=tuple(a.get("kernel_shape", w.shape[2:])), num_filter=int(w.shape[0]),
+    kw = dict(kernel=tuple(a.get("kernel_shape", w.shape[2:])),
               stride=tuple(a.get("strides", (1,) * nsp)), dilate=tuple(a.get("dilations", (1,) * nsp)),
               pad=_symmetric_pads(ctx, a.get("pads"), nsp), num_group=int(a.get("group", 1)))
-    ins = dict(data=ctx.sym(0), weight=ctx.param(1, "weight"))
+    ins = dict(data=ctx.sym(0), weight=ctx.param(1, "weight"), no_bias=not ctx.has(2))
     if ctx.has(2):
         ins["bias"] = ctx.param(2, "bias")
-    return [S.Convolution(name=ctx.name, no_bias=not ctx.has(2), **ins, **kw)]
+    return a, w, nsp, kw, ins
+
+
+@imports("Conv")
+def conv(ctx, node):
+    a, w, nsp, kw, ins = _conv_parts(ctx)
+    return [S.Convolution(name=ctx.name, num_filter=int(w.shape[0]), **ins, **kw)]
 
 
 @imports("ConvTranspose")
 def conv_transpose(ctx, node):
-    a = ctx.attrs()
-    _no_auto_pad(ctx, a)
-    w = ctx.need_const(1, "weight")
-    nsp = w.ndim - 2
-    group = int(a.get("group", 1))
-    kw = dict(kernel=tuple(a.get("kernel_shape", w.shape[2:])), num_filter=int(w.shape[1]) * group,
-              stride=tuple(a.get("strides", (1,) * nsp)), dilate=tuple(a.get("dilations", (1,) * nsp)),
-              pad=_symmetric_pads(ctx, a.get("pads"), nsp), num_group=group,
-              adj=tuple(a.get("output_padding", (0,) * nsp)))
+    a, w, nsp, kw, ins = _conv_parts(ctx)
+    kw["adj"] = tuple(a.get("output_padding", (0,) * nsp))
     if "output_shape" in a:
         kw["target_shape"] = tuple(a["output_shape"][-nsp:])
-    ins = dict(data=ctx.sym(0), weight=ctx.param(1, "weight"))
-    if ctx.has(2):
-        ins["bias"] = ctx.param(2, "bias")
-    return [S.Deconvolution(name=ctx.name, no_bias=not ctx.has(2), **ins, **kw)]
+    return [S.Deconvolution(name=ctx.name, num_filter=int(w.shape[1]) * kw["num_group"], **ins, **kw)]
 
 
 @imports("Gemm")
