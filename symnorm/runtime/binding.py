@@ -7,6 +7,8 @@ made of (plan, argument/gradient/aux arrays, options), every input checked first
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from ..context import cpu
@@ -44,8 +46,9 @@ def normalize_grad_req(grad_req, arg_names, where_text) -> dict:
 
 
 def check_unique(symbol):
-    names = symbol.list_inputs()
-    dup = sorted({n for n in names if names.count(n) > 1})
+    """Raise ``BindError`` when two inputs (variables) share a name, as MXNet's bind does."""
+    counts = Counter(symbol.list_inputs())
+    dup = sorted(n for n, c in counts.items() if c > 1)
     if dup:
         raise BindError("Duplicate names detected among the inputs: %s" % ", ".join(dup))
 

@@ -75,6 +75,8 @@ class Route:
 
 @dataclass
 class Layout:
+    """Where everything goes: ``boxes`` (node key -> box), ``routes`` (edge paths), the
+    drawing's size, and the crossings left between adjacent ranks."""
     boxes: dict
     routes: list
     width: float

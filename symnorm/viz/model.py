@@ -17,6 +17,8 @@ AUX_COLOR = "#d9d9d9"
 
 @dataclass
 class ViewNode:
+    """One node as the pictures and the summary show it: role, label, colour, shapes and
+    parameter counts, read from the registry."""
     node: object
     name: str
     op: str                          # "null" for variables

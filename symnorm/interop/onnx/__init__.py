@@ -16,6 +16,9 @@ def export_model(sym, params, in_shapes=None, in_types="float32", onnx_file_path
 
 
 def import_model(model_file):
+    """``(sym, arg_params, aux_params)`` from an ONNX model (a path or a ``ModelProto``),
+    as MXNet's ``mx.contrib.onnx.import_model``; BatchNormalization becomes BatchNorm with
+    its moving statistics as aux states.  See ``symnorm.interop.onnx.importer``."""
     require_onnx()
     from .importer import import_model as run
     return run(model_file)

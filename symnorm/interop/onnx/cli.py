@@ -6,6 +6,7 @@ import os
 
 
 def add_commands(sub) -> None:
+    """Add ``export-onnx`` and ``import-onnx`` to the CLI's subcommand parser ``sub``."""
     p = sub.add_parser("export-onnx", help="write an MXNet/symnorm checkpoint as an ONNX model")
     p.add_argument("prefix")
     p.add_argument("epoch", type=int)

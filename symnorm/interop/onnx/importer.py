@@ -134,7 +134,8 @@ def _load(model_file):
 def import_model(model_file):
     """Read an ONNX model (a path or an ``onnx.ModelProto``) as ``(sym, arg_params,
     aux_params)``, numpy arrays keyed by symnorm variable names.  Graph inputs that are
-    not initializers become data Variables of the same name."""
+    not initializers become data Variables of the same name (characters outside
+    ``[A-Za-z0-9_.-]`` replaced by ``_``: ``in:0`` becomes ``in_0``)."""
     from onnx import numpy_helper
     model = _load(model_file)
     for imp in model.opset_import:
