@@ -20,7 +20,7 @@ from . import ops as _ops  # noqa: F401  (registers every op first)
 # scripts write ``from mxnet.io import ...``) keep working.
 for _pkg, _names in (("core", "attribute dims dtype errors fileio graph ir name params registry "
                               "serialize shape sym symbol"),
-                     ("runtime", "allocator autodiff exec_options executor layout parallel"),
+                     ("runtime", "allocator autodiff exec_options executor parallel"),
                      ("train", "callback initializer io kv lr_scheduler metric module monitor "
                                "optimizer transaction"),
                      ("interop", "checkpoint idx model nd")):
@@ -29,6 +29,9 @@ for _pkg, _names in (("core", "attribute dims dtype errors fileio graph ir name 
         _sys.modules.setdefault("%s.%s" % (__name__, _name), _module)
         if _name not in globals():
             globals()[_name] = _module
+# the batch-last pass became a kernel choice (runtime/kernels/batch_last.py)
+_sys.modules.setdefault(__name__ + ".layout", _importlib.import_module(".runtime.kernels.batch_last", __name__))
+layout = _sys.modules[__name__ + ".layout"]
 
 from . import context, random, test_utils, viz
 from .core import graph, name, registry, sym
@@ -43,7 +46,7 @@ from .util import is_np_shape, np_shape, set_np_shape, use_np_shape
 from .base import MXNetError
 from .interop import checkpoint, model, nd
 from .interop.checkpoint import CheckpointError
-from .ops._np import release_buffers
+from .runtime.buffers import release_buffers
 from .runtime import parallel
 from .runtime.executor import Executor
 from .train import callback, initializer, io, kv, lr_scheduler, metric, monitor, optimizer

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 import symnorm as sn
-from symnorm.layout import _layout_slots
 from symnorm.registry import REGISTRY
 from symnorm.symbol import create
 from symnorm.test_utils import check_numeric_gradient
@@ -100,55 +99,6 @@ def _var_name(sym, slot):
     return slot if slot in names else "node_" + slot
 
 
-def has_batch_last(name, params, shapes) -> bool:
-    """Does this example's op have a batch-last twin for its input rank?"""
-    node = build(name, params, shapes).entries[0].node
-    ins, outs = _layout_slots(node)
-    data = shapes.get(node.inputs[ins[0]].node.name) if ins and outs else None
-    return data is not None and len(data) >= 3 and node.op.batch_last(len(data)) is not None
-
-
-def check_batch_last(name, params, shapes, rng):
-    """The op's batch-last twin (``Op.batch_last``) on data stored (C, *S, N) computes what
-    the op computes on (N, C, *S): every output, proposed aux value and gradient, float64.
-    Returns False when the example has no twin."""
-    if not has_batch_last(name, params, shapes):
-        return False
-    node, values = _op_and_values(name, params, shapes, rng)      # inputs in their valid range
-    op = node.op
-    lay_in, lay_out = _layout_slots(node)
-    twin = op.batch_last(values[lay_in[0]].ndim)
-    to_bl = lambda a: np.ascontiguousarray(np.moveaxis(a, 0, -1))      # noqa: E731
-    from_bl = lambda a: np.moveaxis(a, -1, 0)                          # noqa: E731
-    bl_values = [to_bl(v) if i in lay_in else v for i, v in enumerate(values)]
-    # the twin's shape rule is the op's, transposed
-    ref_shapes = op.infer_shape(*[v.shape for v in values])[1]
-    bl_shapes = twin.infer_shape(*[v.shape for v in bl_values])[1]
-    for j, (b, s) in enumerate(zip(bl_shapes, ref_shapes)):
-        assert tuple(b) == (tuple(s)[1:] + tuple(s)[:1] if j in lay_out else tuple(s))
-    for train in (True, False):
-        ref = op.forward(*values, train=train)
-        got = twin.forward(*bl_values, train=train)
-        for j, (a, b) in enumerate(zip(ref[0], got[0])):
-            np.testing.assert_allclose(from_bl(b) if j in lay_out else b, a, rtol=1e-10, atol=1e-12)
-        if ref[1] is not None:
-            for a, b in zip(ref[1], got[1]):
-                np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
-        if not op.differentiable or op.head_grad == "ignore":
-            continue
-        outs = op.output_names()
-        dys = [rng.normal(0, 1, ref[0][j].shape) for j, n in enumerate(outs)
-               if n not in op.no_grad_outputs]
-        grad_js = [j for j, n in enumerate(outs) if n not in op.no_grad_outputs]
-        g_ref = op.backward(ref[2], *dys)
-        g_got = twin.backward(got[2], *[to_bl(d) if j in lay_out else d for j, d in zip(grad_js, dys)])
-        for i, (a, b) in enumerate(zip(g_ref, g_got)):
-            if a is None:
-                continue
-            np.testing.assert_allclose(from_bl(b) if i in lay_in else b, a, rtol=1e-9, atol=1e-11)
-    return True
-
-
 def _op_and_values(name, params, shapes, rng):
     """(the example's op node, one input value per slot in each slot's valid range)."""
     sym = build(name, params, shapes)
@@ -176,43 +126,6 @@ def _backward(op, res, rng_seed):
     rng = np.random.RandomState(rng_seed)
     dys = [rng.normal(0, 1, res[0][j].shape) for j, n in enumerate(outs) if n not in op.no_grad_outputs]
     return op.backward(res[2], *dys)
-
-
-def check_training_aliasing(name, params, shapes, rng):
-    """The in-place declarations hold in training (float64):
-
-    * ``keeps_output()`` False: scribbling over the outputs after forward (every one: a
-      consumer of any of them may run in place) does not change the gradients (the saved
-      state aliases none of them);
-    * ``inplace_in_training()`` True: ``forward(out=<first input>)`` gives the outputs and
-      gradients of the out-of-place forward.
-    Returns False when neither applies or the op has no backward to check."""
-    node, values = _op_and_values(name, params, shapes, rng)
-    op = node.op
-    if not op.differentiable or op.head_grad == "ignore":
-        return False
-    checked = False
-    if not op.keeps_output():
-        ref = _backward(op, op.forward(*values, train=True), 1)
-        res = op.forward(*values, train=True)
-        for out in res[0]:
-            if out.dtype.kind == "f" and out.flags.writeable:
-                out[...] = np.nan
-        for a, b in zip(ref, _backward(op, res, 1)):
-            if a is not None:
-                np.testing.assert_array_equal(b, a)
-        checked = True
-    if op.inplace and op.inplace_in_training():
-        ref = op.forward(*values, train=True)
-        g_ref = _backward(op, ref, 2)
-        first = values[0].copy()
-        res = op.forward(first, *values[1:], train=True, out=first)
-        np.testing.assert_array_equal(res[0][0], ref[0][0])
-        for a, b in zip(g_ref, _backward(op, res, 2)):
-            if a is not None:
-                np.testing.assert_array_equal(b, a)
-        checked = True
-    return checked
 
 
 def _axes(spec, ndim):

@@ -78,20 +78,27 @@ def test_lenet_region_is_rewritten_with_one_transpose_each_way():
     net = _lenet()
     shapes = {"data": (8, 1, 28, 28)}
     state = sn.shape.shape_entries(net, (), shapes)[0]
-    fast = layout.to_batch_last(net, state)
-    ops = {n.name: n.op for n in sn.graph.dfs_postorder(fast.entries) if not n.is_variable}
+    tstate = sn.shape.type_entries(net, (), {}, default=np.float32)[0]
+    fast, fshapes, _, kernels = layout.to_batch_last(net, state, tstate)
+    nodes = {n.name: n for n in sn.graph.dfs_postorder(fast.entries) if not n.is_variable}
+    ops = {k: n.op for k, n in nodes.items()}
     transposes = sorted(k for k, op in ops.items() if op.op_name == "transpose")
     assert transposes == ["data_to_batch_last", "pool2_to_batch_first"]
     assert ops["data_to_batch_last"].axes == (1, 2, 3, 0)
     assert ops["pool2_to_batch_first"].axes == (3, 0, 1, 2)
-    assert {ops[k].layout for k in ("conv1", "conv2", "pool1", "pool2")} == {"CHWN"}
-    assert ops["bn1"].axis == 0 and ops["bn2"].axis == 0
-    assert ops["fc"].op_name == "FullyConnected" and ops["flat"].op_name == "Flatten"
-    # the same interface: arguments, aux states, outputs, and their shapes
+    # the layout is a kernel choice: the ops keep their params (nothing reaches the JSON)
+    region = ("conv1", "conv2", "pool1", "pool2", "bn1", "bn2")
+    assert {kernels[nodes[k]].layout for k in region} == {"batch_last"}
+    assert ops["conv1"] == net.get_internals()["conv1_output"].entries[0].node.op
+    assert ops["bn1"].axis == 1 and ops["conv1"].layout is None
+    assert nodes["fc"] not in kernels and nodes["flat"] not in kernels
+    # stored shapes: batch last inside the region
+    assert fshapes[(nodes["conv1"], 0)] == (6, 24, 24, 8)
+    assert fshapes[(nodes["pool2_to_batch_first"], 0)] == (8, 16, 4, 4)
+    # the same interface: arguments, aux states, outputs
     assert fast.list_arguments() == net.list_arguments()
     assert fast.list_auxiliary_states() == net.list_auxiliary_states()
     assert fast.list_outputs() == net.list_outputs()
-    assert fast.infer_shape(**shapes) == net.infer_shape(**shapes)
     assert net.tojson() == _lenet().tojson()            # the user's graph is untouched
 
 
@@ -121,9 +128,10 @@ def test_heads_stay_channels_first_and_regions_without_a_gain_are_left_alone():
     net = sym.Group([conv, sym.Flatten(pooled), act])    # conv is a head: not in a region
     ex = net.simple_bind(sn.cpu(), data=(2, 3, 6, 6))
     ops = {n.name: n.op for n in ex.plan.op_nodes}
-    assert ops["c"].layout is None                       # a head keeps its layout
-    assert ops["p"].layout == "CHWN"                     # pooling still gains on its own
-    assert ops["bn"].axis == 1 and "bn_to_batch_last" not in ops   # no gain: untouched
+    kernel = ex.plan.kernel_of
+    assert kernel("c").layout == "standard"               # a head keeps its layout
+    assert kernel("p").layout == "batch_last"             # pooling still gains on its own
+    assert kernel("bn").layout != "batch_last" and "bn_to_batch_last" not in ops   # no gain
     rng = np.random.RandomState(1)
     for a in ex.arg_dict.values():
         a[...] = rng.normal(0, 1, a.shape)
@@ -194,7 +202,8 @@ def test_residual_and_concat_regions_train_the_same():
     net = sym.SoftmaxOutput(sym.FullyConnected(p, num_hidden=3, name="fc"), name="softmax")
     shapes = {"data": (3, 2, 6, 6)}
     state = sn.shape.shape_entries(net, (), shapes)[0]
-    ops = [n.op.op_name for n in sn.graph.dfs_postorder(layout.to_batch_last(net, state).entries)
+    tstate = sn.shape.type_entries(net, (), {}, default=np.float32)[0]
+    ops = [n.op.op_name for n in sn.graph.dfs_postorder(layout.to_batch_last(net, state, tstate)[0].entries)
            if not n.is_variable]
     assert ops.count("transpose") == 2
     _assert_same_run(net, shapes)

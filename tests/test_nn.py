@@ -314,46 +314,46 @@ def test_convolution_results_never_alias_scratch_buffers(batch, layout_pass, rng
 
 
 def test_scratch_buffers_are_reused_evicted_and_released():
-    from symnorm.ops import _np
+    from symnorm.runtime import buffers
     sn.release_buffers()
-    a = _np.workspace((4, 5), np.float32, "t")
-    assert _np.workspace((4, 5), np.float32, "t") is a
-    assert _np.workspace((4, 5), np.float32, "u") is not a           # tags keep them apart
-    old = _np.WORKSPACE_LIMIT
+    a = buffers.workspace((4, 5), np.float32, "t")
+    assert buffers.workspace((4, 5), np.float32, "t") is a
+    assert buffers.workspace((4, 5), np.float32, "u") is not a           # tags keep them apart
+    old = buffers.WORKSPACE_LIMIT
     try:
-        _np.WORKSPACE_LIMIT = 200                                     # bytes: room for two
-        _np.workspace((4, 5), np.float32, "t")                        # t is now the most recent
-        _np.workspace((10,), np.float32, "v")                         # evicts u, keeps t
-        assert _np.workspace((4, 5), np.float32, "t") is a
+        buffers.WORKSPACE_LIMIT = 200                                     # bytes: room for two
+        buffers.workspace((4, 5), np.float32, "t")                        # t is now the most recent
+        buffers.workspace((10,), np.float32, "v")                         # evicts u, keeps t
+        assert buffers.workspace((4, 5), np.float32, "t") is a
     finally:
-        _np.WORKSPACE_LIMIT = old
-    big = _np.recycled_empty((_np.RECYCLE_MIN // 4 + 1,), np.float32)
+        buffers.WORKSPACE_LIMIT = old
+    big = buffers.recycled_empty((buffers.RECYCLE_MIN // 4 + 1,), np.float32)
     held = big
     del big
-    assert _np.recycled_empty(held.shape, np.float32) is not held     # still referenced
+    assert buffers.recycled_empty(held.shape, np.float32) is not held     # still referenced
     key = (held.shape, np.dtype(np.float32))
     del held
     sn.release_buffers()
-    assert key not in _np._RECYCLE
+    assert key not in buffers._RECYCLE
 
 
 @pytest.mark.parametrize("m, n, k", [(6, 25, 8 * 512 + 37), (6, 25, 100), (32, 40, 9000)])
 def test_thin_products_cut_into_pieces_equal_the_plain_product(m, n, k, rng):
-    from symnorm.ops import _np
+    from symnorm.runtime.kernels import blas
     a, b = rng.rand(m, k), rng.rand(n, k)
-    np.testing.assert_allclose(_np.matmul_nt(a, b), np.einsum("mk,nk->mn", a, b), rtol=1e-12)
+    np.testing.assert_allclose(blas.matmul_nt(a, b), np.einsum("mk,nk->mn", a, b), rtol=1e-12)
     wide = rng.rand(n, k)                                          # (n, k) against (m, n)
     small = rng.rand(m, n)
     out = np.full((m, k), np.nan)
-    assert _np.matmul_wide(small, wide, out=out) is out
+    assert blas.matmul_wide(small, wide, out=out) is out
     np.testing.assert_allclose(out, np.einsum("mn,nk->mk", small, wide), rtol=1e-12)
 
 
 def test_first_layer_products_take_the_thin_paths_and_are_exact(rng, monkeypatch):
-    from symnorm.ops import _np
+    from symnorm.runtime.kernels import blas
     calls = []
     orig = np.matmul
-    monkeypatch.setattr(_np.np, "matmul", lambda a, b, **k: calls.append((a.shape, b.shape)) or orig(a, b, **k))
+    monkeypatch.setattr(blas.np, "matmul", lambda a, b, **k: calls.append((a.shape, b.shape)) or orig(a, b, **k))
     x = rng.randn(8, 1, 34, 34)                                 # 32·32·8 = 8192 positions
     s = sym.Convolution(sym.Variable("data"), kernel=(3, 3), num_filter=4, name="c")
     w, bias = rng.randn(4, 1, 3, 3), rng.randn(4)
@@ -379,23 +379,23 @@ def test_first_layer_products_take_the_thin_paths_and_are_exact(rng, monkeypatch
 def test_last_axis_first_equals_moveaxis(shape, rng, monkeypatch):
     """Blocked along the first axis (blocks of 1, 2 and the remainder with MOVE_BLOCK
     forced small), cropped views too."""
-    from symnorm.ops import _np
-    monkeypatch.setattr(_np, "MOVE_BLOCK", 50)
+    from symnorm.runtime.kernels import blas
+    monkeypatch.setattr(blas, "MOVE_BLOCK", 50)
     x = rng.randn(*shape)
     for view in (x, x[1:] if x.ndim > 1 and len(x) > 1 else x, x[..., ::2]):
-        got = _np.last_axis_first(view)
+        got = blas.last_axis_first(view)
         np.testing.assert_array_equal(got, np.moveaxis(view, -1, 0))
         assert got.flags.c_contiguous and not np.may_share_memory(got, view)
         into = np.full(got.shape, np.nan)                      # every element written
-        np.testing.assert_array_equal(_np.last_axis_first(view, out=into), got)
+        np.testing.assert_array_equal(blas.last_axis_first(view, out=into), got)
 
 
 @pytest.mark.parametrize("act", ["sigmoid", "tanh"])
 def test_blocked_activation_gradients_cover_every_block(act, rng, monkeypatch):
     """The sigmoid/tanh gradients run in cache blocks: with a 7-element block and 3 blocks
     and a remainder, every element still gets dy·f'(x)."""
-    from symnorm.ops import _np
-    monkeypatch.setattr(_np, "CACHE_BLOCK", 7)
+    from symnorm.runtime.kernels import blas
+    monkeypatch.setattr(blas, "CACHE_BLOCK", 7)
     x, dy = rng.randn(2, 12), rng.randn(2, 12)
     ex = sym.Activation(sym.Variable("x"), act_type=act).simple_bind(
         sn.cpu(), type_dict={"x": np.float64}, x=x.shape)
@@ -404,7 +404,7 @@ def test_blocked_activation_gradients_cover_every_block(act, rng, monkeypatch):
     expect = dy * (y * (1 - y) if act == "sigmoid" else 1 - y * y)
     np.testing.assert_allclose(ex.grad_dict["x"], expect, rtol=1e-12)
     out = np.full(25, np.nan)                                  # 3 blocks and a remainder
-    _np.elementwise(lambda o, a, b: np.subtract(a, b, out=o), out, np.arange(25.0), np.ones(25),
+    blas.elementwise(lambda o, a, b: np.subtract(a, b, out=o), out, np.arange(25.0), np.ones(25),
                     blocked=True)
     np.testing.assert_array_equal(out, np.arange(25.0) - 1)
 
@@ -412,15 +412,15 @@ def test_blocked_activation_gradients_cover_every_block(act, rng, monkeypatch):
 @pytest.mark.parametrize("n", [1, 2, 3, 8, 9])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 def test_copy_runs_equals_a_plain_strided_copy(n, dtype, rng, monkeypatch):
-    from symnorm.ops import _np
-    monkeypatch.setattr(_np, "RUN_MIN_ELEMS", 1)               # the opaque-item path too
+    from symnorm.runtime.kernels import blas
+    monkeypatch.setattr(blas, "RUN_MIN_ELEMS", 1)               # the opaque-item path too
     x = rng.randn(3, 10, 11, n).astype(dtype)
     src = x[:, 1::2, ::3]                                      # strided, short runs of n
     dst = np.full(src.shape, np.nan, dtype)
-    _np.copy_runs(dst, src)
+    blas.copy_runs(dst, src)
     np.testing.assert_array_equal(dst, src)
     back = np.zeros_like(x)
-    _np.copy_runs(back[:, 1::2, ::3], dst)                     # into a strided destination
+    blas.copy_runs(back[:, 1::2, ::3], dst)                     # into a strided destination
     np.testing.assert_array_equal(back[:, 1::2, ::3], src)
     assert not back[:, ::2].any()                              # nothing else written
 

@@ -8,6 +8,7 @@ import symnorm as sn
 from symnorm.registry import REGISTRY, ALIASES
 
 import harness
+import kernel_harness
 
 CASES = harness.cases()
 IDS = ["%s-%d" % (c[0], c[1]) for c in CASES]
@@ -107,25 +108,28 @@ def test_no_module_outside_ops_lists_op_names():
             assert "'%s'" % op not in src and '"%s"' % op not in src, (mod.__name__, op)
 
 
-TWIN_CASES = [c for c in CASES if harness.has_batch_last(c[0], c[2], c[3])]
+KERNEL_CASES = kernel_harness.kernel_cases()
 
 
-@pytest.mark.parametrize("name,i,params,shapes", TWIN_CASES, ids=["%s-%d" % c[:2] for c in TWIN_CASES])
-def test_batch_last_twin_computes_the_same(name, i, params, shapes, rng):
-    assert harness.check_batch_last(name, params, shapes, rng)
+@pytest.mark.parametrize("k,layout,name,i,params,shapes", KERNEL_CASES,
+                         ids=["%s-%d-%s-%s" % (c[2], c[3], c[0].name, c[1]) for c in KERNEL_CASES])
+def test_every_kernel_equals_its_reference(k, layout, name, i, params, shapes, rng):
+    kernel_harness.check_kernel(k, layout, name, params, shapes, rng)
 
 
-def test_batch_last_twins_exist_where_the_layout_pass_needs_them():
-    assert {"Convolution", "Pooling", "BatchNorm", "Activation"} <= {c[0] for c in TWIN_CASES}
-
-
-@pytest.mark.parametrize("name,i,params,shapes", CASES, ids=IDS)
-def test_training_in_place_declarations_hold(name, i, params, shapes, rng):
-    harness.check_training_aliasing(name, params, shapes, rng)
+def test_kernels_exist_where_the_layout_pass_and_lenet_need_them():
+    batch_last = {c[2] for c in KERNEL_CASES if c[1] == "batch_last"}
+    assert {"Convolution", "Pooling", "BatchNorm", "Activation"} <= batch_last
+    standard = {c[2] for c in KERNEL_CASES if c[1] == "standard"}
+    assert {"Convolution", "BatchNorm", "FullyConnected", "Activation"} <= standard
 
 
 def test_training_in_place_is_declared_where_lenet_needs_it():
     from symnorm.registry import REGISTRY as R
-    assert R["Activation"](act_type="sigmoid").inplace_in_training()
-    assert not R["BatchNorm"]().keeps_output() and not R["Convolution"](kernel=(3, 3), num_filter=2).keeps_output()
-    assert R["Pooling"](kernel=(2, 2), pool_type="max").keeps_output()
+    from symnorm.runtime.kernels import choose
+    sigmoid = R["Activation"](act_type="sigmoid")
+    assert choose(sigmoid).inplace_in_training_of(sigmoid)
+    bn, conv = R["BatchNorm"](), R["Convolution"](kernel=(3, 3), num_filter=2)
+    assert not choose(bn).keeps_output_of(bn) and not choose(conv).keeps_output_of(conv)
+    pool = R["Pooling"](kernel=(2, 2), pool_type="max")
+    assert choose(pool).keeps_output_of(pool)

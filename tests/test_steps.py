@@ -39,8 +39,9 @@ def test_step_records_are_named(rng):
                 s.index = 0
     act = next(s for s in fwd if s.node.name == "act")
     assert act.saves and act.ins == ex.plan.in_slots[act.index]
-    assert repr(act) == "<ForwardStep #%d Activation 'act': slots (%d) -> (%d); frees (%d); saves, in place>" % (
-        act.index, act.ins[0], act.outs[0], act.ins[0])
+    assert repr(act) == ("<ForwardStep #%d Activation 'act' [%s kernel]: slots (%d) -> (%d); "
+                         "frees (%d); saves, in place>" % (act.index, act.kernel.name, act.ins[0],
+                                                           act.outs[0], act.ins[0]))
     assert [s.node.name for s in bwd] == ["softmax", "fc", "act", "bn", "_mulscalar0"]
     assert "BackwardStep" in repr(bwd[0]) and "loss head" in repr(bwd[0])
     assert not any(s.saves for s in ex.forward_steps(is_train=False))

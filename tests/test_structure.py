@@ -87,8 +87,6 @@ ALLOWED_OP_NAMES = {
     "symnorm/core/symbol.py": None,
     # sym.zeros/ones/full/arange are MXNet's wrappers of these ops
     "symnorm/core/sym.py": {"_zeros", "_ones", "_full", "_arange"},
-    # the batch-last pass inserts transpose nodes (issue 18 item 2 makes it a kernel choice)
-    "symnorm/runtime/layout.py": {"symnorm.ops.tensor"},
     # words that happen to equal an op name or alias but do not name the op:
     "symnorm/runtime/parallel.py": {"split"},     # the thread-local "work is split" flag
     "symnorm/train/module.py": {"reshape"},       # Module.reshape names itself in messages
@@ -96,8 +94,9 @@ ALLOWED_OP_NAMES = {
     "symnorm/viz/dot.py": {"dot"},                # Graphviz's format and program
 }
 NO_OP_NAMES = ("core", "runtime", "train", "viz", "interop")
-# ONNX export and import translate op by op: their tables are where ops are named
-TRANSLATORS = ("symnorm/interop/onnx/",)
+# ONNX export and import translate op by op: their tables are where ops are named; the
+# runtime's kernels are registered per op (how each op runs fast)
+TRANSLATORS = ("symnorm/interop/onnx/", "symnorm/runtime/kernels/")
 
 
 def _docstrings(tree):

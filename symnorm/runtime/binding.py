@@ -15,7 +15,7 @@ from ..context import cpu
 from ..core.dtype import real_array
 from ..core.errors import BindError, SymnormError
 from ..core.shape import shape_entries
-from . import layout
+from .kernels import batch_last as layout
 from .exec_options import GRAD_REQS, ExecOptions
 from .plan import build_plan, infer_for_bind
 

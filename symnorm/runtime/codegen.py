@@ -46,8 +46,6 @@ def compile_forward(program, bound_slots, head_slots):
         i = step.index
         ns["f%d" % i] = step.fn
         args = ["v%d" % s for s in step.ins] + ["train=train"]
-        if step.inplace:
-            args.append("out=v%d" % step.ins[0])
         code = ["r = f%d(%s)" % (i, ", ".join(args))]
         if len(step.outs) == 1:
             code.append("v%d = r[0][0]" % step.outs[0])

@@ -32,10 +32,7 @@ def run_forward(program, values: list, n_nodes: int, train: bool, watch=None):
         ins = step.ins
         try:
             if len(ins) == 1:
-                a = values[ins[0]]
-                res = step.fn(a, train=train, out=a) if step.inplace else step.fn(a, train=train)
-            elif step.inplace:
-                res = step.fn(*[values[s] for s in ins], train=train, out=values[ins[0]])
+                res = step.fn(values[ins[0]], train=train)
             else:
                 res = step.fn(*[values[s] for s in ins], train=train)
         except Exception as exc:

@@ -3,7 +3,9 @@
 ``Plan.build`` numbers every entry (one output of one node) with an integer *slot*, orders
 the op nodes (MXNet's DFS order), and decides memory: which slots die after which node
 (liveness) and which nodes may write their output into their dying first input (in-place).
-``build_plan`` adds the optional batch-last rewrite (``symnorm.runtime.layout``).  The
+``Plan.build`` also chooses the kernel each node runs with (``symnorm.runtime.kernels``),
+and ``build_plan`` adds the optional batch-last kernels
+(``symnorm.runtime.kernels.batch_last``).  The
 inference helpers here turn a symbol and the shapes/types it is bound with into the
 per-entry shapes and types a plan needs, with bind's error messages.
 """
@@ -17,7 +19,8 @@ from ..core.errors import BindError
 from ..core.graph import pinned_arguments
 from ..core.ir import aux_variables, dfs_postorder
 from ..core.shape import shape_entries, type_entries
-from . import layout
+from .kernels import batch_last as layout
+from .kernels import choose
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,15 @@ class Plan:
     pinned: tuple           # (arg name, value) pairs written at each forward (fix_gamma)
     inplace: tuple          # per op node: may its output overwrite its first input? (inference)
     inplace_train: tuple    # ... also when training (the backward state survives it)
+    kernels: tuple          # per op node: the kernel it runs with (``kernels.choose``)
+    layouts: tuple          # per op node: the layout its kernel stores tensors in
 
     @staticmethod
-    def build(symbol, shapes: dict, dtypes: dict) -> "Plan":
+    def build(symbol, shapes: dict, dtypes: dict, chosen: dict | None = None,
+              use_reference: bool = False) -> "Plan":
+        """The plan of ``symbol`` with these per-entry shapes/dtypes; ``chosen``: kernels
+        already chosen for some nodes (the batch-last pass's), ``use_reference``: run
+        every other node with its op's reference forward/backward."""
         nodes = dfs_postorder(symbol.entries)
         slot_of, shape_l, dtype_l = {}, [], []
         for n in nodes:
@@ -57,18 +66,28 @@ class Plan:
         arg_slot = {n.name: slot_of[(n, 0)] for n in nodes if n.is_variable and n not in aux_vars}
         aux_slot = {n.name: slot_of[(n, 0)] for n in nodes if n in aux_vars}
         op_nodes = tuple(n for n in nodes if not n.is_variable)
+        chosen = chosen or {}
+        kernels = tuple(chosen.get(n) or choose(n.op, use_reference=use_reference) for n in op_nodes)
+        layouts = tuple("batch_last" if n in chosen else "standard" for n in op_nodes)
         in_slots = tuple(tuple(slot_of[(e.node, e.index)] for e in n.inputs) for n in op_nodes)
         out_slots = tuple(tuple(slot_of[(n, j)] for j in range(n.num_outputs())) for n in op_nodes)
         head_slots = tuple(slot_of[(e.node, e.index)] for e in symbol.entries)
         keep = set(head_slots) | set(arg_slot.values()) | set(aux_slot.values())
         free_after = _liveness(op_nodes, in_slots, out_slots, keep)
-        inplace, inplace_train = _inplace(op_nodes, in_slots, out_slots, free_after, keep,
-                                          shape_l, dtype_l)
+        inplace, inplace_train = _inplace(op_nodes, kernels, in_slots, out_slots, free_after,
+                                          keep, shape_l, dtype_l)
         pinned = [(k, v) for k, v in pinned_arguments(symbol).items() if k in arg_slot]
         return Plan(symbol, op_nodes, in_slots, out_slots, arg_slot, aux_slot, head_slots,
                     tuple(e.node for e in symbol.entries), tuple(symbol.list_outputs()),
                     tuple(shape_l), tuple(dtype_l), free_after, tuple(pinned), inplace,
-                    inplace_train)
+                    inplace_train, kernels, layouts)
+
+    def kernel_of(self, name: str):
+        """The kernel the op node called ``name`` runs with."""
+        for n, k in zip(self.op_nodes, self.kernels):
+            if n.name == name:
+                return k
+        raise KeyError(name)
 
 
 def _liveness(op_nodes, in_slots, out_slots, keep) -> tuple:
@@ -86,18 +105,18 @@ def _liveness(op_nodes, in_slots, out_slots, keep) -> tuple:
     return tuple(tuple(f) for f in free_after)
 
 
-def _inplace(op_nodes, in_slots, out_slots, free_after, keep, shape_l, dtype_l):
-    """(inference, training) flags per op node: may it write its output into its first
-    input?  Only into a buffer it owns: made fresh by an op, dying here, read once by it,
-    of the output's shape and dtype."""
-    producer = {s: n for n, outs in zip(op_nodes, out_slots) for s in outs}
+def _inplace(op_nodes, kernels, in_slots, out_slots, free_after, keep, shape_l, dtype_l):
+    """(inference, training) flags per op node: may its kernel write its output into its
+    first input?  Only into a buffer it owns: made fresh by a kernel, dying here, read once
+    by it, of the output's shape and dtype."""
+    producer = {s: i for i, outs in enumerate(out_slots) for s in outs}
     inplace = []
     for i, n in enumerate(op_nodes):
         ok = False
-        if n.op.inplace and n.inputs:
+        if kernels[i].writes_into_input and n.inputs:
             s0 = in_slots[i][0]
             src = producer.get(s0)
-            ok = (src is not None and src.op.fresh_outputs and s0 in free_after[i]
+            ok = (src is not None and kernels[src].fresh_outputs and s0 in free_after[i]
                   and s0 not in keep and in_slots[i].count(s0) == 1
                   and shape_l[s0] == shape_l[out_slots[i][0]]
                   and dtype_l[s0] == dtype_l[out_slots[i][0]])
@@ -108,8 +127,10 @@ def _inplace(op_nodes, in_slots, out_slots, free_after, keep, shape_l, dtype_l):
     for ins in in_slots:
         for s in set(ins):
             readers[s] = readers.get(s, 0) + 1
-    inplace_train = tuple(ok and readers[in_slots[i][0]] == 1 and n.op.inplace_in_training()
-                          and not producer[in_slots[i][0]].op.keeps_output()
+    inplace_train = tuple(ok and readers[in_slots[i][0]] == 1
+                          and kernels[i].inplace_in_training_of(n.op)
+                          and not kernels[producer[in_slots[i][0]]].keeps_output_of(
+                              op_nodes[producer[in_slots[i][0]]].op)
                           for i, (n, ok) in enumerate(zip(op_nodes, inplace)))
     return tuple(inplace), inplace_train
 
@@ -163,27 +184,24 @@ def infer_bound(symbol, arg_dict, aux_dict):
     return state, tstate
 
 
-def build_plan(symbol, state: dict, tstate: dict, layout_pass=None) -> Plan:
-    """The bind-time plan: for the batch-last rewrite of ``symbol`` (``symnorm.layout``)
-    when the pass is on (``layout_pass``; None = ``layout.enabled()``) and finds a region,
-    else for ``symbol`` itself.  ``state``/``tstate`` are ``symbol``'s inferred shapes/types."""
+def build_plan(symbol, state: dict, tstate: dict, layout_pass=None, use_reference=False) -> Plan:
+    """The bind-time plan: with batch-last kernels for ``symbol``'s convolution regions
+    (``symnorm.runtime.kernels.batch_last``) when the pass is on (``layout_pass``; None =
+    ``layout.enabled()``) and finds a region, else for ``symbol`` as it is.
+    ``state``/``tstate`` are ``symbol``'s inferred shapes/types; ``use_reference`` runs
+    every op with its reference forward/backward (and no batch-last kernels)."""
     if layout_pass is None:
         layout_pass = layout.enabled()
-    if layout_pass:
-        fast = layout.to_batch_last(symbol, state)
-        if fast is not symbol:
-            variables = [n for n in dfs_postorder(symbol.entries) if n.is_variable]
-            shapes = {n.name: state[(n, 0)] for n in variables}
-            types = {n.name: tstate[(n, 0)] for n in variables}
-            state, tstate, _ = infer_for_bind(fast, shapes, types, "bind")
-            symbol = fast
-    return Plan.build(symbol, state, tstate)
+    chosen = {}
+    if layout_pass and not use_reference:
+        symbol, state, tstate, chosen = layout.to_batch_last(symbol, state, tstate)
+    return Plan.build(symbol, state, tstate, chosen, use_reference)
 
 
-def plan_for_arrays(symbol, arg_dict, aux_dict, layout_pass) -> Plan:
+def plan_for_arrays(symbol, arg_dict, aux_dict, layout_pass, use_reference=False) -> Plan:
     """The plan of ``symbol`` bound to these arrays (reshape, a monitor's re-plan)."""
     state, tstate = infer_bound(symbol, arg_dict, aux_dict)
-    return build_plan(symbol, state, tstate, layout_pass)
+    return build_plan(symbol, state, tstate, layout_pass, use_reference)
 
 
 __all__ = ["Plan", "build_plan", "plan_for_arrays", "infer_for_bind", "infer_bound",

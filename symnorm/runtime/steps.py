@@ -11,22 +11,25 @@ backward: the node's text line, its op and its input shapes (FX's "While executi
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..core.errors import OpError, SymnormError
+from .buffers import workspace
+from .kernels import KernelContext
 
 
 @dataclass(frozen=True, slots=True)
 class ForwardStep:
     """Run one op node's ``forward``.
 
-    ``values[outs] = fn(*values[ins], train=...)``, with ``out=values[ins[0]]`` when
-    ``inplace``; then the state for backward is kept (``saves``) and ``frees`` are dropped."""
+    ``values[outs] = fn(*values[ins], train=...)`` (the kernel writing output 0 into
+    ``values[ins[0]]`` when ``inplace``); then the state for backward is kept (``saves``)
+    and ``frees`` are dropped."""
     index: int              # position in ``plan.op_nodes`` (and in the saved-state list)
     node: Any               # the graph node (``node.op`` is its op)
-    fn: Callable            # the op's forward (the communicator bound for collective ops)
+    fn: Callable            # the node's kernel forward, bound to its op and context
+    kernel: Any             # that kernel (``symnorm.runtime.kernels``)
     ins: tuple              # input slots, aux states included
     outs: tuple             # output slots, hidden outputs included
     frees: tuple            # slots nobody reads after this step
@@ -42,8 +45,8 @@ class ForwardStep:
 
     def __repr__(self):
         flags = [f for f, on in (("saves", self.saves), ("in place", self.inplace)) if on]
-        return "<ForwardStep #%d %s: slots %s -> %s%s%s>" % (
-            self.index, self.node.describe(), _slots(self.ins), _slots(self.outs),
+        return "<ForwardStep #%d %s [%s kernel]: slots %s -> %s%s%s>" % (
+            self.index, self.node.describe(), self.kernel.name, _slots(self.ins), _slots(self.outs),
             "; frees " + _slots(self.frees) if self.frees else "",
             "; " + ", ".join(flags) if flags else "")
 
@@ -57,7 +60,8 @@ class BackwardStep:
     gradient is None, unless the node is a loss head (it makes its own)."""
     index: int              # position in ``plan.op_nodes``
     node: Any
-    fn: Callable            # the op's backward (need-mask and communicator bound)
+    fn: Callable            # the node's kernel backward, bound to its op and context
+    kernel: Any
     gout: tuple             # slots of the outputs whose gradients it receives
     loss: bool              # a loss head: runs even without incoming gradients
     gin: tuple              # (argument position, slot) pairs whose gradient is wanted
@@ -79,8 +83,13 @@ def _slots(slots) -> str:
     return "(" + ", ".join(str(s) for s in slots) + ")"
 
 
-def _with_comm(fn, op, comm):
-    return functools.partial(fn, comm=comm) if op.needs_comm else fn
+def _context(plan, i, comm, **fields) -> KernelContext:
+    return KernelContext(comm=comm, layout=plan.layouts[i], workspace=workspace, **fields)
+
+
+def _state(plan, i):
+    return plan.kernels[i].state(plan.op_nodes[i].op, plan.layouts[i],
+                                 tuple(plan.slot_shape[s] for s in plan.in_slots[i]))
 
 
 def forward_program(plan, on_path, comm, save: bool, reuse: bool) -> tuple:
@@ -88,12 +97,16 @@ def forward_program(plan, on_path, comm, save: bool, reuse: bool) -> tuple:
     (their backward runs later); ``reuse`` lets planned nodes write in place (for a saving
     pass, only where the backward state survives it: ``Plan.inplace_train``)."""
     flags = plan.inplace_train if save else plan.inplace
-    return tuple(
-        ForwardStep(i, n, _with_comm(n.op.forward, n.op, comm), plan.in_slots[i],
-                    plan.out_slots[i], plan.free_after[i], save and i in on_path, bool(n.op.aux),
-                    reuse and flags[i], tuple(plan.slot_shape[s] for s in plan.in_slots[i]),
-                    tuple(plan.slot_shape[s] for s in plan.out_slots[i]))
-        for i, n in enumerate(plan.op_nodes))
+    steps = []
+    for i, n in enumerate(plan.op_nodes):
+        inplace = reuse and flags[i]
+        k = plan.kernels[i]
+        fn = k.bind_forward(n.op, _context(plan, i, comm, inplace=inplace), _state(plan, i))
+        steps.append(ForwardStep(i, n, fn, k, plan.in_slots[i], plan.out_slots[i],
+                                 plan.free_after[i], save and i in on_path, bool(n.op.aux), inplace,
+                                 tuple(plan.slot_shape[s] for s in plan.in_slots[i]),
+                                 tuple(plan.slot_shape[s] for s in plan.out_slots[i])))
+    return tuple(steps)
 
 
 def backward_program(plan, wants: set, on_path, comm) -> tuple:
@@ -108,12 +121,12 @@ def backward_program(plan, wants: set, on_path, comm) -> tuple:
         names = op.arguments()
         gin = tuple((k, plan.in_slots[i][k]) for k, n in enumerate(names)
                     if n not in op.no_grad_inputs and plan.in_slots[i][k] in wants)
-        fn = _with_comm(op.backward, op, comm)
-        if op.backward_need:
-            wanted = {k for k, _ in gin}
-            fn = functools.partial(fn, need=tuple(k in wanted for k in range(len(names))))
-        steps.append(BackwardStep(i, node, fn, gout, op.head_grad == "ignore", gin, len(names),
-                                  bool(op.backward_out),
+        wanted = {k for k, _ in gin}
+        kern = plan.kernels[i]
+        ctx = _context(plan, i, comm, need=tuple(k in wanted for k in range(len(names))))
+        fn = kern.bind_backward(op, ctx, _state(plan, i))
+        steps.append(BackwardStep(i, node, fn, kern, gout, op.head_grad == "ignore", gin, len(names),
+                                  kern.grad_into_buffer,
                                   tuple(plan.slot_shape[s] for s in plan.in_slots[i])))
     return tuple(steps)
 

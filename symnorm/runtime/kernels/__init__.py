@@ -1,0 +1,3 @@
+"""The runtime's kernels: how ops run (see ``registry``), registered per op apart from
+the declarations in ``symnorm.ops``.  Importing this package registers every kernel."""
+from .registry import KERNELS, Kernel, KernelContext, candidates, choose, kernel, reference  # noqa: F401
