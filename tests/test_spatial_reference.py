@@ -128,8 +128,13 @@ def _check(name, params, shape, dtype, ties, layout_pass, seed):
     arg_shapes, out_shapes, _ = sym.infer_shape(data=shape)
     values = {}
     for k, s in zip(sym.list_arguments(), arg_shapes):
-        # integers in a small range: windows with several equal elements (and all-zero ones)
-        v = rng.randint(-2, 3, s) if ties else rng.normal(0, 1, s)
+        v = rng.normal(0, 1, s)
+        if ties:
+            # integers in a small range: windows with several equal elements; a zero half
+            # (all-zero lp windows) and a NaN (max routes it no gradient)
+            v = rng.randint(-2, 3, s).astype(float)
+            v[..., :s[-1] // 2 + 1] = 0
+            v.flat[-1] = np.nan
         values[k] = v.astype(dtype)
     dy = rng.normal(0, 1, out_shapes[0]).astype(dtype)
     y_ex, g_ex = _executor_run(name, params, shape, values, dy, layout_pass)
@@ -156,7 +161,7 @@ TIES = [c for c in CASES if c[0] == "Pooling"]
 @pytest.mark.parametrize("name,params,shape", TIES, ids=_ids(TIES))
 def test_pooling_ties_route_like_the_executor(name, params, shape):
     """Integer data: max pooling windows hold several equal maxima (the gradient goes to the
-    first in row-major window order), lp windows can be all zero."""
+    first in row-major window order), lp windows are all zero, one element is NaN."""
     for dtype, layout_pass in [(np.float32, None), (np.float64, False)]:
         _check(name, params, shape, dtype, True, layout_pass, seed=7)
 
