@@ -11,46 +11,22 @@ from .. import random as _random
 from ..core.dims import same_shape_backward
 from ..core.params import param
 from ..core.registry import Op, Result, register
-from ._np import elementwise, sigmoid
 
 
 # ============================================================ activations
 
-_INPLACE = {   # act_type: f(x, out) computing into out (which may be x)
-    "relu": lambda x, out: np.maximum(x, 0, out=out),
-    "sigmoid": sigmoid,
-    "tanh": lambda x, out: np.tanh(x, out=out),
-}
-
-def _sigmoid_grad(x, y, dy):
-    """dy·y·(1-y) in three passes over one new array (not three temporaries), blocked."""
-    return elementwise(_sigmoid_grad_into, np.empty(y.shape, y.dtype), y, dy, blocked=True)
+def sigmoid(x):
+    """1/(1+exp(-x)), in x's dtype."""
+    return 1 / (1 + np.exp(-x))
 
 
-def _sigmoid_grad_into(g, y, dy):
-    np.subtract(1, y, out=g)
-    g *= y
-    g *= dy
-
-
-def _tanh_grad(x, y, dy):
-    """dy·(1-y²) in three passes over one new array, blocked."""
-    return elementwise(_tanh_grad_into, np.empty(y.shape, y.dtype), y, dy, blocked=True)
-
-
-def _tanh_grad_into(g, y, dy):
-    np.multiply(y, y, out=g)
-    np.subtract(1, g, out=g)
-    g *= dy
-
-
-_GRAD_FROM_Y = ("relu", "sigmoid", "tanh")     # gradients that need only the output
+GRAD_FROM_Y = ("relu", "sigmoid", "tanh")     # gradients that need only the output
 
 _ACTS = {
     # act_type: (forward f(x), gradient from (x, y, dy))
     "relu": (lambda x: np.maximum(x, 0), lambda x, y, dy: dy * (y > 0)),
-    "sigmoid": (sigmoid, _sigmoid_grad),
-    "tanh": (np.tanh, _tanh_grad),
+    "sigmoid": (sigmoid, lambda x, y, dy: dy * (y * (1 - y))),
+    "tanh": (np.tanh, lambda x, y, dy: dy * (1 - y * y)),
     "softrelu": (lambda x: np.logaddexp(0, x).astype(x.dtype), lambda x, y, dy: dy * sigmoid(x)),
     "softsign": (lambda x: x / (1 + np.abs(x)), lambda x, y, dy: dy / np.square(1 + np.abs(x))),
     "log_sigmoid": (lambda x: -np.logaddexp(0, -x).astype(x.dtype), lambda x, y, dy: dy * sigmoid(-x)),
@@ -63,26 +39,15 @@ _ACTS = {
 class _Activation(Op):
     """One implementation of each activation, shared by ``Activation(act_type=...)`` and
     MXNet's standalone ``relu``, ``sigmoid`` and ``tanh`` ops (which fix ``act_type``)."""
-    fresh_outputs = True
-    inplace = True
 
-    def forward(self, data, *, train, out=None):
-        if out is not None and self.act_type in _INPLACE:
-            y = _INPLACE[self.act_type](data, out)
-            return Result((y,), saved=(None, y))
+    def forward(self, data, *, train):
         y = _ACTS[self.act_type][0](data)
         # relu/sigmoid/tanh differentiate from y alone: not keeping x frees its buffer
-        return Result((y,), saved=(None if self.act_type in _GRAD_FROM_Y else data, y))
+        return Result((y,), saved=(None if self.act_type in GRAD_FROM_Y else data, y))
 
     def backward(self, saved, dy):
         x, y = saved
         return (_ACTS[self.act_type][1](x, y, dy),)
-
-    def batch_last(self, ndim):
-        return self                     # elementwise: any layout
-
-    def inplace_in_training(self):
-        return self.act_type in _GRAD_FROM_Y    # backward needs y only, which is the output
 
 
 @register
@@ -203,11 +168,6 @@ class LeakyReLU(Op):
 
     def label(self, node_name):
         return "LeakyReLU\n%s" % self.act_type
-
-    def batch_last(self, ndim):
-        # elementwise, except prelu (gamma per channel) and rrelu (random slopes: a
-        # different layout would draw them in a different order)
-        return None if self.act_type in ("prelu", "rrelu") else self
 
     @classmethod
     def examples(cls):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core.errors import ShapeError, fmt_shape
 from ..core.registry import Op, Result, register
-from ._np import sum_to_shape
+from ._util import sum_to_shape
 
 
 # ============================================================ binary, same shape
@@ -19,17 +19,9 @@ class _Binary(Op):
     """Two inputs of identical shape, one output of that shape."""
     inputs = ("lhs", "rhs")
     color = "#fccde5"
-    fresh_outputs = True
-    inplace = True
-    batch_last_inputs = ("lhs", "rhs")
 
-    def batch_last(self, ndim):
-        return self                     # elementwise: any layout (residual additions)
-
-    def forward(self, lhs, rhs, *, train, out=None):
-        # out=None passed explicitly costs a ufunc ~0.5 us of keyword handling: branch
-        y = self.fn(lhs, rhs) if out is None else self.fn(lhs, rhs, out=out)
-        return Result((y,), None, (lhs, rhs))
+    def forward(self, lhs, rhs, *, train):
+        return Result((self.fn(lhs, rhs),), None, (lhs, rhs))
 
     @classmethod
     def examples(cls):
@@ -124,7 +116,6 @@ class Minimum(_Binary):
 class _Compare(_Binary):
     """1.0 where the comparison holds, else 0.0; no gradient flows through a comparison."""
     differentiable = False
-    inplace = False
 
     def forward(self, lhs, rhs, *, train):
         return Result((self.fn(lhs, rhs).astype(lhs.dtype),))
@@ -157,7 +148,6 @@ class Mod(_Binary):
 
 class _Broadcast(_Binary):
     """numpy broadcasting between lhs and rhs (MXNet's broadcast_* family)."""
-    inplace = False          # the output may be larger than lhs
 
     def forward(self, lhs, rhs, *, train):
         return Result((self.fn(lhs, rhs),), saved=(lhs, rhs))

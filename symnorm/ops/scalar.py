@@ -28,7 +28,6 @@ class _TypedScalars(dict):
 
 class _Scalar(Op):
     """``data (op) scalar``; the scalar is stored as MXNet's string attribute ``scalar``."""
-    fresh_outputs = True
     scalar: float = param(1.0, doc="the scalar operand")
 
     def __post_init__(self):
@@ -40,20 +39,10 @@ class _Scalar(Op):
 
 
 class _UfuncScalar(_Scalar):
-    """``fn(data, scalar)`` for a numpy ufunc ``fn``: runs in place (also in training: the
-    backward needs only the scalar)."""
-    inplace = True
+    """``fn(data, scalar)`` for a numpy ufunc ``fn`` (the backward needs only the scalar)."""
 
-    def keeps_output(self):
-        return False                    # saves nothing
-
-    def inplace_in_training(self):
-        return True
-
-    def forward(self, data, *, train, out=None):
-        s = self._s[data.dtype]
-        # out=None passed explicitly costs a ufunc ~0.5 us of keyword handling: branch
-        return Result((self.fn(data, s) if out is None else self.fn(data, s, out=out),))
+    def forward(self, data, *, train):
+        return Result((self.fn(data, self._s[data.dtype]),))
 
 
 @register(name="_plus_scalar")

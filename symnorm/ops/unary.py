@@ -11,7 +11,6 @@ from ..core.registry import Op, Result, register
 
 class _Unary(Op):
     """y = f(x), dy/dx from the saved input and output."""
-    fresh_outputs = True
 
     def forward(self, data, *, train):
         y = self.fn(data)
@@ -19,9 +18,6 @@ class _Unary(Op):
 
     def backward(self, saved, dy):
         return (self.grad(saved[0], saved[1], dy),)
-
-    def batch_last(self, ndim):
-        return self                     # elementwise: any layout
 
     @classmethod
     def examples(cls):
@@ -61,7 +57,6 @@ _unary("round", "y = round(x)", np.round, None)
 class clip(Op):
     """y = min(max(x, a_min), a_max); the gradient passes where a_min <= x <= a_max (MXNet's
     mask, bounds included).  ``clip(x, 0, 6)`` is MobileNet's relu6."""
-    inplace = True                      # in inference; training keeps x for the mask
     a_min: float = param(doc="lower bound")
     a_max: float = param(doc="upper bound")
 
@@ -69,14 +64,11 @@ class clip(Op):
         if self.a_min > self.a_max:
             raise ParamError("a_min (%g) must be <= a_max (%g)" % (self.a_min, self.a_max))
 
-    def forward(self, data, *, train, out=None):
-        return Result((np.clip(data, self.a_min, self.a_max, out=out),), saved=data)
+    def forward(self, data, *, train):
+        return Result((np.clip(data, self.a_min, self.a_max),), saved=data)
 
     def backward(self, x, dy):
         return (dy * ((x >= self.a_min) & (x <= self.a_max)),)
-
-    def batch_last(self, ndim):
-        return self                     # elementwise: any layout (MobileNet's relu6)
 
     @classmethod
     def examples(cls):
