@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime import parallel
 from ..core.dims import fill_one, merge, prod
 from ..core.dtype import int_labels
 from ..core.errors import ShapeError
 from ..core.params import param, positive
 from ..core.registry import Op, Result, register
-from ._np import channel_sum
 
 
 # ============================================================ FullyConnected
@@ -23,13 +21,9 @@ class FullyConnected(Op):
     summary_params = True
     inputs = ("data", "weight", "bias")
     color = "#fb8072"
-    fresh_outputs = True
     num_hidden: int = param(doc="number of output units", check=positive)
     no_bias: bool = param(False, doc="drop the bias input")
     flatten: bool = param(True, doc="collapse all but the first axis")
-
-    def keeps_output(self):
-        return False                    # saves the input and the weight
 
     def arguments(self):
         return ("data", "weight") if self.no_bias else self.inputs
@@ -66,25 +60,29 @@ class FullyConnected(Op):
             new = tuple(out[:-1]) + (last,)
         return (new,) + (None,) * (len(ins) - 1)
 
-    def _2d(self, x):
+    def as_2d(self, x):
+        """The data as the (rows, features) matrix the layer multiplies."""
         return x.reshape(x.shape[0], -1) if self.flatten else x.reshape(-1, x.shape[-1])
 
+    def output_shape(self, shape):
+        return (shape[0], self.num_hidden) if self.flatten else shape[:-1] + (self.num_hidden,)
+
     def forward(self, data, weight, bias=None, *, train):
-        x2 = self._2d(data)
-        y = parallel.matmul(x2, weight.T)
+        x2 = self.as_2d(data)
+        y = x2 @ weight.T
         if bias is not None:
             y += bias
-        out_shape = (data.shape[0], self.num_hidden) if self.flatten else data.shape[:-1] + (self.num_hidden,)
-        return Result((y.reshape(out_shape),), saved=(x2, weight, data.shape))
+        return Result((y.reshape(self.output_shape(data.shape)),), saved=(x2, weight, data.shape))
 
     def backward(self, saved, dy):
+        # dx = dy·W, dW = dyᵀ·x, db = Σ_rows dy
         x2, w, shape = saved
         dy2 = dy.reshape(-1, self.num_hidden)
-        dx = parallel.matmul(dy2, w).reshape(shape)
-        dw = parallel.matmul(dy2.T, x2)
+        dx = (dy2 @ w).reshape(shape)
+        dw = dy2.T @ x2
         if self.no_bias:
             return dx, dw
-        return dx, dw, channel_sum(dy2.reshape(dy2.shape[0], -1, 1))
+        return dx, dw, dy2.sum(axis=0)
 
     def label(self, node_name):
         return "FullyConnected\n%d" % self.num_hidden

@@ -2,7 +2,6 @@
 SliceChannel, slice_axis (MXNet 1.9.1 names)."""
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -11,7 +10,6 @@ from ..core.dims import fill_one, known, merge, norm_axis, prod
 from ..core.errors import ParamError, ShapeError
 from ..core.params import Shape, param
 from ..core.registry import Op, Result, register
-from ._np import last_axis_first
 
 
 # ============================================================ shape ops
@@ -240,13 +238,6 @@ class Concat(Op):
     def backward(self, sizes, dy):
         return tuple(np.split(dy, np.cumsum(sizes)[:-1], axis=self.dim))
 
-    def batch_last_slots(self):
-        return self.arguments(), self.outputs
-
-    def batch_last(self, ndim):
-        d = self.dim % ndim             # valid: shape inference has checked it
-        return dataclasses.replace(self, dim=d - 1 if d else ndim - 1)
-
     @classmethod
     def examples(cls):
         yield {"num_args": 2, "dim": 1}, {"arg0": (2, 1, 3), "arg1": (2, 2, 3)}
@@ -254,26 +245,13 @@ class Concat(Op):
 
 # ============================================================ axes
 
-def _permuted(x, perm):
-    """x.transpose(perm) as a new C-contiguous array; moving the last axis to the front (a
-    batch-last region's exit, its entry's gradient) takes the blocked copy."""
-    n = x.ndim
-    if n >= 2 and tuple(perm) == (n - 1,) + tuple(range(n - 1)):
-        return last_axis_first(x)
-    return x.transpose(perm).copy(order="C")
-
-
 @register
 class transpose(Op):
     """Permute axes (reverse them when ``axes`` is empty).  Always a new C-contiguous
     array (the layout pass's region boundaries rely on it)."""
-    fresh_outputs = True
     axes: Shape = param((), doc="the permutation; () reverses")
 
-    def keeps_output(self):
-        return False
-
-    def _perm(self, ndim):
+    def perm(self, ndim):
         if not self.axes:
             return tuple(reversed(range(ndim)))
         if len(self.axes) != ndim or sorted(a % ndim for a in self.axes) != list(range(ndim)):
@@ -283,7 +261,7 @@ class transpose(Op):
     def infer_shape(self, data):
         if data is None:
             return None
-        return (data,), (tuple(data[i] for i in self._perm(len(data))),)
+        return (data,), (tuple(data[i] for i in self.perm(len(data))),)
 
     shape_back = {"data": "all"}
 
@@ -291,14 +269,14 @@ class transpose(Op):
         out = outs[0]
         if out is None:
             return None
-        inv = np.argsort(self._perm(len(out)))
+        inv = np.argsort(self.perm(len(out)))
         return (tuple(out[i] for i in inv),)
 
     def forward(self, data, *, train):
-        return Result((_permuted(data, self._perm(data.ndim)),))
+        return Result((data.transpose(self.perm(data.ndim)).copy(order="C"),))
 
     def backward(self, saved, dy):
-        return (_permuted(dy, tuple(np.argsort(self._perm(dy.ndim)))),)
+        return (dy.transpose(tuple(np.argsort(self.perm(dy.ndim)))).copy(order="C"),)
 
     @classmethod
     def examples(cls):
