@@ -73,7 +73,7 @@ def test_training_forward_backward_and_moving_update(rng, shape, axis):
 def test_grouped_rows_give_the_same_results(rng, monkeypatch, shape, rows):
     """Rows of the (pre, C·L) plane are grouped r at a time (r | pre) with tiled
     per-channel vectors; forced here on small shapes (r = 2, 4 and 1)."""
-    from symnorm.ops import _bnkernel
+    from symnorm.runtime.kernels import bn_passes as _bnkernel
     monkeypatch.setattr(_bnkernel, "GROUP_MIN_ROW", 4)
     monkeypatch.setattr(_bnkernel, "WIDE_ROW", 60)
     x2, per = _bnkernel.plane(np.zeros(shape).reshape(shape[0], shape[1], -1))

@@ -84,9 +84,16 @@ class Plan:
 
     def kernel_of(self, name: str):
         """The kernel the op node called ``name`` runs with."""
-        for n, k in zip(self.op_nodes, self.kernels):
+        return self.kernels[self._index(name)]
+
+    def layout_of(self, name: str) -> str:
+        """The layout the op node called ``name`` stores its tensors in."""
+        return self.layouts[self._index(name)]
+
+    def _index(self, name):
+        for i, n in enumerate(self.op_nodes):
             if n.name == name:
-                return k
+                return i
         raise KeyError(name)
 
 

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ..runtime import parallel
+from .. import parallel
 
 
 # 256 KiB of float32 per block: the four streams of the gradient pass then fit a 2 MiB L2
