@@ -249,14 +249,15 @@ def test_pooling_phase_split_gives_the_direct_result(params, shape, layout, rng,
     phase when the direct strided views would have short inner runs; both ways compute the
     same, bit for bit."""
     from symnorm.ops.pool import Pooling
-    op = Pooling.create(params)
+    from symnorm.runtime.kernels.pool import PoolRun
+    op = PoolRun(Pooling.create(params), bool(layout))
     x = rng.randn(*shape)
     x[0, 0, 1] = x[0, 0, 2]                         # ties: the first maximum takes the gradient
     if layout:
-        op, x = op.batch_last(len(shape)), np.ascontiguousarray(np.moveaxis(x, 0, -1))
+        x = np.ascontiguousarray(np.moveaxis(x, 0, -1))
     results = []
     for run in (0, 1 << 30):                      # never / always split by phase
-        monkeypatch.setattr(Pooling, "PHASE_RUN", run)
+        monkeypatch.setattr(PoolRun, "PHASE_RUN", run)
         res = op.forward(x, train=True)
         assert res[2][-1] == (run > 0)
         dy = np.random.RandomState(1).randn(*res[0][0].shape)
@@ -267,8 +268,9 @@ def test_pooling_phase_split_gives_the_direct_result(params, shape, layout, rng,
 
 def test_pooling_splits_by_phase_only_for_overlapping_strided_windows():
     from symnorm.ops.pool import Pooling
+    from symnorm.runtime.kernels.pool import PoolRun
     x = np.zeros((2, 3, 8, 8))
-    uses = lambda **p: Pooling.create(p).forward(x, train=True)[2][-1]        # noqa: E731
+    uses = lambda **p: PoolRun(Pooling.create(p), False).forward(x, train=True)[2][-1]   # noqa: E731
     assert uses(kernel=(3, 3), stride=(2, 2), pool_type="max")
     assert not uses(kernel=(2, 2), stride=(2, 2), pool_type="avg")       # tiling: one read each
     assert not uses(kernel=(3, 3), stride=(1, 1), pool_type="max")       # unit stride already
@@ -276,9 +278,10 @@ def test_pooling_splits_by_phase_only_for_overlapping_strided_windows():
 
 def test_average_pooling_divides_by_a_scalar_when_every_window_has_one_count():
     from symnorm.ops.pool import Pooling
+    from symnorm.runtime.kernels.pool import PoolRun
 
     def divisor(**p):
-        op = Pooling.create(dict(pool_type="avg", **p))
+        op = PoolRun(Pooling.create(dict(pool_type="avg", **p)), False)
         geom = op._window((8, 8))
         return op._divisor((8, 8), geom, np.dtype(np.float32))
     assert np.ndim(divisor(kernel=(2, 2), stride=(2, 2))) == 0 and divisor(kernel=(2, 2), stride=(2, 2)) == 4
@@ -429,12 +432,13 @@ def test_copy_runs_equals_a_plain_strided_copy(n, dtype, rng, monkeypatch):
 @pytest.mark.parametrize("stride", [(1, 1), (2, 2)])
 def test_depthwise_blocks_of_channels_give_the_direct_loop(n, stride, rng, monkeypatch):
     from symnorm.ops.conv import Convolution
-    monkeypatch.setattr(Convolution, "STACK_ELEMS", 40)        # several channel blocks
+    from symnorm.runtime.kernels.conv import ConvRun
+    monkeypatch.setattr(ConvRun, "STACK_ELEMS", 40)            # several channel blocks
     c = 5
     x = rng.randn(n, c, 7, 6)
     w, b = rng.randn(c, 1, 3, 3), rng.randn(c)
     kw = {"kernel": (3, 3), "num_filter": c, "num_group": c, "pad": (1, 1), "stride": stride}
-    op = Convolution.create(kw).batch_last(4)
+    op = ConvRun(Convolution.create(kw), batch_last=True)
     xt = np.ascontiguousarray(x.transpose(1, 2, 3, 0))
     outs, _, saved = op.forward(xt, w, b, train=True)
     np.testing.assert_allclose(outs[0].transpose(3, 0, 1, 2), conv_loop(x, w, b, stride, (1, 1), (1, 1), c),

@@ -14,11 +14,6 @@ ALLOWED_UPWARD = {
     ("symnorm.core.symbol", "symnorm.runtime.executor"),
     # mx.sym is the op constructors' namespace: importing it registers the ops
     ("symnorm.core.sym", "symnorm.ops"),
-    # the fast kernels still live beside the declarations and split work over the thread
-    # pool (runtime.parallel); the runtime redesign moves them into runtime/
-    ("symnorm.ops._np", "symnorm.runtime.parallel"), ("symnorm.ops._np", "symnorm.runtime.allocator"),
-    ("symnorm.ops._bnkernel", "symnorm.runtime.parallel"),
-    ("symnorm.ops.conv", "symnorm.runtime.parallel"), ("symnorm.ops.dense", "symnorm.runtime.parallel"),
 }
 
 

@@ -36,20 +36,12 @@ gradients, never zeros):
 ``backward(saved, *out_grads)``
     Receives the gradients of the outputs not listed in ``no_grad_outputs`` (each may be
     ``None``), returns one gradient per *argument* slot (never per aux); ``None`` = none.
-    An op with ``backward_out = True`` also takes ``out=``: one buffer (or None) per
-    argument, into which it may write that gradient and return the buffer itself.  An op
-    with ``backward_need = True`` takes ``need=``: one bool per argument; it may return
-    None for the gradients nobody wants (Chainer's ``target_input_indexes``).
 
-In-place execution: an op with ``inplace = True`` takes ``out=`` in ``forward`` (a buffer
-of its first output's shape and dtype, possibly its own first input).  The executor passes
-one only over an input that dies at this node and was made by an op with
-``fresh_outputs = True`` (so no view of it lives elsewhere): in inference forwards always,
-in training only when the op says ``inplace_in_training()`` and the input's producer says
-its saved state does not alias that output (``keeps_output()`` is False).
-
-Batch-last execution: ``batch_last(ndim)`` returns the op's twin for tensors stored
-``(C, *S, N)`` (see ``symnorm.layout``), or None.
+``forward`` and ``backward`` are the op's *reference*: plain numpy written for clarity,
+taking nothing but the op's inputs.  How an op runs fast (writing into a dying input or a
+gradient buffer, skipping unwanted gradients, batch-last storage, threads, collectives) is
+a kernel registered apart, in ``symnorm.runtime.kernels``; the registry harness checks
+every kernel against the reference.
 """
 from __future__ import annotations
 
@@ -106,17 +98,7 @@ class Op:
     shape_back: ClassVar[dict] = {}         # input slot -> axes infer_shape_backward recovers
     color: ClassVar[str] = "#fccde5"         # fill colour in plot_network (MXNet's Set3 palette)
     input_range: ClassVar[dict] = {}         # slot -> (lo, hi) for generated test inputs
-    backward_out: ClassVar[bool] = False     # backward accepts out=(buffer or None per argument)
-    backward_need: ClassVar[bool] = False    # backward accepts need=(bool per argument)
-    fresh_outputs: ClassVar[bool] = False    # outputs are always new arrays (never views/aliases)
-    inplace: ClassVar[bool] = False          # forward accepts out= (may be its first input)
-    needs_comm: ClassVar[bool] = False       # forward/backward accept comm= (a Collective)
     summary_params: ClassVar[bool] = False   # counted in print_summary's "Param #" (MXNet's set)
-    # batch-last execution (symnorm.layout): which inputs/outputs carry the layout, and
-    # whether the op is faster that way (only regions with such an op are rewritten)
-    batch_last_inputs: ClassVar[tuple] = ("data",)
-    batch_last_outputs: ClassVar[tuple] = ("output",)
-    batch_last_gain: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -205,29 +187,6 @@ class Op:
         (``'["zero", {}]'``), or None when the op declares no initializer for it."""
         init = self.aux_init.get(slot)
         return None if init is None else '["%s", {}]' % init
-
-    def batch_last_slots(self) -> tuple:
-        """(input names, output names) that carry the data layout in batch-last form; by
-        default ``batch_last_inputs``/``batch_last_outputs`` (variadic ops override)."""
-        return self.batch_last_inputs, self.batch_last_outputs
-
-    def batch_last(self, ndim: int) -> "Op | None":
-        """The equivalent op for ``ndim``-d inputs whose batch axis (axis 0) has been moved
-        last, ``(N, C, *S)`` -> ``(C, *S, N)`` in ``batch_last_inputs``/``_outputs``;
-        None (the default) when the op cannot run that way.  See ``symnorm.layout``."""
-        return None
-
-    def keeps_output(self) -> bool:
-        """Whether the state ``forward`` saves for backward may alias its first output.
-        True, the safe default, stops the executor from overwriting that output in place
-        during training; ops whose saved state holds only inputs or new arrays say False."""
-        return True
-
-    def inplace_in_training(self) -> bool:
-        """Whether ``forward(out=<its first input>)`` is safe in training too: the saved
-        state then refers to the input's buffer only as the output (sigmoid keeps y, not
-        x).  Only asked of ``inplace`` ops; default False."""
-        return False
 
     def pinned_inputs(self) -> dict:
         """Argument slots the op overwrites with a constant at each forward (fix_gamma)."""

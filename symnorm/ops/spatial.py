@@ -1,8 +1,7 @@
-"""What Convolution, Deconvolution and Pooling share: kernel/stride/dilate/pad geometry
-and the batch-last layouts ``(C, *S, N)`` that the layout pass gives them."""
+"""What Convolution, Deconvolution and Pooling share: kernel/stride/dilate/pad geometry in
+the channels-first layout ``(N, C, *S)``."""
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 
@@ -16,41 +15,25 @@ def _expand(t, n, default):
     return tuple(t)
 
 
-BATCH_LAST = {3: "CWN", 4: "CHWN", 5: "CDHWN"}
-"""symnorm's batch-last layouts, ``(C, *S, N)``, by rank: set by the layout pass
-(``symnorm.layout``) inside regions of convolution and pooling; not an MXNet layout."""
-
-_BATCH_LAST_SET = frozenset(BATCH_LAST.values())
-_LAYOUTS = ("NCW", "NCHW", "NCDHW") + tuple(BATCH_LAST.values())
+_LAYOUTS = ("NCW", "NCHW", "NCDHW")
 
 
 class _Spatial(Op):
     """Shared kernel/stride/dilate/pad handling for Convolution and Pooling, in the
-    channels-first layout ``(N, C, *S)`` or batch-last ``(C, *S, N)`` (``layout`` CHWN...)."""
-    batch_last_gain = True
-
-    @property
-    def _bl(self) -> bool:
-        return self.layout in _BATCH_LAST_SET
+    channels-first layout ``(N, C, *S)`` (the batch-last layout of the layout pass is the
+    kernels' business: ``symnorm.runtime.kernels.conv``)."""
 
     def _split(self, shape):
-        """(batch, channels, spatial dims) of a data shape in this op's layout."""
-        if self._bl:
-            return shape[-1], shape[0], tuple(shape[1:-1])
+        """(batch, channels, spatial dims) of a data shape."""
         return shape[0], shape[1], tuple(shape[2:])
 
     def _join(self, n, c, spatial):
-        """A data shape in this op's layout."""
-        return (c,) + tuple(spatial) + (n,) if self._bl else (n, c) + tuple(spatial)
+        """A data shape from its batch, channels and spatial dims."""
+        return (n, c) + tuple(spatial)
 
     def _check_layout(self, nsp):
         if self.layout is not None and len(self.layout) != nsp + 2:
             raise ParamError("layout %r does not fit a %d-d kernel" % (self.layout, nsp))
-
-    def batch_last(self, ndim):
-        if self.layout not in (None, "NCW", "NCHW", "NCDHW") or ndim not in BATCH_LAST:
-            return None
-        return dataclasses.replace(self, layout=BATCH_LAST[ndim])
 
     def _geometry(self, nsp):
         """(stride, dilate, pad), each expanded to ``nsp`` spatial dims (memoized on the

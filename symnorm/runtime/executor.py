@@ -91,8 +91,9 @@ class Executor:
                            for i, ts in self._aux_targets.items()}
         # grad_req as a plain dict: the options keep a read-only view, slower to look up
         self._grad_req = dict(self._options.grad_req)
-        # heads made by ops whose outputs are always new arrays cannot alias a bound array
-        self._head_fresh = [n.op is not None and n.op.fresh_outputs for n in plan.head_nodes]
+        # heads made by kernels whose outputs are always new arrays cannot alias a bound array
+        kernel_of = dict(zip(plan.op_nodes, plan.kernels))
+        self._head_fresh = [n in kernel_of and kernel_of[n].fresh_outputs for n in plan.head_nodes]
 
     def _forward_program(self, save: bool, reuse: bool) -> tuple:
         program = self._programs.get((save, reuse))

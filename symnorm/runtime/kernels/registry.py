@@ -183,14 +183,7 @@ def candidates(op, layout: str = "standard") -> list:
         for k in KERNELS.get(cls, ()):
             if k.fits(op, layout):
                 found.append((-k.priority, depth, -k._order, k))
-    ranked = [k for *_, k in sorted(found, key=lambda t: t[:3])]
-    if not ranked:
-        from .legacy import legacy                  # TRANSITIONAL
-        k = legacy(op, layout)
-        if k is not None and (k.writes_into_input or k.grad_into_buffer or layout != "standard"
-                              or k.fresh_outputs or type(op).backward_need or type(op).needs_comm):
-            ranked = [k]
-    return ranked
+    return [k for *_, k in sorted(found, key=lambda t: t[:3])]
 
 
 def choose(op, layout: str = "standard", use_reference: bool = False) -> Kernel | None:
