@@ -6,5 +6,5 @@ activation, dropout, norm, loss and contrib.
 """
 from . import (elemwise, scalar, unary, tensor, dense, conv, pool, activation, dropout,  # noqa: F401
                norm, loss, reduce, creation, contrib, math,
-               normalize, sequence)
+               normalize, sequence, resize)
 from . import fluent  # noqa: F401,E402  (Symbol's fluent methods, once the ops exist)
