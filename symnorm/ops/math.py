@@ -152,14 +152,29 @@ def _others_product(x, axes):
     return np.moveaxis(g, tuple(range(x.ndim - len(axes), x.ndim)), axes)
 
 
+class _Reduce1(_Reduce):
+    """MXNet's reductions never give a 0-d array: reducing every axis without keepdims
+    gives shape (1,)."""
+
+    def infer_shape(self, data):
+        res = super().infer_shape(data)
+        if res is None or res[1][0] != ():
+            return res
+        return res[0], ((1,),)
+
+    def _out(self, y, data):
+        y = np.asarray(y, data.dtype)
+        return y.reshape(1) if y.ndim == 0 else y
+
+
 @register(name="prod")
-class Prod(_Reduce):
-    """out = Π data over the reduced axes; d out/d x = the product of the other elements
+class Prod(_Reduce1):
+    """out = Π data over the reduced axes (shape (1,) for all of them); d out/d x = the product of the other elements
     (computed without dividing by x, so zeros in the input get their true gradient)."""
 
     def forward(self, data, *, train):
         out = np.prod(data, axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data)
+        return Result((self._out(out, data),), None, data)
 
     def backward(self, x, dy):
         g = _others_product(x, self._axes(x.ndim))
@@ -167,26 +182,26 @@ class Prod(_Reduce):
 
 
 @register(name="nansum")
-class Nansum(_Reduce):
+class Nansum(_Reduce1):
     """out = Σ data over the reduced axes, NaN counted as 0; the gradient is dy where data
     is not NaN and 0 where it is."""
 
     def forward(self, data, *, train):
         out = np.nansum(data, axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data)
+        return Result((self._out(out, data),), None, data)
 
     def backward(self, x, dy):
         return ((~np.isnan(x) * self._expand(dy, x.shape)).astype(dy.dtype),)
 
 
 @register(name="nanprod")
-class Nanprod(_Reduce):
+class Nanprod(_Reduce1):
     """out = Π data over the reduced axes, NaN counted as 1; the gradient is the product of
     the other non-NaN elements, 0 at a NaN."""
 
     def forward(self, data, *, train):
         out = np.nanprod(data, axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data)
+        return Result((self._out(out, data),), None, data)
 
     def backward(self, x, dy):
         nan = np.isnan(x)

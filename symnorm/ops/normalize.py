@@ -20,8 +20,8 @@ class norm(Op):
     """out = (Σ |x|^ord)^(1/ord) over ``axis`` (every element when None), for ord 1
     (Σ|x|, gradient sign(x)) and 2 (sqrt Σx², gradient x/out, 0 where out is 0).  Several
     axes take the norm of all their elements together (as MXNet: a 2-tuple with ord=1 is
-    the sum of |x|, not the matrix 1-norm).  Without ``axis`` and ``keepdims`` the result
-    has shape (1,); ``out_dtype`` casts it."""
+    the sum of |x|, not the matrix 1-norm).  Reducing every axis without ``keepdims`` gives
+    shape (1,); ``out_dtype`` casts it."""
     ord: int = param(2, doc="1 or 2")
     axis: Optional[Shape] = param(None, doc="axes to reduce; None: all")
     out_dtype: Optional[str] = param(None, choices=("float16", "float32", "float64", "int32",
@@ -47,9 +47,8 @@ class norm(Op):
         if self.keepdims:
             out = tuple(1 if i in axes else d for i, d in enumerate(data))
         else:
-            out = tuple(d for i, d in enumerate(data) if i not in axes)
-            if self.axis is None:
-                out = (1,)              # MXNet's "scalar" of a full reduction
+            # MXNet's "scalar" of a full reduction has shape (1,)
+            out = tuple(d for i, d in enumerate(data) if i not in axes) or (1,)
         return (data,), (out,)
 
     def infer_type(self, data):
@@ -116,7 +115,7 @@ class L2Normalization(Op):
             return None
         nd = len(data)
         if nd < (2 if self.mode == "instance" else 3):
-            raise ShapeError("L2Normalization mode=%r needs data of at least %d dims, got %s"
+            raise ShapeError("mode=%r needs data of at least %d dims, got %s"
                              % (self.mode, 2 if self.mode == "instance" else 3, data))
         if self.mode == "instance":
             nshape = (data[0],)
@@ -173,7 +172,7 @@ class LRN(Op):
         if data is None:
             return None
         if len(data) != 4:
-            raise ShapeError("LRN takes 4-d data (N, C, H, W), got %s" % (data,))
+            raise ShapeError("data must be 4-d (N, C, H, W), got %s" % (data,))
         return (data,), (data, data)
 
     def _window_sum(self, a):
@@ -220,10 +219,10 @@ class SoftmaxActivation(Op):
         if data is None:
             return None
         if self.mode == "channel" and len(data) < 3:
-            raise ShapeError("SoftmaxActivation mode='channel' needs data of at least 3 dims "
+            raise ShapeError("mode='channel' needs data of at least 3 dims "
                              "(N, C, ...), got %s" % (data,))
         if len(data) < 1:
-            raise ShapeError("SoftmaxActivation needs data of at least 1 dim, got ()")
+            raise ShapeError("data must have at least 1 dim, got ()")
         return (data,), (data,)
 
     shape_back = {"data": "all"}

@@ -19,9 +19,9 @@ from ..core.params import Shape, param, positive, non_negative
 from ..core.registry import Op, Result, register
 
 
-def _need_4d(op, what, shape):
+def _need_4d(what, shape):
     if len(shape) != 4:
-        raise ShapeError("%s: %s must be 4-d (N, C, H, W), got %s" % (op, what, shape))
+        raise ShapeError("%s must be 4-d (N, C, H, W), got %s" % (what, shape))
 
 
 def _separable(x, ah, aw):
@@ -65,20 +65,20 @@ class UpSampling(Op):
         if not all(known(s) for s in shapes):
             return None
         for i, s in enumerate(shapes):
-            _need_4d("UpSampling", "input %d" % i, s)
+            _need_4d("input %d" % i, s)
         oh, ow = shapes[0][2] * self.scale, shapes[0][3] * self.scale
         channels = []
         for i, s in enumerate(shapes):
             if oh % s[2] or ow % s[3] or oh // s[2] != ow // s[3]:
-                raise ShapeError("UpSampling: input %d's H×W %d×%d must divide the output's "
+                raise ShapeError("input %d's H×W %d×%d must divide the output's "
                                  "%d×%d by one integer factor" % (i, s[2], s[3], oh, ow))
             if s[0] != shapes[0][0]:
-                raise ShapeError("UpSampling: input %d has batch %d, input 0 has %d"
+                raise ShapeError("input %d has batch %d, input 0 has %d"
                                  % (i, s[0], shapes[0][0]))
             channels.append(s[1])
         if self.multi_input_mode == "sum":
             if len(set(channels)) != 1:
-                raise ShapeError("UpSampling: multi_input_mode='sum' needs the same number of "
+                raise ShapeError("multi_input_mode='sum' needs the same number of "
                                  "channels in every input, got %s" % channels)
             c = channels[0]
         else:
@@ -88,14 +88,14 @@ class UpSampling(Op):
     def _bilinear_shape(self, data, weight=None):
         if data is None or not known(data):
             return None
-        _need_4d("UpSampling", "data", data)
+        _need_4d("data", data)
         if self.num_filter != data[1]:
-            raise ShapeError("UpSampling: sample_type='bilinear' needs num_filter equal to "
+            raise ShapeError("sample_type='bilinear' needs num_filter equal to "
                              "the data's channels (%d), got num_filter=%d" % (data[1], self.num_filter))
         k = self._kernel()[0]
         w = (data[1], 1, k, k)
         if weight is not None and tuple(weight) != w and known(weight):
-            raise ShapeError("UpSampling: weight must have shape %s for scale %d and %d "
+            raise ShapeError("weight must have shape %s for scale %d and %d "
                              "channels, got %s" % (w, self.scale, data[1], weight))
         return (data, w), ((data[0], data[1], data[2] * self.scale, data[3] * self.scale),)
 
@@ -227,19 +227,19 @@ class BilinearResize2D(Op):
     def infer_shape(self, data, like=None):
         if data is None or not known(data):
             return None
-        _need_4d("_contrib_BilinearResize2D", "data", data)
+        _need_4d("data", data)
         if self.mode == "like":
             if like is None or len(like) < 4 or like[2] is None or like[3] is None:
                 if like is not None and len(like) < 4:
-                    _need_4d("_contrib_BilinearResize2D", "like", like)
+                    _need_4d("like", like)
                 return None
-            _need_4d("_contrib_BilinearResize2D", "like", like)
+            _need_4d("like", like)
             oh, ow = like[2], like[3]
         else:
             oh = self._size(data[2], self.scale_height, self.height)
             ow = self._size(data[3], self.scale_width, self.width)
         if oh < 1 or ow < 1:
-            raise ShapeError("_contrib_BilinearResize2D: mode=%r gives output size %d×%d for "
+            raise ShapeError("mode=%r gives output size %d×%d for "
                              "input %d×%d; sizes must be >= 1" % (self.mode, oh, ow, data[2], data[3]))
         out = (data[0], data[1], oh, ow)
         return ((data, like) if self.mode == "like" else (data,)), (out,)
@@ -301,7 +301,7 @@ class AdaptiveAvgPooling2D(Op):
     def infer_shape(self, data):
         if data is None:
             return None
-        _need_4d("_contrib_AdaptiveAvgPooling2D", "data", data)
+        _need_4d("data", data)
         return (data,), (tuple(data[:2]) + self._out(),)
 
     def forward(self, data, *, train):
@@ -344,10 +344,10 @@ class depth_to_space(Op):
     def infer_shape(self, data):
         if data is None:
             return None
-        _need_4d("depth_to_space", "data", data)
+        _need_4d("data", data)
         b, c = self.block_size, data[1]
         if c is not None and c % (b * b):
-            raise ShapeError("depth_to_space: channels (%d) must be a multiple of "
+            raise ShapeError("channels (%d) must be a multiple of "
                              "block_size² (%d)" % (c, b * b))
         mul = lambda d, f: None if d is None else f(d)           # noqa: E731
         return (data,), ((data[0], mul(c, lambda v: v // (b * b)), mul(data[2], lambda v: v * b),
@@ -375,11 +375,11 @@ class space_to_depth(Op):
     def infer_shape(self, data):
         if data is None:
             return None
-        _need_4d("space_to_depth", "data", data)
+        _need_4d("data", data)
         b = self.block_size
         for axis, d in ((2, data[2]), (3, data[3])):
             if d is not None and d % b:
-                raise ShapeError("space_to_depth: data's axis %d (%d) must be a multiple of "
+                raise ShapeError("data's axis %d (%d) must be a multiple of "
                                  "block_size (%d)" % (axis, d, b))
         mul = lambda d, f: None if d is None else f(d)           # noqa: E731
         return (data,), ((data[0], mul(data[1], lambda v: v * b * b), mul(data[2], lambda v: v // b),

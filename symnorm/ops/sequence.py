@@ -34,14 +34,14 @@ class _Sequence(Op):
     def _lengths_shape(self, data, seq):
         """(data, lengths' shape (B,)) checked against each other."""
         if len(data) < 2:
-            raise ShapeError("%s needs data of at least 2 dims (%s, ...), got %s"
-                             % (self.op_name, "T, B" if self.axis == 0 else "B, T", data))
+            raise ShapeError("data must have at least 2 dims (%s, ...), got %s"
+                             % ("T, B" if self.axis == 0 else "B, T", data))
         batch = data[1 - self.axis]
         try:
             lens = merge(seq, (batch,), "sequence_length")
         except ShapeError:
-            raise ShapeError("%s: sequence_length must have shape (%s,) (the batch size of "
-                             "data %s), got %s" % (self.op_name, batch, data, seq)) from None
+            raise ShapeError("sequence_length must have shape (%s,) (the batch size of data "
+                             "%s), got %s" % (batch, data, seq)) from None
         return lens
 
     def infer_type(self, data, seq=None):
@@ -55,12 +55,12 @@ class _Sequence(Op):
 
     def _lengths(self, seq, t, lo):
         """Lengths as int64, each in [lo, t] (``DataError`` naming the first bad one)."""
-        lens = int_labels(seq, "%s: sequence_length" % self.op_name).reshape(-1)
+        lens = int_labels(seq, "sequence_length").reshape(-1)
         bad = np.flatnonzero((lens < lo) | (lens > t))
         if bad.size:
             i = int(bad[0])
-            raise DataError("%s: sequence_length[%d] is %d; lengths must be in [%d, %d] (the "
-                            "sequence axis has %d steps)" % (self.op_name, i, lens[i], lo, t, t))
+            raise DataError("sequence_length[%d] is %d; lengths must be in [%d, %d] (the "
+                            "sequence axis has %d steps)" % (i, lens[i], lo, t, t))
         return lens
 
     @classmethod
