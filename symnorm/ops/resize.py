@@ -55,6 +55,10 @@ class UpSampling(Op):
             return ("data", "weight")
         return tuple("arg%d" % i for i in range(self.num_args))
 
+    def bilinear_geometry(self):
+        """(kernel, stride, pad) of the transposed convolution of sample_type='bilinear'."""
+        return self._kernel()
+
     def _kernel(self):
         s = self.scale
         return 2 * s - s % 2, s, int(math.ceil((s - 1) / 2.0))
@@ -154,10 +158,9 @@ class UpSampling(Op):
                {"arg0": (2, 2, 2, 2), "arg1": (2, 1, 4, 4)})
         yield ({"scale": 2, "sample_type": "nearest", "multi_input_mode": "sum"},
                {"arg0": (1, 2, 2, 2), "arg1": (1, 2, 1, 1)})
-        yield ({"scale": 2, "sample_type": "bilinear", "num_filter": 2},
-               {"data": (1, 2, 3, 3), "weight": (2, 1, 4, 4)})
-        yield ({"scale": 3, "sample_type": "bilinear", "num_filter": 1},
-               {"data": (2, 1, 2, 3), "weight": (1, 1, 5, 5)})
+        # the weight left out: created as a variable (a parameter), as users write it
+        yield {"scale": 2, "sample_type": "bilinear", "num_filter": 2}, {"data": (1, 2, 3, 3)}
+        yield {"scale": 3, "sample_type": "bilinear", "num_filter": 1}, {"data": (2, 1, 2, 3)}
 
 
 # ============================================================ BilinearResize2D
@@ -244,10 +247,14 @@ class BilinearResize2D(Op):
         out = (data[0], data[1], oh, ow)
         return ((data, like) if self.mode == "like" else (data,)), (out,)
 
+    def matrices(self, data_shape, out_shape):
+        """(A_h, A_w): out = A_h · x · A_wᵀ for these (N, C, H, W) shapes."""
+        return (_bilinear_matrix(data_shape[2], out_shape[2], self.align_corners),
+                _bilinear_matrix(data_shape[3], out_shape[3], self.align_corners))
+
     def forward(self, data, like=None, *, train):
-        _, _, oh, ow = self.infer_shape(data.shape, None if like is None else like.shape)[1][0]
-        ah = _bilinear_matrix(data.shape[2], oh, self.align_corners)
-        aw = _bilinear_matrix(data.shape[3], ow, self.align_corners)
+        out = self.infer_shape(data.shape, None if like is None else like.shape)[1][0]
+        ah, aw = self.matrices(data.shape, out)
         y = _separable(data, ah, aw)
         return Result((y,), saved=(ah, aw, None if like is None else like.shape))
 
@@ -304,9 +311,13 @@ class AdaptiveAvgPooling2D(Op):
         _need_4d("data", data)
         return (data,), (tuple(data[:2]) + self._out(),)
 
-    def forward(self, data, *, train):
+    def matrices(self, data_shape):
+        """(A_h, A_w): out = A_h · x · A_wᵀ for (N, C, H, W) data of this shape."""
         oh, ow = self._out()
-        ah, aw = _adaptive_matrix(data.shape[2], oh), _adaptive_matrix(data.shape[3], ow)
+        return _adaptive_matrix(data_shape[2], oh), _adaptive_matrix(data_shape[3], ow)
+
+    def forward(self, data, *, train):
+        ah, aw = self.matrices(data.shape)
         return Result((_separable(data, ah, aw),), saved=(ah, aw))
 
     def backward(self, saved, dy):
