@@ -204,3 +204,34 @@ def test_names_and_defaults_are_mxnets():
         assert callable(getattr(x, method)), method
     assert x.depth_to_space(2, name="d").tojson() == \
         sn.sym.depth_to_space(x, block_size=2, name="d").tojson()
+
+
+def test_bilinear_resize_scales_apply_to_their_own_axis():
+    """MXNet 1.9.1 reads scale_width only when scale_height is given (and fails with 'bad
+    optional access' for scale_height alone); symnorm scales each axis by its own param."""
+    x = V("x")
+    shape = lambda **kw: sn.sym.contrib.BilinearResize2D(x, height=3, width=3, **kw) \
+        .infer_shape(x=(1, 1, 4, 4))[1][0]                                   # noqa: E731
+    assert shape(scale_width=2.0) == (1, 1, 3, 8)
+    assert shape(scale_height=2.0) == (1, 1, 8, 3)
+    assert shape(scale_height=2.0, scale_width=0.5) == (1, 1, 8, 2)        # as MXNet
+
+
+def _lrn_reference(x, nsize, alpha, beta, knorm):
+    c = x.shape[1]
+    out = np.empty_like(x)
+    for k in range(c):
+        lo, hi = max(0, k - nsize // 2), min(c, k + nsize // 2 + 1)
+        n = knorm + alpha / nsize * (x[:, lo:hi] ** 2).sum(axis=1)
+        out[:, k] = x[:, k] * n ** -beta
+    return out
+
+
+@pytest.mark.parametrize("nsize", [3, 7, 2 ** 31 - 1])
+def test_lrn_window_wider_than_the_channels(nsize):
+    """MXNet refuses nsize > C at run time (chpool); symnorm sums the channels there are,
+    in time bounded by C whatever nsize is."""
+    x = np.random.RandomState(0).randn(2, 4, 2, 3)
+    op = REGISTRY["LRN"](nsize=nsize, alpha=0.3, beta=0.6, knorm=1.5)
+    y = op.forward(x, train=False)[0][0]
+    np.testing.assert_allclose(y, _lrn_reference(x, nsize, 0.3, 0.6, 1.5), rtol=1e-12)

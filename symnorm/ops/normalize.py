@@ -176,11 +176,12 @@ class LRN(Op):
         return (data,), (data, data)
 
     def _window_sum(self, a):
-        """Σ over the nsize channels centred on each channel, zero-padded."""
-        h = self.nsize // 2
+        """Σ over the nsize channels centred on each channel, zero-padded (a window wider
+        than 2C-1 sees nothing more: the loop is bounded by the channels, not nsize)."""
+        h = min(self.nsize // 2, a.shape[1] - 1)
         padded = np.pad(a, ((0, 0), (h, h), (0, 0), (0, 0)))
         out = np.zeros_like(a)
-        for k in range(self.nsize):
+        for k in range(2 * h + 1):
             out += padded[:, k:k + a.shape[1]]
         return out
 

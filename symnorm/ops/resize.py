@@ -169,18 +169,18 @@ def _bilinear_matrix(n_in, n_out, align_corners):
     """(n_out, n_in) interpolation weights, MXNet's (and PyTorch's) source-index rule:
     align_corners maps the corner pixels' centres onto each other, src = dst·(in-1)/(out-1);
     otherwise src = (dst + 0.5)·in/out - 0.5, clamped at 0."""
-    a = np.zeros((n_out, n_in))
     if n_out > 1:
         scale = (n_in - 1) / (n_out - 1) if align_corners else n_in / n_out
     else:
         scale = 0.0
-    for d in range(n_out):
-        src = scale * d if align_corners else max(scale * (d + 0.5) - 0.5, 0.0)
-        i0 = min(int(src), n_in - 1)
-        i1 = i0 + 1 if i0 < n_in - 1 else i0
-        lam = src - i0
-        a[d, i0] += 1 - lam
-        a[d, i1] += lam
+    dst = np.arange(n_out)
+    src = scale * dst if align_corners else np.maximum(scale * (dst + 0.5) - 0.5, 0.0)
+    i0 = np.minimum(src.astype(np.int64), n_in - 1)
+    i1 = np.where(i0 < n_in - 1, i0 + 1, i0)
+    lam = src - i0
+    a = np.zeros((n_out, n_in))
+    np.add.at(a, (dst, i0), 1 - lam)
+    np.add.at(a, (dst, i1), lam)
     return a
 
 
@@ -208,8 +208,8 @@ class BilinearResize2D(Op):
     def check(self):
         for name in ("scale_height", "scale_width"):
             v = getattr(self, name)
-            if v is not None and not v > 0:
-                raise ParamError("param %r must be > 0, got %g" % (name, v))
+            if v is not None and not 0 < v < math.inf:
+                raise ParamError("param %r must be a finite number > 0, got %g" % (name, v))
             if self.mode == "odd_scale" and v is None:
                 raise ParamError("mode='odd_scale' needs param %r" % name)
 
@@ -218,6 +218,11 @@ class BilinearResize2D(Op):
 
     def _size(self, h, scale, fixed):
         m = self.mode
+        if m in ("size", "odd_scale") and scale is not None:
+            size = scale * (h if m == "size" or h % 2 == 0 else h - 1)
+            if not size < 2 ** 62:
+                raise ShapeError("a scale of %g gives an output size of %g for input size %d"
+                                 % (scale, size, h))
         if m == "size":
             return fixed if scale is None else int(scale * h)
         if m == "odd_scale":
@@ -278,11 +283,10 @@ class BilinearResize2D(Op):
 
 def _adaptive_matrix(n_in, n_out):
     """(n_out, n_in): row o averages the inputs floor(o·in/out) .. ceil((o+1)·in/out) - 1."""
-    a = np.zeros((n_out, n_in))
-    for o in range(n_out):
-        start, end = (o * n_in) // n_out, -(-((o + 1) * n_in) // n_out)
-        a[o, start:end] = 1.0 / (end - start)
-    return a
+    o = np.arange(n_out)[:, None]
+    start, end = (o * n_in) // n_out, -(-((o + 1) * n_in) // n_out)
+    i = np.arange(n_in)[None, :]
+    return ((i >= start) & (i < end)) / (end - start)
 
 
 @register(name="_contrib_AdaptiveAvgPooling2D")
