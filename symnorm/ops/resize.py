@@ -198,6 +198,7 @@ class BilinearResize2D(Op):
     zero gradient); 'to_even_down' / 'to_even_up' / 'to_odd_down' / 'to_odd_up' -> the
     nearest even / odd size below or above H (H itself when it already is)."""
     inputs = ("data", "like")
+    hint = "bilinearresize2d"            # MXNet's auto-name prefix (no _contrib_)
     height: int = param(1, check=positive, doc="output height (mode 'size')")
     width: int = param(1, check=positive, doc="output width (mode 'size')")
     scale_height: Optional[float] = param(None, doc="height factor (modes 'size', 'odd_scale')")
@@ -295,6 +296,7 @@ class AdaptiveAvgPooling2D(Op):
     mean of rows floor(i·H/OH) .. ceil((i+1)·H/OH) - 1 and the matching columns (bins may
     overlap when H is not a multiple of OH).  ``output_size``: () -> 1×1, (s,) -> s×s,
     (OH, OW)."""
+    hint = "adaptiveavgpooling2d"        # MXNet's auto-name prefix (no _contrib_)
     output_size: Shape = param((), doc="(), (size,) or (height, width)")
 
     def check(self):
