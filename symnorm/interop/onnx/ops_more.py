@@ -226,8 +226,8 @@ def sequence_last(ctx, node, ins):
     op = node.op
     x = ins[0]
     if not op.use_sequence_length:
-        t = ctx.in_shape(0)[op.axis]
-        return [ctx.add1("Gather", [x, ctx.const(np.int64(t - 1), hint="last")], axis=int(op.axis))]
+        # index -1, not T-1: right for any length of a symbolic (dynamic) axis
+        return [ctx.add1("Gather", [x, ctx.const(np.int64(-1), hint="last")], axis=int(op.axis))]
     steps, lens = _time_batch(ctx, node, ins)
     last = ctx.add1("Equal", [steps, ctx.add1("Sub", [lens, ctx.scalar(1.0)])])
     w = _to_data_rank(ctx, _cast_to(ctx, last, ctx.in_dtype(0)), op, len(ctx.in_shape(0)))
