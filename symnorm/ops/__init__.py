@@ -1,9 +1,13 @@
 """Importing this package registers every operator: the one place registration happens.
 
-One module per family: elemwise, scalar and unary math; reduce, tensor (shape and axes) and
-creation; dense (FullyConnected, Embedding, dot); conv and pool (sharing spatial);
-activation, dropout, norm, loss and contrib.
+One module per family: elemwise, scalar and unary math (more of it, with prod/nansum/
+nanprod and softmin, in math); reduce, tensor (shape and axes) and creation; dense
+(FullyConnected, Embedding, dot); conv and pool (sharing spatial); activation, dropout, norm
+(BatchNorm's family), normalize (norm, L2Normalization, LRN, SoftmaxActivation), loss,
+contrib, sequence (SequenceMask/Last/Reverse) and resize (UpSampling, BilinearResize2D,
+AdaptiveAvgPooling2D, depth_to_space, space_to_depth).
 """
 from . import (elemwise, scalar, unary, tensor, dense, conv, pool, activation, dropout,  # noqa: F401
-               norm, loss, reduce, creation, contrib)
+               norm, loss, reduce, creation, contrib, math,
+               normalize, sequence, resize)
 from . import fluent  # noqa: F401,E402  (Symbol's fluent methods, once the ops exist)

@@ -16,13 +16,22 @@ from symnorm.errors import SymnormError
 from symnorm.fileio import atomic_write
 from symnorm import Symbol
 
-from . import ops_loss, ops_nn, ops_norm, ops_tensor
+from . import ops_loss, ops_more, ops_nn, ops_norm, ops_tensor
 from .builder import ExportContext
 from .errors import OnnxExportError
 from .opset import choose_opset
 
 CONVERTERS = {**ops_nn.CONVERTERS, **ops_norm.CONVERTERS, **ops_tensor.CONVERTERS,
-              **ops_loss.CONVERTERS}
+              **ops_loss.CONVERTERS, **ops_more.CONVERTERS}
+ONE_WAY = {**ops_nn.ONE_WAY, **ops_loss.ONE_WAY, **ops_more.ONE_WAY}
+"""op name -> predicate(op): True when that op's export runs in onnxruntime but uses ONNX
+ops symnorm's importer does not read (docs/onnx.md, "Known limits")."""
+
+
+def is_one_way(op) -> bool:
+    """Whether exporting ``op`` (an op instance) gives ONNX that import cannot read back."""
+    rule = ONE_WAY.get(op.op_name)
+    return bool(rule and rule(op))
 """symnorm op name -> converter(ctx, node, onnx input names) -> onnx output names."""
 
 BATCH = "batch"

@@ -10,6 +10,9 @@ from .tables import table
 
 CONVERTERS, converts = table()
 
+# op name -> predicate(op): exports import cannot read back (sum pooling padded at the end)
+ONE_WAY = {"Pooling": lambda op: op.pool_type == "sum" and op.pooling_convention != "valid"}
+
 
 def _nchw(ctx, op):
     layout = getattr(op, "layout", None)
