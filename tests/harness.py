@@ -54,7 +54,7 @@ def check_shape_and_forward(name, params, shapes, rng, dtype=np.float32):
     for k, s in shapes.items():
         assert arg_shapes[sym.list_arguments().index(k)] == tuple(s)
     # inputs whose dtype the op fixes (batch_take's int32 indices) keep it
-    types = dict({k: dtype for k in shapes}, **graph_types(sym))
+    types = dict({k: dtype for k in shapes}, **graph_types(sym, dtype))
     ex = sym.simple_bind(sn.cpu(), grad_req="null", type_dict=types, **shapes)
     for k, v in random_inputs(sym, cls, arg_shapes, rng, dtype).items():
         ex.arg_dict[k][...] = v

@@ -2,8 +2,11 @@
 
 One module per family: elemwise, scalar and unary math; reduce, tensor (shape and axes) and
 creation; dense (FullyConnected, Embedding, dot); conv and pool (sharing spatial);
-activation, dropout, norm, loss and contrib.
+activation, dropout, norm, loss and contrib; indexing (where, pick, take, one_hot, argmax)
+and ordering (topk, sort); shaping (tile, repeat, slice, flip, stack), reshaping
+(reshape_like, broadcast_to/like, Pad) and copies (Cast, add_n, make_loss, zeros_like).
 """
 from . import (elemwise, scalar, unary, tensor, dense, conv, pool, activation, dropout,  # noqa: F401
-               norm, loss, reduce, creation, contrib, indexing, ordering)
+               norm, loss, reduce, creation, contrib, indexing, ordering, shaping,
+               reshaping, copies)
 from . import fluent  # noqa: F401,E402  (Symbol's fluent methods, once the ops exist)
