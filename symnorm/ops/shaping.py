@@ -235,6 +235,9 @@ class slice_like(Op):
         return (tuple(None if i in axes else d for i, d in enumerate(out)),
                 tuple(out[i] if i in axes else d for i, d in enumerate(like)))
 
+    def infer_type(self, data, shape_like):
+        return None if data is None else ((data, shape_like), (data,))
+
     def _index(self, out_shape):
         return tuple(_pyslice(0, d) for d in out_shape)
 
