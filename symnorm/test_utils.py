@@ -26,7 +26,10 @@ def graph_types(sym, dtype) -> dict:
     int32 indices), with that dtype: the checkers bind those with it instead.  A dtype the
     graph only defaults to (Embedding's weight: float32) is not forced."""
     from .core.errors import DTypeError
-    arg_types = sym.infer_type_partial()[0] or []
+    try:
+        arg_types = sym.infer_type_partial()[0] or []
+    except DTypeError:              # contradictory on its own: binding will say where
+        return {}
     forced = {}
     for k, t in zip(sym.list_arguments(), arg_types):
         if t is not None and np.dtype(t) != np.dtype(dtype):

@@ -224,3 +224,31 @@ def test_graph_builds_mxnet_json_byte_for_byte_and_runs_like_it():
     for got, want, dt in zip(outs, rec["outs"], rec["out_dtypes"]):
         assert got.dtype == np.dtype(dt)
         _close(got, np.array(want, dt))
+
+
+@pytest.mark.parametrize("make,shapes", [
+    (lambda x, y: sn.sym.take(x, y), {"x": (3,), "y": ()}),
+    (lambda x, y: sn.sym.stack(x, y), {"x": (), "y": ()}),
+    (lambda x, y: sn.sym.slice_like(x, y), {"x": (), "y": ()}),
+    (lambda x, y: sn.sym.broadcast_like(x, y), {"x": (), "y": ()}),
+    (lambda x, y: sn.sym.where(y, x, x), {"x": (), "y": ()}),
+    (lambda x, y: sn.sym.broadcast_to(x, shape=()), {"x": ()}),
+    (lambda x, y: sn.sym.Cast(x, dtype="bool"), {"x": ()}),
+    (lambda x, y: sn.sym.Cast(x, dtype="int8"), {"x": ()}),
+    (lambda x, y: sn.sym.argmax_channel(x), {"x": ()}),
+    (lambda x, y: sn.sym.repeat(x, repeats=3), {"x": ()}),
+    (lambda x, y: sn.sym.reverse(x, axis=()), {"x": ()}),
+])
+def test_zero_d_inputs_keep_their_shapes(make, shapes):
+    """0-d arrays stay 0-d through forward and backward (np.ascontiguousarray and ufuncs on
+    0-d arrays would make them 1-d arrays or numpy scalars)."""
+    s = make(_var("x"), _var("y"))
+    _, out_shapes, _ = s.infer_shape(**shapes)
+    ex = s.simple_bind(sn.cpu(), **shapes)
+    for k, a in ex.arg_dict.items():
+        a[...] = np.random.RandomState(0).uniform(0.5, 2, a.shape)
+    outs = ex.forward(is_train=True)
+    assert [(type(o), o.shape) for o in outs] == [(np.ndarray, tuple(t)) for t in out_shapes]
+    ex.backward([np.ones(o.shape, o.dtype) for o in outs])
+    for k, g in ex.grad_dict.items():
+        assert type(g) is np.ndarray and g.shape == ex.arg_dict[k].shape

@@ -15,11 +15,12 @@ CAST_DTYPES = ("bfloat16", "bool", "float16", "float32", "float64", "int32", "in
 def _convert(x, dtype: np.dtype):
     """x in ``dtype`` as MXNet's static_cast does it: floats to ints truncate toward zero
     and wrap around modulo 2**bits (-1.7 -> 255 as uint8), anything to bool is x != 0."""
+    # ufuncs on 0-d arrays give numpy scalars: np.asarray keeps an array
     if dtype == np.bool_:
-        return x != 0
+        return np.asarray(x != 0)
     if dtype.kind in "iu" and x.dtype.kind == "f":
         with np.errstate(invalid="ignore"):        # NaN/inf: undefined in C++ too
-            return np.trunc(x).astype(np.int64).astype(dtype)
+            return np.asarray(np.trunc(x).astype(np.int64).astype(dtype))
     return x.astype(dtype)
 
 

@@ -1,6 +1,6 @@
-"""Choosing elements by index or by rank: where, pick, take, batch_take, one_hot, argmax,
-argmin, argmax_channel (MXNet 1.9.1 names, params and dtypes; topk, sort and argsort are
-in ordering.py).
+"""Choosing elements by condition or index, and finding extremes: where, pick, take,
+batch_take, one_hot, argmax, argmin, argmax_channel (MXNet 1.9.1 names, params and dtypes;
+topk, sort and argsort are in ordering.py).
 
 Index inputs may be any real dtype: a float index is truncated toward zero, as MXNet's
 ``static_cast<int>`` does; NaN or infinite indices are refused (``DataError``).  Index
@@ -117,7 +117,7 @@ class pick(Op):
             return None
         ax = norm_axis(self.axis, len(data))
         index = merge(index, _drop(data, ax), "index vs data without axis %d" % ax)
-        out = tuple(1 if i == ax else d for i, d in enumerate(data)) if self.keepdims else index
+        out = tuple(index[:ax]) + (1,) + tuple(index[ax:]) if self.keepdims else index
         return (data, index), (out,)
 
     def shape_back_axes(self):
@@ -194,7 +194,8 @@ class take(Op):
     def forward(self, a, indices, *, train):
         ax = self.axis % a.ndim
         idx = _fix(_index(indices, "take", "indices"), a.shape[ax], self.mode, "take", "indices")
-        return Result((np.take(a, idx, axis=ax),), saved=(idx, a.shape))
+        # np.take gives a numpy scalar for 0-d indices into a 1-d ``a``: keep an array
+        return Result((np.asarray(np.take(a, idx, axis=ax)),), saved=(idx, a.shape))
 
     def backward(self, saved, dy):
         idx, shape = saved
@@ -372,17 +373,17 @@ class argmin(_ArgReduce):
 
 @register
 class argmax_channel(Op):
-    """out = argmax(data, axis=1) (a 1-d input: over all of it, shape (1,)), in data's
+    """out = argmax(data, axis=1) (a 0-d or 1-d input: over all of it, shape (1,)), in data's
     dtype; MXNet's legacy form of argmax with no params.  No gradient."""
     differentiable = False
 
     def infer_shape(self, data):
         if data is None:
             return None
-        return (data,), ((1,) if len(data) == 1 else _drop(data, 1),)
+        return (data,), ((1,) if len(data) <= 1 else _drop(data, 1),)
 
     def forward(self, data, *, train):
-        idx = np.argmax(data.reshape(-1)) if data.ndim == 1 else np.argmax(data, axis=1)
+        idx = np.argmax(data.reshape(-1)) if data.ndim <= 1 else np.argmax(data, axis=1)
         return Result((np.asarray(idx).astype(data.dtype).reshape(self.infer_shape(data.shape)[1][0]),))
 
     def backward(self, saved, dy):

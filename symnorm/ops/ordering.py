@@ -50,7 +50,7 @@ class _Ranked(Op):
     def _back(rows, ax):
         """Undo ``_rows`` on an array laid out like its result (the last axis may be
         shorter); for axis=None the flat result stays flat."""
-        return rows if ax is None else np.ascontiguousarray(np.moveaxis(rows, -1, ax))
+        return rows if ax is None else np.array(np.moveaxis(rows, -1, ax), order="C")
 
     def _scatter(self, top, dy, shape):
         """The gradient of taking the elements at ``top``: dy put back where they came from

@@ -118,7 +118,7 @@ class broadcast_to(Op):
 
     def forward(self, data, *, train):
         (out,) = self.infer_shape(data.shape)[1]
-        return Result((np.ascontiguousarray(np.broadcast_to(data, out)),), saved=data.shape)
+        return Result((np.array(np.broadcast_to(data, out), order="C"),), saved=data.shape)
 
     def backward(self, shape, dy):
         return (_sum_to(dy, shape),)
@@ -159,7 +159,7 @@ class broadcast_like(Op):
 
     def forward(self, lhs, rhs, *, train):
         (out,) = self.infer_shape(lhs.shape, rhs.shape)[1]
-        return Result((np.ascontiguousarray(np.broadcast_to(lhs, out)),), saved=lhs.shape)
+        return Result((np.array(np.broadcast_to(lhs, out), order="C"),), saved=lhs.shape)
 
     def backward(self, shape, dy):
         return _sum_to(dy, shape), None
@@ -249,7 +249,7 @@ class Pad(Op):
             acc = np.zeros(g.shape[:ax] + (n,) + g.shape[ax + 1:], g.dtype)
             np.add.at(acc, (slice(None),) * ax + (src,), g)
             g = acc
-        return (np.ascontiguousarray(g),)
+        return (np.array(g, order="C"),)
 
     @classmethod
     def examples(cls):

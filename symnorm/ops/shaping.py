@@ -18,6 +18,7 @@ from ..core.registry import Op, Result, register
 
 
 _pyslice = builtins.slice        # the module defines the op ``slice``
+# outputs are copied with np.array(x, order="C"): np.ascontiguousarray makes 0-d arrays 1-d
 
 
 def _at_least_one(v):
@@ -179,7 +180,7 @@ class slice(Op):  # noqa: A001  (MXNet's op name)
         return (tuple(d if i >= len(whole) or whole[i] else None for i, d in enumerate(out)),)
 
     def forward(self, data, *, train):
-        return Result((np.ascontiguousarray(data[self._slices()]),), saved=data.shape)
+        return Result((np.array(data[self._slices()], order="C"),), saved=data.shape)
 
     def backward(self, shape, dy):
         dx = np.zeros(shape, dy.dtype)
@@ -243,7 +244,7 @@ class slice_like(Op):
 
     def forward(self, data, shape_like, *, train):
         (out,) = self.infer_shape(data.shape, shape_like.shape)[1]
-        return Result((np.ascontiguousarray(data[self._index(out)]),), saved=data.shape)
+        return Result((np.array(data[self._index(out)], order="C"),), saved=data.shape)
 
     def backward(self, shape, dy):
         dx = np.zeros(shape, dy.dtype)
@@ -280,7 +281,7 @@ class Reverse(Op):
     def _flip(self, x):
         for a in self.axis:
             x = np.flip(x, a % x.ndim)
-        return np.ascontiguousarray(x)
+        return np.array(x, order="C")
 
     def forward(self, data, *, train):
         return Result((self._flip(data),))
@@ -318,10 +319,10 @@ class SwapAxis(Op):
         return None if outs[0] is None else (self._swap(outs[0]),)
 
     def forward(self, data, *, train):
-        return Result((np.ascontiguousarray(np.swapaxes(data, self.dim1, self.dim2)),))
+        return Result((np.array(np.swapaxes(data, self.dim1, self.dim2), order="C"),))
 
     def backward(self, saved, dy):
-        return (np.ascontiguousarray(np.swapaxes(dy, self.dim1, self.dim2)),)
+        return (np.array(np.swapaxes(dy, self.dim1, self.dim2), order="C"),)
 
     @classmethod
     def examples(cls):
@@ -366,7 +367,7 @@ class stack(Op):
 
     def backward(self, saved, dy):
         ax = self.axis % dy.ndim
-        return tuple(np.ascontiguousarray(np.take(dy, i, axis=ax)) for i in range(self.num_args))
+        return tuple(np.array(np.take(dy, i, axis=ax), order="C") for i in range(self.num_args))
 
     @classmethod
     def examples(cls):
