@@ -21,11 +21,30 @@ def _as_dict(sym, location, names):
     return {k: np.asarray(v) for k, v in zip(names, location)}
 
 
+def graph_types(sym, dtype) -> dict:
+    """Arguments the graph refuses in ``dtype`` because it forces another one (batch_take's
+    int32 indices), with that dtype: the checkers bind those with it instead.  A dtype the
+    graph only defaults to (Embedding's weight: float32) is not forced."""
+    from .core.errors import DTypeError
+    try:
+        arg_types = sym.infer_type_partial()[0] or []
+    except DTypeError:              # contradictory on its own: binding will say where
+        return {}
+    forced = {}
+    for k, t in zip(sym.list_arguments(), arg_types):
+        if t is not None and np.dtype(t) != np.dtype(dtype):
+            try:
+                sym.infer_type_partial(**{k: dtype})
+            except DTypeError:
+                forced[k] = t
+    return forced
+
+
 def _bind(sym, location, aux_states, dtype, grad_req="write", grad_nodes=None):
     args = _as_dict(sym, location, sym.list_arguments())
     aux = _as_dict(sym, aux_states or {}, sym.list_auxiliary_states())
     shapes = {k: v.shape for k, v in args.items()}
-    types = {k: dtype for k in args}
+    types = dict({k: dtype for k in args}, **graph_types(sym, dtype))
     if grad_nodes is not None:
         grad_req = {k: ("write" if k in grad_nodes else "null") for k in sym.list_arguments()}
     ex = sym.simple_bind(cpu(), grad_req=grad_req, type_dict=types, **shapes)

@@ -53,6 +53,21 @@ def test_predictor_does_not_demand_labels_and_reports_missing_params(tmp_path):
         sn.model.Predictor(net, {"fc_weight": np.ones((3, 4))}, {}, {"data": (2, 4)})
 
 
+def test_predictor_treats_only_loss_head_inputs_as_labels():
+    """An index input (Embedding's data, take's indices: no gradient, but not a label) is
+    not a label: left out, it is reported missing instead of being filled with zeros."""
+    idx, x = sn.sym.Variable("idx"), sn.sym.Variable("x")
+    assert sn.model.label_variables(sn.sym.take(x, sn.sym.Variable("rows"))) == []
+    net = sn.sym.Embedding(idx, input_dim=3, output_dim=2, name="emb") + x
+    assert sn.model.label_variables(net) == []
+    w = {"emb_weight": np.arange(6.0).reshape(3, 2)}
+    with pytest.raises(sn.BindError, match="missing from the checkpoint: idx"):
+        sn.model.Predictor(net, w, {}, {"x": (2, 2)})
+    p = sn.model.Predictor(net, w, {}, {"x": (2, 2), "idx": (2,)})
+    out = p.predict(x=np.ones((2, 2)), idx=np.array([2, 0]))[0]
+    np.testing.assert_array_equal(out, [[5, 6], [1, 2]])
+
+
 def test_finetune_replace_head_freeze_bn_save_reload(tmp_path):
     x = input_for("resnet18_v1")[:, :, :32, :32]
     prefix = checkpoint("resnet18_v1", tmp_path, x)

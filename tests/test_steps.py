@@ -11,6 +11,7 @@ from symnorm.core.symbol import create
 from symnorm.registry import REGISTRY
 from symnorm.runtime import codegen
 from symnorm.runtime.steps import BackwardStep, ForwardStep
+from symnorm.test_utils import graph_types
 
 import harness
 
@@ -95,11 +96,16 @@ def test_one_error_format_for_both_directions_and_both_transforms(rng, monkeypat
 
 def _graph(name, params, shapes):
     """The example's op with every input made by a ``* 1.0`` node (a dying fresh buffer the
-    op may overwrite), all its visible outputs as heads."""
+    op may overwrite), all its visible outputs as heads.  An input whose dtype the op forces
+    (batch_take's int32 indices) stays a Variable: ``* 1.0`` makes floats."""
     cls = REGISTRY[name]
+    forced = graph_types(harness.build(name, params, shapes), np.float32)
+
+    def feed(k):
+        return sym.Variable(k) if k in forced else sym.Variable(k) * 1.0
     if cls.variadic:
-        return create(name, tuple(sym.Variable(k) * 1.0 for k in shapes), dict(params, name="node"))
-    inputs = {k: sym.Variable(k) * 1.0 for k in shapes}
+        return create(name, tuple(feed(k) for k in shapes), dict(params, name="node"))
+    inputs = {k: feed(k) for k in shapes}
     return create(name, (), dict(params, name="node", **inputs))
 
 

@@ -8,7 +8,8 @@ From that one declaration come parsing (MXNet's JSON stores every attribute as a
 validation at construction, the constructor's docstring and the JSON writer.
 
 Supported annotations: ``bool``, ``int``, ``float``, ``str``, ``Shape`` (a tuple of ints,
-written ``"(3, 3)"``), ``FloatTuple`` and ``Optional[...]`` of any of them.
+written ``"(3, 3)"``), ``FloatTuple``, ``OptShape`` (ints or None: slice's ``(0, None)``)
+and ``Optional[...]`` of any of them.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ INT_MIN, INT_MAX = -2 ** 63, 2 ** 63 - 1
 
 Shape = typing.NewType("Shape", tuple)
 FloatTuple = typing.NewType("FloatTuple", tuple)
+OptShape = typing.NewType("OptShape", tuple)
 
 
 class _Required:
@@ -141,6 +143,10 @@ def _to_float(v):
     raise ValueError("expected a number")
 
 
+def _to_opt_int(v):
+    return None if v is None or (isinstance(v, str) and v.strip() == "None") else _to_int(v)
+
+
 def _to_tuple(v, conv):
     if isinstance(v, str):
         text = v.strip()
@@ -178,6 +184,8 @@ def parse_value(tp, value):
         return _to_tuple(value, _to_int)
     if base is FloatTuple:
         return _to_tuple(value, _to_float)
+    if base is OptShape:
+        return _to_tuple(value, _to_opt_int)
     raise TypeError("unsupported param annotation %r" % (tp,))
 
 
@@ -193,7 +201,8 @@ def to_attr_string(value) -> str:
 def type_name(tp) -> str:
     """Readable name of a param annotation, for messages and docs."""
     base, optional = _base_type(tp)
-    name = {Shape: "Shape(tuple of int)", FloatTuple: "tuple of float"}.get(base, getattr(base, "__name__", str(base)))
+    name = {Shape: "Shape(tuple of int)", FloatTuple: "tuple of float",
+            OptShape: "tuple of int or None"}.get(base, getattr(base, "__name__", str(base)))
     return ("%s or None" % name) if optional else name
 
 
@@ -227,6 +236,6 @@ def describe(field: dataclasses.Field, tp) -> str:
     return "%s : %s%s, %s%s" % (field.name, type_name(tp), extra, default, (" -- " + doc) if doc else "")
 
 
-__all__ = ["param", "REQUIRED", "Shape", "FloatTuple", "Optional", "positive", "non_negative",
+__all__ = ["param", "REQUIRED", "Shape", "FloatTuple", "OptShape", "Optional", "positive", "non_negative",
            "in_range", "all_positive", "all_non_negative", "parse_value", "to_attr_string",
            "validate", "describe"]

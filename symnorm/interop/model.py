@@ -41,12 +41,14 @@ __all__ = ["save_checkpoint", "load_checkpoint", "save_params", "load_params", "
 
 
 def label_variables(symbol) -> list:
-    """Variables feeding the label slots of loss heads (``no_grad_inputs``): inputs that
-    inference does not need (MXNet users' "prob_label is not presented" problem)."""
+    """Variables feeding the label slots of loss heads (``no_grad_inputs`` of an op whose
+    ``head_grad`` is "ignore"): inputs that inference does not need (MXNet users'
+    "prob_label is not presented" problem).  Other ops' ungraded inputs (Embedding's or
+    take's indices) are data, not labels."""
     from ..core.ir import dfs_postorder
     out = []
     for n in dfs_postorder(symbol.entries):
-        if n.op is None:
+        if n.op is None or n.op.head_grad != "ignore":
             continue
         names = n.op.input_names()
         for i, e in enumerate(n.inputs):

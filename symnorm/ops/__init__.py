@@ -5,9 +5,11 @@ nanprod and softmin, in math); reduce, tensor (shape and axes) and creation; den
 (FullyConnected, Embedding, dot); conv and pool (sharing spatial); activation, dropout, norm
 (BatchNorm's family), normalize (norm, L2Normalization, LRN, SoftmaxActivation), loss,
 contrib, sequence (SequenceMask/Last/Reverse) and resize (UpSampling, BilinearResize2D,
-AdaptiveAvgPooling2D, depth_to_space, space_to_depth).
+AdaptiveAvgPooling2D, depth_to_space, space_to_depth); indexing (where, pick, take, one_hot,
+argmax) and ordering (topk, sort); shaping (tile, repeat, slice, flip, stack), reshaping
+(reshape_like, broadcast_to/like, Pad) and copies (Cast, add_n, make_loss, zeros_like).
 """
 from . import (elemwise, scalar, unary, tensor, dense, conv, pool, activation, dropout,  # noqa: F401
-               norm, loss, reduce, creation, contrib, math,
-               normalize, sequence, resize)
+               norm, loss, reduce, creation, contrib, math, normalize, sequence, resize,
+               indexing, ordering, shaping, reshaping, copies)
 from . import fluent  # noqa: F401,E402  (Symbol's fluent methods, once the ops exist)

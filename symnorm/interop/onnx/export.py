@@ -34,6 +34,15 @@ def is_one_way(op) -> bool:
     return bool(rule and rule(op))
 """symnorm op name -> converter(ctx, node, onnx input names) -> onnx output names."""
 
+NOT_EXPORTED = frozenset((
+    "where", "pick", "take", "batch_take", "one_hot", "argmax", "argmin", "argmax_channel",
+    "topk", "sort", "argsort", "tile", "repeat", "slice", "slice_like", "reshape_like",
+    "broadcast_to", "broadcast_like", "Pad", "reverse", "SwapAxis", "stack", "Cast", "add_n",
+    "make_loss", "zeros_like", "ones_like"))
+"""Registered ops export_model refuses, for want of a converter so far (MXNet parity item 4
+added them to the registry first).  Every registered op is either here or in CONVERTERS:
+the tests hold the two sets to the registry, so a new op is a conscious choice."""
+
 BATCH = "batch"
 
 
@@ -165,8 +174,9 @@ def build_model(sym, params, in_shapes=None, in_types=np.float32, dynamic=False,
         convert = CONVERTERS.get(n.op.op_name)
         ctx.node = n
         if convert is None:
-            ctx.fail("op %r has no ONNX converter (exportable ops: see symnorm.onnx.exportable_ops())"
-                     % n.op.op_name)
+            ctx.fail("op %r has no ONNX converter%s (exportable ops: see "
+                     "symnorm.onnx.exportable_ops())"
+                     % (n.op.op_name, " yet" if n.op.op_name in NOT_EXPORTED else ""))
         ins = []
         for e in n.inputs:
             if (e.node, e.index) not in names:
