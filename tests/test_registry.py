@@ -135,3 +135,32 @@ def test_training_in_place_is_declared_where_lenet_needs_it():
     assert not choose(bn).keeps_output_of(bn) and not choose(conv).keeps_output_of(conv)
     pool = R["Pooling"](kernel=(2, 2), pool_type="max")
     assert choose(pool).keeps_output_of(pool)
+
+
+def test_reference_kernels_on_request_train_like_the_fast_ones(monkeypatch, rng):
+    """SYMNORM_KERNELS=reference runs every op with its reference (no batch-last kernels):
+    a LeNet-like training step gives the fast kernels' numbers."""
+    x = sn.sym.Variable("data")
+    net = sn.sym.Convolution(x, kernel=(3, 3), num_filter=4, name="c")
+    net = sn.sym.Activation(sn.sym.BatchNorm(net, fix_gamma=False, name="bn"), act_type="relu")
+    net = sn.sym.Pooling(net, kernel=(2, 2), stride=(2, 2), pool_type="max", name="p")
+    net = sn.sym.SoftmaxOutput(sn.sym.FullyConnected(net, num_hidden=3, name="fc"), name="softmax")
+    runs = []
+    for mode in ("", "reference"):
+        monkeypatch.setenv("SYMNORM_KERNELS", mode)
+        ex = net.simple_bind(sn.cpu(), data=(4, 2, 8, 8))
+        kinds = {k.reference for k in ex.plan.kernels}
+        assert kinds == ({True} if mode else {False, True})
+        r = np.random.RandomState(3)
+        for k in sorted(ex.arg_dict):
+            ex.arg_dict[k][...] = r.normal(0, 1, ex.arg_dict[k].shape)
+        ex.arg_dict["softmax_label"][...] = [0, 1, 2, 1]
+        out = ex.forward(is_train=True)[0].copy()
+        ex.backward()
+        runs.append((out, {k: g.copy() for k, g in ex.grad_dict.items() if g is not None},
+                     {k: a.copy() for k, a in ex.aux_dict.items()}))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-4, atol=1e-6)
+    for k in runs[0][1]:
+        np.testing.assert_allclose(runs[0][1][k], runs[1][1][k], rtol=1e-3, atol=1e-5, err_msg=k)
+    for k in runs[0][2]:
+        np.testing.assert_allclose(runs[0][2][k], runs[1][2][k], rtol=1e-4, atol=1e-6, err_msg=k)

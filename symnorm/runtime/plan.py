@@ -11,6 +11,7 @@ per-entry shapes and types a plan needs, with bind's error messages.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,7 +192,13 @@ def infer_bound(symbol, arg_dict, aux_dict):
     return state, tstate
 
 
-def build_plan(symbol, state: dict, tstate: dict, layout_pass=None, use_reference=False) -> Plan:
+def reference_kernels() -> bool:
+    """Whether ``SYMNORM_KERNELS=reference`` asks to run every op with its reference
+    forward/backward (debugging a kernel, or reading the plain formulas in a debugger)."""
+    return os.environ.get("SYMNORM_KERNELS", "").strip().lower() == "reference"
+
+
+def build_plan(symbol, state: dict, tstate: dict, layout_pass=None, use_reference=None) -> Plan:
     """The bind-time plan: with batch-last kernels for ``symbol``'s convolution regions
     (``symnorm.runtime.kernels.batch_last``) when the pass is on (``layout_pass``; None =
     ``layout.enabled()``) and finds a region, else for ``symbol`` as it is.
@@ -199,13 +206,15 @@ def build_plan(symbol, state: dict, tstate: dict, layout_pass=None, use_referenc
     every op with its reference forward/backward (and no batch-last kernels)."""
     if layout_pass is None:
         layout_pass = layout.enabled()
+    if use_reference is None:
+        use_reference = reference_kernels()
     chosen = {}
     if layout_pass and not use_reference:
         symbol, state, tstate, chosen = layout.to_batch_last(symbol, state, tstate)
     return Plan.build(symbol, state, tstate, chosen, use_reference)
 
 
-def plan_for_arrays(symbol, arg_dict, aux_dict, layout_pass, use_reference=False) -> Plan:
+def plan_for_arrays(symbol, arg_dict, aux_dict, layout_pass, use_reference=None) -> Plan:
     """The plan of ``symbol`` bound to these arrays (reshape, a monitor's re-plan)."""
     state, tstate = infer_bound(symbol, arg_dict, aux_dict)
     return build_plan(symbol, state, tstate, layout_pass, use_reference)
