@@ -11,7 +11,7 @@ MXNet's ``repr`` and MXNet's operator semantics:
   dtypes (which MXNet refuses) follow numpy's promotion.
 * ``a == b``, ``a < 2``...: 0/1 arrays of the operands' dtype, not bool (MXNet has no
   bool arrays); in-place operators write into ``a`` and return it.
-* ``a[i, j]`` with one integer per axis is a 1-element NDArray (a view), not a numpy scalar.
+* ``a[i, j]`` with one integer per axis is a 1-element NDArray (a copy), not a numpy scalar.
 
 This module holds only what needs numpy: the methods that run registered ops (``reshape``
 with MXNet's codes, the fluent ``sum``/``clip``/...) are added by ``symnorm.ndarray``,
@@ -43,8 +43,9 @@ def _scalar_like(value, dtype):
         return np.array(value).astype(dtype)
 
 
-def _is_scalar(x) -> bool:
-    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, np.ndarray)
+def _is_real_scalar(x) -> bool:
+    return isinstance(x, (numbers.Real, np.bool_)) or \
+        (isinstance(x, np.generic) and x.dtype.kind in "biuf")
 
 
 def _trunc_div(a, b):
@@ -61,9 +62,11 @@ def binary_method(ufunc, reflected=False, compare=False):
     def method(self, other):
         if isinstance(other, NDArray):
             other = other.view(np.ndarray)
-        elif _is_scalar(other):
+        elif _is_real_scalar(other):
             other = _scalar_like(other, self.dtype)
-        elif not isinstance(other, (np.ndarray, list, tuple)):
+        elif isinstance(other, (list, tuple, numbers.Number, np.generic)):
+            other = np.asarray(other)       # complex scalars, lists: numpy's promotion
+        elif not isinstance(other, np.ndarray):
             return NotImplemented
         a = self.view(np.ndarray)
         lhs, rhs = (other, a) if reflected else (a, other)
@@ -95,6 +98,41 @@ def _inplace(ufunc):
         np.copyto(self.view(np.ndarray), result.view(np.ndarray), casting="unsafe")
         return self
     return method
+
+
+def _truth(x):
+    """A comparison's 0/1 array (or a number) as bool, for ``&``, ``|``, ``^``, ``~``."""
+    return x if x.dtype == np.bool_ else x != 0
+
+
+def _logical(ufunc, reflected=False):
+    """``&``/``|``/``^``: bitwise on two int arrays (numpy's); otherwise logical on truth
+    values, giving bool when an operand is bool and 0/1 of the operand's dtype when not
+    (numpy's own helpers combine their bool masks with ``x == y`` this way)."""
+    def method(self, other):
+        if isinstance(other, (bool, np.bool_, numbers.Integral)) or isinstance(other, np.ndarray):
+            other = np.asarray(plain(other))
+        else:
+            return NotImplemented
+        a = self.view(np.ndarray)
+        if a.dtype.kind in "iu" and other.dtype.kind in "iu":
+            out = ufunc(other, a) if reflected else ufunc(a, other)
+            return np.asarray(out).view(NDArray)
+        out = np.asarray(ufunc(_truth(other), _truth(a)) if reflected else ufunc(_truth(a), _truth(other)))
+        if a.dtype != np.bool_ and other.dtype != np.bool_:
+            out = out.astype(np.result_type(a, other))
+        return out.view(NDArray)
+    return method
+
+
+def _index(key):
+    # a float 0/1 mask (what a comparison gives) indexes as the bool mask it stands for;
+    # numpy refuses float indices, so no other meaning is lost
+    if isinstance(key, np.ndarray) and key.dtype.kind == "f":
+        return key.view(np.ndarray) != 0
+    if isinstance(key, tuple) and any(isinstance(k, np.ndarray) and k.dtype.kind == "f" for k in key):
+        return tuple(_index(k) for k in key)
+    return key
 
 
 class NDArray(np.ndarray):
@@ -182,12 +220,16 @@ class NDArray(np.ndarray):
 
     # ------------------------------------------------------------------ indexing
     def __getitem__(self, key):
+        key = _index(key)
         out = np.ndarray.__getitem__(self, key)
         if isinstance(out, np.ndarray):
             return out
-        # one integer per axis: MXNet gives a 1-element array (a view), not a scalar
-        key = key if isinstance(key, tuple) else (key,)
-        return np.ndarray.__getitem__(self, key + (None,))
+        # one integer per axis: MXNet gives a 1-element array, not a scalar.  A copy, where
+        # MXNet's is a view: numpy code keeps ``old = a[i, j]; a[i, j] = old + eps`` right
+        return np.array((out,), dtype=self.dtype).view(NDArray)
+
+    def __setitem__(self, key, value):
+        np.ndarray.__setitem__(self, _index(key), value)
 
     def __float__(self):
         return float(self.asscalar())
@@ -211,6 +253,16 @@ class NDArray(np.ndarray):
     __le__ = binary_method(np.less_equal, compare=True)
     __gt__ = binary_method(np.greater, compare=True)
     __ge__ = binary_method(np.greater_equal, compare=True)
+    __and__, __rand__ = _logical(np.logical_and), _logical(np.logical_and, True)
+    __or__, __ror__ = _logical(np.logical_or), _logical(np.logical_or, True)
+    __xor__, __rxor__ = _logical(np.logical_xor), _logical(np.logical_xor, True)
+
+    def __invert__(self):
+        a = self.view(np.ndarray)
+        if a.dtype.kind in "iu":
+            return np.invert(a).view(NDArray)
+        return (a == 0).astype(a.dtype).view(NDArray)    # logical not, keeping the dtype
+
     __hash__ = None
 
 
