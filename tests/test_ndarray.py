@@ -321,3 +321,19 @@ def test_ndarray_basics_tutorial():
     assert d.asnumpy().sum() == 6
     mx.nd.waitall()
     assert "<NDArray 2x3 @cpu(0)>" in repr(a)
+
+
+def test_invoke_reads_aux_states_and_names_failures():
+    from symnorm.runtime.imperative import invoke
+    x = nd.array([[1, 2], [3, 4]])
+    mean, var = nd.array([1, 1]), nd.array([4, 4])
+    y = nd.BatchNorm(x, nd.ones(2), nd.zeros(2), mean, var, fix_gamma=False, eps=1e-12)
+    np.testing.assert_allclose(y.asnumpy(), (x.asnumpy() - 1) / 2, rtol=1e-6)   # moving statistics
+    assert mean.tolist() == [1, 1] and var.tolist() == [4, 4]          # and never updated
+    op = REGISTRY["Embedding"].create({"input_dim": 3, "output_dim": 2})
+    with pytest.raises(mx.OpError, match=r"forward of Embedding failed: .*input shapes: data=\(2,\)"):
+        invoke(op, [np.array([0.0, 7.0], np.float32), np.ones((3, 2), np.float32)])
+    with pytest.raises(mx.OpError, match="Embedding takes 2 inputs"):
+        invoke(op, [np.ones(2, np.float32)])
+    with pytest.raises(mx.DTypeError, match="input 'data' must be a numpy array"):
+        invoke(op, [[0.0], np.ones((3, 2), np.float32)])

@@ -60,7 +60,18 @@ def invoke(op, arrays, *, train: bool = False) -> tuple:
             if want is not None and np.dtype(want) != a.dtype:
                 raise DTypeError("Error in operator %s: input %r has dtype %s, the op needs %s "
                                  "(cast it with .astype)" % (name, slot, a.dtype, np.dtype(want)))
-    result = op.forward(*arrays, train=train)
+    try:
+        result = op.forward(*arrays, train=train)
+    except (SymnormError, FloatingPointError) as exc:
+        # anticipated by the op: the same class, so callers can still catch it
+        try:
+            err = type(exc)("forward of %s: %s (input shapes: %s)" % (name, exc, _fmt(names, shapes)))
+        except TypeError:             # an error class with another constructor
+            raise exc from None
+        raise err from exc
+    except Exception as exc:
+        raise OpError("forward of %s failed: %s: %s (input shapes: %s)"
+                      % (name, type(exc).__name__, exc, _fmt(names, shapes))) from exc
     outs = tuple(np.asarray(o) for o in result[0][:op.num_visible_outputs()])
     # an output may be a view of an input (identity, Reshape) or a read-only broadcast;
     # the caller gets arrays of its own, as MXNet's ops make
