@@ -57,6 +57,9 @@ init = initializer
 # mx.nd is MXNet's short name of mx.ndarray (NDArray, creation, one function per op, save/load)
 nd = ndarray
 _sys.modules.setdefault(__name__ + ".nd", ndarray)
+# and mx.random.uniform/normal/randint/shuffle are mx.nd.random's (random.py sits below nd)
+for _name in ndarray.random.__all__:
+    setattr(random, _name, getattr(ndarray.random, _name))
 
 symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
 kvstore = kv   # and these too (mx.kv / mx.kvstore, mx.viz / mx.visualization)

@@ -337,3 +337,11 @@ def test_invoke_reads_aux_states_and_names_failures():
         invoke(op, [np.ones(2, np.float32)])
     with pytest.raises(mx.DTypeError, match="input 'data' must be a numpy array"):
         invoke(op, [[0.0], np.ones((3, 2), np.float32)])
+
+
+def test_mx_random_has_the_samplers():
+    mx.random.seed(3)
+    a = mx.random.uniform(-1, 1, shape=(2, 2))
+    mx.random.seed(3)
+    assert type(a) is nd.NDArray and (nd.random.uniform(-1, 1, shape=(2, 2)) == a).asnumpy().all()
+    assert mx.random.normal is nd.random.normal and mx.random.randint(0, 3, shape=2).dtype == np.int32
