@@ -345,3 +345,9 @@ def test_mx_random_has_the_samplers():
     mx.random.seed(3)
     assert type(a) is nd.NDArray and (nd.random.uniform(-1, 1, shape=(2, 2)) == a).asnumpy().all()
     assert mx.random.normal is nd.random.normal and mx.random.randint(0, 3, shape=2).dtype == np.int32
+
+
+def test_fluent_method_errors_are_mxnets_when_numpy_cannot_take_the_call_either():
+    with pytest.raises(mx.ParamError, match="clip: param 'a_max' expects float"):
+        nd.ones(2).clip(a_min=0, a_max="x")
+    assert nd.array([-1, 2]).clip(0, None).tolist() == [0, 2]          # numpy's form

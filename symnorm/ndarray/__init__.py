@@ -7,7 +7,7 @@ as a function (``mx.nd.FullyConnected``, ``mx.nd.relu``; see ``ops``), ``random`
 >>> (x * 2 + 1).asnumpy()
 array([[3., 3., 3.],
        [3., 3., 3.]], dtype=float32)
->>> mx.nd.relu(x - 2).sum().asscalar()
+>>> float(mx.nd.relu(x - 2).sum().asscalar())
 0.0
 """
 from ..core.ndarray import NDArray

@@ -144,8 +144,11 @@ def _fluent(method, public):
                 return _as_nd(numpy_method(self, *args, **kwargs))
             try:
                 return FUNCTIONS[public](self, *args, **kwargs)
-            except (ParamError, TypeError):
-                return _as_nd(numpy_method(self, *args, **kwargs))
+            except (ParamError, TypeError) as exc:
+                try:
+                    return _as_nd(numpy_method(self, *args, **kwargs))
+                except Exception:
+                    raise exc from None      # neither takes it: MXNet's complaint
         return FUNCTIONS[public](self, *args, **kwargs)
 
     fluent.__name__ = fluent.__qualname__ = method
