@@ -351,3 +351,18 @@ def test_fluent_method_errors_are_mxnets_when_numpy_cannot_take_the_call_either(
     with pytest.raises(mx.ParamError, match="clip: param 'a_max' expects float"):
         nd.ones(2).clip(a_min=0, a_max="x")
     assert nd.array([-1, 2]).clip(0, None).tolist() == [0, 2]          # numpy's form
+
+
+def test_every_op_name_alias_and_fluent_method_is_there():
+    from symnorm.ops.fluent import FLUENT
+    from symnorm.registry import ALIASES
+    for name in list(REGISTRY) + list(ALIASES):
+        assert callable(getattr(nd, name)), name
+    for method, public in FLUENT.items():
+        if public in REGISTRY or public in ALIASES:
+            assert callable(getattr(nd.NDArray, method)), method
+    x = nd.array([[-1.5, 2], [3, -4]])
+    np.testing.assert_array_equal(x.abs(), nd.abs(x))
+    np.testing.assert_array_equal(x.sum(axis=1, keepdims=True), nd.sum(x, axis=1, keepdims=True))
+    np.testing.assert_array_equal(x.expand_dims(1), nd.expand_dims(x, axis=1))
+    assert x.flatten().shape == (2, 2) and nd.ones((2, 3, 4)).flatten().shape == (2, 12)  # MXNet's
