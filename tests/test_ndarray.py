@@ -366,3 +366,9 @@ def test_every_op_name_alias_and_fluent_method_is_there():
     np.testing.assert_array_equal(x.sum(axis=1, keepdims=True), nd.sum(x, axis=1, keepdims=True))
     np.testing.assert_array_equal(x.expand_dims(1), nd.expand_dims(x, axis=1))
     assert x.flatten().shape == (2, 2) and nd.ones((2, 3, 4)).flatten().shape == (2, 12)  # MXNet's
+
+
+def test_one_element_arrays_convert_and_format_as_numbers():
+    x = nd.array([[1.25, 2]])
+    assert "%.1f" % x[0, 0] == "1.2" and f"{x[0, 1]:.2f}" == "2.00" and int(x[0, 1]) == 2
+    assert [v.shape for v in nd.array([1, 2])] == [(1,), (1,)]       # iteration, as MXNet's

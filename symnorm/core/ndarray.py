@@ -231,6 +231,13 @@ class NDArray(np.ndarray):
     def __setitem__(self, key, value):
         np.ndarray.__setitem__(self, _index(key), value)
 
+    def __format__(self, spec):
+        # f"{a[i, j]:.3f}": a one-element array formats as its value (numpy code does this
+        # with what used to be a scalar)
+        if spec and self.size == 1:
+            return format(self.asscalar(), spec)
+        return np.ndarray.__format__(self, spec)
+
     def __float__(self):
         return float(self.asscalar())
 
