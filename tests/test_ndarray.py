@@ -372,3 +372,9 @@ def test_one_element_arrays_convert_and_format_as_numbers():
     x = nd.array([[1.25, 2]])
     assert "%.1f" % x[0, 0] == "1.2" and f"{x[0, 1]:.2f}" == "2.00" and int(x[0, 1]) == 2
     assert [v.shape for v in nd.array([1, 2])] == [(1,), (1,)]       # iteration, as MXNet's
+
+
+def test_ndarrayiter_batches_are_ndarrays():
+    batch = next(iter(mx.io.NDArrayIter(nd.ones((4, 2)), np.zeros(4), batch_size=2)))
+    assert all(type(a) is nd.NDArray for a in batch.data + batch.label)
+    assert batch.data[0].asnumpy().shape == (2, 2)
