@@ -29,7 +29,7 @@ def main(epochs=30):
     it = sn.io.NDArrayIter(x.astype(np.float32), y.astype(np.float32), batch_size=32, shuffle=True)
     mod.fit(it, num_epoch=epochs, initializer=sn.init.Xavier(), progress=False,
             optimizer_params={"learning_rate": 0.5, "momentum": 0.9})
-    prob = mod.predict(sn.io.NDArrayIter(x.astype(np.float32), batch_size=32))     # (N, 2, T)
+    prob = mod.predict(sn.io.NDArrayIter(x.astype(np.float32), batch_size=32)).asnumpy()   # (N, 2, T)
     acc = float((prob.argmax(axis=1) == y).mean())
     one = mod.predict(sn.io.NDArrayIter(x[:1].astype(np.float32), batch_size=1))
     print("per-step accuracy %.3f; a batch of one gives the same answer: %s"

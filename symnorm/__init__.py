@@ -23,7 +23,7 @@ for _pkg, _names in (("core", "attribute dims dtype errors fileio graph ir name 
                      ("runtime", "allocator autodiff exec_options executor parallel"),
                      ("train", "callback initializer io kv lr_scheduler metric module monitor "
                                "optimizer transaction"),
-                     ("interop", "checkpoint idx model nd")):
+                     ("interop", "checkpoint idx model")):
     for _name in _names.split():
         _module = _importlib.import_module(".%s.%s" % (_pkg, _name), __name__)
         _sys.modules.setdefault("%s.%s" % (__name__, _name), _module)
@@ -40,11 +40,13 @@ from .core.errors import (BindError, DTypeError, GraphError, OpError, ParamError
                           SymnormError)
 from .passes import fold_batchnorm, freeze_batchnorm
 from .core.symbol import Symbol
+from .core.ndarray import NDArray
 from .context import Context, cpu, gpu, current_context
 from . import base, util
 from .util import is_np_shape, np_shape, set_np_shape, use_np_shape
 from .base import MXNetError
-from .interop import checkpoint, model, nd
+from .interop import checkpoint, model
+from . import ndarray
 from .interop.checkpoint import CheckpointError
 from .runtime.buffers import release_buffers
 from .runtime import parallel
@@ -54,6 +56,13 @@ from .train import module as mod  # mx.mod.Module
 from .train.module import Module
 
 init = initializer
+
+# mx.nd is MXNet's short name of mx.ndarray (NDArray, creation, one function per op, save/load)
+nd = ndarray
+_sys.modules.setdefault(__name__ + ".nd", ndarray)
+# and mx.random.uniform/normal/randint/shuffle are mx.nd.random's (random.py sits below nd)
+for _name in ndarray.random.__all__:
+    setattr(random, _name, getattr(ndarray.random, _name))
 
 symbol = sym   # MXNet spells the module both ways (mx.sym / mx.symbol)
 kvstore = kv   # and these too (mx.kv / mx.kvstore, mx.viz / mx.visualization)
@@ -66,7 +75,7 @@ __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "context", "cpu", "
            "kvstore", "visualization", "base", "MXNetError", "current_context", "util", "np_shape", "is_np_shape",
            "set_np_shape", "use_np_shape", "monitor", "mon", "AttrScope", "name",
            "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
-           "io", "kv", "metric", "model", "checkpoint", "CheckpointError", "nd", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
+           "io", "kv", "metric", "model", "checkpoint", "CheckpointError", "nd", "ndarray", "NDArray", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]
 
 

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from .core.ndarray import as_ndarray
 from .runtime.executor import cpu
 
 
@@ -278,13 +279,13 @@ def random_arrays(*shapes):
 
 def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func=None,
                  shuffle_csr_indices=False, distribution=None, ctx=None):
-    """A standard-normal array of ``shape`` (``dtype`` default float32).  Dense only:
+    """A standard-normal NDArray of ``shape`` (``dtype`` default float32).  Dense only:
     symnorm has no sparse storage, so another ``stype`` raises."""
     if stype != "default":
         raise NotImplementedError("rand_ndarray: stype %r is sparse storage, which symnorm "
                                   "does not have; use stype='default'" % (stype,))
     arr = random_arrays(tuple(shape) if not isinstance(shape, int) else (shape,))
-    return arr.astype(dtype or default_dtype(), copy=False)
+    return as_ndarray(np.asarray(arr).astype(dtype or default_dtype(), copy=False))
 
 
 @contextlib.contextmanager

@@ -53,7 +53,9 @@ def test_bind_uses_arrays_in_place(rng):
             "fc_bias": np.zeros(2, np.float32)}
     grads = {"fc_weight": np.zeros((2, 4), np.float32)}
     ex = fc.bind(sn.cpu(), args=args, args_grad=grads)
-    assert ex.arg_dict["fc_weight"] is args["fc_weight"]
+    # the bound array itself, seen as an NDArray view of it
+    assert ex.np_arg_dict["fc_weight"] is args["fc_weight"]
+    assert ex.arg_dict["fc_weight"].base is args["fc_weight"]
     assert ex.grad_dict["data"] is None and ex.grad_dict["fc_bias"] is None
     ex.forward(is_train=True)
     ex.backward(np.ones((3, 2), np.float32))
@@ -345,7 +347,7 @@ def test_reshape_shares_parameters(rng):
                            name="softmax")
     ex = fc.simple_bind(sn.cpu(), data=(8, 4))
     small = ex.reshape(data=(4, 4), softmax_label=(4,))
-    assert small.arg_dict["fc_weight"] is ex.arg_dict["fc_weight"]
+    assert small.np_arg_dict["fc_weight"] is ex.np_arg_dict["fc_weight"]
     assert small.arg_dict["data"].shape == (4, 4)
     with pytest.raises(sn.BindError, match="larger than original"):
         ex.reshape(data=(16, 4), softmax_label=(16,))
@@ -514,9 +516,9 @@ def test_simple_bind_shares_named_arrays_with_shared_exec(rng):
     big.arg_dict["fc_weight"][:] = rng.randn(3, 4)
     small = net.simple_bind(sn.cpu(), data=(2, 4), shared_exec=big,
                             shared_arg_names=["fc_weight", "fc_bias"])
-    assert small.arg_dict["fc_weight"] is big.arg_dict["fc_weight"]
-    assert small.grad_dict["fc_weight"] is big.grad_dict["fc_weight"]
-    assert small.arg_dict["data"] is not big.arg_dict["data"]        # shapes differ: own array
+    assert small.np_arg_dict["fc_weight"] is big.np_arg_dict["fc_weight"]
+    assert small.np_grad_dict["fc_weight"] is big.np_grad_dict["fc_weight"]
+    assert small.np_arg_dict["data"] is not big.np_arg_dict["data"]        # shapes differ: own array
     small.forward(is_train=True, data=rng.randn(2, 4), softmax_label=np.array([0, 2]))
     small.backward()
     assert big.grad_dict["fc_weight"].any()                          # gradients land in shared buffers

@@ -214,7 +214,7 @@ def test_test_utils_helpers_as_mxnet(capfd):
         == ((6, 1), (4, 4, 8), (10, 4, 6, 3), (0, 2, 0), (0, 0))
     np.random.seed(1)
     a = tu.rand_ndarray((2, 3))
-    assert a.dtype == np.float32 and a.shape == (2, 3)
+    assert a.dtype == np.float32 and a.shape == (2, 3) and type(a) is sn.nd.NDArray
     np.testing.assert_array_equal(a, np.float32([[1.6243454217910767, -0.6117563843727112, -0.5281717777252197],
                                                  [-1.072968602180481, 0.8654076457023621, -2.3015387058258057]]))
     b = tu.rand_ndarray((2,), dtype="float64")       # drawn in float32, then cast (as MXNet)

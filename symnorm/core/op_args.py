@@ -51,10 +51,14 @@ def check_user_attr(cls, attr, name) -> dict:
     return attr
 
 
-def place_positional(cls, args: tuple, kwargs: dict, given_inputs: dict, name) -> None:
+def place_positional(cls, args: tuple, kwargs: dict, given_inputs: dict, name,
+                     is_input=None, kind: str = "a Symbol") -> None:
     """Put positional ``args`` of a fixed-arity op where MXNet's signature puts them: an
     input slot (``None`` there means "not given": the slot gets its own variable, or none
-    under ``no_bias``) or a parameter (into ``kwargs``; ``None`` leaves the default)."""
+    under ``no_bias``) or a parameter (into ``kwargs``; ``None`` leaves the default).
+    ``is_input`` tells what an input may be (a Symbol; ``kind`` names it in messages):
+    ``mx.nd``'s functions place arrays by the same signature."""
+    is_input = is_input or _is_symbol
     order = signature(cls)
     if len(args) > len(order):
         raise ParamError("%s takes at most %d positional arguments (%s), got %d"
@@ -64,9 +68,9 @@ def place_positional(cls, args: tuple, kwargs: dict, given_inputs: dict, name) -
         if value is None:
             continue
         if key in slots:
-            if not _is_symbol(value):
-                raise TypeError("%s: positional input %d (%s) must be a Symbol, got %r"
-                                % (where(cls.op_name, name), i, key, value))
+            if not is_input(value):
+                raise TypeError("%s: positional input %d (%s) must be %s, got %r"
+                                % (where(cls.op_name, name), i, key, kind, value))
             if given_inputs.get(key) is not None:
                 raise ParamError("%s: input %r given twice" % (where(cls.op_name, name), key))
             given_inputs[key] = value

@@ -9,6 +9,12 @@ import numpy as np
 from . import checkpoint as _ckpt
 from . import nd
 from .checkpoint import CheckpointError
+from ..core.ndarray import as_ndarray
+
+
+def _nd(params: dict) -> dict:
+    # MXNet hands out NDArrays; views of the loaded arrays, no copy
+    return {k: as_ndarray(v) for k, v in params.items()}
 
 
 def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast=True):
@@ -26,7 +32,8 @@ def save_params(fname, arg_params, aux_params=None):
 
 def load_params(fname):
     """``(arg_params, aux_params)`` from a .params file with arg:/aux: names."""
-    return _ckpt.split_params(nd.load(fname), fname)
+    arg, aux = _ckpt.split_params(nd.load(fname), fname)
+    return _nd(arg), _nd(aux)
 
 
 def load_checkpoint(prefix, epoch):
@@ -34,7 +41,7 @@ def load_checkpoint(prefix, epoch):
     checked against the set's manifest when it has one (``CheckpointError`` when a file
     differs from the one saved with it)."""
     symbol, arg, aux, _ = _ckpt.load(prefix, epoch)
-    return symbol, arg, aux
+    return symbol, _nd(arg), _nd(aux)
 
 
 __all__ = ["save_checkpoint", "load_checkpoint", "save_params", "load_params", "CheckpointError"]

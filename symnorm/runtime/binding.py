@@ -14,6 +14,7 @@ import numpy as np
 from ..context import cpu
 from ..core.dtype import real_array
 from ..core.errors import BindError, SymnormError
+from ..core.ndarray import plain
 from ..core.shape import shape_entries
 from .kernels import batch_last as layout
 from .exec_options import GRAD_REQS, ExecOptions
@@ -82,9 +83,9 @@ def simple_bind_parts(symbol, ctx=None, grad_req="write", type_dict=None, shared
         n = by_name[k]
         shp, dt = tuple(state[(n, 0)]), tstate[(n, 0)]
         src = shared.get(k)
-        if src is not None and src.arg_dict[k].shape == shp and src.arg_dict[k].dtype == dt:
-            arg_dict[k] = src.arg_dict[k]
-            grad_dict[k] = src.grad_dict.get(k) if reqs[k] != "null" else None
+        if src is not None and src.np_arg_dict[k].shape == shp and src.np_arg_dict[k].dtype == dt:
+            arg_dict[k] = src.np_arg_dict[k]
+            grad_dict[k] = src.np_grad_dict.get(k) if reqs[k] != "null" else None
             continue
         arg_dict[k] = np.zeros(shp, dt)
         grad_dict[k] = None if reqs[k] == "null" else np.zeros(shp, dt)
@@ -122,7 +123,7 @@ def as_named(arrays, names, what, required=True) -> dict:
                 raise BindError("bind: %s[%r] must be a numpy array (it is used in place), got %s"
                                 % (what, k, type(arrays[k]).__name__))
             real_array(arrays[k], "bind: %s[%r]" % (what, k))    # refuses complex/object/str
-            out[k] = arrays[k]
+            out[k] = plain(arrays[k])       # an NDArray's memory, as the plain array the runtime uses
     return out
 
 
@@ -166,7 +167,7 @@ def reshaped_arrays(ex, partial_shaping, allow_up_sizing, shapes: dict):
     state, nodes, _ = shape_entries(ex.symbol, (), dict(shapes))
     new_shapes = {n.name: state.get((n, 0)) for n in nodes if n.is_variable}
     arg_dict, grad_dict, aux_dict = {}, {}, {}
-    for src, dst, grads in ((ex.arg_dict, arg_dict, True), (ex.aux_dict, aux_dict, False)):
+    for src, dst, grads in ((ex.np_arg_dict, arg_dict, True), (ex.np_aux_dict, aux_dict, False)):
         for name, arr in src.items():
             new = new_shapes.get(name)
             if new is None or None in new:
@@ -175,7 +176,7 @@ def reshaped_arrays(ex, partial_shaping, allow_up_sizing, shapes: dict):
             if new == arr.shape:
                 dst[name] = arr
                 if grads:
-                    grad_dict[name] = ex.grad_dict.get(name)
+                    grad_dict[name] = ex.np_grad_dict.get(name)
                 continue
             if name not in shapes and not partial_shaping:
                 raise BindError("Shape of unspecified arg: %s changed from %s to %s. This can "
@@ -191,7 +192,7 @@ def reshaped_arrays(ex, partial_shaping, allow_up_sizing, shapes: dict):
                                 % (name, new, arr.shape))
             dst[name] = np.zeros(new, arr.dtype)
             if grads:
-                old = ex.grad_dict.get(name)
+                old = ex.np_grad_dict.get(name)
                 grad_dict[name] = None if old is None else np.zeros(new, old.dtype)
     return arg_dict, grad_dict, aux_dict
 

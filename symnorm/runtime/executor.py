@@ -36,16 +36,18 @@ from ..context import Context, cpu  # noqa: F401  (executor.cpu is public API to
 from .exec_options import AUX_UPDATES, GRAD_REQS, ExecOptions  # noqa: F401
 from .plan import Plan, build_plan, inference_liveness, plan_for_arrays  # noqa: F401
 from .steps import backward_program, forward_program
+from .views import PublicArrays
 
 _LOG = logging.getLogger("symnorm")
 
 
-class Executor:
+class Executor(PublicArrays):
     """A bound graph: arrays for every argument, gradient, aux state and output.
 
     Create with ``Symbol.simple_bind`` or ``Symbol.bind``.  Attributes (MXNet's):
     ``arg_dict``, ``grad_dict`` (None where grad_req is 'null'), ``aux_dict``,
-    ``output_dict``, ``arg_arrays``, ``grad_arrays``, ``aux_arrays``, ``outputs``.
+    ``output_dict``, ``arg_arrays``, ``grad_arrays``, ``aux_arrays``, ``outputs``: NDArray
+    views of the plain arrays the runtime computes on (``np_arg_dict``, ... see ``views``).
     Everything else it was bound with is one ``ExecOptions`` record, ``options``, which
     ``reshape`` passes on whole; ``nan_check``, ``inplace`` and ``collective`` read (and the
     first two set) its fields.
@@ -84,7 +86,7 @@ class Executor:
         for i, n in enumerate(plan.op_nodes):
             if n.op.aux:
                 names = n.op.input_names()
-                self._aux_targets[i] = tuple(self.aux_dict[n.inputs[names.index(a)].node.name]
+                self._aux_targets[i] = tuple(self.np_aux_dict[n.inputs[names.index(a)].node.name]
                                              for a in n.op.aux)
         # zero vectors for the commit's finiteness test (interpret.all_finite)
         self._aux_zeros = {i: tuple(np.zeros(t.shape, t.dtype) if t.ndim == 1 else None for t in ts)
@@ -133,7 +135,7 @@ class Executor:
         old, self._options = self._options, options
         self._grad_req = dict(options.grad_req)
         if options.monitor is not None and self._plan.symbol is not self._symbol:
-            self._use_plan(plan_for_arrays(self._symbol, self.arg_dict, self.aux_dict, False))
+            self._use_plan(plan_for_arrays(self._symbol, self.np_arg_dict, self.np_aux_dict, False))
         elif options.collective is not old.collective:
             self._programs, self._compiled = {}, {}
 
@@ -193,7 +195,7 @@ class Executor:
         mode = {None: "no forward yet", True: "last forward: training",
                 False: "last forward: inference"}[self._last_train]
         return "<Executor %s (%d args, %d aux; %s)>" % (
-            ", ".join(self._plan.output_names), len(self.arg_dict), len(self.aux_dict), mode)
+            ", ".join(self._plan.output_names), len(self.np_arg_dict), len(self.np_aux_dict), mode)
 
     # ------------------------------------------------------------------ forward
     @parallel.in_region
@@ -208,13 +210,13 @@ class Executor:
         plan = self._plan
         feeds = {}
         for k, v in kwargs.items():
-            if k not in self.arg_dict:
+            if k not in self.np_arg_dict:
                 raise TypeError("Unknown argument %s; arguments are: %s"
-                                % (k, ", ".join(self.arg_dict)))
+                                % (k, ", ".join(self.np_arg_dict)))
             # a dtype-kind check, not a data scan: numpy would silently drop an imaginary part
             arr = v if type(v) is np.ndarray and v.dtype.kind in REAL_KINDS else \
                 real_array(v, "forward: argument %r" % k)
-            target = self.arg_dict[k]
+            target = self.np_arg_dict[k]
             if arr.shape != target.shape:
                 raise BindError("Shape not match! Argument %s, need: %s, received: %s"
                                 % (k, target.shape, arr.shape))
@@ -222,10 +224,10 @@ class Executor:
         values = self._run(bool(is_train), feeds, save=bool(is_train))
         # success: commit the step's effects
         for k, arr in feeds.items():
-            np.copyto(self.arg_dict[k], arr)
+            np.copyto(self.np_arg_dict[k], arr)
         for name, value in plan.pinned:
-            self.arg_dict[name][...] = value
-        self.outputs = [values[s] if fresh else self._own(values[s])
+            self.np_arg_dict[name][...] = value
+        self.np_outputs = [values[s] if fresh else self._own(values[s])
                         for s, fresh in zip(plan.head_slots, self._head_fresh)]
         self._last_train = bool(is_train)
         if is_train and self._options.aux_update == "forward":
@@ -235,7 +237,7 @@ class Executor:
     def _own(self, arr):
         # an output that aliases a bound array (identity, Reshape of an argument) is copied,
         # so that later writes to arg_dict do not change it
-        for bound in self.arg_dict.values():
+        for bound in self.np_arg_dict.values():
             if np.may_share_memory(arr, bound):
                 return arr.copy()
         return arr
@@ -246,9 +248,9 @@ class Executor:
         plan, options = self._plan, self._options
         values = [None] * len(plan.slot_shape)
         for name, s in plan.arg_slot.items():
-            values[s] = feeds.get(name, self.arg_dict[name])
+            values[s] = feeds.get(name, self.np_arg_dict[name])
         for name, s in plan.aux_slot.items():
-            values[s] = self.aux_dict[name]
+            values[s] = self.np_aux_dict[name]
         # instrumentation: the first pass of a mode checks what every op made (shapes do
         # not change after that); nan_check and a monitor watch every pass
         first = ("fwd", train) not in self._checked
@@ -299,7 +301,7 @@ class Executor:
             raise BindError("backward(): the training forward kept no state")
         # with nan_check no gradient is written before all are known to be finite
         buffers = None if options.nan_check else {
-            plan.arg_slot[k]: b for k, b in self.grad_dict.items()
+            plan.arg_slot[k]: b for k, b in self.np_grad_dict.items()
             if b is not None and self._grad_req.get(k) == "write"}
         first = ("bwd", self._last_train) not in self._checked
         watch = interpret.Watch(check=first, nan_check=options.nan_check) \
@@ -319,7 +321,7 @@ class Executor:
         # success: write gradients, then commit aux (exactly once per training forward)
         for name, slot in plan.arg_slot.items():
             req = self._grad_req.get(name, "null")
-            buf = self.grad_dict.get(name)
+            buf = self.np_grad_dict.get(name)
             if req == "null" or buf is None:
                 continue
             g = grads.get(slot)
@@ -368,8 +370,8 @@ class Executor:
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
         """Copy values into the bound arguments and aux states (all checked before any copy)."""
         todo = []
-        for params, target, kind in ((arg_params, self.arg_dict, "arguments"),
-                                     (aux_params or {}, self.aux_dict, "auxiliary states")):
+        for params, target, kind in ((arg_params, self.np_arg_dict, "arguments"),
+                                     (aux_params or {}, self.np_aux_dict, "auxiliary states")):
             for k, v in params.items():
                 if k not in target:
                     if allow_extra_params:
@@ -394,7 +396,7 @@ class Executor:
 
     def memory_report(self) -> str:
         """The planned value buffers of an inference forward: peak live activations, bytes."""
-        return reports.memory_report(self._plan, self.grad_dict)
+        return reports.memory_report(self._plan, self.np_grad_dict)
 
     def peak_live_activations(self) -> int:
         """Peak number of activation buffers alive at once during an inference forward."""
@@ -402,7 +404,7 @@ class Executor:
 
     def debug_str(self) -> str:
         """The plan: one line per op node with its output shapes, then the memory report."""
-        return reports.debug_str(self._plan, self._on_path_set, self.grad_dict)
+        return reports.debug_str(self._plan, self._on_path_set, self.np_grad_dict)
 
 
 def _is_view_of(a, buf):

@@ -8,6 +8,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import random as _random
+from ..core.ndarray import NDArray
 from ..interop.idx import IDXError, load_mnist, read_idx  # noqa: F401  (re-exported)
 
 
@@ -127,7 +128,9 @@ class NDArrayIter:
         if self.last_batch_handle == "roll_over" and end >= total:
             self._carry = np.array([], dtype=np.int64)
         self._cursor = end
-        return DataBatch([v[idx] for v in self.data.values()], [v[idx] for v in self.label.values()],
+        # NDArrays, as MXNet's iterators give (views of the new batch arrays: no copy)
+        return DataBatch([v[idx].view(NDArray) for v in self.data.values()],
+                         [v[idx].view(NDArray) for v in self.label.values()],
                          pad=pad, index=idx, provide_data=self.provide_data,
                          provide_label=self.provide_label)
 

@@ -288,8 +288,8 @@ class Module(FitLoop, OptimizerStates):
                         list(self._exec.arg_dict.items()) + list(self._exec.aux_dict.items()))
         self._kv.check_same("graph and parameter shapes", self._symbol.tojson() + repr(shapes))
         for name in self._param_names + self._aux_names:
-            arr = self._exec.arg_dict.get(name)
-            self._kv.collective.broadcast(arr if arr is not None else self._exec.aux_dict[name])
+            arr = self._exec.np_arg_dict.get(name)
+            self._kv.collective.broadcast(arr if arr is not None else self._exec.np_aux_dict[name])
         self._exec.set_collective(self._kv.collective)
 
     # ------------------------------------------------------------------ computation
@@ -330,7 +330,7 @@ class Module(FitLoop, OptimizerStates):
         if not self.optimizer_initialized:
             raise BindError("Module: call init_optimizer() before update()")
         if self._distributed:           # sum gradients across ranks, in a few big collectives
-            self._kv.allreduce_sum([g for g in (self._exec.grad_dict.get(n) for n in self._param_names)
+            self._kv.allreduce_sum([g for g in (self._exec.np_grad_dict.get(n) for n in self._param_names)
                                     if g is not None])
         # all or nothing: an exception midway puts back every weight, state and counter
         # changed so far; Ctrl-C is held until the step has landed whole
@@ -340,17 +340,17 @@ class Module(FitLoop, OptimizerStates):
             if self._optimizer.lr_scheduler is not None:
                 tx.snapshot(self._optimizer.lr_scheduler)
             for i, name in enumerate(self._param_names):
-                grad = self._exec.grad_dict.get(name)
+                grad = self._exec.np_grad_dict.get(name)
                 if grad is None:
                     continue
-                weight = self._exec.arg_dict[name]
+                weight = self._exec.np_arg_dict[name]
                 if i not in self._states:
                     self._states[i] = self._optimizer.create_state(i, weight)
                 state = self._states[i]
                 tx.save(weight, *state_arrays(state))
                 self._optimizer.update(i, weight, grad, state)
         if self._distributed and self._aux_names:    # keep plain BatchNorm statistics in step
-            self._kv.average([self._exec.aux_dict[n] for n in self._aux_names])
+            self._kv.average([self._exec.np_aux_dict[n] for n in self._aux_names])
 
     def get_outputs(self, merge_multi_context=True):
         """The outputs of the last forward."""

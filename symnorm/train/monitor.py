@@ -55,7 +55,7 @@ class Monitor:
         if not self.activated:
             return []
         for exe in self.exes:
-            for name, array in exe.arg_dict.items():
+            for name, array in exe.np_arg_dict.items():
                 if self.pattern.match(name):
                     self.queue.append((self.step, name, self.stat_func(array)))
         self.activated = False

@@ -65,7 +65,7 @@ class OptimizerStates:
         states = {}
         for i, got in parts.items():
             name = self._param_names[i]
-            fresh = self._optimizer.create_state(i, self._exec.arg_dict[name])
+            fresh = self._optimizer.create_state(i, self._exec.np_arg_dict[name])
             slots = fresh if isinstance(fresh, tuple) else (fresh,)
             want = [j for j, a in enumerate(slots) if a is not None]
             if sorted(got) != want:

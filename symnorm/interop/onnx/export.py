@@ -11,7 +11,8 @@ import os
 
 import numpy as np
 
-from symnorm import graph, nd, shape as shape_mod, sym as sym_mod
+from symnorm import graph, shape as shape_mod, sym as sym_mod
+from symnorm.interop import nd
 from symnorm.errors import SymnormError
 from symnorm.fileio import atomic_write
 from symnorm import Symbol
