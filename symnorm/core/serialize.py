@@ -278,6 +278,9 @@ def _load_node(nid, jn, built) -> Node:
             node_attrs[k] = v
         elif k in _LEGACY_HIDDEN:
             node_attrs["__%s__" % k] = v
+        elif cls.extra_params:              # Custom: its prop's constructor arguments
+            params[k] = v
+            node_attrs[k] = v
         else:
             raise ParamError("%s: cannot find argument %r; the parameters of %s are: %s"
                              % (where(op_name, name), k, op_name,

@@ -5,5 +5,5 @@ creation; dense (FullyConnected, Embedding, dot); conv and pool (sharing spatial
 activation, dropout, norm, loss and contrib.
 """
 from . import (elemwise, scalar, unary, tensor, dense, conv, pool, activation, dropout,  # noqa: F401
-               norm, loss, reduce, creation, contrib)
+               norm, loss, reduce, creation, contrib, custom)
 from . import fluent  # noqa: F401,E402  (Symbol's fluent methods, once the ops exist)
