@@ -168,8 +168,12 @@ EXTRA = [
 ]
 
 
+# ops no ONNX file can hold, each with its reason
+NOT_EXPORTABLE = {"Custom": "runs the user's Python code (MXNet's exporter has no converter either)"}
+
+
 def all_cases():
-    return [(n, p, s) for n, _, p, s in harness.cases()] + EXTRA
+    return [(n, p, s) for n, _, p, s in harness.cases() if n not in NOT_EXPORTABLE] + EXTRA
 
 
 @pytest.mark.parametrize("opset", [17, 21])
@@ -177,7 +181,7 @@ def test_every_registered_op_exports_and_matches_symnorm(opset, tmp_path):
     """Each registry example (so an op added later is covered when it declares examples)
     and the cases above, as a one-op graph: onnxruntime equals symnorm's inference
     forward, all visible outputs included.  At opset 21 GroupNorm is native."""
-    assert set(sn.onnx.exportable_ops()) == set(REGISTRY)
+    assert set(sn.onnx.exportable_ops()) == set(REGISTRY) - set(NOT_EXPORTABLE)
     rng = np.random.RandomState(0)
     failures = []
     for i, (name, params, shapes) in enumerate(all_cases()):
