@@ -218,8 +218,8 @@ def test_nag_decays_with_the_weight_the_step_started_from():
     for _ in range(3):
         nag.update(0, w, np.zeros(1), mom)
         g = 0.1 * ref_w                              # gradient 0, decay on the old weight
-        ref_mom = 0.5 * ref_mom + g
-        ref_w -= 1.0 * (g + 0.5 * ref_mom)
+        ref_mom = 0.5 * ref_mom - 1.0 * g            # lr-scaled, as MXNet keeps it
+        ref_w += 0.5 * ref_mom - 1.0 * g
         np.testing.assert_allclose(w, ref_w, rtol=1e-12)
         np.testing.assert_allclose(mom, ref_mom, rtol=1e-12)
 

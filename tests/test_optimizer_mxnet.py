@@ -1,0 +1,39 @@
+"""Optimizer states as MXNet 1.9.1 keeps them (fixture: fixtures/optimizer_mxnet, made by
+its gen script with MXNet): NAG's lr-scaled momentum (so a schedule changes later steps as
+in MXNet), and multi_precision's float32 master copies for float16 weights."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import symnorm as sn
+
+FIX = json.load(open(os.path.join(os.path.dirname(__file__), "fixtures", "optimizer_mxnet",
+                                  "optimizer_mxnet.json")))
+
+
+def _flat(state) -> list:
+    """Every number of a (nested) state, in order."""
+    if state is None:
+        return []
+    if isinstance(state, (tuple, list)) and not isinstance(state[0], (int, float)):
+        return [x for s in state for x in _flat(s)]
+    return np.asarray(state, np.float64).ravel().tolist()
+
+
+@pytest.mark.parametrize("case", FIX["cases"], ids=lambda c: "%s-%s" % (c["name"], c["dtype"]))
+def test_updates_and_states_match_mxnet(case):
+    kwargs = dict(case["kwargs"])
+    sched = kwargs.pop("schedule", None)
+    if sched:
+        kwargs["lr_scheduler"] = sn.lr_scheduler.FactorScheduler(
+            step=1, factor=sched, base_lr=kwargs["learning_rate"])
+    opt = sn.optimizer.create(case["name"], multi_precision=case["multi_precision"], **kwargs)
+    w = np.array(FIX["weight0"], case["dtype"])
+    state = opt.create_state_multi_precision(0, w)
+    for g in FIX["grads"]:
+        opt.update_multi_precision(0, w, np.array(g, case["dtype"]), state)
+    assert w.dtype == np.dtype(case["dtype"])
+    np.testing.assert_allclose(w, case["weight"], rtol=2e-3 if case["dtype"] == "float16" else 1e-5)
+    np.testing.assert_allclose(_flat(state), _flat(case["state"]), rtol=1e-5, atol=1e-7)
