@@ -1,6 +1,6 @@
 """Optimizer states as MXNet 1.9.1 keeps them (fixture: fixtures/optimizer_mxnet, made by
 its gen script with MXNet): NAG's lr-scaled momentum (so a schedule changes later steps as
-in MXNet), and multi_precision's float32 master copies for float16 weights."""
+in MXNet), multi_precision's float32 master copies for float16 weights, RMSProp's 1-tuple."""
 import json
 import os
 
@@ -37,3 +37,11 @@ def test_updates_and_states_match_mxnet(case):
     assert w.dtype == np.dtype(case["dtype"])
     np.testing.assert_allclose(w, case["weight"], rtol=2e-3 if case["dtype"] == "float16" else 1e-5)
     np.testing.assert_allclose(_flat(state), _flat(case["state"]), rtol=1e-5, atol=1e-7)
+    assert _layout(state) == _layout(case["state"])      # tuples where MXNet has tuples
+
+
+def _layout(state):
+    """The nesting of a state: 'a' for an array, a list for a tuple (JSON: a list of lists)."""
+    if isinstance(state, tuple) or (isinstance(state, list) and isinstance(state[0], list)):
+        return [_layout(s) for s in state]
+    return "a"

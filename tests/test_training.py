@@ -141,7 +141,8 @@ def test_clip_and_nag_and_adam_and_rmsprop():
     adamw.update(0, w, np.array([0.0]), adamw.create_state(0, w))
     np.testing.assert_allclose(w, 1 - 0.01 * 0.1)                  # decoupled decay only
     rms = sn.optimizer.RMSProp(learning_rate=0.01)
-    w, st = np.array([1.0]), np.zeros(1)
+    w = np.array([1.0])
+    st = rms.create_state(0, w)
     rms.update(0, w, np.array([1.0]), st)
     np.testing.assert_allclose(w, 1 - 0.01 / np.sqrt(0.1 + 1e-8))
     with pytest.raises(ValueError, match="unknown optimizer"):

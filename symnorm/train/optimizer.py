@@ -289,11 +289,11 @@ class RMSProp(Optimizer):
     def create_state(self, index, weight):
         if self.centered:
             return np.zeros_like(weight), np.zeros_like(weight), np.zeros_like(weight)
-        return np.zeros_like(weight)
+        return (np.zeros_like(weight),)          # a 1-tuple, as MXNet 1.9.1 keeps it
 
     def update(self, index, weight, grad, state):
         _, lr, g = self._step(index, weight, grad)
-        n = state[0] if self.centered else state
+        n = state[0]
         n *= self.gamma1
         n += (1 - self.gamma1) * g * g
         if self.centered:
