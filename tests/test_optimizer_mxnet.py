@@ -45,3 +45,13 @@ def _layout(state):
     if isinstance(state, tuple) or (isinstance(state, list) and isinstance(state[0], list)):
         return [_layout(s) for s in state]
     return "a"
+
+
+def test_constructors_take_mxnets_lazy_update():
+    """MXNet 1.9.1's SGD and Adam take lazy_update (its sparse-gradient mode; every gradient
+    here is dense, so it changes nothing)."""
+    for name in ("sgd", "adam"):
+        w = np.ones(3)
+        opt = sn.optimizer.create(name, lazy_update=False, learning_rate=0.1)
+        opt.update(0, w, np.ones(3), opt.create_state(0, w))
+        assert (w < 1).all()

@@ -233,9 +233,12 @@ class Adam(Optimizer):
     """m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
     w -= lr·sqrt(1-β2^t)/(1-β1^t) · m/(sqrt(v) + ε)  (g = clip(rescale·grad + wd·w))."""
     clip_after_wd = True
-    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, **kwargs):
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 lazy_update=True, **kwargs):
+        # lazy_update: MXNet's sparse-gradient mode; every gradient here is dense
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.lazy_update = lazy_update
 
     def create_state(self, index, weight):
         return np.zeros_like(weight), np.zeros_like(weight)
