@@ -1,0 +1,91 @@
+"""Metric behaviours MXNet 1.9.1's test_metric.py checks: create() from a name with
+positional arguments or from a get_config() (dict or JSON), F1/MCC 'micro' counting
+samples, PearsonCorrelation(average='micro'), and PCC (multiclass MCC)."""
+import json
+
+import numpy as np
+import pytest
+
+import symnorm as sn
+
+
+@pytest.mark.parametrize("args", [("acc",), ("f1",), ("mcc",), ("perplexity", -1), ("pearsonr",),
+                                  ("pcc",), ("nll_loss",), ("loss",), (["acc", "f1"],)])
+def test_create_round_trips_get_config(args):
+    metric = sn.metric.create(*args)
+    config = metric.get_config()
+    for again in (sn.metric.create(json.dumps(config)), sn.metric.create(config)):
+        assert type(again) is type(metric) and again.get_config() == config
+    assert sn.metric.create('["acc", {"axis": 0}]').axis == 0
+    assert sn.metric.create("perplexity", -1).ignore_label == -1
+
+
+@pytest.mark.parametrize("cls", [sn.metric.F1, sn.metric.MCC])
+def test_micro_average_counts_samples_and_zero_positives_give_zero(cls):
+    micro, macro = cls(average="micro"), cls(average="macro")
+    assert np.isnan(micro.get()[1]) and np.isnan(macro.get()[1])
+    pred, label = np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 0])
+    for m in (micro, macro):
+        m.update([label], [pred])
+        assert m.get()[1] == 0.0             # no positives at all: 0, not nan
+    assert micro.num_inst == 2 and macro.num_inst == 1
+    micro.reset_local()
+    assert np.isnan(micro.get()[1]) and micro.get_global()[1] == 0.0
+
+
+def test_pearson_micro_is_the_r_of_everything_seen():
+    rs = np.random.RandomState(0)
+    p1, l1 = rs.rand(3, 2), rs.rand(3, 2)
+    p2, l2 = rs.rand(5, 2) * 4 + 1, rs.rand(5, 2)
+    micro = sn.metric.create("pearsonr", average="micro")
+    assert np.isnan(micro.get()[1])
+    micro.update([l1], [p1])
+    np.testing.assert_allclose(micro.get()[1], np.corrcoef(p1.ravel(), l1.ravel())[0, 1])
+    micro.update([l2], [p2])
+    both = np.corrcoef(np.r_[p1.ravel(), p2.ravel()], np.r_[l1.ravel(), l2.ravel()])[0, 1]
+    np.testing.assert_allclose(micro.get()[1], both, rtol=1e-12)
+    assert micro.num_inst == 2
+    micro.reset_local()
+    micro.update([l1], [p1])
+    np.testing.assert_allclose(micro.get()[1], np.corrcoef(p1.ravel(), l1.ravel())[0, 1])
+    np.testing.assert_allclose(micro.get_global()[1],
+                               np.corrcoef(np.r_[p1.ravel(), p2.ravel(), p1.ravel()],
+                                           np.r_[l1.ravel(), l2.ravel(), l1.ravel()])[0, 1])
+    with pytest.raises(ValueError, match="average"):
+        sn.metric.PearsonCorrelation(average="weighted")
+
+
+def _batch(cm):
+    """Labels and one-hot predictions whose confusion matrix (label row, prediction column)
+    is ``cm``."""
+    labels, preds = [], []
+    for i, row in enumerate(cm):
+        for j, count in enumerate(row):
+            labels += [i] * count
+            preds += [np.eye(len(cm))[j]] * count
+    return np.array(labels), np.array(preds)
+
+
+def test_pcc_is_multiclass_mcc():
+    labels, preds = _batch([[7, 3], [2, 5]])
+    pcc, mcc = sn.metric.create("pcc"), sn.metric.create("mcc")
+    pcc.update([labels], [preds])
+    mcc.update([labels], [preds])
+    np.testing.assert_allclose(pcc.get()[1], mcc.get()[1])
+    by_index = sn.metric.PCC()
+    by_index.update([labels], [preds.argmax(axis=1)])
+    assert by_index.get()[1] == pcc.get()[1]
+    # three classes against Gorodkin's R_K written out
+    cm = np.array([[23, 13, 3], [7, 19, 11], [2, 5, 17]])
+    n, t, p = cm.sum(), cm.sum(axis=1), cm.sum(axis=0)
+    ref = (n * np.trace(cm) - t @ p) / np.sqrt((n * n - t @ t) * (n * n - p @ p))
+    labels, preds = _batch(cm)
+    pcc.reset()
+    pcc.update([labels], [preds])
+    np.testing.assert_allclose(pcc.get()[1], ref)
+    one_by_one = sn.metric.PCC()           # order and batch size do not matter
+    for i in reversed(range(len(labels))):
+        one_by_one.update([labels[i:i + 1]], [preds[i:i + 1]])
+    np.testing.assert_allclose(one_by_one.get()[1], ref)
+    assert one_by_one.num_inst == len(labels)
+    assert np.isnan(sn.metric.PCC().get()[1])
