@@ -1,6 +1,7 @@
-"""Metric behaviours MXNet 1.9.1's test_metric.py checks: create() from a name with
-positional arguments or from a get_config() (dict or JSON), F1/MCC 'micro' counting
-samples, PearsonCorrelation(average='micro'), and PCC (multiclass MCC)."""
+"""Training-layer behaviours MXNet 1.9.1's unit tests check.  test_metric.py: create() from
+a name with positional arguments or from a get_config() (dict or JSON), F1/MCC 'micro'
+counting samples, PearsonCorrelation(average='micro'), PCC (multiclass MCC).  test_init.py:
+Constant(array).dumps()."""
 import json
 
 import numpy as np
@@ -89,3 +90,16 @@ def test_pcc_is_multiclass_mcc():
     np.testing.assert_allclose(one_by_one.get()[1], ref)
     assert one_by_one.num_inst == len(labels)
     assert np.isnan(sn.metric.PCC().get()[1])
+
+
+def test_constant_initializer_with_an_array_dumps_as_lists():
+    """MXNet 1.9.1's test_init: Constant(array).dumps() writes the array as nested lists
+    (and the result recreates the initializer)."""
+    init = sn.init.Constant(np.arange(6.0).reshape(2, 3))
+    text = init.dumps()
+    assert text == json.dumps(["constant", {"value": [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]}])
+    assert text == json.dumps([init.__class__.__name__.lower(), init._kwargs])
+    a = np.zeros((2, 3))
+    sn.init.create(text)("x_weight", a)
+    assert a.tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert sn.init.Constant(1).dumps() == '["constant", {"value": 1}]'
