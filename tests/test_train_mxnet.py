@@ -103,3 +103,33 @@ def test_constant_initializer_with_an_array_dumps_as_lists():
     sn.init.create(text)("x_weight", a)
     assert a.tolist() == [[0, 1, 2], [3, 4, 5]]
     assert sn.init.Constant(1).dumps() == '["constant", {"value": 1}]'
+
+
+def test_ndarrayiter_data_iter_protocol_and_a_batch_larger_than_the_data(tmp_path):
+    """MXNet 1.9.1's test_io: ``idx`` is the epoch's (shuffled) order; iter_next/getdata/
+    getlabel/getpad/getindex read the batch reached; a 'pad' batch larger than the data
+    repeats it (10 samples, batch 205: the data 20 times and 5 more, pad 195)."""
+    data = np.arange(10.0)
+    it = sn.io.NDArrayIter(data=data, batch_size=205, last_batch_handle="pad")
+    batch = it.next()
+    np.testing.assert_array_equal(batch.data[0], np.concatenate([np.tile(data, 20), np.arange(5)]))
+    assert batch.pad == 195
+    sn.random.seed(3)
+    it = sn.io.NDArrayIter(data.reshape(10, 1), data, batch_size=4, shuffle=True,
+                           last_batch_handle="roll_over")
+    order = it.idx.copy()
+    assert sorted(order) == list(range(10))
+    with pytest.raises(ValueError, match="iter_next"):
+        it.getdata()
+    seen = []
+    while it.iter_next():
+        np.testing.assert_array_equal(it.getdata()[0].ravel(), it.getlabel()[0])
+        seen += list(it.getindex())
+        assert it.getpad() == 0
+    assert seen == list(order[:8])                  # 2 samples roll over
+    it.hard_reset()                                 # ... unless dropped
+    assert len(it.idx) == 10 and it.iter_next() and it.getpad() == 0
+    path = tmp_path / "d.csv"
+    path.write_text("1,2\n3,4\n5,6\n")
+    csv = sn.io.CSVIter(data_csv=str(path), data_shape=(2,), batch_size=2)
+    assert csv.iter_next() and csv.getdata().tolist() == [[1, 2], [3, 4]]   # one array
