@@ -133,3 +133,28 @@ def test_ndarrayiter_data_iter_protocol_and_a_batch_larger_than_the_data(tmp_pat
     path.write_text("1,2\n3,4\n5,6\n")
     csv = sn.io.CSVIter(data_csv=str(path), data_shape=(2,), batch_size=2)
     assert csv.iter_next() and csv.getdata().tolist() == [[1, 2], [3, 4]]   # one array
+
+
+def test_module_takes_any_batch_object_arrays_and_positional_names():
+    """MXNet 1.9.1's test_forward_types / test_forward_reshape: a batch is anything with
+    ``.data`` (a namedtuple; a new shape rebinds), ``predict`` takes an array, and a batch
+    whose names are not the module's (NDArrayIter([a, b]) says _0_data, _1_data) goes by
+    position."""
+    from collections import namedtuple
+    Batch = namedtuple("Batch", ["data"])
+    mod = sn.mod.Module(sn.sym.Variable("data") * 2, label_names=None)
+    mod.bind(data_shapes=[("data", (1, 10))])
+    mod.init_params()
+    mod.forward(Batch([np.ones((3, 5))]))
+    assert mod.get_outputs()[0].shape == (3, 5)
+    np.testing.assert_array_equal(mod.predict(np.ones((1, 10))), np.full((1, 10), 2.0))
+    a, b = sn.sym.Variable("data1"), sn.sym.Variable("data2")
+    net = sn.sym.LinearRegressionOutput(a - b, name="lro")
+    mod = sn.mod.Module(net, data_names=["data1", "data2"], label_names=["lro_label"])
+    mod.bind(data_shapes=[("data1", (2, 3)), ("data2", (2, 3))], label_shapes=[("lro_label", (2, 3))])
+    mod.init_params()
+    x, y = np.arange(12.0).reshape(4, 3), np.ones((4, 3))
+    it = sn.io.NDArrayIter([x, y], [x - y], batch_size=2)
+    assert it.provide_data[0].name == "_0_data"
+    np.testing.assert_allclose(mod.predict(it), x - y)
+    assert mod.score(it, "mse")[0][1] == 0.0

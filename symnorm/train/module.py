@@ -21,7 +21,7 @@ from ..core.dtype import real_array
 from ..core.errors import BindError
 from ..core.graph import pinned_arguments
 from ..runtime.executor import cpu
-from .io import DataDesc
+from .io import DataBatch, DataDesc
 from ..interop import checkpoint as _ckpt
 from ..interop.model import load_params, save_params
 from .transaction import Transaction, state_arrays
@@ -296,11 +296,15 @@ class Module(FitLoop, OptimizerStates):
     def _feed(self, data_batch):
         # arrays go by the batch's own names when it has them, else by the bind order (as
         # MXNet loads them: by position in the bound data shapes)
-        names = [d.name for d in (data_batch.provide_data or self._data_shapes)]
+        # (by position too when its names are not the module's: NDArrayIter([a, b]) says
+        # _0_data, _1_data; and any object with .data, e.g. a namedtuple, is a batch)
+        names = _names(getattr(data_batch, "provide_data", None), self._data_shapes)
         feeds = dict(zip(names, data_batch.data))
-        if data_batch.label is not None:
-            labels = [d.name for d in (data_batch.provide_label or self._label_shapes)] or self._label_names
-            feeds.update((k, v) for k, v in zip(labels, data_batch.label) if k in self._label_names)
+        label = getattr(data_batch, "label", None)
+        if label is not None:
+            labels = _names(getattr(data_batch, "provide_label", None), self._label_shapes) \
+                or self._label_names
+            feeds.update((k, v) for k, v in zip(labels, label) if k in self._label_names)
         shapes = {k: np.shape(v) for k, v in feeds.items()}
         if any(self._exec.arg_dict[k].shape != shape for k, shape in shapes.items()
                if k in self._exec.arg_dict):
@@ -427,7 +431,12 @@ class Module(FitLoop, OptimizerStates):
             yield [o[:keep] for o in self.get_outputs()], nbatch, batch
 
     def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True, always_output_list=False):
-        """Outputs over ``eval_data`` (padding removed), concatenated per output."""
+        """Outputs over ``eval_data`` (padding removed), concatenated per output.  An
+        array instead of an iterator is one batch: its first output comes back (MXNet's
+        shortcut, here in inference mode)."""
+        if isinstance(eval_data, np.ndarray) or hasattr(eval_data, "asnumpy"):
+            self.forward(DataBatch([eval_data]), is_train=False)
+            return self.get_outputs()[0].copy()
         outs = [[o.copy() for o in outputs]
                 for outputs, _, _ in self.iter_predict(eval_data, num_batch, reset)]
         if not merge_batches:
@@ -471,6 +480,14 @@ class Module(FitLoop, OptimizerStates):
                                         % _ckpt.file_name(prefix, epoch, "states"))
             mod._preloaded_states = states
         return mod
+
+
+def _names(given, bound) -> list:
+    """The names a batch's arrays go to: its own descriptions' when they name the bound
+    inputs, else the bound order (MXNet always goes by position)."""
+    bound = [d.name for d in bound]
+    own = [d.name for d in given or ()]
+    return own if own and set(own) <= set(bound) else bound
 
 
 def _fmt_shapes(shapes: dict) -> str:
