@@ -33,7 +33,7 @@ for _pkg, _names in (("core", "attribute dims dtype errors fileio graph ir name 
 from . import context, operator, random, test_utils, viz
 from .core import graph, name, registry, sym
 from .core.attribute import AttrScope
-from .core.errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
+from .core.errors import (BindError, DTypeError, GraphError, MissingParamError, OpError, ParamError, ShapeError,
                           SymnormError)
 from .passes import fold_batchnorm, freeze_batchnorm
 from .core.symbol import Symbol

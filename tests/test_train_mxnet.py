@@ -158,3 +158,20 @@ def test_module_takes_any_batch_object_arrays_and_positional_names():
     assert it.provide_data[0].name == "_0_data"
     np.testing.assert_allclose(mod.predict(it), x - y)
     assert mod.score(it, "mse")[0][1] == 0.0
+
+
+def test_set_params_missing_is_a_runtime_error_checked_before_extra():
+    """MXNet 1.9.1's test_module_set_params: a missing parameter raises RuntimeError (also
+    when extra ones are given too), an extra one ValueError."""
+    net = sn.sym.FullyConnected(sn.sym.Variable("data"), num_hidden=2, name="fc")
+    mod = sn.mod.Module(net, label_names=None)
+    mod.bind(data_shapes=[("data", (1, 2))])
+    w, b = np.ones((2, 2)), np.zeros(2)
+    with pytest.raises(RuntimeError, match="'fc_bias' is not presented"):
+        mod.set_params({"fc_weight": w}, {})
+    with pytest.raises(RuntimeError, match="'fc_weight', 'fc_bias' are not presented"):
+        mod.set_params({"other": w}, {})
+    with pytest.raises(ValueError, match="not in the symbol"):
+        mod.set_params({"other": w}, {}, allow_missing=True)
+    mod.set_params({"fc_weight": w, "fc_bias": b, "other": w}, {}, allow_extra=True)
+    assert issubclass(sn.MissingParamError, sn.BindError)

@@ -1002,5 +1002,5 @@ def test_set_params_with_allow_missing_keeps_the_others():
     assert (arg["fc_bias"] == 7).all() and (arg["fc_weight"] == 1).all()
     mod.init_params(arg_params={"fc_weight": np.ones((2, 4))}, allow_missing=True, force_init=True)
     assert (mod.get_params()[0]["fc_bias"] == 0).all()
-    with pytest.raises(sn.BindError, match="'fc_weight' is not presented"):
+    with pytest.raises(sn.BindError, match="'fc_weight', 'fc_bias' are not presented"):
         mod.set_params({}, {})

@@ -18,7 +18,7 @@ from . import metric as _metric
 from . import optimizer as _opt
 from .callback import BatchEndParam
 from ..core.dtype import real_array
-from ..core.errors import BindError
+from ..core.errors import BindError, MissingParamError
 from ..core.graph import pinned_arguments
 from ..runtime.executor import cpu
 from .io import DataBatch, DataDesc
@@ -210,6 +210,13 @@ class Module(FitLoop, OptimizerStates):
                                                (aux_params, self._aux_names, self._exec.aux_dict, "aux")):
                 supplied = given is not None
                 given = given or {}
+                missing = [n for n in names if n not in given]
+                if supplied and missing and not allow_missing:     # checked first, as MXNet
+                    one = len(missing) == 1
+                    raise MissingParamError("init_params: %s %s not presented in the given %s "
+                                            "params (use allow_missing=True to initialize %s)"
+                                            % (", ".join(map(repr, missing)), "is" if one else "are",
+                                               kind, "it" if one else "them"))
                 extra = [k for k in given if k not in names]
                 if extra and not allow_extra:
                     raise BindError("init_params: %s params %s are not in the symbol (use allow_extra=True)"
@@ -223,9 +230,6 @@ class Module(FitLoop, OptimizerStates):
                             raise BindError("init_params: %r has shape %s, the symbol needs %s"
                                             % (name, value.shape, arr.shape))
                         np.copyto(arr, value.astype(arr.dtype, copy=False))
-                    elif supplied and not allow_missing:
-                        raise BindError("init_params: %r is not presented in the given %s params "
-                                        "(use allow_missing=True to initialize it)" % (name, kind))
                     elif init is not None:
                         init(_init.InitDesc(name, attrs.get(name, {})), arr)
         self.params_initialized = True
