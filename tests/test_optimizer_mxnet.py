@@ -55,3 +55,32 @@ def test_constructors_take_mxnets_lazy_update():
         opt = sn.optimizer.create(name, lazy_update=False, learning_rate=0.1)
         opt.update(0, w, np.ones(3), opt.create_state(0, w))
         assert (w < 1).all()
+
+
+def test_module_keeps_float32_master_copies_of_float16_weights(tmp_path):
+    """Module updates through the multi-precision pair, as MXNet's updater: a float16 module
+    with multi_precision=True steps a float32 master copy (saved and restored with the
+    other states)."""
+    net = sn.sym.LinearRegressionOutput(sn.sym.FullyConnected(
+        sn.sym.Variable("data", dtype="float16"), num_hidden=2, name="fc"), name="lro")
+    mod = sn.mod.Module(net, label_names=["lro_label"])
+    mod.bind(data_shapes=[sn.io.DataDesc("data", (4, 3), np.float16)],
+             label_shapes=[sn.io.DataDesc("lro_label", (4, 2), np.float16)])
+    mod.init_params(initializer=sn.init.Constant(0.01))
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 1e-4, "momentum": 0.9,
+                                                          "multi_precision": True})
+    batch = sn.io.DataBatch([np.ones((4, 3), np.float16)], [np.ones((4, 2), np.float16)])
+    for _ in range(3):
+        mod.forward_backward(batch)
+        mod.update()
+    mom, master = mod._states[0]
+    assert master.dtype == np.float32 and mom.dtype == np.float32
+    w = mod.get_params()[0]["fc_weight"]
+    assert w.dtype == np.float16 and (w == master.astype(np.float16)).all()
+    assert (master != np.float32(0.01)).all()
+    path = str(tmp_path / "s.states")
+    mod.save_optimizer_states(path)
+    saved = master.copy()
+    master[...] = 0
+    mod.load_optimizer_states(path)
+    np.testing.assert_array_equal(mod._states[0][1], saved)

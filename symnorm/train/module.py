@@ -353,10 +353,12 @@ class Module(FitLoop, OptimizerStates):
                     continue
                 weight = self._exec.arg_dict[name]
                 if i not in self._states:
-                    self._states[i] = self._optimizer.create_state(i, weight)
+                    self._states[i] = self._optimizer.create_state_multi_precision(i, weight)
                 state = self._states[i]
                 tx.save(weight, *state_arrays(state))
-                self._optimizer.update(i, weight, grad, state)
+                # (MXNet's updater: float32 master copies of float16 weights under
+                # multi_precision, plain update otherwise)
+                self._optimizer.update_multi_precision(i, weight, grad, state)
         if self._distributed and self._aux_names:    # keep plain BatchNorm statistics in step
             self._kv.average([self._exec.aux_dict[n] for n in self._aux_names])
 
