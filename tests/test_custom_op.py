@@ -349,3 +349,18 @@ def test_assign_honours_req():
     scalar = np.zeros(())
     op.assign(scalar, "write", 4.0)
     assert scalar == 4.0
+
+
+def test_viewer_draws_a_custom_op_nobody_registered_as_a_placeholder(tmp_path):
+    """An MXNet model with Python ops (a detector's proposal layer) still opens in the
+    viewer when its op_type is not registered here: the node becomes a placeholder."""
+    from symnorm.viz.opaque import load_for_view
+    d = mx.sym.Variable("d")
+    net = mx.sym.Custom(mx.sym.FullyConnected(d, num_hidden=3, name="fc"), op_type="t_mult",
+                        name="c") + 1
+    path = tmp_path / "m-symbol.json"
+    path.write_text(net.tojson().replace("t_mult", "t_elsewhere"))
+    sym, unknown = load_for_view(str(path))
+    assert unknown == ["Custom"] and "c" in {n for n in sym.attr_dict()}
+    path.write_text(net.tojson())
+    assert load_for_view(str(path))[1] == []

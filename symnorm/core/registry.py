@@ -178,6 +178,13 @@ class Op:
             raise ParamError("%s: %s" % (where(cls.op_name, node), exc)) from None
         return op
 
+    @classmethod
+    def available(cls, attrs: dict) -> bool:
+        """Whether this process can build the op from these (JSON string) attributes.
+        False -- a Custom op whose op_type nobody registered here -- makes a viewer draw
+        the node as a placeholder, as it does an op symnorm lacks."""
+        return True
+
     def check(self) -> None:
         """Cross-parameter validation; raise ``ParamError`` (without the op prefix)."""
 

@@ -84,6 +84,10 @@ class Custom(Op):
         except ParamError as exc:
             raise ParamError("%s: %s" % (where(cls.op_name, node), exc)) from exc.__cause__
 
+    @classmethod
+    def available(cls, attrs: dict) -> bool:
+        return attrs.get("op_type") in PROPS
+
     def __post_init__(self):
         prop_cls = PROPS.get(self.op_type)
         if prop_cls is None:
