@@ -324,6 +324,12 @@ def test_bad_prop_answers_are_clear_errors():
         mx.sym.Custom(d, op_type="t_ctor", k="a")
     with pytest.raises(mx.ShapeError, match="returned 0 aux state entries, expected 1"):
         _sqr_two_lists().infer_shape(d=(2,))
+    @mx.operator.register("t_none_outputs")
+    class NoneOutputs(Base):
+        def list_outputs(self):
+            return None
+    with pytest.raises(mx.ParamError, match=r"list_outputs\(\) must return a list of str"):
+        mx.sym.Custom(d, op_type="t_none_outputs")
     with pytest.raises(TypeError, match="not a subclass of CustomOpProp"):
         mx.operator.register("t_plain")(object)
 

@@ -134,7 +134,7 @@ class Custom(Op):
 
     def _names(self, prop, method: str) -> tuple:
         names = self._call(getattr(prop, method), method + "()", ParamError)
-        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
             raise ParamError("custom op %r: %s() must return a list of str, got %r"
                              % (self.op_type, method, names))
         return tuple(names)
