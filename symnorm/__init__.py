@@ -33,10 +33,10 @@ for _pkg, _names in (("core", "attribute dims dtype errors fileio graph ir name 
 _sys.modules.setdefault(__name__ + ".layout", _importlib.import_module(".runtime.kernels.batch_last", __name__))
 layout = _sys.modules[__name__ + ".layout"]
 
-from . import context, random, test_utils, viz
+from . import context, operator, random, test_utils, viz
 from .core import graph, name, registry, sym
 from .core.attribute import AttrScope
-from .core.errors import (BindError, DTypeError, GraphError, OpError, ParamError, ShapeError,
+from .core.errors import (BindError, DTypeError, GraphError, MissingParamError, OpError, ParamError, ShapeError,
                           SymnormError)
 from .passes import fold_batchnorm, freeze_batchnorm
 from .core.symbol import Symbol
@@ -74,7 +74,7 @@ __version__ = "0.1.0"
 __all__ = ["sym", "symbol", "Symbol", "Executor", "Context", "context", "cpu", "gpu", "mod",
            "kvstore", "visualization", "base", "MXNetError", "current_context", "util", "np_shape", "is_np_shape",
            "set_np_shape", "use_np_shape", "monitor", "mon", "AttrScope", "name",
-           "graph", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
+           "graph", "operator", "random", "registry", "test_utils", "viz", "Module", "init", "initializer",
            "io", "kv", "metric", "model", "checkpoint", "CheckpointError", "nd", "ndarray", "NDArray", "optimizer", "parallel", "lr_scheduler", "callback", "freeze_batchnorm", "fold_batchnorm", "release_buffers", "SymnormError", "ParamError",
            "ShapeError", "DTypeError", "GraphError", "BindError", "OpError"]
 

@@ -137,7 +137,7 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-4, rto
         ex.aux_dict[k][...] = v
     numeric = numeric_grad(ex, names, numeric_eps, use_forward_train, proj)
     for k in names:
-        a, n = analytic[k], numeric[k]
+        a, n = np.asarray(analytic[k]), np.asarray(numeric[k])
         tol = atol if atol is not None else 1e-5 * max(1.0, float(np.abs(n).max(initial=0)))
         if not np.allclose(a, n, rtol=rtol, atol=tol):
             i = np.unravel_index(np.argmax(np.abs(a - n)), a.shape) if a.ndim else ()

@@ -74,7 +74,7 @@ def test_a_rank_leaving_fit_by_systemexit_or_ctrl_c_ends_the_job(mode):
     out = mpirun("early_exit.py", mode, timeout=60)      # the old code hung here
     if mode != "systemexit":                             # sys.exit(0) keeps its status
         assert out.returncode != 0
-    name = {"systemexit": "SystemExit", "interrupt": "KeyboardInterrupt", "initfail": "BindError"}[mode]
+    name = {"systemexit": "SystemExit", "interrupt": "KeyboardInterrupt", "initfail": "MissingParamError"}[mode]
     assert "rank 1 left fit early (%s" % name in out.stderr, out.stderr[-2000:]
     assert "finished fit" not in out.stdout
 

@@ -101,8 +101,10 @@ def test_imperative_op_equals_bound_symbol(name, i, params, shapes, rng):
     cls = REGISTRY[name]
     sym = harness.build(name, params, shapes)
     arg_shapes, _, aux_shapes = sym.infer_shape(**shapes)
-    ex = sym.simple_bind(mx.cpu(), grad_req="null", type_dict={k: np.float32 for k in shapes},
-                         **shapes)
+    from symnorm.test_utils import graph_types
+    types = {k: np.float32 for k in shapes}
+    types.update(graph_types(sym, np.float32))          # batch_take's int32 indices
+    ex = sym.simple_bind(mx.cpu(), grad_req="null", type_dict=types, **shapes)
     values = {}
     for k in sym.list_arguments():
         slot = k[len("node_"):] if k not in shapes else k

@@ -248,7 +248,7 @@ def test_zero_d_inputs_keep_their_shapes(make, shapes):
     for k, a in ex.arg_dict.items():
         a[...] = np.random.RandomState(0).uniform(0.5, 2, a.shape)
     outs = ex.forward(is_train=True)
-    assert [(type(o), o.shape) for o in outs] == [(np.ndarray, tuple(t)) for t in out_shapes]
+    assert [(isinstance(o, np.ndarray), o.shape) for o in outs] == [(True, tuple(t)) for t in out_shapes]
     ex.backward([np.ones(o.shape, o.dtype) for o in outs])
     for k, g in ex.grad_dict.items():
-        assert type(g) is np.ndarray and g.shape == ex.arg_dict[k].shape
+        assert isinstance(g, np.ndarray) and g.shape == ex.arg_dict[k].shape

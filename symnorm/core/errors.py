@@ -31,6 +31,11 @@ class BindError(SymnormError, ValueError):
     """Arrays given to bind/forward/copy_params_from do not fit the graph."""
 
 
+class MissingParamError(BindError, RuntimeError):
+    """A parameter the graph needs is not among the ones given (MXNet raises RuntimeError
+    there, so this is one too)."""
+
+
 class DataError(SymnormError, ValueError):
     """Array values cannot be used as given: a NaN class label (complex, object and string
     arrays are a DTypeError: their dtype is wrong, whatever the values)."""

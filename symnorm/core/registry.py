@@ -42,6 +42,16 @@ taking nothing but the op's inputs.  How an op runs fast (writing into a dying i
 gradient buffer, skipping unwanted gradients, batch-last storage, threads, collectives) is
 a kernel registered apart, in ``symnorm.runtime.kernels``; the registry harness checks
 every kernel against the reference.
+
+Slots computed from params: ``arguments()`` and ``output_names()`` are methods, and every
+other signature attribute the engine reads (``aux``, ``no_grad_outputs``, ``no_grad_inputs``,
+``head_grad``) is read off the op *instance*, so an op whose signature depends on its params
+beyond a count (``Custom``: the user's prop lists them) sets those per instance in
+``__post_init__`` and declares ``dynamic_slots = True``; constructors then take every
+Symbol keyword as an input and check its name against the built op.  ``extra_params = True``:
+the op accepts keyword params beyond its fields (Custom passes them to the prop as strings);
+it overrides ``create`` and ``param_strings``, and a JSON reader gives it every attribute
+that is not a dunder key.
 """
 from __future__ import annotations
 
@@ -94,6 +104,8 @@ class Op:
     hint: ClassVar[str | None] = None        # auto-name prefix; default: op_name.lower()
     variadic: ClassVar[str | None] = None    # param holding the number of inputs (Concat: num_args)
     variadic_outputs: ClassVar[str | None] = None   # ... of outputs (SliceChannel: num_outputs)
+    dynamic_slots: ClassVar[bool] = False   # slot names come from params (see the module doc)
+    extra_params: ClassVar[bool] = False    # takes params beyond its fields (see the module doc)
     differentiable: ClassVar[bool] = True
     shape_back: ClassVar[dict] = {}         # input slot -> axes infer_shape_backward recovers
     color: ClassVar[str] = "#fccde5"         # fill colour in plot_network (MXNet's Set3 palette)
@@ -147,6 +159,13 @@ class Op:
         except ParamError as exc:
             raise ParamError("%s: %s" % (where(cls.op_name, node), exc)) from None
         return op
+
+    @classmethod
+    def available(cls, attrs: dict) -> bool:
+        """Whether this process can build the op from these (JSON string) attributes.
+        False -- a Custom op whose op_type nobody registered here -- makes a viewer draw
+        the node as a placeholder, as it does an op symnorm lacks."""
+        return True
 
     def check(self) -> None:
         """Cross-parameter validation; raise ``ParamError`` (without the op prefix)."""

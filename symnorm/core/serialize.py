@@ -194,8 +194,9 @@ def parse_json(json_str: str, unknown_op=None) -> list:
             if not isinstance(jn[key], str):
                 raise GraphError("malformed symbol JSON: node %d: %r must be a string, got %s"
                                  % (nid, key, _short(jn[key])))
-        if unknown_op is not None and jn["op"] != "null" and \
-                jn["op"] not in REGISTRY and jn["op"] not in ALIASES:
+        if unknown_op is not None and jn["op"] != "null" and (
+                (jn["op"] not in REGISTRY and jn["op"] not in ALIASES)
+                or not get_op(jn["op"]).available(_raw_attrs(jn))):
             if used is None:
                 used = _outputs_used(doc)
             built.append(_placeholder_node(nid, jn, built, used.get(nid, 0) + 1, unknown_op))
@@ -235,12 +236,18 @@ def _placeholder_node(nid, jn, built, n_out, unknown_op) -> Node:
             raise GraphError("%s: input refers to output %d of node %r, which has %d"
                              % (text, idx, built[src].name, built[src].num_outputs()))
         inputs.append(Entry(built[src], idx))
+    return Node(unknown_op(str(jn["op"]), len(inputs), n_out), str(jn["name"]), tuple(inputs),
+                _raw_attrs(jn))
+
+
+def _raw_attrs(jn) -> dict:
+    """A JSON node's attributes as strings (all spellings merged, newest winning)."""
     attrs = {}
     for key in ("param", "attr", "attrs"):
         part = jn.get(key) or {}
         if isinstance(part, dict):
             attrs.update({str(k): str(v) for k, v in part.items()})
-    return Node(unknown_op(str(jn["op"]), len(inputs), n_out), str(jn["name"]), tuple(inputs), attrs)
+    return attrs
 
 
 def _load_node(nid, jn, built) -> Node:
@@ -278,6 +285,9 @@ def _load_node(nid, jn, built) -> Node:
             node_attrs[k] = v
         elif k in _LEGACY_HIDDEN:
             node_attrs["__%s__" % k] = v
+        elif cls.extra_params:              # Custom: its prop's constructor arguments
+            params[k] = v
+            node_attrs[k] = v
         else:
             raise ParamError("%s: cannot find argument %r; the parameters of %s are: %s"
                              % (where(op_name, name), k, op_name,

@@ -6,7 +6,6 @@ from each op's declaration; nothing here lists ops by name.
 """
 from __future__ import annotations
 
-import dataclasses
 
 from .. import ops as _ops  # noqa: F401  (registers every op)
 from . import params as _P
@@ -19,12 +18,16 @@ def _doc(cls, public_name):
     lines = [(cls.__doc__ or cls.op_name).strip(), "",
              "MXNet op ``%s``%s." % (cls.op_name, "" if public_name == cls.op_name else
                                       " (called here as ``%s``)" % public_name), "", "Inputs", "------"]
-    slots = ["*data (variadic)"] if cls.variadic else list(cls.inputs)
+    slots = ["*data (variadic)"] if cls.variadic else \
+        ["*data (the slots the op's params give, positionally or by keyword)"] \
+        if cls.dynamic_slots else list(cls.inputs)
     lines += ["%s : Symbol%s" % (s, ", aux state" if s in cls.aux else "") for s in slots + list(cls.aux)]
-    fields = [f for f in dataclasses.fields(cls) if f.name != cls.variadic]
+    fields = [f for f in cls.param_fields() if f.name != cls.variadic]
     if fields:
         lines += ["", "Parameters", "----------"]
         lines += [_P.describe(f, types[f.name]) for f in fields]
+    if cls.extra_params:
+        lines += ["**kwargs : any other parameters, passed on as str(value)"]
     lines += ["name : str, optional", "attr : dict of str, optional (dunder keys)"]
     return "\n".join(lines)
 

@@ -428,8 +428,10 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
     name = kwargs.pop("name", None)
     user_attr = op_args.check_user_attr(cls, kwargs.pop("attr", None), name)
     slot_names = set(cls.inputs + cls.aux)
+    # an op whose slots come from its params (Custom): every Symbol keyword, checked below
     given_inputs = {k: kwargs.pop(k) for k in list(kwargs)
-                    if k in slot_names and (kwargs[k] is None or isinstance(kwargs[k], Symbol))}
+                    if (k in slot_names or cls.dynamic_slots) and isinstance(kwargs[k], Symbol)
+                    or (k in slot_names and kwargs[k] is None)}
     for k, v in kwargs.items():
         if isinstance(v, Symbol):
             raise ParamError("%s: %r is not an input of %s (inputs: %s)"
@@ -440,14 +442,18 @@ def create(op_name: str, args: tuple, kwargs: dict, hint: str | None = None) -> 
         if given_inputs:
             raise ParamError("%s takes its inputs positionally" % cls.op_name)
         kwargs.setdefault(cls.variadic, len(args))
-    else:
+    elif cls.dynamic_slots and given_inputs and args:
+        raise ParamError("%s: give the inputs either positionally or by keyword, not both"
+                         % where(cls.op_name, name))
+    elif not cls.dynamic_slots:
         op_args.place_positional(cls, args, kwargs, given_inputs, name)
         args = ()
     params = kwargs
     node_name = NameManager.current().get(name, hint or cls.hint or cls.op_name.lower())
     op = cls.create(params, node_name)
     # MXNet stores str(value) of what the user passed, for the params the user passed
-    explicit = {k: v if isinstance(v, str) else P.to_attr_string(v) for k, v in params.items()}
+    to_str = str if cls.extra_params else P.to_attr_string      # untyped: str(), as MXNet
+    explicit = {k: v if isinstance(v, str) else to_str(v) for k, v in params.items()}
     explicit.update(hidden)
     scoped = AttrScope.current().get(user_attr)      # MXNet copies these to new variables too
     slots = op.input_names()

@@ -73,8 +73,14 @@ def call_op(cls, args: tuple, kwargs: dict, public: str):
     op_args.pop_hidden(kwargs)              # lr_mult=, __layout__=: graph attributes only
     label = where(cls.op_name, None)
     slots = set(cls.inputs + cls.aux)
-    inputs = {k: kwargs.pop(k) for k in list(kwargs) if k in slots}
-    if cls.variadic:
+    dynamic = getattr(cls, "dynamic_slots", False)     # slots from params (Custom's prop)
+    inputs = {k: kwargs.pop(k) for k in list(kwargs)
+              if k in slots or (dynamic and _is_array(kwargs[k]))}
+    if dynamic:
+        positional = [a for a in args if _is_array(a)]
+        if len(positional) != len(args):
+            raise ParamError("%s takes its params by keyword" % label)
+    elif cls.variadic:
         if inputs:
             raise ParamError("%s takes its inputs positionally" % label)
         kwargs.setdefault(cls.variadic, len(args))
@@ -83,7 +89,13 @@ def call_op(cls, args: tuple, kwargs: dict, public: str):
                                  kind="an NDArray")
     op = cls.create(kwargs)
     names = op.input_names()
-    if cls.variadic:
+    if dynamic:                     # positional arrays fill the slots not given by keyword
+        free = [k for k in names if k not in inputs]
+        if len(positional) > len(free):
+            raise ParamError("%s: %d arrays given positionally, %d inputs left (%s)"
+                             % (label, len(positional), len(free), ", ".join(free)))
+        inputs.update(zip(free, positional))
+    elif cls.variadic:
         if len(args) != len(names):
             raise ParamError("%s: %s=%d but %d arrays were given"
                              % (label, cls.variadic, len(names), len(args)))

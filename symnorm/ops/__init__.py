@@ -11,5 +11,5 @@ argmax) and ordering (topk, sort); shaping (tile, repeat, slice, flip, stack), r
 """
 from . import (elemwise, scalar, unary, tensor, dense, conv, pool, activation, dropout,  # noqa: F401
                norm, loss, reduce, creation, contrib, math, normalize, sequence, resize,
-               indexing, ordering, shaping, reshaping, copies)
+               indexing, ordering, shaping, reshaping, copies, custom)
 from . import fluent  # noqa: F401,E402  (Symbol's fluent methods, once the ops exist)

@@ -95,6 +95,14 @@ class Constant(Initializer):
     def _init_weight(self, name, arr):
         arr[...] = self.value
 
+    def dumps(self) -> str:
+        """As the base, with an array ``value`` written as nested lists (MXNet 1.9.1 also
+        keeps that list form in ``_kwargs``)."""
+        val = self._kwargs["value"]
+        if not np.isscalar(val):
+            self._kwargs["value"] = np.asarray(val.asnumpy() if hasattr(val, "asnumpy") else val).tolist()
+        return super().dumps()
+
 
 @register
 class Uniform(Initializer):

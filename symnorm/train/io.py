@@ -100,6 +100,7 @@ class NDArrayIter:
             self._carried = len(self._carry)
         self._order = order
         self._cursor = 0
+        self._current = None
 
     def __iter__(self):
         return self
@@ -118,7 +119,9 @@ class NDArrayIter:
                 self._cursor = total
                 raise StopIteration
             pad = end - total
-            idx = np.concatenate([self._order[start:], self._order[:pad]])
+            # from the start again, as often as needed (a batch larger than the data
+            # repeats it, as MXNet's does)
+            idx = self._order[np.arange(start, end) % total]
         else:
             idx = self._order[start:end]
             if start == 0 and self._carried:
@@ -129,15 +132,63 @@ class NDArrayIter:
             self._carry = np.array([], dtype=np.int64)
         self._cursor = end
         # NDArrays, as MXNet's iterators give (views of the new batch arrays: no copy)
-        return DataBatch([v[idx].view(NDArray) for v in self.data.values()],
-                         [v[idx].view(NDArray) for v in self.label.values()],
-                         pad=pad, index=idx, provide_data=self.provide_data,
-                         provide_label=self.provide_label)
+        self._current = DataBatch([v[idx].view(NDArray) for v in self.data.values()],
+                                  [v[idx].view(NDArray) for v in self.label.values()],
+                                  pad=pad, index=idx, provide_data=self.provide_data,
+                                  provide_label=self.provide_label)
+        return self._current
 
     next = __next__
 
+    # MXNet's DataIter protocol: iter_next() moves on, the get*() read the batch it reached
+    @property
+    def idx(self) -> np.ndarray:
+        """This epoch's order of the samples (shuffled when ``shuffle``), as MXNet's ``idx``."""
+        return self._order[self._carried:]
 
-class MNISTIter(NDArrayIter):
+    def iter_next(self) -> bool:
+        """Move to the next batch; False at the end of the epoch."""
+        try:
+            self.__next__()
+        except StopIteration:
+            return False
+        return True
+
+    def _batch(self, what):
+        batch = getattr(self, "_current", None)
+        if batch is None:
+            raise ValueError("%s: no current batch; call iter_next() or next() first" % what)
+        return batch
+
+    def getdata(self):
+        return self._batch("getdata").data
+
+    def getlabel(self):
+        return self._batch("getlabel").label
+
+    def getpad(self) -> int:
+        return self._batch("getpad").pad
+
+    def getindex(self):
+        return self._batch("getindex").index
+
+    def hard_reset(self):
+        """Start over, dropping the samples 'roll_over' would carry into the next epoch."""
+        self._carry = np.array([], dtype=np.int64)
+        self.reset()
+
+
+class _OneArrayIter(NDArrayIter):
+    """MXNet's C++ iterators (MNISTIter, CSVIter): ``getdata``/``getlabel`` give the one
+    array, not a list."""
+    def getdata(self):
+        return super().getdata()[0]
+
+    def getlabel(self):
+        return super().getlabel()[0]
+
+
+class MNISTIter(_OneArrayIter):
     """MXNet's ``mx.io.MNISTIter`` over IDX files (gzipped ones too).  As MXNet 1.9.1
     (measured): pixels are scaled by 1/256 (255 -> 0.996), images are (N, 1, 28, 28), or
     (N, 784) with ``flat``; ``num_parts``/``part_index`` take contiguous shards
@@ -166,7 +217,7 @@ class MNISTIter(NDArrayIter):
                          last_batch_handle="discard", data_name=data_name, label_name=label_name)
 
 
-class CSVIter(NDArrayIter):
+class CSVIter(_OneArrayIter):
     """MXNet's ``mx.io.CSVIter``: rows of ``data_csv`` reshaped to ``data_shape`` (labels
     from ``label_csv`` shaped ``label_shape``, zeros without one), read into memory.  A last
     incomplete batch is filled from the start with ``pad`` set, as MXNet does with

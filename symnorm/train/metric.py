@@ -1,6 +1,7 @@
 """Evaluation metrics (``mx.metric``): update with lists of labels and predictions."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy
@@ -248,6 +249,7 @@ class F1(EvalMetric):
 
     def update(self, labels, preds):
         batch = numpy.zeros(3)
+        seen = 0
         for label, pred in zip(labels, preds):
             label = int_labels(label, "%s: label" % self.name).ravel()
             if len(numpy.unique(label)) > 2:
@@ -256,20 +258,22 @@ class F1(EvalMetric):
             hit = numpy.asarray(pred).argmax(axis=1) == 1
             truth = label == 1
             batch += [numpy.sum(hit & truth), numpy.sum(hit & ~truth), numpy.sum(~hit & truth)]
+            seen += len(label)
         self._counts += batch
         self._global_counts += batch
+        # MXNet 1.9.1 counts updates for 'macro' and samples for 'micro'
+        self.num_inst += 1 if self.average == "macro" else seen
         if self.average == "macro":
             self.sum_metric += self._f1(batch)
-            self.num_inst += 1
 
     def get(self):
         if self.average == "micro":
-            return self.name, (self._f1(self._counts) if self._counts.any() else float("nan"))
+            return self.name, (self._f1(self._counts) if self.num_inst else float("nan"))
         return super().get()
 
     def get_global(self):
         if self.average == "micro":
-            return self.name, (self._f1(self._global_counts) if self._global_counts.any()
+            return self.name, (self._f1(self._global_counts) if self.num_inst + self._earlier[1]
                                else float("nan"))
         return super().get_global()
 
@@ -333,34 +337,21 @@ class MCC(EvalMetric):
                     numpy.zeros(4))
         self._counts += batch
         self._global_counts += batch
+        # MXNet 1.9.1 counts updates for 'macro' and samples for 'micro'
+        self.num_inst += 1 if self._average == "macro" else int(batch.sum())
         if self._average == "macro":
             self.sum_metric += self._mcc(batch)
-            self.num_inst += 1
 
     def get(self):
         if self._average == "micro":
-            return self.name, (self._mcc(self._counts) if self._counts.any() else float("nan"))
+            return self.name, (self._mcc(self._counts) if self.num_inst else float("nan"))
         return super().get()
 
     def get_global(self):
         if self._average == "micro":
-            return self.name, (self._mcc(self._global_counts) if self._global_counts.any()
+            return self.name, (self._mcc(self._global_counts) if self.num_inst + self._earlier[1]
                                else float("nan"))
         return super().get_global()
-
-
-class PearsonCorrelation(EvalMetric):
-    """Pearson's r of predictions and labels (flattened), averaged over updates
-    (``average='macro'``, MXNet's default)."""
-    def __init__(self, name="pearsonr", average="macro", **kw):
-        if average != "macro":
-            raise ValueError("PearsonCorrelation: only average='macro' is implemented")
-        super().__init__(name, **kw)
-
-    def _update(self, label, pred):
-        r = numpy.corrcoef(pred.ravel().astype(numpy.float64), label.ravel().astype(numpy.float64))[0, 1]
-        self.sum_metric += float(r)
-        self.num_inst += 1
 
 
 class CustomMetric(EvalMetric):
@@ -446,33 +437,46 @@ def _pairs(name, value):
     return list(zip(name, value)) if isinstance(name, list) else [(name, value)]
 
 
+# registered here; they live in their own module only to keep this file short
+from symnorm.train.metric_corr import PCC, PearsonCorrelation  # noqa: E402
+
 _NAMES = {"acc": Accuracy, "accuracy": Accuracy, "top_k_accuracy": TopKAccuracy,
           "top_k_acc": TopKAccuracy, "ce": CrossEntropy, "cross-entropy": CrossEntropy,
           "crossentropy": CrossEntropy, "nll_loss": NegativeLogLikelihood,
           "negativeloglikelihood": NegativeLogLikelihood, "perplexity": Perplexity, "f1": F1,
-          "mcc": MCC,
+          "mcc": MCC, "pcc": PCC,
           "topkaccuracy": TopKAccuracy, "compositeevalmetric": CompositeEvalMetric,
           "pearsonr": PearsonCorrelation, "pearsoncorrelation": PearsonCorrelation,
           "mse": MSE, "mae": MAE, "rmse": RMSE, "loss": Loss}
 
 
-def create(metric, **kwargs) -> EvalMetric:
-    """A metric from a name ('acc', 'ce', 'mse', ...), a list of them, or an instance."""
+def create(metric, *args, **kwargs) -> EvalMetric:
+    """A metric from a name ('acc', 'ce', 'mse', ...) with its constructor's arguments, an
+    instance, a function (``CustomMetric``), a list of these (each made with the arguments),
+    or a configuration as ``get_config`` gives it: a dict, or its JSON text (also MXNet's
+    ``'["name", {kwargs}]'`` form)."""
     if isinstance(metric, EvalMetric):
         return metric
     if callable(metric):
-        return CustomMetric(metric, **kwargs)
+        return CustomMetric(metric, *args, **kwargs)
     if isinstance(metric, (list, tuple)):
-        return CompositeEvalMetric(list(metric))
+        return CompositeEvalMetric([create(m, *args, **kwargs) for m in metric])
+    if isinstance(metric, dict):
+        return create(**metric)
+    if isinstance(metric, str) and metric.lstrip()[:1] in ("{", "["):
+        config = json.loads(metric)
+        if isinstance(config, list):
+            return create(config[0], **config[1])
+        return create(**config)
     cls = _NAMES.get(str(metric).lower())
     if cls is None:
         raise ValueError("unknown metric %r; known: %s" % (metric, ", ".join(sorted(_NAMES))))
-    return cls(**kwargs)
+    return cls(*args, **kwargs)
 
 
 np = np_metric   # MXNet's mx.metric.np (this module calls numpy by its full name)
 
 __all__ = ["EvalMetric", "Accuracy", "TopKAccuracy", "CrossEntropy", "MSE", "MAE", "RMSE",
-           "NegativeLogLikelihood", "Perplexity", "F1", "MCC", "PearsonCorrelation", "CustomMetric",
+           "NegativeLogLikelihood", "Perplexity", "F1", "MCC", "PearsonCorrelation", "PCC", "CustomMetric",
            "np_metric",
            "Loss", "CompositeEvalMetric", "create"]

@@ -18,10 +18,10 @@ from . import metric as _metric
 from . import optimizer as _opt
 from .callback import BatchEndParam
 from ..core.dtype import real_array
-from ..core.errors import BindError
+from ..core.errors import BindError, MissingParamError
 from ..core.graph import pinned_arguments
 from ..runtime.executor import cpu
-from .io import DataDesc
+from .io import DataBatch, DataDesc
 from ..interop import checkpoint as _ckpt
 from ..interop.model import load_params, save_params
 from .transaction import Transaction, state_arrays
@@ -210,6 +210,13 @@ class Module(FitLoop, OptimizerStates):
                                                (aux_params, self._aux_names, self._exec.aux_dict, "aux")):
                 supplied = given is not None
                 given = given or {}
+                missing = [n for n in names if n not in given]
+                if supplied and missing and not allow_missing:     # checked first, as MXNet
+                    one = len(missing) == 1
+                    raise MissingParamError("init_params: %s %s not presented in the given %s "
+                                            "params (use allow_missing=True to initialize %s)"
+                                            % (", ".join(map(repr, missing)), "is" if one else "are",
+                                               kind, "it" if one else "them"))
                 extra = [k for k in given if k not in names]
                 if extra and not allow_extra:
                     raise BindError("init_params: %s params %s are not in the symbol (use allow_extra=True)"
@@ -223,9 +230,6 @@ class Module(FitLoop, OptimizerStates):
                             raise BindError("init_params: %r has shape %s, the symbol needs %s"
                                             % (name, value.shape, arr.shape))
                         np.copyto(arr, value.astype(arr.dtype, copy=False))
-                    elif supplied and not allow_missing:
-                        raise BindError("init_params: %r is not presented in the given %s params "
-                                        "(use allow_missing=True to initialize it)" % (name, kind))
                     elif init is not None:
                         init(_init.InitDesc(name, attrs.get(name, {})), arr)
         self.params_initialized = True
@@ -296,11 +300,15 @@ class Module(FitLoop, OptimizerStates):
     def _feed(self, data_batch):
         # arrays go by the batch's own names when it has them, else by the bind order (as
         # MXNet loads them: by position in the bound data shapes)
-        names = [d.name for d in (data_batch.provide_data or self._data_shapes)]
+        # (by position too when its names are not the module's: NDArrayIter([a, b]) says
+        # _0_data, _1_data; and any object with .data, e.g. a namedtuple, is a batch)
+        names = _names(getattr(data_batch, "provide_data", None), self._data_shapes)
         feeds = dict(zip(names, data_batch.data))
-        if data_batch.label is not None:
-            labels = [d.name for d in (data_batch.provide_label or self._label_shapes)] or self._label_names
-            feeds.update((k, v) for k, v in zip(labels, data_batch.label) if k in self._label_names)
+        label = getattr(data_batch, "label", None)
+        if label is not None:
+            labels = _names(getattr(data_batch, "provide_label", None), self._label_shapes) \
+                or self._label_names
+            feeds.update((k, v) for k, v in zip(labels, label) if k in self._label_names)
         shapes = {k: np.shape(v) for k, v in feeds.items()}
         if any(self._exec.arg_dict[k].shape != shape for k, shape in shapes.items()
                if k in self._exec.arg_dict):
@@ -345,10 +353,12 @@ class Module(FitLoop, OptimizerStates):
                     continue
                 weight = self._exec.np_arg_dict[name]
                 if i not in self._states:
-                    self._states[i] = self._optimizer.create_state(i, weight)
+                    self._states[i] = self._optimizer.create_state_multi_precision(i, weight)
                 state = self._states[i]
                 tx.save(weight, *state_arrays(state))
-                self._optimizer.update(i, weight, grad, state)
+                # (MXNet's updater: float32 master copies of float16 weights under
+                # multi_precision, plain update otherwise)
+                self._optimizer.update_multi_precision(i, weight, grad, state)
         if self._distributed and self._aux_names:    # keep plain BatchNorm statistics in step
             self._kv.average([self._exec.np_aux_dict[n] for n in self._aux_names])
 
@@ -427,7 +437,12 @@ class Module(FitLoop, OptimizerStates):
             yield [o[:keep] for o in self.get_outputs()], nbatch, batch
 
     def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True, always_output_list=False):
-        """Outputs over ``eval_data`` (padding removed), concatenated per output."""
+        """Outputs over ``eval_data`` (padding removed), concatenated per output.  An
+        array instead of an iterator is one batch: its first output comes back (MXNet's
+        shortcut, here in inference mode)."""
+        if isinstance(eval_data, np.ndarray) or hasattr(eval_data, "asnumpy"):
+            self.forward(DataBatch([eval_data]), is_train=False)
+            return self.get_outputs()[0].copy()
         outs = [[o.copy() for o in outputs]
                 for outputs, _, _ in self.iter_predict(eval_data, num_batch, reset)]
         if not merge_batches:
@@ -471,6 +486,14 @@ class Module(FitLoop, OptimizerStates):
                                         % _ckpt.file_name(prefix, epoch, "states"))
             mod._preloaded_states = states
         return mod
+
+
+def _names(given, bound) -> list:
+    """The names a batch's arrays go to: its own descriptions' when they name the bound
+    inputs, else the bound order (MXNet always goes by position)."""
+    bound = [d.name for d in bound]
+    own = [d.name for d in given or ()]
+    return own if own and set(own) <= set(bound) else bound
 
 
 def _fmt_shapes(shapes: dict) -> str:

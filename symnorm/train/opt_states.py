@@ -25,7 +25,7 @@ class OptimizerStates:
             raise BindError("Module: call init_optimizer() before save_optimizer_states()")
         flat = {}
         for i, st in self._states.items():
-            for j, a in enumerate(st if isinstance(st, tuple) else (st,)):
+            for j, a in enumerate(_slots(st)):
                 if a is not None:
                     flat["%s:%d" % (self._param_names[i], j)] = a
         for i, count in self._optimizer._index_update_count.items():
@@ -65,8 +65,8 @@ class OptimizerStates:
         states = {}
         for i, got in parts.items():
             name = self._param_names[i]
-            fresh = self._optimizer.create_state(i, self._exec.np_arg_dict[name])
-            slots = fresh if isinstance(fresh, tuple) else (fresh,)
+            fresh = self._optimizer.create_state_multi_precision(i, self._exec.np_arg_dict[name])
+            slots = _slots(fresh)
             want = [j for j, a in enumerate(slots) if a is not None]
             if sorted(got) != want:
                 raise nd.ParamsFileError("%s: parameter %r has %d state array(s), %s keeps %d"
@@ -82,6 +82,14 @@ class OptimizerStates:
         self._states = states
         self._optimizer._index_update_count = counts
         self._optimizer.num_update = max(counts.values(), default=self._optimizer.num_update)
+
+
+def _slots(state) -> list:
+    """The state's arrays in order, None where it has none, nested tuples flattened (a
+    multi-precision ``(master, (mean, var))`` is three slots; one level numbers as before)."""
+    if isinstance(state, (tuple, list)):
+        return [a for s in state for a in _slots(s)]
+    return [state]
 
 
 __all__ = ["OptimizerStates"]

@@ -59,6 +59,7 @@ class Optimizer:
         self._user_lr_mult: dict = {}
         self._user_wd_mult: dict = {}
         self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else None
+        self.multi_precision = multi_precision
         self.set_lr_mult({})
         self.set_wd_mult({})
 
@@ -156,10 +157,38 @@ class Optimizer:
     def update(self, index, weight, grad, state):
         raise NotImplementedError
 
+    # where the float32 master copy sits in a multi-precision state: MXNet's SGD and NAG
+    # put it last, ``(state, master)``; the other optimizers first, ``(master, state)``
+    _master_last = False
+
+    def create_state_multi_precision(self, index, weight):
+        """``create_state``; for a float16 weight under ``multi_precision`` also a float32
+        master copy, which the updates run on (MXNet's mixed-precision training)."""
+        if self.multi_precision and weight.dtype == np.float16:
+            master = weight.astype(np.float32)
+            inner = self.create_state(index, master)
+            return (inner, master) if self._master_last else (master, inner)
+        if weight.dtype == np.float16:
+            warnings.warn("Accumulating with float16 in optimizer can lead to poor accuracy or "
+                          "slow convergence. Consider using multi_precision=True option of the "
+                          "optimizer", stacklevel=2)
+        return self.create_state(index, weight)
+
+    def update_multi_precision(self, index, weight, grad, state):
+        """``update``, on the float32 master copy for a float16 weight under
+        ``multi_precision`` (then copied back into ``weight``)."""
+        if not (self.multi_precision and weight.dtype == np.float16):
+            return self.update(index, weight, grad, state)
+        inner, master = state if self._master_last else state[::-1]
+        self.update(index, master, grad.astype(np.float32), inner)
+        weight[...] = master
+
 
 @register
 class SGD(Optimizer):
     """mom = momentum·mom - lr·(g + wd·w);  w += mom   (plain: w -= lr·(g + wd·w))."""
+    _master_last = True
+
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
@@ -179,9 +208,11 @@ class SGD(Optimizer):
 
 @register
 class NAG(SGD):
-    """Nesterov: g' = g + wd·w; mom = momentum·mom + g'; w -= lr·(g' + momentum·mom).
+    """Nesterov: g' = g + wd·w; mom = momentum·mom - lr·g'; w += momentum·mom - lr·g'.
 
-    MXNet 1.9.1 differs when wd > 0: its kernel updates the weight in place first and then
+    The momentum holds lr-scaled steps, as MXNet 1.9.1's state does, so a learning-rate
+    schedule changes only the new term (not the remembered ones).  MXNet 1.9.1 differs when
+    wd > 0: its kernel updates the weight in place first and then
     reads the *new* weight for the momentum's weight-decay term (measured: w = 1, wd = 0.1,
     lr = 1, gradient 0 leaves a momentum of -0.085, not -0.1).  symnorm decays with the
     weight the step started from, as the formula says."""
@@ -190,10 +221,11 @@ class NAG(SGD):
         if state is None:
             weight -= lr * g
             return
+        g *= lr
         state *= self.momentum
-        state += g
-        g += self.momentum * state
-        weight -= lr * g
+        state -= g
+        weight += self.momentum * state
+        weight -= g
 
 
 @register
@@ -201,9 +233,12 @@ class Adam(Optimizer):
     """m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
     w -= lr·sqrt(1-β2^t)/(1-β1^t) · m/(sqrt(v) + ε)  (g = clip(rescale·grad + wd·w))."""
     clip_after_wd = True
-    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8, **kwargs):
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 lazy_update=True, **kwargs):
+        # lazy_update: MXNet's sparse-gradient mode; every gradient here is dense
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.lazy_update = lazy_update
 
     def create_state(self, index, weight):
         return np.zeros_like(weight), np.zeros_like(weight)
@@ -257,11 +292,11 @@ class RMSProp(Optimizer):
     def create_state(self, index, weight):
         if self.centered:
             return np.zeros_like(weight), np.zeros_like(weight), np.zeros_like(weight)
-        return np.zeros_like(weight)
+        return (np.zeros_like(weight),)          # a 1-tuple, as MXNet 1.9.1 keeps it
 
     def update(self, index, weight, grad, state):
         _, lr, g = self._step(index, weight, grad)
-        n = state[0] if self.centered else state
+        n = state[0]
         n *= self.gamma1
         n += (1 - self.gamma1) * g * g
         if self.centered:
