@@ -208,3 +208,17 @@ def test_residual_and_concat_regions_train_the_same():
            if not n.is_variable]
     assert ops.count("transpose") == 2
     _assert_same_run(net, shapes)
+
+
+def test_the_layout_is_a_kernel_choice_that_never_reaches_the_json():
+    """Batch-last is how the plan runs a region, not a param: the ops refuse symnorm's old
+    internal layouts, and the JSON of a bound graph is the user's."""
+    with pytest.raises(sn.ParamError, match="layout"):
+        sym.Convolution(sym.Variable("data"), kernel=(3, 3), num_filter=2, layout="CHWN")
+    with pytest.raises(sn.ParamError, match="layout"):
+        sym.Pooling(sym.Variable("data"), kernel=(2, 2), layout="CHWN")
+    net = _lenet()
+    ex = net.simple_bind(sn.cpu(), data=(2, 1, 28, 28))
+    assert any(ex.plan.layout_of(n.name) == "batch_last" for n in ex.plan.op_nodes)
+    assert "CHWN" not in ex.plan.symbol.tojson() and '"axis": "0"' not in ex.plan.symbol.tojson()
+    assert ex.symbol.tojson() == _lenet().tojson()
