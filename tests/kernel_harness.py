@@ -70,10 +70,13 @@ def check_kernel(k, layout, name, params, shapes, rng):
     in_shapes = tuple((_to_bl(v) if i in lay_in else v).shape for i, v in enumerate(values))
     state = k.state(op, layout, in_shapes)
 
-    def run(train, inplace=False, need=None, grad_out=False, scribble=False):
+    def run(train, inplace=False, need=None, grad_out=False, scribble=False, plain=False):
         ctx = KernelContext(inplace=inplace, layout=layout, workspace=workspace, need=need)
         kv = [to_k(i, v.copy()) for i, v in enumerate(values)]
-        res = k.bind_forward(op, ctx, state)(*kv, train=train)
+        if plain:                   # the kernel function itself, not its specialized step
+            res = k.forward_fn(state, ctx, *kv, train=train)
+        else:
+            res = k.bind_forward(op, ctx, state)(*kv, train=train)
         outs = [from_k(j, o).copy() for j, o in enumerate(res[0])]
         if scribble:
             for o in res[0]:
@@ -91,10 +94,15 @@ def check_kernel(k, layout, name, params, shapes, rng):
         if ref[1] is not None:
             for a, b in zip(ref[1], res[1]):
                 _close(b, a, "%s: proposed aux" % what)
-        if k.writes_into_input and (not train or k.inplace_in_training_of(op)):
-            _, outs2 = run(train, inplace=True)
-            for j, (a, b) in enumerate(zip(ref[0], outs2)):
-                _close(b, a, "%s in place: output %d" % (what, j))
+        for plain in ((False, True) if k.specialize else (False,)):
+            if k.writes_into_input and (not train or k.inplace_in_training_of(op)):
+                _, outs2 = run(train, inplace=True, plain=plain)
+                for j, (a, b) in enumerate(zip(ref[0], outs2)):
+                    _close(b, a, "%s in place (plain %s): output %d" % (what, plain, j))
+            if plain:
+                _, outs3 = run(train, plain=True)
+                for j, (a, b) in enumerate(zip(ref[0], outs3)):
+                    _close(b, a, "%s, the kernel function: output %d" % (what, j))
     if not op.differentiable or op.head_grad == "ignore":
         return
     names = op.arguments()

@@ -84,8 +84,15 @@ kernel(_Binary, name="elementwise", layout="any", fresh_outputs=True,
        layout_slots=lambda op: (("lhs", "rhs"), ("output",)))(None)
 
 
+def _binary_step(op, ctx):
+    fn = op.fn
+    if ctx.inplace:
+        return lambda lhs, rhs, *, train: ((fn(lhs, rhs, out=lhs),), None, (lhs, rhs))
+    return lambda lhs, rhs, *, train: ((fn(lhs, rhs),), None, (lhs, rhs))
+
+
 @kernel(_Binary, layout="any", writes_into_input=True, fresh_outputs=True,
-        layout_slots=lambda op: (("lhs", "rhs"), ("output",)),
+        layout_slots=lambda op: (("lhs", "rhs"), ("output",)), specialize=_binary_step,
         when=lambda op: _own_forward(_Binary)(op) and not isinstance(op, _Broadcast))
 def binary_in_place(op, ctx, lhs, rhs, *, train):
     """``lhs (op) rhs`` into ``lhs`` when allowed (inference: backward keeps both inputs)."""
@@ -98,8 +105,15 @@ def binary_in_place(op, ctx, lhs, rhs, *, train):
 kernel(_Scalar, name="fresh", fresh_outputs=True)(None)
 
 
+def _scalar_step(op, ctx):
+    fn, scalars = op.fn, op._s           # the scalar as a 0-d array per dtype (_TypedScalars)
+    if ctx.inplace:
+        return lambda data, *, train: ((fn(data, scalars[data.dtype], out=data),), None, None)
+    return lambda data, *, train: ((fn(data, scalars[data.dtype]),), None, None)
+
+
 @kernel(_UfuncScalar, writes_into_input=True, inplace_in_training=True, fresh_outputs=True,
-        keeps_output=False, when=_own_forward(_UfuncScalar))
+        keeps_output=False, when=_own_forward(_UfuncScalar), specialize=_scalar_step)
 def scalar_in_place(op, ctx, data, *, train):
     """``data (op) scalar`` into ``data`` when allowed, in training too (the backward
     needs only the scalar)."""

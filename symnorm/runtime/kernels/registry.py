@@ -42,6 +42,9 @@ without touching a declaration.  Capabilities:
 ``prepare``              ``fn(op, layout, in_shapes) -> state`` made once per node at plan
                          time (``in_shapes``: the stored input shapes) and passed in place
                          of the op
+``specialize``           ``fn(state, ctx) -> forward(*inputs, train)``: the forward made
+                         once per step with the context's decisions taken (a tiny op's
+                         kernel then costs one plain call, not a partial and a branch)
 """
 from __future__ import annotations
 
@@ -84,6 +87,7 @@ class Kernel:
     layout_slots: Callable | None = None
     when: Callable | None = None
     prepare: Callable | None = None
+    specialize: Callable | None = None
     priority: int = 0
     reference: bool = False
     _order: int = field(default=0, compare=False)
@@ -114,6 +118,8 @@ class Kernel:
         """``fn(*inputs, train=...)`` running this kernel's forward for ``op``."""
         if self.forward_fn is None:
             return op.forward
+        if self.specialize is not None:
+            return self.specialize(op if state is None else state, ctx)
         return functools.partial(self.forward_fn, op if state is None else state, ctx)
 
     def bind_backward(self, op, ctx: KernelContext, state=None) -> Callable:
