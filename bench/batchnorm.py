@@ -74,8 +74,8 @@ def kernel_fns(shape):
     """forward+backward as the bare kernel calls BatchNorm makes (see the module docstring),
     in parallel mode when the executor would use it for this shape."""
     from symnorm import parallel
-    from symnorm.ops import _bnkernel as K
-    from symnorm.ops import _np
+    from symnorm.runtime.kernels import blas as _np
+    from symnorm.runtime.kernels import bn_passes as K
     rng = np.random.RandomState(0)
     pre, c, post = shape[0], shape[1], int(np.prod(shape[2:]))
     x3 = rng.randn(pre, c, post).astype(np.float32)

@@ -32,7 +32,7 @@ class ExecOptions:
     ``grad_req``     per argument: 'null', 'write' or 'add' (read-only mapping)
     ``aux_update``   when staged aux values are committed: 'backward' (MXNet) or 'forward'
     ``ctx``          the device context (symnorm computes on the CPU whatever it is)
-    ``layout_pass``  whether the bind-time batch-last rewrite (``symnorm.layout``) may be used;
+    ``layout_pass``  whether the bind-time batch-last kernels (``kernels.batch_last``) may be chosen;
                      decided once at bind, so a reshaped executor makes the same choice
     ``inplace``      memory policy: ops may overwrite their dying input (``Plan.inplace``)
     ``nan_check``    raise ``FloatingPointError`` at the first non-finite output/gradient

@@ -50,7 +50,7 @@ class ConvRun:
     # and col2im add below moves blocks whose inner run is OW·N contiguous elements (in NCHW
     # they would be OW ≈ 8 elements).  Measured on LeNet's layers this is ~2x faster end to
     # end.  Channels-first data is transposed on the way in and out; batch-last data (the
-    # layout pass's CHWN) is used as it is.
+    # layout pass's regions) is used as it is.
 
     def _offsets(self, out_sp):
         """(kernel offset, the input slices it reads for every output position), per
