@@ -105,3 +105,18 @@ def test_infer_type(dt):
 def test_infer_type_without_information():
     with pytest.warns(UserWarning, match="Cannot decide type"):
         assert conv_net().infer_type() == (None, None, None)
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "prod", "nansum"])
+def test_a_full_reduction_has_shape_1_as_in_mxnet(op):
+    """MXNet 1.9.1 (checked): reducing every axis gives (1,), with keepdims (1, 1); never a
+    0-d array, in the shape rule, the executor and mx.nd alike."""
+    x = sn.sym.Variable("x")
+    assert getattr(sn.sym, op)(x).infer_shape(x=(2, 3))[1] == [(1,)]
+    assert getattr(sn.sym, op)(x, keepdims=True).infer_shape(x=(2, 3))[1] == [(1, 1)]
+    ex = getattr(sn.sym, op)(x).simple_bind(sn.cpu(), x=(2, 3))
+    ex.arg_dict["x"][:] = 2
+    assert ex.forward()[0].shape == (1,)
+    ex.backward([np.ones(1, np.float32)])
+    assert ex.grad_dict["x"].shape == (2, 3)
+    assert getattr(sn.nd, op)(sn.nd.ones((2, 3))).shape == (1,)

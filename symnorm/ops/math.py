@@ -152,23 +152,8 @@ def _others_product(x, axes):
     return np.moveaxis(g, tuple(range(x.ndim - len(axes), x.ndim)), axes)
 
 
-class _Reduce1(_Reduce):
-    """MXNet's reductions never give a 0-d array: reducing every axis without keepdims
-    gives shape (1,)."""
-
-    def infer_shape(self, data):
-        res = super().infer_shape(data)
-        if res is None or res[1][0] != ():
-            return res
-        return res[0], ((1,),)
-
-    def _out(self, y, data):
-        y = np.asarray(y, data.dtype)
-        return y.reshape(1) if y.ndim == 0 else y
-
-
 @register(name="prod")
-class Prod(_Reduce1):
+class Prod(_Reduce):
     """out = Π data over the reduced axes (shape (1,) for all of them); d out/d x = the product of the other elements
     (computed without dividing by x, so zeros in the input get their true gradient)."""
 
@@ -182,7 +167,7 @@ class Prod(_Reduce1):
 
 
 @register(name="nansum")
-class Nansum(_Reduce1):
+class Nansum(_Reduce):
     """out = Σ data over the reduced axes, NaN counted as 0; the gradient is dy where data
     is not NaN and 0 where it is."""
 
@@ -195,7 +180,7 @@ class Nansum(_Reduce1):
 
 
 @register(name="nanprod")
-class Nanprod(_Reduce1):
+class Nanprod(_Reduce):
     """out = Π data over the reduced axes, NaN counted as 1; the gradient is the product of
     the other non-NaN elements, 0 at a NaN."""
 

@@ -11,7 +11,9 @@ from ..core.registry import Op, Result, register
 # ============================================================ reductions
 
 class _Reduce(Op):
-    """Reduce over ``axis`` (all axes when empty); ``exclude`` reduces over the others."""
+    """Reduce over ``axis`` (all axes when empty); ``exclude`` reduces over the others.
+    As in MXNet 1.x, a reduction never gives a 0-d array: reducing every axis without
+    ``keepdims`` gives shape (1,)."""
     axis: Shape = param((), doc="axes to reduce; () means all")
     keepdims: bool = param(False)
     exclude: bool = param(False, doc="reduce over the axes NOT listed")
@@ -29,8 +31,13 @@ class _Reduce(Op):
         if self.keepdims:
             out = tuple(1 if i in axes else d for i, d in enumerate(data))
         else:
-            out = tuple(d for i, d in enumerate(data) if i not in axes)
+            out = tuple(d for i, d in enumerate(data) if i not in axes) or (1,)
         return (data,), (out,)
+
+    def _out(self, y, data):
+        """A reduction's result in the data's dtype, (1,) where numpy gives a scalar."""
+        y = np.asarray(y, data.dtype)
+        return y.reshape(1) if y.ndim == 0 else y
 
     def _expand(self, g, shape):
         """Bring a reduced gradient back to the input's rank for broadcasting."""
@@ -42,6 +49,7 @@ class _Reduce(Op):
         yield {"axis": (1,)}, {"data": (2, 3, 4)}
         yield {"axis": (0, 2), "keepdims": True}, {"data": (2, 3, 4)}
         yield {"axis": (1,), "exclude": True}, {"data": (2, 3, 4)}
+        yield {}, {"data": (2, 3)}                      # every axis: shape (1,)
 
 
 @register(name="sum")
@@ -51,7 +59,7 @@ class Sum(_Reduce):
 
     def forward(self, data, *, train):
         out = data.sum(axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data.shape)
+        return Result((self._out(out, data),), None, data.shape)
 
     def backward(self, shape, dy):
         return (np.broadcast_to(self._expand(dy, shape), shape).copy(),)
@@ -63,7 +71,7 @@ class Mean(_Reduce):
 
     def forward(self, data, *, train):
         out = data.mean(axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data.shape)
+        return Result((self._out(out, data),), None, data.shape)
 
     def backward(self, shape, dy):
         n = prod(shape[i] for i in self._axes(len(shape)))
@@ -74,8 +82,7 @@ class _Extreme(_Reduce):
     """max/min: the gradient goes to every position equal to the extreme (as MXNet does)."""
 
     def forward(self, data, *, train):
-        out = self.fn(data, axis=self._axes(data.ndim), keepdims=self.keepdims)
-        out = np.asarray(out, data.dtype)
+        out = self._out(self.fn(data, axis=self._axes(data.ndim), keepdims=self.keepdims), data)
         return Result((out,), None, (data, out))
 
     def backward(self, saved, dy):

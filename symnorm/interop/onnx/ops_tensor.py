@@ -190,7 +190,10 @@ def _reduce(onnx_op):
             axes = [a for a in range(ndim) if a not in axes]
         if axes == []:
             return [ctx.add1("Identity", [ins[0]])]
-        return [ctx.reduce(onnx_op, ins[0], axes, op.keepdims)]
+        y = ctx.reduce(onnx_op, ins[0], axes, op.keepdims)
+        if tuple(ctx.out_shape(0)) == (1,) and not op.keepdims and len(axes or range(ndim)) == ndim:
+            y = ctx.reshape(y, [1])          # MXNet's (1,) for a full reduction, not ONNX's ()
+        return [y]
     return convert
 
 
