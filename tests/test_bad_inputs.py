@@ -262,3 +262,16 @@ def test_module_refuses_complex_data_and_params():
     arg["fc_weight"] = arg["fc_weight"] * 1j
     with pytest.raises(sn.DTypeError, match="'fc_weight'.*complex"):
         mod.set_params(arg, aux)
+
+
+def test_embedding_index_out_of_range_is_a_data_error_not_a_silent_clip():
+    """MXNet clips index 5 of a 3-row table to row 2 (checked); symnorm refuses it, naming
+    the index, in the executor and in mx.nd."""
+    import symnorm as sn
+    w = sn.nd.array([[1, 2], [3, 4], [5, 6]])
+    with pytest.raises(sn.errors.DataError, match=r"index 5 is out of range \[0, 3\).*row 2"):
+        sn.nd.Embedding(sn.nd.array([0, 5]), w, input_dim=3, output_dim=2)
+    net = sn.sym.Embedding(sn.sym.Variable("data"), input_dim=3, output_dim=2, name="emb")
+    ex = net.simple_bind(sn.cpu(), data=(2,))
+    with pytest.raises(sn.errors.DataError, match="index -1"):
+        ex.forward(data=np.array([-1, 0], np.float32))

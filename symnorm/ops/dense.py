@@ -5,7 +5,7 @@ import numpy as np
 
 from ..core.dims import fill_one, merge, prod
 from ..core.dtype import int_labels
-from ..core.errors import ShapeError
+from ..core.errors import DataError, ShapeError
 from ..core.params import param, positive
 from ..core.registry import Op, Result, register
 
@@ -127,7 +127,11 @@ class Embedding(Op):
     def forward(self, data, weight, *, train):
         idx = int_labels(data, "Embedding index")
         if idx.size and (idx.min() < 0 or idx.max() >= self.input_dim):
-            raise ValueError("index out of range [0, %d)" % self.input_dim)
+            # MXNet clips such an index to the nearest row: a silent wrong lookup
+            bad = idx[(idx < 0) | (idx >= self.input_dim)].flat[0]
+            raise DataError("Embedding: index %d is out of range [0, %d) (input_dim); MXNet "
+                            "would silently clip it to row %d" % (bad, self.input_dim,
+                                                                  min(max(bad, 0), self.input_dim - 1)))
         return Result((weight[idx],), None, (idx, weight.shape))
 
     def backward(self, saved, dy):
