@@ -152,3 +152,33 @@ def test_np_shape_json_flag_and_legacy_conversion():
         assert mx.sym.load_json(np_json).attr_dict() == {"z": {"__shape__": "(2, 0)"}}
     assert mx.sym.load_json(np_json).tojson() == want["np_read_legacy"]
     assert "is_np_shape" not in mx.sym.var("z").tojson()
+
+
+# ------------------------------------------------------------ Executor.reshape shares memory
+
+def test_reshape_shares_memory_like_mxnet():
+    x = mx.sym.var("x")
+    y = mx.sym.FullyConnected(x, num_hidden=2, name="fc")
+    ex = y.simple_bind(mx.cpu(), x=(4, 3))
+    ex.arg_dict["x"][:] = np.arange(12, dtype=np.float32).reshape(4, 3)
+    ex.arg_dict["fc_weight"][:] = 1
+    small = ex.reshape(x=(2, 3))
+    # a shrunk argument (and its gradient) is the leading part of the original
+    np.testing.assert_array_equal(small.arg_dict["x"].asnumpy(), [[0, 1, 2], [3, 4, 5]])
+    small.arg_dict["x"][:] = 7
+    assert (ex.arg_dict["x"].asnumpy()[:2] == 7).all() and ex.arg_dict["x"].asnumpy()[3, 0] == 9
+    assert small.arg_dict["fc_weight"] is not None
+    small.forward(is_train=True)
+    small.backward(np.ones((2, 2), np.float32))
+    assert (ex.grad_dict["x"].asnumpy()[:2] == 2).all()
+    # its outputs land in the leading rows of the original's, as in MXNet
+    assert (ex.outputs[0].asnumpy()[:2] == 21).all()
+    assert (small.outputs[0].asnumpy() == 21).all()
+    # a reshape of a reshape lends into the first executor; growing allocates anew
+    smaller = small.reshape(x=(1, 3))
+    assert smaller._output_parent is ex
+    big = ex.reshape(allow_up_sizing=True, x=(6, 3))
+    big.arg_dict["x"][:] = 0
+    assert (ex.arg_dict["x"].asnumpy()[:2] == 7).all()
+    big.forward()
+    assert big.outputs[0].shape == (6, 2)

@@ -66,6 +66,7 @@ class Executor(PublicArrays):
         self.arg_dict, self.grad_dict, self.aux_dict = arg_dict, grad_dict, aux_dict
         self._options = options
         self._last_train = None     # mode of the last forward (None before any)
+        self._output_parent = None  # the executor ``reshape`` made this one from (shares outputs)
         self._use_plan(plan)
         self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
 
@@ -229,10 +230,25 @@ class Executor(PublicArrays):
             self.np_arg_dict[name][...] = value
         self.np_outputs = [values[s] if fresh else self._own(values[s])
                         for s, fresh in zip(plan.head_slots, self._head_fresh)]
+        if self._output_parent is not None:
+            self.np_outputs = self._output_parent._lend_outputs(self.np_outputs)
         self._last_train = bool(is_train)
         if is_train and self._options.aux_update == "forward":
             self._commit_aux()
         return self.outputs
+
+    def _lend_outputs(self, outs):
+        """``outs`` (a reshaped executor's new outputs) written into the leading part of
+        this executor's outputs where they fit: MXNet's reshaped executors share output
+        memory with the one they came from, so each sees the other's last results."""
+        lent = []
+        for mine, new in zip(self.np_outputs, outs):
+            if mine.dtype == new.dtype and new.size <= mine.size and mine.flags.c_contiguous:
+                view = mine.reshape(-1)[:new.size].reshape(new.shape)
+                np.copyto(view, new)
+                new = view
+            lent.append(new)
+        return lent
 
     def _own(self, arr):
         # an output that aliases a bound array (identity, Reshape of an argument) is copied,
@@ -386,13 +402,20 @@ class Executor(PublicArrays):
             np.copyto(dst, src.astype(dst.dtype, copy=False))
 
     def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
-        """A new executor for new input shapes, sharing every array whose shape is unchanged
-        and running with the same ``options`` (the record is passed on whole: communicator,
+        """A new executor for new input shapes, sharing memory with this one as MXNet's
+        does: arrays whose shape is unchanged are the same arrays, arrays that shrank are
+        views of the leading part of these (grown ones are new: ``allow_up_sizing``), and
+        its outputs are written into the leading part of these outputs where they fit.
+        It runs with the same ``options`` (the record is passed on whole: communicator,
         monitor, ``nan_check``, in-place policy, grad_req, ...)."""
         arg_dict, grad_dict, aux_dict = binding.reshaped_arrays(self, partial_shaping,
                                                                 allow_up_sizing, kwargs)
         plan = plan_for_arrays(self._symbol, arg_dict, aux_dict, self._options.plan_layout)
-        return Executor(self._symbol, plan, arg_dict, grad_dict, aux_dict, self._options)
+        new = Executor(self._symbol, plan, arg_dict, grad_dict, aux_dict, self._options)
+        # the first executor of a chain of reshapes lends its outputs: a Module reshaping
+        # at every batch must not keep every executor it ever made alive
+        new._output_parent = self._output_parent or self
+        return new
 
     def memory_report(self) -> str:
         """The planned value buffers of an inference forward: peak live activations, bytes."""
