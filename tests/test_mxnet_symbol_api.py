@@ -182,3 +182,19 @@ def test_reshape_shares_memory_like_mxnet():
     assert (ex.arg_dict["x"].asnumpy()[:2] == 7).all()
     big.forward()
     assert big.outputs[0].shape == (6, 2)
+
+
+# ------------------------------------------------------------ debug_str's memory total
+
+def test_debug_str_total_matches_mxnet_on_a_chain():
+    import re
+    chain = mx.sym.var("data")
+    for _ in range(10):
+        chain = chain * chain
+    got = {}
+    for key, sym, req in (("write", chain, "write"), ("null", chain, "null"),
+                          ("stop_gradient", mx.sym.stop_gradient(chain), "write")):
+        ex = sym.simple_bind(mx.cpu(), data=(10, 3, 256, 256), grad_req=req)
+        got[key] = int(re.search(r"Total (\d+) MB allocated", ex.debug_str()).group(1))
+    # a backward keeps the activations; a gradient stopped at the head needs none
+    assert got == FIX["debug_str_total_mb"]
