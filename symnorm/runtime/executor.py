@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import warnings
 
 import numpy as np
 
 from . import allocator, autodiff, binding, codegen, interpret, parallel, reports
+from ..core.cse import eliminate_common_expr
 from ..core.dtype import REAL_KINDS, real_array
 from ..core.errors import BindError
 from ..context import Context, cpu  # noqa: F401  (executor.cpu is public API too)
@@ -67,6 +69,9 @@ class Executor(PublicArrays):
         self._options = options
         self._last_train = None     # mode of the last forward (None before any)
         self._output_parent = None  # the executor ``reshape`` made this one from (shares outputs)
+        # read at bind, as MXNet's executor does (get_optimized_symbol)
+        self._eliminate_common_expr = os.environ.get("MXNET_ELIMINATE_COMMON_EXPR", "1").strip() \
+            not in ("0", "false", "False")
         self._use_plan(plan)
         self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
 
@@ -416,6 +421,15 @@ class Executor(PublicArrays):
         # at every batch must not keep every executor it ever made alive
         new._output_parent = self._output_parent or self
         return new
+
+    def get_optimized_symbol(self):
+        """The symbol after MXNet's bind-time graph simplification: common subexpressions
+        merged (``core.cse``) unless ``MXNET_ELIMINATE_COMMON_EXPR=0`` was set at bind.  For
+        inspection: the results are the same either way, and symnorm runs the graph as
+        bound (its planner already shares buffers)."""
+        if not self._eliminate_common_expr:
+            return self._symbol.__copy__()
+        return eliminate_common_expr(self._symbol)
 
     def memory_report(self) -> str:
         """The planned value buffers of an inference forward: peak live activations, bytes."""
