@@ -240,3 +240,32 @@ def test_get_optimized_symbol_merges_common_subexpressions_like_mxnet(monkeypatc
     rr = mx.sym.LeakyReLU(a, act_type="rrelu") + mx.sym.LeakyReLU(a, act_type="rrelu")
     opt = rr.simple_bind(mx.cpu(), a=(2, 3)).get_optimized_symbol()
     assert len(opt.get_internals().list_outputs()) == len(rr.get_internals().list_outputs())
+
+
+# ------------------------------------------------------------ plot_network: dtypes, repeats
+
+def _plot_net(name2):
+    net = mx.sym.FullyConnected(data=mx.sym.var("data"), name="fc", num_hidden=128)
+    net = mx.sym.Activation(data=net, name="relu1", act_type="relu")
+    net = mx.sym.FullyConnected(data=net, name=name2, num_hidden=10)
+    return mx.sym.SoftmaxOutput(data=net, name="out")
+
+
+def test_plot_network_draws_dtypes_and_warns_on_repeated_names_like_mxnet():
+    import re
+    import warnings
+    want = FIX["plot_network"]
+    for key, kw in (("shape_dtype", {"shape": {"data": (100, 200)}, "dtype": {"data": np.float32}}),
+                    ("dtype", {"dtype": {"data": np.float64}})):
+        src = mx.viz.plot_network(_plot_net("fc2"), **kw).source
+        got = [list(e) for e in re.findall(r'\t"(\S+)" -> "(\S+)" \[label="([^"]*)"', src)]
+        assert got == want[key], key
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mx.viz.plot_network(_plot_net("fc"))
+    assert len(caught) == len(want["warnings"]) == 1
+    (kind, msg), = want["warnings"]
+    head, names = msg.split("Repeated names: ")
+    assert caught[0].category.__name__ == kind
+    assert str(caught[0].message).startswith(head)
+    assert sorted(str(caught[0].message).split(": ")[-1].split(",")) == sorted(names.split(","))
