@@ -171,9 +171,17 @@ def test_reshape_shares_memory_like_mxnet():
     small.forward(is_train=True)
     small.backward(np.ones((2, 2), np.float32))
     assert (ex.grad_dict["x"].asnumpy()[:2] == 2).all()
-    # its outputs land in the leading rows of the original's, as in MXNet
+    # its outputs show in the leading rows of the original's, as in MXNet
     assert (ex.outputs[0].asnumpy()[:2] == 21).all()
     assert (small.outputs[0].asnumpy() == 21).all()
+    # ... without touching what the original's own backward reads
+    sig = mx.sym.sigmoid(x)
+    ex2 = sig.simple_bind(mx.cpu(), x=(4, 3))
+    ex2.forward(is_train=True, x=np.zeros((4, 3), np.float32))
+    ex2.reshape(x=(2, 3)).forward(x=np.full((2, 3), 5, np.float32))
+    assert ex2.outputs[0].asnumpy()[0, 0] == np.float32(1 / (1 + np.exp(-5)))
+    ex2.backward(np.ones((4, 3), np.float32))
+    np.testing.assert_allclose(ex2.grad_dict["x"].asnumpy(), 0.25)
     # a reshape of a reshape lends into the first executor; growing allocates anew
     smaller = small.reshape(x=(1, 3))
     assert smaller._output_parent is ex
