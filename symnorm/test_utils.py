@@ -416,7 +416,12 @@ def check_consistency(sym, ctx_list, scale=1.0, grad_req="write", arg_params=Non
         return truth
     for ex in exes:
         ex.forward(is_train=True)
-    heads = [np.array(o) for o in exes[0].outputs]
+    # one set of head gradients for all: the first executor's outputs, rounded through the
+    # narrowest dtype any executor has for that output (so a float16 run gets the same)
+    heads = []
+    for k, out in enumerate(exes[0].outputs):
+        narrowest = min((np.dtype(ex.outputs[k].dtype) for ex in exes), key=lambda d: d.itemsize)
+        heads.append(np.asarray(out).astype(narrowest))
     for ex in exes:
         ex.backward([h.astype(o.dtype) for h, o in zip(heads, ex.outputs)])
     if ground_truth is None:

@@ -77,6 +77,12 @@ def test_check_consistency_agrees_and_disagrees():
     test_utils.check_consistency(mx.sym.exp(x), [
         {"ctx": mx.cpu(), "data": (2, 3), "type_dict": {"data": np.float64}},
         {"ctx": mx.cpu(), "data": (2, 3), "type_dict": {"data": np.float32}}])
+    # float16 against float64: one set of head gradients, rounded through float16
+    fc = mx.sym.FullyConnected(x, num_hidden=4, name="fc")
+    truth = test_utils.check_consistency(fc, [
+        {"ctx": mx.cpu(), "data": (3, 5), "type_dict": {"data": np.float64}},
+        {"ctx": mx.cpu(), "data": (3, 5), "type_dict": {"data": np.float16}}])
+    assert truth["fc_weight"].dtype == np.float64 and truth["fc_weight"].shape == (4, 5)
     with pytest.raises(AssertionError, match="Predict"):
         test_utils.check_consistency([mx.sym.abs(x, name="a"), mx.sym.negative(x, name="a")],
                                      ctx_list=[ctx, ctx])
