@@ -14,6 +14,7 @@ import numpy as np
 
 from .core.ndarray import as_ndarray
 from .runtime.executor import cpu
+from .util import getenv, setenv, use_np  # noqa: F401  (MXNet's test_utils re-exports them)
 
 
 def _as_dict(sym, location, names):
@@ -336,3 +337,99 @@ def environment(*args):
         yield
     finally:
         apply(saved)
+
+
+def check_consistency(sym, ctx_list, scale=1.0, grad_req="write", arg_params=None,
+                      aux_params=None, rtol=None, atol=None, raise_on_err=True,
+                      ground_truth=None, equal_nan=False, use_uniform=False,
+                      rand_type=np.float64):
+    """Bind ``sym`` (or one symbol per entry) once per ``ctx_list`` entry -- a dict of
+    ``simple_bind`` keywords: ``ctx``, input shapes, ``type_dict`` -- on the same random
+    inputs (normal with std ``scale``, or uniform in +-0.92*scale), and check that they agree:
+    inference outputs, then (unless ``grad_req='null'``) training outputs and gradients with
+    the first executor's outputs as head gradients.  The reference is ``ground_truth`` (a
+    dict by output/argument name) or the executor with the widest output dtype; each
+    comparison uses the tolerances of the narrower dtype.  Returns the reference as a dict
+    of numpy arrays (gradients included when computed)."""
+    if len(ctx_list) < 2:
+        raise ValueError("check_consistency needs at least two entries in ctx_list, got %d"
+                         % len(ctx_list))
+    syms = list(sym) if isinstance(sym, (list, tuple)) else [sym] * len(ctx_list)
+    if len(syms) != len(ctx_list):
+        raise ValueError("check_consistency: %d symbols for %d contexts"
+                         % (len(syms), len(ctx_list)))
+    out_names, arg_names = syms[0].list_outputs(), syms[0].list_arguments()
+    for s in syms[1:]:
+        if s.list_arguments() != arg_names or s.list_outputs() != out_names:
+            raise AssertionError("check_consistency: the symbols differ in arguments or outputs: "
+                                 "%s -> %s vs %s -> %s" % (arg_names, out_names,
+                                                           s.list_arguments(), s.list_outputs()))
+    exes = [s.simple_bind(grad_req=grad_req, **dict(ctx)) for s, ctx in zip(syms, ctx_list)]
+    args = dict(arg_params or {})
+    for name in sorted(exes[0].arg_dict):
+        if name not in args:
+            shape = exes[0].arg_dict[name].shape
+            args[name] = (np.random.uniform(-0.92 * scale, 0.92 * scale, size=shape) if use_uniform
+                          else np.random.normal(scale=scale, size=shape)).astype(rand_type)
+    aux = dict(aux_params or {})
+    for ex in exes:
+        for name, arr in ex.arg_dict.items():
+            arr[:] = args[name]
+        for name, arr in ex.aux_dict.items():
+            arr[:] = aux.get(name, 0)
+        for arr in ex.grad_arrays:
+            if arr is not None:
+                arr[:] = 0
+    dtypes = [np.dtype(ex.outputs[0].dtype) for ex in exes]
+    ref = int(np.argmax([d.itemsize for d in dtypes]))
+
+    def narrower(a, b):
+        return a if np.dtype(a).itemsize < np.dtype(b).itemsize else b
+
+    def compare(stage, i, names, arrays, truth):
+        for name, arr in zip(names, arrays):
+            want = truth.get(name)
+            if want is None and arr is None:
+                continue
+            try:
+                if want is None or arr is None:
+                    raise AssertionError("%s: %s is missing on one side" % (stage, name))
+                a, b = np.asarray(arr), np.asarray(want)
+                r, t = get_tols(a.astype(narrower(a.dtype, dtypes[i])),
+                                b.astype(narrower(b.dtype, dtypes[ref])), rtol, atol)
+                assert_almost_equal(a, b, rtol=r, atol=t, equal_nan=equal_nan,
+                                    names=("ctx %d" % i, "ctx %d" % ref))
+            except AssertionError as e:
+                msg = "%s error: ctx %d vs ctx %d at %s: %s" % (stage, i, ref, name, e)
+                if raise_on_err:
+                    raise AssertionError(msg) from None
+                print(msg)
+
+    for ex in exes:
+        ex.forward(is_train=False)
+    truth = dict(ground_truth) if ground_truth is not None else \
+        {k: np.array(v) for k, v in zip(out_names, exes[ref].outputs)}
+    for i, ex in enumerate(exes):
+        if i != ref:
+            compare("Predict", i, out_names, ex.outputs, truth)
+    if grad_req == "null":
+        return truth
+    for ex in exes:
+        ex.forward(is_train=True)
+    # one set of head gradients for all: the first executor's outputs, rounded through the
+    # narrowest dtype any executor has for that output (so a float16 run gets the same)
+    heads = []
+    for k, out in enumerate(exes[0].outputs):
+        narrowest = min((np.dtype(ex.outputs[k].dtype) for ex in exes), key=lambda d: d.itemsize)
+        heads.append(np.asarray(out).astype(narrowest))
+    for ex in exes:
+        ex.backward([h.astype(o.dtype) for h, o in zip(heads, ex.outputs)])
+    if ground_truth is None:
+        truth = {k: np.array(v) for k, v in zip(out_names, exes[ref].outputs)}
+        truth.update({k: None if v is None else np.array(v)
+                      for k, v in zip(arg_names, exes[ref].grad_arrays)})
+    for i, ex in enumerate(exes):
+        if i != ref:
+            compare("Train", i, out_names + arg_names, list(ex.outputs) + list(ex.grad_arrays),
+                    truth)
+    return truth

@@ -5,6 +5,8 @@ NumPy semantics (``with mx.np_shape():``): -1 is an unknown dim, ``None`` an unk
 and 0 a zero-size dim.  Both are what ``infer_shape``/``infer_shape_partial`` take and return.
 """
 import functools
+import inspect
+import os
 
 from .core.shape import is_np_shape, set_np_shape
 
@@ -24,7 +26,22 @@ class np_shape:
 
 
 def use_np_shape(func):
-    """Decorator: run ``func`` with NumPy shape semantics on."""
+    """Decorator: run ``func`` with NumPy shape semantics on.  On a class, every method, static
+    function and property runs with them (as in MXNet)."""
+    if inspect.isclass(func):
+        for name, member in list(vars(func).items()):
+            if isinstance(member, property):
+                setattr(func, name, property(use_np_shape(member.fget) if member.fget else None,
+                                             member.fset, member.fdel, member.__doc__))
+            elif isinstance(member, (staticmethod, classmethod)):
+                setattr(func, name, type(member)(use_np_shape(member.__func__)))
+            elif inspect.isfunction(member):
+                setattr(func, name, use_np_shape(member))
+        return func
+    if not callable(func):
+        raise TypeError("use_np_shape can only decorate classes and callable objects, "
+                        "got %s" % type(func).__name__)
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         with np_shape(True):
@@ -32,4 +49,25 @@ def use_np_shape(func):
     return wrapper
 
 
-__all__ = ["is_np_shape", "set_np_shape", "np_shape", "use_np_shape"]
+def use_np(func):
+    """MXNet's ``use_np``: NumPy shape semantics plus NumPy *array* semantics (``mx.np``
+    arrays).  symnorm has no ``mx.np`` array type, so only the shape half applies: this is
+    ``use_np_shape``."""
+    return use_np_shape(func)
+
+
+def getenv(name):
+    """Value of environment variable ``name``, or None (MXNet reads its C runtime's copy;
+    symnorm's runtime is this process's ``os.environ``)."""
+    return os.environ.get(name)
+
+
+def setenv(name, value):
+    """Set (or with ``value=None`` unset) environment variable ``name``."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = str(value)
+
+
+__all__ = ["is_np_shape", "set_np_shape", "np_shape", "use_np_shape", "use_np", "getenv", "setenv"]

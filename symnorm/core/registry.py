@@ -111,6 +111,7 @@ class Op:
     color: ClassVar[str] = "#fccde5"         # fill colour in plot_network (MXNet's Set3 palette)
     input_range: ClassVar[dict] = {}         # slot -> (lo, hi) for generated test inputs
     summary_params: ClassVar[bool] = False   # counted in print_summary's "Param #" (MXNet's set)
+    copies: ClassVar[bool] = False           # y = x into a new array: the op graph passes insert
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -206,6 +207,12 @@ class Op:
         (``'["zero", {}]'``), or None when the op declares no initializer for it."""
         init = self.aux_init.get(slot)
         return None if init is None else '["%s", {}]' % init
+
+    def deterministic(self) -> bool:
+        """Whether two nodes of this op with the same params and inputs always compute the
+        same outputs: no random draws, no state of its own, no aux states it updates.
+        Common-subexpression elimination (``core.cse``) merges only such nodes."""
+        return not self.aux
 
     def pinned_inputs(self) -> dict:
         """Argument slots the op overwrites with a constant at each forward (fix_gamma)."""

@@ -21,6 +21,7 @@ from .graph import lint
 from .ir import Entry, Node, dfs_postorder
 from .params import Shape, parse_value
 from .registry import ALIASES, REGISTRY, get_op
+from .shape import is_np_shape
 
 MXNET_VERSION = 10901
 
@@ -131,10 +132,43 @@ def tojson(symbol) -> str:
                   ("arg_nodes", [ids[n] for n in nodes if n.is_variable]),
                   ("node_row_ptr", row_ptr),
                   ("heads", [_Row([ids[e.node], e.index, 0]) for e in symbol.entries]),
-                  ("attrs", {"mxnet_version": _Row(["int", MXNET_VERSION])})])
+                  ("attrs", _graph_attrs())])
     w = _DmlcWriter()
     w.value(graph)
     return "".join(w.out)
+
+
+def _graph_attrs() -> dict:
+    # MXNet marks a graph saved under NumPy shape semantics, so that a reader knows its
+    # __shape__ attributes use -1 (not 0) for an unknown dim
+    attrs = {"mxnet_version": _Row(["int", MXNET_VERSION])}
+    if is_np_shape():
+        attrs = {"is_np_shape": _Row(["int", 1]), **attrs}
+    return attrs
+
+
+def _saved_as_np_shape(doc) -> bool:
+    """Whether the graph says it was saved under NumPy shape semantics (``is_np_shape``)."""
+    flag = doc.get("attrs", {}).get("is_np_shape") if isinstance(doc.get("attrs"), dict) else None
+    if isinstance(flag, list) and len(flag) == 2:
+        flag = flag[1]
+    try:
+        return bool(int(flag)) if flag is not None else False
+    except (TypeError, ValueError):
+        return False
+
+
+def legacy_shape_to_np(text: str) -> str:
+    """A legacy ``__shape__`` value in NumPy shape semantics, as MXNet rewrites it when a
+    graph saved without them is loaded with them on: ``(128, 0)`` -> ``[128,-1]``, the
+    unknown shape ``()`` -> ``None``.  Text that is not a legacy shape is left alone."""
+    try:
+        shape = parse_value(Shape, text)
+    except ValueError:
+        return text
+    if len(shape) == 0:
+        return "None"
+    return "[%s]" % ",".join(str(-1 if d == 0 else d) for d in shape)
 
 
 def save(symbol, fname: str) -> None:
@@ -184,6 +218,9 @@ def parse_json(json_str: str, unknown_op=None) -> list:
     if not isinstance(doc["heads"], list):
         raise GraphError("malformed symbol JSON: 'heads' must be a list of [node_id, "
                          "output_index, version], got %s" % _short(doc["heads"]))
+    # a graph saved in legacy semantics, read with NumPy semantics on: MXNet rewrites its
+    # variables' __shape__ (0 = unknown dim there, a zero-size dim here)
+    to_np = is_np_shape() and not _saved_as_np_shape(doc)
     built: list[Node] = []
     used = None                 # node id -> highest output index used (placeholders only)
     for nid, jn in enumerate(doc["nodes"]):
@@ -201,7 +238,7 @@ def parse_json(json_str: str, unknown_op=None) -> list:
                 used = _outputs_used(doc)
             built.append(_placeholder_node(nid, jn, built, used.get(nid, 0) + 1, unknown_op))
             continue
-        built.append(_load_node(nid, jn, built))
+        built.append(_load_node(nid, jn, built, to_np))
     heads = []
     for raw in doc["heads"]:
         nid, idx = _entry(raw, "heads", len(built))
@@ -250,7 +287,7 @@ def _raw_attrs(jn) -> dict:
     return attrs
 
 
-def _load_node(nid, jn, built) -> Node:
+def _load_node(nid, jn, built, to_np=False) -> Node:
     name, op_name = jn["name"], jn["op"]
     text = "node %d (%r)" % (nid, name)
     attrs = {}
@@ -272,6 +309,8 @@ def _load_node(nid, jn, built) -> Node:
         if raw_inputs:
             raise GraphError("%s: a variable cannot have inputs" % text)
         _check_variable_attrs(text, attrs)
+        if to_np and "__shape__" in attrs:
+            attrs["__shape__"] = legacy_shape_to_np(attrs["__shape__"])
         return Node(None, name, (), attrs)
     cls = get_op(op_name, name)
     field_names = {f.name for f in cls.param_fields()} | \
@@ -321,7 +360,10 @@ def _check_variable_attrs(text, attrs) -> None:
     for key, value in attrs.items():
         try:
             if key == "__shape__":
-                check_shape(parse_value(Shape, value), "shape")
+                # NumPy-semantics spellings: "None" (unknown shape), -1 (unknown dim)
+                if value.strip() != "None":
+                    check_shape(tuple(0 if d == -1 else d for d in parse_value(Shape, value)),
+                                "shape")
             elif key == "__dtype__":
                 as_dtype(value, "dtype")
             elif key in ("__lr_mult__", "__wd_mult__", "lr_mult", "wd_mult"):

@@ -78,7 +78,8 @@ def _user_shapes(symbol, args, kwargs, nodes):
             given[k] = s
     out = {}
     for n in variables:
-        if "__shape__" in n.attrs:
+        if "__shape__" in n.attrs and n.attrs["__shape__"].strip() != "None":
+            # "None": NumPy semantics' unknown shape (a legacy graph loaded under them)
             text = n.attrs["__shape__"]
             try:
                 shape = parse_value(Shape, text)

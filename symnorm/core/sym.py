@@ -44,12 +44,20 @@ def _constructor(cls, public_name):
 
 
 class _Namespace:
-    """``sym.contrib``: the ``_contrib_<Name>`` ops under their short names."""
+    """``sym.contrib`` (the ``_contrib_<Name>`` ops under their short names) and
+    ``sym._internal``."""
+    def __init__(self, name):
+        self._name = name
+
     def __repr__(self):
-        return "<symnorm.sym.contrib: %s>" % ", ".join(sorted(vars(self)))
+        return "<symnorm.sym.%s: %s>" % (self._name, ", ".join(
+            sorted(k for k in vars(self) if k != "_name")))
 
 
-contrib = _Namespace()
+contrib = _Namespace("contrib")
+_internal = _Namespace("_internal")
+"""``sym._internal``: every op whose MXNet name starts with ``_`` (``_plus``,
+``_identity_with_attr_like_rhs``), under that name, as MXNet's ``mx.sym._internal``."""
 
 
 def _install_one(cls):
@@ -58,6 +66,8 @@ def _install_one(cls):
         globals()[public] = _constructor(cls, public)
         if public.startswith("_contrib_"):
             setattr(contrib, public[len("_contrib_"):], globals()[public])
+        elif public.startswith("_"):
+            setattr(_internal, public, globals()[public])
 
 
 for _cls in list(REGISTRY.values()):

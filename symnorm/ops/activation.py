@@ -109,6 +109,9 @@ class LeakyReLU(Op):
     def arguments(self):
         return self.inputs if self.act_type == "prelu" else ("data",)
 
+    def deterministic(self):
+        return self.act_type != "rrelu"     # rrelu draws its slopes in training
+
     def infer_shape(self, data, gamma=None):
         if data is None:
             return None

@@ -141,6 +141,9 @@ class Custom(Op):
         return tuple(names)
 
     # ------------------------------------------------------------------ signature
+    def deterministic(self) -> bool:
+        return False            # the user's operator may keep state or draw numbers
+
     def arguments(self) -> tuple:
         return self._args
 

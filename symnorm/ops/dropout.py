@@ -24,6 +24,9 @@ class Dropout(Op):
     axes: Shape = param((), doc="axes sharing one mask value")
     cudnn_off: Optional[bool] = param(False, doc="accepted for MXNet compatibility; ignored")
 
+    def deterministic(self):
+        return False            # a fresh random mask per node
+
     def num_visible_outputs(self):
         return 1
 

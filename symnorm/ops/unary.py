@@ -101,6 +101,7 @@ class Copy(Op):
     """y = x (a new array); gradient dy."""
     aliases = ("identity",)
     hint = "_copy"
+    copies = True           # the op graph passes insert to copy an entry (core.cse)
 
     def forward(self, data, *, train):
         return Result((data.copy(),))

@@ -161,9 +161,19 @@ def bind_parts(symbol, ctx=None, args=None, args_grad=None, grad_req="write", au
     return plan, arg_dict, grad_dict, aux_dict, options
 
 
+def _leading_view(arr, shape):
+    """The first prod(shape) elements of ``arr`` as an array of ``shape`` sharing its
+    memory, or a new zero-filled array when ``arr`` is too small or not contiguous."""
+    size = int(np.prod(shape))
+    if size <= arr.size and arr.flags.c_contiguous:
+        return arr.reshape(-1)[:size].reshape(shape)
+    return np.zeros(shape, arr.dtype)
+
+
 def reshaped_arrays(ex, partial_shaping, allow_up_sizing, shapes: dict):
     """``(arg_dict, grad_dict, aux_dict)`` for ``ex.reshape(**shapes)``: ``ex``'s arrays
-    where the shape is unchanged, new zero-filled ones elsewhere (checked as MXNet does)."""
+    where the shape is unchanged, views of their leading part where it shrank, new
+    zero-filled ones where it grew (checked as MXNet does)."""
     state, nodes, _ = shape_entries(ex.symbol, (), dict(shapes))
     new_shapes = {n.name: state.get((n, 0)) for n in nodes if n.is_variable}
     arg_dict, grad_dict, aux_dict = {}, {}, {}
@@ -190,10 +200,12 @@ def reshaped_arrays(ex, partial_shaping, allow_up_sizing, shapes: dict):
                                 "efficient than the reverse. If you really want to up size, "
                                 "set allow_up_sizing=True to enable allocation of new arrays."
                                 % (name, new, arr.shape))
-            dst[name] = np.zeros(new, arr.dtype)
+            # down-sizing shares memory, as MXNet's: the new array is the leading part of
+            # the old one (writes through either are seen by both); up-sizing allocates
+            dst[name] = _leading_view(arr, new)
             if grads:
                 old = ex.np_grad_dict.get(name)
-                grad_dict[name] = None if old is None else np.zeros(new, old.dtype)
+                grad_dict[name] = None if old is None else _leading_view(old, new)
     return arg_dict, grad_dict, aux_dict
 
 

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import warnings
 
 import numpy as np
 
 from . import allocator, autodiff, binding, codegen, interpret, parallel, reports
+from ..core.cse import eliminate_common_expr
 from ..core.dtype import REAL_KINDS, real_array
 from ..core.errors import BindError
 from ..context import Context, cpu  # noqa: F401  (executor.cpu is public API too)
@@ -66,6 +68,10 @@ class Executor(PublicArrays):
         self.arg_dict, self.grad_dict, self.aux_dict = arg_dict, grad_dict, aux_dict
         self._options = options
         self._last_train = None     # mode of the last forward (None before any)
+        self._output_parent = None  # the first executor of a chain of reshapes (shows our outputs)
+        # read at bind, as MXNet's executor does (get_optimized_symbol)
+        self._eliminate_common_expr = os.environ.get("MXNET_ELIMINATE_COMMON_EXPR", "1").strip() \
+            not in ("0", "false", "False")
         self._use_plan(plan)
         self.outputs = [np.zeros(plan.slot_shape[s], plan.slot_dtype[s]) for s in plan.head_slots]
 
@@ -229,10 +235,25 @@ class Executor(PublicArrays):
             self.np_arg_dict[name][...] = value
         self.np_outputs = [values[s] if fresh else self._own(values[s])
                         for s, fresh in zip(plan.head_slots, self._head_fresh)]
+        if self._output_parent is not None:
+            self._output_parent._show_outputs(self.np_outputs)
         self._last_train = bool(is_train)
         if is_train and self._options.aux_update == "forward":
             self._commit_aux()
         return self.outputs
+
+    def _show_outputs(self, outs):
+        """Put ``outs`` (a reshaped executor's new outputs) into the leading part of this
+        executor's outputs where they fit, as MXNet's shared output memory shows them.  Into
+        new arrays, not the old ones: those may be state this executor's own backward reads
+        (sigmoid keeps its output)."""
+        shown = []
+        for mine, new in zip(self.np_outputs, outs):
+            if mine.dtype == new.dtype and new.size <= mine.size:
+                mine = np.array(mine, order="C")
+                mine.reshape(-1)[:new.size] = new.reshape(-1)
+            shown.append(mine)
+        self.np_outputs = shown
 
     def _own(self, arr):
         # an output that aliases a bound array (identity, Reshape of an argument) is copied,
@@ -386,13 +407,30 @@ class Executor(PublicArrays):
             np.copyto(dst, src.astype(dst.dtype, copy=False))
 
     def reshape(self, partial_shaping=False, allow_up_sizing=False, **kwargs):
-        """A new executor for new input shapes, sharing every array whose shape is unchanged
-        and running with the same ``options`` (the record is passed on whole: communicator,
+        """A new executor for new input shapes, sharing memory with this one as MXNet's
+        does: arrays whose shape is unchanged are the same arrays, arrays that shrank are
+        views of the leading part of these (grown ones are new: ``allow_up_sizing``), and
+        after each of its forwards this executor's ``outputs`` show its results in their
+        leading part where they fit (new arrays: never state a pending backward reads).
+        It runs with the same ``options`` (the record is passed on whole: communicator,
         monitor, ``nan_check``, in-place policy, grad_req, ...)."""
         arg_dict, grad_dict, aux_dict = binding.reshaped_arrays(self, partial_shaping,
                                                                 allow_up_sizing, kwargs)
         plan = plan_for_arrays(self._symbol, arg_dict, aux_dict, self._options.plan_layout)
-        return Executor(self._symbol, plan, arg_dict, grad_dict, aux_dict, self._options)
+        new = Executor(self._symbol, plan, arg_dict, grad_dict, aux_dict, self._options)
+        # the first executor of a chain of reshapes shows the outputs: a Module reshaping
+        # at every batch must not keep every executor it ever made alive
+        new._output_parent = self._output_parent or self
+        return new
+
+    def get_optimized_symbol(self):
+        """The symbol after MXNet's bind-time graph simplification: common subexpressions
+        merged (``core.cse``) unless ``MXNET_ELIMINATE_COMMON_EXPR=0`` was set at bind.  For
+        inspection: the results are the same either way, and symnorm runs the graph as
+        bound (its planner already shares buffers)."""
+        if not self._eliminate_common_expr:
+            return self._symbol.__copy__()
+        return eliminate_common_expr(self._symbol)
 
     def memory_report(self) -> str:
         """The planned value buffers of an inference forward: peak live activations, bytes."""

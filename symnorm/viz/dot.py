@@ -6,7 +6,10 @@ import shutil
 import warnings
 import subprocess
 
+import numpy as np
+
 from ..core.fileio import atomic_write
+from ..core.shape import type_entries
 from .layout import fit_label
 from .model import describe, fmt_shape
 
@@ -78,13 +81,30 @@ class Digraph:
         return out
 
 
+def _warn_repeated_names(views):
+    """MXNet's warning when node names repeat: its Graphviz picture keys nodes by name, so
+    repeats there merge into one node (and may draw a cycle).  symnorm draws each node
+    apart (``name#k`` keys) but says the same, naming the repeats in graph order."""
+    seen, repeated = set(), []
+    for v in views:
+        if v.name in seen and v.name not in repeated:
+            repeated.append(v.name)
+        seen.add(v.name)
+    if repeated:
+        warnings.warn("There are multiple variables with the same name in your graph, this "
+                      "may result in cyclic graph. Repeated names: " + ",".join(repeated),
+                      RuntimeWarning, stacklevel=3)
+
+
 def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None,
                  node_attrs={}, hide_weights=True):
     """The graph of ``symbol`` as MXNet's ``plot_network`` draws it.
 
     Inputs are ovals, ops boxes filled with their op family's colour (from the registry),
     labelled like ``Convolution\\n5x5/1, 6``; edges run from each op back to its inputs,
-    labelled with the input's shape without the batch axis when ``shape`` is given.
+    labelled with the input's shape without the batch axis when ``shape`` is given, and
+    its dtype in parentheses when ``dtype`` (input dtypes, as for ``infer_type``) is given.
+    Repeated node names give MXNet's RuntimeWarning.
     Parameters and aux states are hidden by structure (``hide_weights``); when shown, aux
     states are drawn dashed and grey, distinct from arguments.
 
@@ -94,6 +114,8 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
     True
     """
     views = describe(symbol, dict(shape) if shape else None)
+    _warn_repeated_names(views)
+    types = type_entries(symbol, (), dict(dtype))[0] if dtype else None
     base = dict(DEFAULT_NODE_ATTRS)
     base.update(node_attrs)
     lines = ["digraph %s {" % _q(title)]
@@ -121,6 +143,9 @@ def plot_network(symbol, title="plot", save_format="pdf", shape=None, dtype=None
             if src.key not in drawn:
                 continue
             label = fmt_shape(src.shapes[index]) if shape else ""
+            if types is not None:           # MXNet's "200(float32)"
+                t = types.get((src.node, index))
+                label += "(%s)" % ("?" if t is None else np.dtype(t).name)
             lines.append("\t%s -> %s [%s]" % (_q(v.key), _q(src.key), _attrs(
                 {"label": label, "arrowtail": "open", "dir": "back"})))
     unknown = sorted({v.op for v in views if v.unknown})
