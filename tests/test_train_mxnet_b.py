@@ -48,3 +48,57 @@ def test_monitor_reports_backward_gradients_and_aux_states_as_mxnet():
         if k not in ("sm_backward_output1", "bn_moving_mean", "bn_moving_var"):
             np.testing.assert_allclose(float(got[k]), float(v), rtol=2e-5, atol=1e-6, err_msg=k)
     assert float(got["sm_backward_output1"]) == 0.0
+
+
+@pytest.mark.parametrize("name", ["lamb", "sgd"])
+def test_multi_tensor_update_takes_lists_as_mxnet(name):
+    """update_multi_precision(list of indices, weights, grads, states): MXNet's multi-tensor
+    form (its LAMB and SGD), each parameter stepped as alone."""
+    case = next(c for c in _problem().multi_tensor_problem() if c[0] == name)
+    _, kwargs, weights, grads = case
+    opt = sn.optimizer.create(name, **kwargs)
+    ws = [sn.nd.array(w) for w in weights]
+    states = [opt.create_state_multi_precision(i, w) for i, w in enumerate(ws)]
+    for step in grads:
+        opt.update_multi_precision([0, 1], ws, [sn.nd.array(g) for g in step], states)
+    for got, want in zip(ws, _fixture()["multi_tensor"][name]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    with pytest.raises(sn.ParamError, match="a list of 2 indices needs lists of as many"):
+        opt.update_multi_precision([0, 1], ws[:1], ws, states)
+
+
+class _PySGD(sn.optimizer.Optimizer):
+    """A plain-Python SGD with momentum, as users write references for compare_optimizer."""
+    def __init__(self, momentum=0.0, wrong=False, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum, self.wrong = momentum, wrong
+
+    def create_state(self, index, weight):
+        return sn.nd.zeros(weight.shape, dtype=weight.dtype)
+
+    def update(self, index, weight, grad, state):
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        self._update_count(index)
+        state[:] = self.momentum * state - lr * (grad * self.rescale_grad + wd * weight)
+        weight += state * (2 if self.wrong else 1)
+
+
+def test_compare_optimizer_and_compare_ndarray_tuple():
+    """mx.test_utils.compare_optimizer: one step of both optimizers from the same random
+    weights and gradients, states and weights compared; shapes as a list: the second
+    optimizer takes the multi-tensor call."""
+    from symnorm import test_utils as tu
+    kw = {"learning_rate": 0.1, "momentum": 0.9, "wd": 0.01}
+    tu.compare_optimizer(_PySGD(**kw), sn.optimizer.SGD(**kw), (3, 4), np.float32)
+    tu.compare_optimizer(_PySGD(**kw), sn.optimizer.SGD(**kw), [(3, 4), (5,)], np.float64,
+                         ntensors=2)
+    with pytest.raises(AssertionError):
+        tu.compare_optimizer(_PySGD(wrong=True, **kw), sn.optimizer.SGD(**kw), (3, 4), np.float32)
+    with pytest.raises(NotImplementedError, match="sparse storage"):
+        tu.compare_optimizer(_PySGD(**kw), sn.optimizer.SGD(**kw), (3, 4), np.float32,
+                             w_stype="row_sparse")
+    a = np.ones(3)
+    tu.compare_ndarray_tuple((a, (a, None)), (a + 1e-9, (a, a * 5)))
+    with pytest.raises(AssertionError, match=r"state layouts differ: \(array\(3,\)\) vs array"):
+        tu.compare_ndarray_tuple((a,), a)
+    assert isinstance(tu.array([1, 2]), sn.nd.NDArray) and tu.array([1, 2]).dtype == np.float32
