@@ -102,3 +102,18 @@ def test_compare_optimizer_and_compare_ndarray_tuple():
     with pytest.raises(AssertionError, match=r"state layouts differ: \(array\(3,\)\) vs array"):
         tu.compare_ndarray_tuple((a,), a)
     assert isinstance(tu.array([1, 2]), sn.nd.NDArray) and tu.array([1, 2]).dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [sn.nd.array([10, 10]), sn.nd.array([4, 3], dtype="int32"),
+                                   np.array([2.5, 3]), (2.5, 3), ("a", 3), 10, None])
+def test_bind_with_a_shape_that_is_not_ints_is_a_type_error(shape):
+    """Module.bind(data_shapes=[('data', <not a tuple of ints>)]): MXNet raises TypeError; symnorm's
+    ShapeTypeError is one (and a ShapeError), naming the input, and nothing is bound."""
+    mod = sn.mod.Module(sn.sym.Activation(sn.sym.Variable("data"), act_type="relu"), label_names=None)
+    with pytest.raises(TypeError, match="DataDesc 'data': shape") as info:
+        mod.bind(data_shapes=[("data", shape)])
+    assert isinstance(info.value, sn.ShapeError) and not mod.binded
+    with pytest.raises(sn.ShapeTypeError, match="a DataDesc or a \\(name, shape\\) pair, got 'data'"):
+        mod.bind(data_shapes=["data"])
+    mod.bind(data_shapes=[("data", np.array([10, 10]))])       # numpy ints do, as in MXNet
+    assert mod.binded and mod.output_shapes[0][1] == (10, 10)

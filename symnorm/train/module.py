@@ -18,7 +18,7 @@ from . import metric as _metric
 from . import optimizer as _opt
 from .callback import BatchEndParam
 from ..core.dtype import real_array
-from ..core.errors import BindError, MissingParamError
+from ..core.errors import BindError, MissingParamError, ShapeTypeError
 from ..core.graph import pinned_arguments
 from ..runtime.executor import cpu
 from .io import DataBatch, DataDesc
@@ -37,6 +37,10 @@ _DEFAULT_INIT = object()     # init_params without an initializer argument: Unif
 def _descs(shapes):
     out = []
     for s in shapes or []:
+        if not isinstance(s, DataDesc) and not (isinstance(s, (list, tuple)) and len(s) == 2
+                                                and isinstance(s[0], str)):
+            raise ShapeTypeError("data_shapes/label_shapes: each entry must be a DataDesc or a "
+                                 "(name, shape) pair, got %r" % (s,))
         out.append(s if isinstance(s, DataDesc) else DataDesc(s[0], s[1]))
     return out
 
