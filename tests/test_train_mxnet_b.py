@@ -117,3 +117,28 @@ def test_bind_with_a_shape_that_is_not_ints_is_a_type_error(shape):
         mod.bind(data_shapes=["data"])
     mod.bind(data_shapes=[("data", np.array([10, 10]))])       # numpy ints do, as in MXNet
     assert mod.binded and mod.output_shapes[0][1] == (10, 10)
+
+
+def test_merge_multi_context_false_gives_the_parts_mxnet_devices_hold():
+    """Module(context=[...], work_load_list=...): get_outputs / get_input_grads with
+    merge_multi_context=False give, per array, the batch split as MXNet splits it over the
+    contexts (along the layout's N axis)."""
+    for (shape, layout, loads), want in zip(_problem().PER_CONTEXT, _fixture()["per_context"]):
+        net = sn.sym.Activation(sn.sym.Variable("data"), act_type="relu", __layout__=layout)
+        mod = sn.mod.Module(net, label_names=None, context=[sn.cpu(i) for i in range(len(loads))],
+                            work_load_list=loads)
+        mod.bind([sn.io.DataDesc("data", shape, layout=layout)], inputs_need_grad=True)
+        mod.init_params()
+        mod.forward(sn.io.DataBatch([sn.nd.array(np.arange(np.prod(shape)).reshape(shape))]),
+                    is_train=True)
+        mod.backward([sn.nd.ones(shape)])
+        outs = mod.get_outputs(merge_multi_context=False)
+        assert [[list(p.shape) for p in o] for o in outs] == want["outputs"]
+        assert [[float(p.ravel()[0]) for p in o] for o in outs] == want["first"]
+        grads = mod.get_input_grads(merge_multi_context=False)
+        assert [[list(p.shape) for p in g] for g in grads] == want["grads"]
+        assert mod.get_outputs()[0].shape == shape
+    with pytest.raises(sn.ParamError, match="one positive number per context"):
+        sn.mod.Module(net, label_names=None, context=[sn.cpu(0), sn.cpu(1)], work_load_list=[1])
+    with pytest.raises(sn.ParamError, match="context must be a Context"):
+        sn.mod.Module(net, label_names=None, context="cpu")

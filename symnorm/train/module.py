@@ -25,6 +25,7 @@ from .io import DataBatch, DataDesc
 from ..interop import checkpoint as _ckpt
 from ..interop.model import load_params, save_params
 from .transaction import Transaction, state_arrays
+from .contexts import Contexts, batch_axis
 from .fit import FitLoop, _call
 from .opt_states import OptimizerStates
 
@@ -61,6 +62,7 @@ class Module(FitLoop, OptimizerStates):
                  context=None, work_load_list=None, fixed_param_names=None, state_names=None):
         self._symbol = symbol
         self.logger = logger or _LOG
+        self._contexts = Contexts(context, work_load_list)
         args = symbol.list_arguments()
         self._data_names = list(data_names or [])
         missing = [d for d in self._data_names if d not in args]
@@ -367,8 +369,16 @@ class Module(FitLoop, OptimizerStates):
             self._kv.average([self._exec.np_aux_dict[n] for n in self._aux_names])
 
     def get_outputs(self, merge_multi_context=True):
-        """The outputs of the last forward."""
-        return list(self._exec.outputs)
+        """The outputs of the last forward (``merge_multi_context=False``: per output, its
+        parts per context, as ``symnorm.train.contexts`` describes)."""
+        outs = list(self._exec.outputs)
+        return outs if merge_multi_context else self._per_context(
+            outs, [self._symbol[n].attr("__layout__") for n in self._output_names])
+
+    def _per_context(self, arrays, layouts):
+        desc = self._data_shapes[0]
+        return self._contexts.per_context(arrays, [batch_axis(l) for l in layouts],
+                                          desc.shape[batch_axis(desc.layout)])
 
     def get_input_grads(self, merge_multi_context=True):
         """The gradients of the data inputs from the last backward (bind with
@@ -376,7 +386,9 @@ class Module(FitLoop, OptimizerStates):
         ``forward(is_train=False)`` the moving statistics are constants."""
         if not self.inputs_need_grad:
             raise BindError("Module: get_input_grads() needs bind(..., inputs_need_grad=True)")
-        return [self._exec.grad_dict[name] for name in self._data_names]
+        grads = [self._exec.grad_dict[name] for name in self._data_names]
+        return grads if merge_multi_context else self._per_context(
+            grads, [d.layout for d in self._data_shapes])
 
     def reshape(self, data_shapes, label_shapes=None):
         """Rebind for new input shapes (a new batch size, say), keeping the parameters."""
