@@ -142,3 +142,56 @@ def test_merge_multi_context_false_gives_the_parts_mxnet_devices_hold():
         sn.mod.Module(net, label_names=None, context=[sn.cpu(0), sn.cpu(1)], work_load_list=[1])
     with pytest.raises(sn.ParamError, match="context must be a Context"):
         sn.mod.Module(net, label_names=None, context="cpu")
+
+
+def test_a_basemodule_subclass_is_trained_by_fit():
+    """mx.mod.BaseModule: a module written from scratch (here: a running mean of the
+    labels) gets fit; each batch is forwarded, updated and scored before the next is read."""
+    events = []
+
+    class MeanModule(sn.mod.BaseModule):
+        def bind(self, data_shapes, label_shapes=None, **kwargs):
+            self.binded = True
+
+        def init_params(self, **kwargs):
+            self.mean, self.n = 0.0, 0
+
+        def init_optimizer(self, **kwargs):
+            pass
+
+        def forward(self, batch, is_train=None):
+            events.append(("forward", batch.index))
+            self.batch = batch
+
+        def backward(self, out_grads=None):
+            events.append(("backward", self.batch.index))
+
+        def update(self):
+            self.n += 1
+            self.mean += (float(np.mean(self.batch.label[0])) - self.mean) / self.n
+
+        def update_metric(self, metric, labels, pre_sliced=False):
+            events.append(("metric", self.batch.index))
+
+        def get_params(self):
+            return {"mean": self.mean}, {}
+
+    class Batches:
+        provide_data = provide_label = None
+
+        def __iter__(self):
+            for i in range(3):
+                events.append(("read", i))
+                yield sn.io.DataBatch([np.zeros(2)], [np.full(2, float(i))], index=i)
+
+        def reset(self):
+            pass
+
+    mod = MeanModule()
+    assert isinstance(sn.mod.Module(sn.sym.Variable("data"), label_names=None), sn.mod.BaseModule)
+    mod.fit(Batches(), num_epoch=1)
+    assert mod.get_params()[0]["mean"] == 1.0
+    assert events == [e for i in range(3) for e in
+                      [("read", i), ("forward", i), ("backward", i), ("metric", i)]]
+    with pytest.raises(NotImplementedError, match="BaseModule does not implement"):
+        sn.mod.BaseModule().forward(None)

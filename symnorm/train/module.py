@@ -26,7 +26,8 @@ from ..interop import checkpoint as _ckpt
 from ..interop.model import load_params, save_params
 from .transaction import Transaction, state_arrays
 from .contexts import Contexts, batch_axis
-from .fit import FitLoop, _call
+from .base_module import BaseModule
+from .fit import _call
 from .opt_states import OptimizerStates
 
 _LOG = logging        # MXNet's Module logs through the logging module (the root logger)
@@ -46,7 +47,7 @@ def _descs(shapes):
     return out
 
 
-class Module(FitLoop, OptimizerStates):
+class Module(BaseModule, OptimizerStates):
     """A symbol with its parameters, optimizer and executor.
 
     >>> import numpy as np, symnorm as sn
@@ -331,11 +332,6 @@ class Module(FitLoop, OptimizerStates):
 
     def backward(self, out_grads=None):
         self._exec.backward(out_grads)
-
-    def forward_backward(self, data_batch):
-        """``forward(is_train=True)`` then ``backward()`` on one batch."""
-        self.forward(data_batch, is_train=True)
-        self.backward()
 
     def update(self):
         """One optimizer step on every trainable parameter that has a gradient, all or
