@@ -53,7 +53,8 @@ class Contexts:
         """``[[part for each context] for each array]``: each array cut along its batch
         axis (``axes``) as MXNet splits the batch; an array without the batch there (a
         reduced loss, say) is not split and appears once."""
-        slices = split_batch(batch_size, self.work_load) if len(self.contexts) > 1 else None
+        slices = split_batch(batch_size, self.work_load) \
+            if len(self.contexts) > 1 and batch_size else None
         out = []
         for a, axis in zip(arrays, axes):
             if slices is None or axis < 0 or a.ndim <= axis or a.shape[axis] != batch_size:

@@ -372,9 +372,9 @@ class Module(BaseModule, OptimizerStates):
             outs, [self._symbol[n].attr("__layout__") for n in self._output_names])
 
     def _per_context(self, arrays, layouts):
-        desc = self._data_shapes[0]
+        desc = (self._data_shapes or [None])[0]      # no data inputs: nothing to split by
         return self._contexts.per_context(arrays, [batch_axis(l) for l in layouts],
-                                          desc.shape[batch_axis(desc.layout)])
+                                          desc and desc.shape[batch_axis(desc.layout)])
 
     def get_input_grads(self, merge_multi_context=True):
         """The gradients of the data inputs from the last backward (bind with
