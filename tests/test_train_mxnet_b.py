@@ -195,3 +195,33 @@ def test_a_basemodule_subclass_is_trained_by_fit():
                       [("read", i), ("forward", i), ("backward", i), ("metric", i)]]
     with pytest.raises(NotImplementedError, match="BaseModule does not implement"):
         sn.mod.BaseModule().forward(None)
+
+
+def test_monitor_stat_func_gets_read_only_ndarrays():
+    """MXNet hands stat_func a read-only NDArray: x.asnumpy() works, and a statistic cannot
+    write into the executor's arrays."""
+    net = sn.sym.FullyConnected(sn.sym.Variable("data"), num_hidden=2, name="fc")
+    mod = sn.mod.Module(net, label_names=None)
+    mod.bind([("data", (3, 4))])
+    mod.init_params(arg_params={"fc_weight": np.ones((2, 4)), "fc_bias": np.zeros(2)})
+    seen = {}
+
+    def stat(x):
+        seen[len(seen)] = type(x)
+        return float(x.asnumpy().mean())
+    mon = sn.mon.Monitor(1, stat_func=stat)
+    mod.install_monitor(mon)
+    mon.tic()
+    mod.forward(sn.io.DataBatch([sn.nd.ones((3, 4))]))
+    got = {k: float(v) for _, k, v in mon.toc()}
+    assert got == {"fc_output": 4.0, "data": 1.0, "fc_weight": 1.0, "fc_bias": 0.0}
+    assert set(seen.values()) == {sn.nd.NDArray}
+
+    def scribble(x):
+        x[...] = 5
+    mon = sn.mon.Monitor(1, stat_func=scribble, pattern="fc_weight")
+    mod.install_monitor(mon)
+    mon.tic()
+    with pytest.raises(ValueError, match="read-only"):
+        mon.toc()
+    assert (mod.get_params()[0]["fc_weight"] == 1).all()

@@ -9,6 +9,8 @@ import re
 
 import numpy as np
 
+from ..core.ndarray import NDArray
+
 _LOG = logging        # the root logger, as MXNet's Monitor
 
 
@@ -16,6 +18,14 @@ def _rms(x):
     """MXNet's default statistic: norm(x) / sqrt(size)."""
     x = np.asarray(x, np.float64)
     return float(np.sqrt(np.sum(x * x) / max(x.size, 1)))
+
+
+def _read_only(array):
+    """What ``stat_func`` gets, as in MXNet: a read-only NDArray view (no copy) of the
+    executor's array, so ``x.asnumpy()`` works and the statistic cannot change the array."""
+    view = np.asarray(array).view(NDArray)
+    view.flags.writeable = False
+    return view
 
 
 def _text(stats) -> str:
@@ -58,7 +68,7 @@ class Monitor:
 
     def _stat(self, name, array):
         if self.activated and self.pattern.match(name):
-            self.queue.append((self.step, name, self.stat_func(array)))
+            self.queue.append((self.step, name, self.stat_func(_read_only(array))))
 
     def tic(self):
         """Start collecting if this batch is one of every ``interval``."""
@@ -75,7 +85,7 @@ class Monitor:
             for bound in (exe.np_arg_dict, exe.np_aux_dict):
                 for name, array in bound.items():
                     if self.pattern.match(name):
-                        self.queue.append((self.step, name, self.stat_func(array)))
+                        self.queue.append((self.step, name, self.stat_func(_read_only(array))))
         self.activated = False
         queue = sorted(self.queue, key=lambda r: r[1]) if self.sort else self.queue
         self.queue = []
