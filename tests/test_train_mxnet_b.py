@@ -225,3 +225,31 @@ def test_monitor_stat_func_gets_read_only_ndarrays():
     with pytest.raises(ValueError, match="read-only"):
         mon.toc()
     assert (mod.get_params()[0]["fc_weight"] == 1).all()
+
+
+def test_group2ctxs_is_checked_and_computes_the_same():
+    """Module(group2ctxs=...): MXNet's model-parallel placement by ctx_group.  symnorm keeps
+    everything on its one device, so the gradients equal the module without groups; a
+    malformed mapping is a ParamError naming the problem."""
+    with sn.AttrScope(ctx_group="g1"):
+        a = sn.sym.Variable("a") * 3
+    with sn.AttrScope(ctx_group="g2"):
+        net = a + sn.sym.Variable("b")
+    grads = []
+    for groups in (None, {"g1": sn.cpu(1), "g2": [sn.cpu(2)]},
+                   [{"g1": sn.cpu(1), "g2": sn.cpu(2)}, {"g1": sn.cpu(3), "g2": sn.cpu(4)}]):
+        ctxs = [sn.cpu(0), sn.cpu(1)] if isinstance(groups, list) else [sn.cpu(0)]
+        mod = sn.mod.Module(net, data_names=["a", "b"], label_names=None, context=ctxs,
+                            group2ctxs=groups)
+        mod.bind([("a", (2, 3)), ("b", (2, 3))], inputs_need_grad=True)
+        mod.init_params()
+        mod.forward(sn.io.DataBatch([sn.nd.ones((2, 3)), sn.nd.ones((2, 3))]), is_train=True)
+        mod.backward([sn.nd.ones((2, 3))])
+        grads.append([g.asnumpy() for g in mod.get_input_grads()])
+    for g in grads:
+        assert (g[0] == 3).all() and (g[1] == 1).all()
+    with pytest.raises(sn.ParamError, match="a list of 1 dicts for 2 contexts"):
+        sn.mod.Module(net, data_names=["a", "b"], label_names=None,
+                      context=[sn.cpu(0), sn.cpu(1)], group2ctxs=[{"g1": sn.cpu(1)}])
+    with pytest.raises(sn.ParamError, match=r"group2ctxs\['g1'\] must be a Context"):
+        sn.mod.Module(net, data_names=["a", "b"], label_names=None, group2ctxs={"g1": "cpu"})

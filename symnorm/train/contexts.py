@@ -6,7 +6,9 @@ the contexts in proportion to ``work_load_list`` and keeps one output array per 
 ``get_outputs(merge_multi_context=False)`` gives those.  Here they are the same slices of
 the whole-batch result along each array's batch axis (the ``N`` of its layout): for ops that
 treat samples independently the very values MXNet's devices hold (training-mode BatchNorm
-normalizes the whole batch here, each device's part there)."""
+normalizes the whole batch here, each device's part there).  ``group2ctxs`` (model
+parallelism by ``ctx_group``) is checked and kept; the numbers are the same, every array
+stays on the one device."""
 from __future__ import annotations
 
 from ..context import Context, cpu
@@ -37,7 +39,7 @@ def split_batch(batch_size: int, work_load: list) -> list:
 class Contexts:
     """The contexts a Module was given and their work loads."""
 
-    def __init__(self, context=None, work_load_list=None):
+    def __init__(self, context=None, work_load_list=None, group2ctxs=None):
         ctxs = list(context) if isinstance(context, (list, tuple)) else [context or cpu()]
         bad = [c for c in ctxs if not isinstance(c, Context)]
         if bad or not ctxs:
@@ -48,6 +50,29 @@ class Contexts:
             raise ParamError("Module: work_load_list needs one positive number per context "
                              "(%d), got %r" % (len(ctxs), work_load_list))
         self.contexts, self.work_load = ctxs, loads
+        self.group2ctxs = _check_groups(group2ctxs, len(ctxs))
+
+
+def _check_groups(group2ctxs, n):
+    """MXNet's ``group2ctxs`` (``ctx_group`` attribute -> context(s), one dict for all
+    contexts or a list of one per context), checked and kept.  symnorm places every node on
+    its one device, so the groups do not change what is computed."""
+    if group2ctxs is None:
+        return None
+    per = group2ctxs if isinstance(group2ctxs, list) else [group2ctxs] * n
+    if len(per) != n:
+        raise ParamError("Module: group2ctxs is a list of %d dicts for %d contexts"
+                         % (len(per), n))
+    for groups in per:
+        if not isinstance(groups, dict):
+            raise ParamError("Module: group2ctxs must map ctx_group names to contexts, got %r"
+                             % (groups,))
+        for name, where in groups.items():
+            if not all(isinstance(c, Context) for c in
+                       (where if isinstance(where, list) else [where])) or where == []:
+                raise ParamError("Module: group2ctxs[%r] must be a Context or a list of them, "
+                                 "got %r" % (name, where))
+    return per
 
     def per_context(self, arrays, axes, batch_size):
         """``[[part for each context] for each array]``: each array cut along its batch

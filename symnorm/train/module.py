@@ -60,10 +60,11 @@ class Module(BaseModule, OptimizerStates):
     """
 
     def __init__(self, symbol, data_names=("data",), label_names=("softmax_label",), logger=None,
-                 context=None, work_load_list=None, fixed_param_names=None, state_names=None):
+                 context=None, work_load_list=None, fixed_param_names=None, state_names=None,
+                 group2ctxs=None):
         self._symbol = symbol
         self.logger = logger or _LOG
-        self._contexts = Contexts(context, work_load_list)
+        self._contexts = Contexts(context, work_load_list, group2ctxs)
         args = symbol.list_arguments()
         self._data_names = list(data_names or [])
         missing = [d for d in self._data_names if d not in args]
