@@ -36,23 +36,6 @@ def split_batch(batch_size: int, work_load: list) -> list:
     return out
 
 
-class Contexts:
-    """The contexts a Module was given and their work loads."""
-
-    def __init__(self, context=None, work_load_list=None, group2ctxs=None):
-        ctxs = list(context) if isinstance(context, (list, tuple)) else [context or cpu()]
-        bad = [c for c in ctxs if not isinstance(c, Context)]
-        if bad or not ctxs:
-            raise ParamError("Module: context must be a Context or a list of them, got %r"
-                             % (context,))
-        loads = [1] * len(ctxs) if work_load_list is None else list(work_load_list)
-        if len(loads) != len(ctxs) or any(not w > 0 for w in loads):
-            raise ParamError("Module: work_load_list needs one positive number per context "
-                             "(%d), got %r" % (len(ctxs), work_load_list))
-        self.contexts, self.work_load = ctxs, loads
-        self.group2ctxs = _check_groups(group2ctxs, len(ctxs))
-
-
 def _check_groups(group2ctxs, n):
     """MXNet's ``group2ctxs`` (``ctx_group`` attribute -> context(s), one dict for all
     contexts or a list of one per context), checked and kept.  symnorm places every node on
@@ -73,6 +56,23 @@ def _check_groups(group2ctxs, n):
                 raise ParamError("Module: group2ctxs[%r] must be a Context or a list of them, "
                                  "got %r" % (name, where))
     return per
+
+
+class Contexts:
+    """The contexts a Module was given and their work loads."""
+
+    def __init__(self, context=None, work_load_list=None, group2ctxs=None):
+        ctxs = list(context) if isinstance(context, (list, tuple)) else [context or cpu()]
+        bad = [c for c in ctxs if not isinstance(c, Context)]
+        if bad or not ctxs:
+            raise ParamError("Module: context must be a Context or a list of them, got %r"
+                             % (context,))
+        loads = [1] * len(ctxs) if work_load_list is None else list(work_load_list)
+        if len(loads) != len(ctxs) or any(not w > 0 for w in loads):
+            raise ParamError("Module: work_load_list needs one positive number per context "
+                             "(%d), got %r" % (len(ctxs), work_load_list))
+        self.contexts, self.work_load = ctxs, loads
+        self.group2ctxs = _check_groups(group2ctxs, len(ctxs))
 
     def per_context(self, arrays, axes, batch_size):
         """``[[part for each context] for each array]``: each array cut along its batch
