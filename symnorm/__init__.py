@@ -37,7 +37,7 @@ from . import context, operator, random, test_utils, viz
 from .core import graph, name, registry, sym
 from .core.attribute import AttrScope
 from .core.errors import (BindError, DTypeError, GraphError, MissingParamError, OpError, ParamError, ShapeError,
-                          SymnormError)
+                          ShapeTypeError, SymnormError)
 from .passes import fold_batchnorm, freeze_batchnorm
 from .core.symbol import Symbol
 from .core.ndarray import NDArray

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from .core.ndarray import as_ndarray
+from .ndarray import array  # noqa: F401  (MXNet's test_utils offers mx.nd.array as ``array``)
 from .runtime.executor import cpu
 from .util import getenv, setenv, use_np  # noqa: F401  (MXNet's test_utils re-exports them)
 
@@ -287,6 +288,75 @@ def rand_ndarray(shape, stype="default", density=None, dtype=None, modifier_func
                                   "does not have; use stype='default'" % (stype,))
     arr = random_arrays(tuple(shape) if not isinstance(shape, int) else (shape,))
     return as_ndarray(np.asarray(arr).astype(dtype or default_dtype(), copy=False))
+
+
+def compare_ndarray_tuple(t1, t2, rtol=None, atol=None):
+    """Assert two optimizer states (an array, None, or tuples of them, nested as the
+    optimizer keeps them) are close, element by element; None on either side matches."""
+    if t1 is None or t2 is None:
+        return
+    if isinstance(t1, tuple):
+        if not isinstance(t2, tuple) or len(t1) != len(t2):
+            raise AssertionError("state layouts differ: %s vs %s" % (_layout(t1), _layout(t2)))
+        for a, b in zip(t1, t2):
+            compare_ndarray_tuple(a, b, rtol, atol)
+    else:
+        assert_almost_equal(t1, t2, rtol=rtol, atol=atol)
+
+
+def _layout(state):
+    if isinstance(state, tuple):
+        return "(" + ", ".join(_layout(s) for s in state) + ")"
+    return "None" if state is None else "array%s" % (np.shape(state),)
+
+
+def _uniform(shape, dtype):
+    from .ndarray import random as nd_random
+    return nd_random.uniform(shape=shape, dtype=np.dtype(dtype).name)
+
+
+def compare_optimizer(opt1, opt2, shape, dtype, w_stype="default", g_stype="default",
+                      rtol=1e-4, atol=1e-5, compare_states=True, ntensors=1):
+    """Check that ``opt2`` steps like ``opt1`` (typically a reference written in Python):
+    from the same U[0, 1) weights and gradients of ``shape`` and ``dtype``, both create
+    their states (``create_state_multi_precision``) and take one
+    ``update_multi_precision`` step; the states (unless ``compare_states=False``) and the
+    weights must then agree within ``rtol``/``atol``.  ``shape`` a list of shapes (with
+    ``ntensors`` its length): ``opt2`` updates them all in one call (a list of indices),
+    ``opt1`` one by one.  Dense storage only (symnorm has no sparse arrays)."""
+    for what, stype in (("w_stype", w_stype), ("g_stype", g_stype)):
+        if stype != "default":
+            raise NotImplementedError("compare_optimizer: %s=%r is sparse storage, which symnorm "
+                                      "does not have; use 'default'" % (what, stype))
+    if not isinstance(shape, list):
+        if ntensors != 1:
+            raise ValueError("compare_optimizer: ntensors=%d needs a list of shapes" % ntensors)
+        w2, g2 = _uniform(shape, dtype), _uniform(shape, dtype)
+        w1, g1 = w2.copy(), g2.copy()
+        state1 = opt1.create_state_multi_precision(0, w1)
+        state2 = opt2.create_state_multi_precision(0, w2)
+        if compare_states:
+            compare_ndarray_tuple(state1, state2)
+        opt1.update_multi_precision(0, w1, g1, state1)
+        opt2.update_multi_precision(0, w2, g2, state2)
+        if compare_states:
+            compare_ndarray_tuple(state1, state2, rtol=rtol, atol=atol)
+        assert_almost_equal(w1, w2, rtol=rtol, atol=atol)
+        return
+    if ntensors != len(shape):
+        raise ValueError("compare_optimizer: ntensors=%d but %d shapes were given"
+                         % (ntensors, len(shape)))
+    w1 = tuple(_uniform(s, dtype) for s in shape)
+    g1 = tuple(_uniform(s, dtype) for s in shape)
+    w2, g2 = tuple(w.copy() for w in w1), tuple(g.copy() for g in g1)
+    state2 = [opt2.create_state_multi_precision(i, w2[i]) for i in range(ntensors)]
+    opt2.update_multi_precision(list(range(ntensors)), w2, g2, state2)
+    for i in range(ntensors):
+        state1 = opt1.create_state_multi_precision(i, w1[i])
+        opt1.update_multi_precision(i, w1[i], g1[i], state1)
+        if compare_states:
+            compare_ndarray_tuple(state1, state2[i], rtol, atol)
+        compare_ndarray_tuple(w1[i], w2[i], rtol, atol)
 
 
 @contextlib.contextmanager

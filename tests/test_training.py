@@ -951,15 +951,16 @@ def test_module_fit_equals_mxnet_end_to_end(case):
 
 def test_mxnet_style_monitor_in_fit(caplog):
     """mx.mon.Monitor(interval, pattern): fit calls tic/toc_print around every batch; every
-    interval-th batch logs the RMS of each matching output and argument."""
+    interval-th batch logs the RMS of each matching output, gradient and argument."""
     x, y = blobs()
     mon = sn.mon.Monitor(2, pattern="fc1.*")
     with caplog.at_level(logging.INFO):
         sn.Module(small_net()).fit(sn.io.NDArrayIter(x, y, batch_size=30), num_epoch=1,
                                    progress=False, monitor=mon)
     lines = [r.getMessage().split() for r in caplog.records if r.getMessage().startswith("Batch:")]
-    assert {(l[1], l[2]) for l in lines} == {(b, n) for b in ("1", "3")
-                                            for n in ("fc1_output", "fc1_weight", "fc1_bias")}
+    names = ("fc1_output", "fc1_weight", "fc1_bias", "fc1_backward_output0",
+             "fc1_backward_output1", "fc1_backward_output2")
+    assert {(l[1], l[2]) for l in lines} == {(b, n) for b in ("1", "3") for n in names}
     assert all(float(l[3]) > 0 for l in lines)
     w = np.arange(6.0)
     assert abs(sn.monitor._rms(w) - np.linalg.norm(w) / np.sqrt(6)) < 1e-12

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numbers
 
-from .errors import ShapeError, fmt_shape
+from .errors import ShapeError, ShapeTypeError, fmt_shape
+from .ndarray import NDArray
 
 # Bounds on what a shape may hold, checked wherever a shape enters symnorm (user shapes,
 # ``__shape__`` attributes, Shape params, .params records, op rules).  MXNet has none of
@@ -33,7 +34,8 @@ def prod(dims):
 
 
 def check_shape(shape, what="shape", unknown_zero=True) -> tuple:
-    """A user-given shape as a tuple of Python ints, or ``ShapeError`` saying what is wrong.
+    """A user-given shape as a tuple of Python ints, or ``ShapeError`` saying what is wrong
+    (``ShapeTypeError``, a TypeError too, when it is not a sequence of ints).
 
     Each dim must be an integer (not a bool, float, NaN, inf or string) in ``[0, MAX_DIM]``
     (0 is MXNet's "unknown" for partial shapes; ``unknown_zero=False`` reads it as size 0
@@ -41,13 +43,16 @@ def check_shape(shape, what="shape", unknown_zero=True) -> tuple:
     fit in an int64.
     """
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
-        raise ShapeError("%s must be a tuple of ints, got %s" % (what, _short(shape)))
+        raise ShapeTypeError("%s must be a tuple of ints, got %s" % (what, _short(shape)))
+    if isinstance(shape, NDArray):     # as MXNet: a numpy int array may give dims, an NDArray not
+        raise ShapeTypeError("%s must be a tuple of ints, got an NDArray (of shape %s); pass "
+                             "its .shape or a tuple" % (what, shape.shape))
     if len(shape) > MAX_NDIM:
         raise ShapeError("%s has %d dims; symnorm allows at most %d" % (what, len(shape), MAX_NDIM))
     out = []
     for i, d in enumerate(shape):
         if isinstance(d, bool) or not isinstance(d, numbers.Integral):
-            raise ShapeError("%s: dim %d must be an int, got %s (%s)"
+            raise ShapeTypeError("%s: dim %d must be an int, got %s (%s)"
                              % (what, i, _short(d), type(d).__name__))
         d = int(d)
         if not 0 <= d <= MAX_DIM:

@@ -19,6 +19,11 @@ class ShapeError(SymnormError, ValueError):
     """Shapes contradict each other, or an op cannot accept the shapes it is given."""
 
 
+class ShapeTypeError(ShapeError, TypeError):
+    """A shape that is not a sequence of ints (an array, a float dim, a string): MXNet
+    raises TypeError there, so this is one too."""
+
+
 class DTypeError(SymnormError, TypeError):
     """Data types contradict each other or are not supported."""
 

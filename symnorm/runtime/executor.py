@@ -325,8 +325,8 @@ class Executor(PublicArrays):
             plan.arg_slot[k]: b for k, b in self.np_grad_dict.items()
             if b is not None and self._grad_req.get(k) == "write"}
         first = ("bwd", self._last_train) not in self._checked
-        watch = interpret.Watch(check=first, nan_check=options.nan_check) \
-            if first or options.nan_check else None
+        watch = interpret.Watch(check=first, nan_check=options.nan_check, monitor=options.monitor) \
+            if first or options.nan_check or options.monitor is not None else None
         if watch is None and codegen.ENABLED:
             run = self._compiled.get("bwd")
             if run is None:
@@ -383,7 +383,8 @@ class Executor(PublicArrays):
     # ------------------------------------------------------------------ utilities
     def set_monitor_callback(self, callback, monitor_all: bool = False):
         """Call ``callback(name, array)`` for every op output during forward (and every
-        input too with ``monitor_all``), as MXNet's ``Monitor`` does.  The executor then
+        input too with ``monitor_all``) and every gradient a backward step returns
+        (``<node>_backward_output<k>``), as MXNet's ``Monitor`` does.  The executor then
         runs the graph exactly as written (no batch-last regions), so every array the
         callback sees has the shape the symbol gives it."""
         self._set_options(self._options.replace(monitor=callback, monitor_all=bool(monitor_all)))

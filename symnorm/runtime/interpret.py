@@ -140,6 +140,7 @@ class Watch:
                     value or argument gradient (the executor also turns off direct gradient
                     writes, so that nothing is changed when it raises)
     ``monitor``     ``callback(name, array)`` for every op output (and input, ``monitor_all``)
+                    and every gradient a backward step returns
     """
 
     def __init__(self, check=False, nan_check=False, monitor=None, monitor_all=False):
@@ -175,6 +176,8 @@ class Watch:
                         "not finite)" % (node.describe(), name))
 
     def backward(self, step, in_grads):
+        if self.monitor is not None:
+            self._monitor_backward(step, in_grads)
         if not self.check:
             return
         node = step.node
@@ -186,6 +189,17 @@ class Watch:
             if g is not None and g.shape != step.in_shapes[k]:
                 raise OpError("backward of %s returned a gradient of shape %s for input %r of "
                               "shape %s" % (node.describe(), g.shape, names[k], step.in_shapes[k]))
+
+    def _monitor_backward(self, step, in_grads):
+        # MXNet names a backward node's outputs (one per argument of the forward node, the
+        # label's included) "<node>_backward_output", with the argument's position appended
+        # when there are several; a gradient nobody asked for is reported as zeros
+        base = step.node.name + "_backward_output"
+        several = len(in_grads) > 1
+        for k, g in enumerate(in_grads):
+            if g is None:
+                g = np.zeros(step.in_shapes[k], np.float32)
+            self.monitor(base + str(k) if several else base, g)
 
     def gradients(self, arg_slot: dict, grads: dict):
         """nan_check: every argument gradient the backward pass made must be finite."""

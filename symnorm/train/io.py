@@ -8,6 +8,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import random as _random
+from ..core.dims import check_shape
 from ..core.ndarray import NDArray
 from ..interop.idx import IDXError, load_mnist, read_idx  # noqa: F401  (re-exported)
 
@@ -15,7 +16,7 @@ from ..interop.idx import IDXError, load_mnist, read_idx  # noqa: F401  (re-expo
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
     """A named input shape (with dtype and layout), as ``provide_data`` lists them."""
     def __new__(cls, name, shape, dtype=np.float32, layout="NCHW"):
-        obj = super().__new__(cls, name, tuple(shape))
+        obj = super().__new__(cls, name, check_shape(shape, "DataDesc %r: shape" % (name,)))
         obj.dtype, obj.layout = dtype, layout
         return obj
 

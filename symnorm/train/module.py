@@ -18,14 +18,16 @@ from . import metric as _metric
 from . import optimizer as _opt
 from .callback import BatchEndParam
 from ..core.dtype import real_array
-from ..core.errors import BindError, MissingParamError
+from ..core.errors import BindError, MissingParamError, ShapeTypeError
 from ..core.graph import pinned_arguments
 from ..runtime.executor import cpu
 from .io import DataBatch, DataDesc
 from ..interop import checkpoint as _ckpt
 from ..interop.model import load_params, save_params
 from .transaction import Transaction, state_arrays
-from .fit import FitLoop, _call
+from .contexts import Contexts, batch_axis
+from .base_module import BaseModule
+from .fit import _call
 from .opt_states import OptimizerStates
 
 _LOG = logging        # MXNet's Module logs through the logging module (the root logger)
@@ -37,11 +39,15 @@ _DEFAULT_INIT = object()     # init_params without an initializer argument: Unif
 def _descs(shapes):
     out = []
     for s in shapes or []:
+        if not isinstance(s, DataDesc) and not (isinstance(s, (list, tuple)) and len(s) == 2
+                                                and isinstance(s[0], str)):
+            raise ShapeTypeError("data_shapes/label_shapes: each entry must be a DataDesc or a "
+                                 "(name, shape) pair, got %r" % (s,))
         out.append(s if isinstance(s, DataDesc) else DataDesc(s[0], s[1]))
     return out
 
 
-class Module(FitLoop, OptimizerStates):
+class Module(BaseModule, OptimizerStates):
     """A symbol with its parameters, optimizer and executor.
 
     >>> import numpy as np, symnorm as sn
@@ -54,9 +60,11 @@ class Module(FitLoop, OptimizerStates):
     """
 
     def __init__(self, symbol, data_names=("data",), label_names=("softmax_label",), logger=None,
-                 context=None, work_load_list=None, fixed_param_names=None, state_names=None):
+                 context=None, work_load_list=None, fixed_param_names=None, state_names=None,
+                 group2ctxs=None):
         self._symbol = symbol
         self.logger = logger or _LOG
+        self._contexts = Contexts(context, work_load_list, group2ctxs)
         args = symbol.list_arguments()
         self._data_names = list(data_names or [])
         missing = [d for d in self._data_names if d not in args]
@@ -326,11 +334,6 @@ class Module(FitLoop, OptimizerStates):
     def backward(self, out_grads=None):
         self._exec.backward(out_grads)
 
-    def forward_backward(self, data_batch):
-        """``forward(is_train=True)`` then ``backward()`` on one batch."""
-        self.forward(data_batch, is_train=True)
-        self.backward()
-
     def update(self):
         """One optimizer step on every trainable parameter that has a gradient, all or
         nothing: if it fails (an exception, or Ctrl-C) no parameter, optimizer state or
@@ -363,8 +366,16 @@ class Module(FitLoop, OptimizerStates):
             self._kv.average([self._exec.np_aux_dict[n] for n in self._aux_names])
 
     def get_outputs(self, merge_multi_context=True):
-        """The outputs of the last forward."""
-        return list(self._exec.outputs)
+        """The outputs of the last forward (``merge_multi_context=False``: per output, its
+        parts per context, as ``symnorm.train.contexts`` describes)."""
+        outs = list(self._exec.outputs)
+        return outs if merge_multi_context else self._per_context(
+            outs, [self._symbol[n].attr("__layout__") for n in self._output_names])
+
+    def _per_context(self, arrays, layouts):
+        desc = (self._data_shapes or [None])[0]      # no data inputs: nothing to split by
+        return self._contexts.per_context(arrays, [batch_axis(l) for l in layouts],
+                                          desc and desc.shape[batch_axis(desc.layout)])
 
     def get_input_grads(self, merge_multi_context=True):
         """The gradients of the data inputs from the last backward (bind with
@@ -372,7 +383,9 @@ class Module(FitLoop, OptimizerStates):
         ``forward(is_train=False)`` the moving statistics are constants."""
         if not self.inputs_need_grad:
             raise BindError("Module: get_input_grads() needs bind(..., inputs_need_grad=True)")
-        return [self._exec.grad_dict[name] for name in self._data_names]
+        grads = [self._exec.grad_dict[name] for name in self._data_names]
+        return grads if merge_multi_context else self._per_context(
+            grads, [d.layout for d in self._data_shapes])
 
     def reshape(self, data_shapes, label_shapes=None):
         """Rebind for new input shapes (a new batch size, say), keeping the parameters."""

@@ -1,4 +1,5 @@
-"""``mx.monitor.Monitor``: statistics of every op output (and the arguments) every
+"""``mx.monitor.Monitor``: statistics of every op output, every backward step's gradients
+(``<node>_backward_output<k>``) and the arguments and aux states, every
 ``interval`` batches, logged as ``Batch: <n> <name> <value>``.  ``Module.fit(monitor=...)``
 installs it and calls ``tic`` before and ``toc_print`` after each batch, as MXNet's does."""
 from __future__ import annotations
@@ -7,6 +8,8 @@ import logging
 import re
 
 import numpy as np
+
+from ..core.ndarray import NDArray
 
 _LOG = logging        # the root logger, as MXNet's Monitor
 
@@ -17,9 +20,33 @@ def _rms(x):
     return float(np.sqrt(np.sum(x * x) / max(x.size, 1)))
 
 
+def _read_only(array):
+    """What ``stat_func`` gets, as in MXNet: a read-only NDArray view (no copy) of the
+    executor's array, so ``x.asnumpy()`` works and the statistic cannot change the array."""
+    view = np.asarray(array).view(NDArray)
+    view.flags.writeable = False
+    return view
+
+
+def _text(stats) -> str:
+    """A statistic (or a list of them) as MXNet prints it: each one-element array as its
+    value, any other array as numpy prints it, each followed by a tab."""
+    out = ""
+    for v in stats if isinstance(stats, list) else [stats]:
+        if isinstance(v, np.ndarray):
+            v = np.asarray(v)
+            out += str(v.reshape(-1)[0] if v.size == 1 and v.ndim <= 1 else v) + "\t"
+        else:
+            out += str(v) + "\t"
+    return out
+
+
 class Monitor:
     """Collect ``stat_func(array)`` (default: RMS, MXNet's ``norm/sqrt(size)``) of every op
-    output and argument whose name matches ``pattern``, on every ``interval``-th batch."""
+    output, backward gradient, argument and aux state whose name matches ``pattern``, on
+    every ``interval``-th batch.  A backward step reports one gradient per argument of
+    its node, as MXNet names them: ``fc_backward_output0`` (data), ``...1`` (weight),
+    ``...2`` (bias); ``<node>_backward_output`` when the node has one argument."""
     def __init__(self, interval, stat_func=None, pattern=".*", sort=False, monitor_all=False):
         if int(interval) < 1:
             raise ValueError("Monitor: interval must be a positive number of batches, got %r"
@@ -41,7 +68,7 @@ class Monitor:
 
     def _stat(self, name, array):
         if self.activated and self.pattern.match(name):
-            self.queue.append((self.step, name, self.stat_func(array)))
+            self.queue.append((self.step, name, self.stat_func(_read_only(array))))
 
     def tic(self):
         """Start collecting if this batch is one of every ``interval``."""
@@ -55,18 +82,19 @@ class Monitor:
         if not self.activated:
             return []
         for exe in self.exes:
-            for name, array in exe.np_arg_dict.items():
-                if self.pattern.match(name):
-                    self.queue.append((self.step, name, self.stat_func(array)))
+            for bound in (exe.np_arg_dict, exe.np_aux_dict):
+                for name, array in bound.items():
+                    if self.pattern.match(name):
+                        self.queue.append((self.step, name, self.stat_func(_read_only(array))))
         self.activated = False
         queue = sorted(self.queue, key=lambda r: r[1]) if self.sort else self.queue
         self.queue = []
-        return [(n, k, str(v)) for n, k, v in queue]
+        return [(n, k, _text(v)) for n, k, v in queue]
 
     def toc_print(self):
         """``toc`` and log every line."""
         for n, k, v in self.toc():
-            _LOG.info("Batch: %7d %30s %s", n, k, v)
+            _LOG.info("Batch: %7d %-30s %s", n, k, v)
 
 
 __all__ = ["Monitor"]

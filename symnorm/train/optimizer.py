@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from ..core.errors import ParamError
+
 _REGISTRY: dict = {}
 
 
@@ -176,7 +178,21 @@ class Optimizer:
 
     def update_multi_precision(self, index, weight, grad, state):
         """``update``, on the float32 master copy for a float16 weight under
-        ``multi_precision`` (then copied back into ``weight``)."""
+        ``multi_precision`` (then copied back into ``weight``).  MXNet's multi-tensor form,
+        a list of indices with sequences of weights, gradients and states of that length,
+        updates each parameter in turn (the same result as MXNet's fused kernels)."""
+        if isinstance(index, (list, tuple)):
+            sizes = {len(index)} | {len(x) if isinstance(x, (list, tuple)) else -1
+                                    for x in (weight, grad, state)}
+            if len(sizes) != 1:
+                raise ParamError(
+                    "update_multi_precision: a list of %d indices needs lists of as many "
+                    "weights, gradients and states, got %s" % (len(index), ", ".join(
+                        "%d" % len(x) if isinstance(x, (list, tuple)) else type(x).__name__
+                        for x in (weight, grad, state))))
+            for i, w, g, st in zip(index, weight, grad, state):
+                self.update_multi_precision(i, w, g, st)
+            return
         if not (self.multi_precision and weight.dtype == np.float16):
             return self.update(index, weight, grad, state)
         inner, master = state if self._master_last else state[::-1]
