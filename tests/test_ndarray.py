@@ -333,7 +333,7 @@ def test_invoke_reads_aux_states_and_names_failures():
     np.testing.assert_allclose(y.asnumpy(), (x.asnumpy() - 1) / 2, rtol=1e-6)   # moving statistics
     assert mean.tolist() == [1, 1] and var.tolist() == [4, 4]          # and never updated
     op = REGISTRY["Embedding"].create({"input_dim": 3, "output_dim": 2})
-    with pytest.raises(mx.OpError, match=r"forward of Embedding failed: .*input shapes: data=\(2,\)"):
+    with pytest.raises(mx.errors.DataError, match=r"forward of Embedding: index 7 .*input shapes: data=\(2,\)"):
         invoke(op, [np.array([0.0, 7.0], np.float32), np.ones((3, 2), np.float32)])
     with pytest.raises(mx.OpError, match="Embedding takes 2 inputs"):
         invoke(op, [np.ones(2, np.float32)])

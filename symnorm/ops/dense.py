@@ -129,7 +129,7 @@ class Embedding(Op):
         if idx.size and (idx.min() < 0 or idx.max() >= self.input_dim):
             # MXNet clips such an index to the nearest row: a silent wrong lookup
             bad = idx[(idx < 0) | (idx >= self.input_dim)].flat[0]
-            raise DataError("Embedding: index %d is out of range [0, %d) (input_dim); MXNet "
+            raise DataError("index %d is out of range [0, %d) (input_dim); MXNet "
                             "would silently clip it to row %d" % (bad, self.input_dim,
                                                                   min(max(bad, 0), self.input_dim - 1)))
         return Result((weight[idx],), None, (idx, weight.shape))
