@@ -217,10 +217,8 @@ class Module(FitLoop, OptimizerStates):
                                             "params (use allow_missing=True to initialize %s)"
                                             % (", ".join(map(repr, missing)), "is" if one else "are",
                                                kind, "it" if one else "them"))
-                extra = [k for k in given if k not in names]
-                if extra and not allow_extra:
-                    raise BindError("init_params: %s params %s are not in the symbol (use allow_extra=True)"
-                                    % (kind, ", ".join(sorted(extra))))
+                # names the symbol lacks are skipped, as MXNet's init_params does: a full
+                # checkpoint loads into a module of part of the net (feature extraction)
                 for name in names:
                     arr = target[name]
                     tx.save(arr)
@@ -242,7 +240,16 @@ class Module(FitLoop, OptimizerStates):
                 {k: self._exec.aux_dict[k].copy() for k in self._aux_names})
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True, allow_extra=False):
-        """Assign parameters (shape-checked); missing ones raise unless ``allow_missing``."""
+        """Assign parameters (shape-checked); missing ones raise unless ``allow_missing``.
+        Names the symbol lacks are skipped, except with ``allow_missing=True`` and not
+        ``allow_extra``, where MXNet copies straight into the executor and refuses them."""
+        if allow_missing and not allow_extra and not (self.params_initialized and not force_init):
+            for kind, given, names in (("arg", arg_params, self._param_names),
+                                       ("aux", aux_params, self._aux_names)):
+                extra = sorted(k for k in (given or {}) if k not in names)
+                if extra:
+                    raise BindError("set_params: %s params %s are not in the symbol (use allow_extra=True)"
+                                    % (kind, ", ".join(extra)))
         self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
                          allow_missing=allow_missing, force_init=force_init, allow_extra=allow_extra)
 
@@ -313,6 +320,10 @@ class Module(FitLoop, OptimizerStates):
         if any(self._exec.arg_dict[k].shape != shape for k, shape in shapes.items()
                if k in self._exec.arg_dict):
             self._adopt(self._reshape_executor(shapes, "forward(%s)" % _fmt_shapes(shapes)))
+            # the module now has the batch's shapes, as after MXNet's implicit reshape
+            self._data_shapes, self._label_shapes = (
+                [DataDesc(d.name, shapes.get(d.name, d.shape), d.dtype, d.layout) for d in descs]
+                for descs in (self._data_shapes, self._label_shapes or []))
         return feeds
 
     def forward(self, data_batch, is_train=None):
