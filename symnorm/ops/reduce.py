@@ -11,7 +11,8 @@ from ..core.registry import Op, Result, register
 # ============================================================ reductions
 
 class _Reduce(Op):
-    """Reduce over ``axis`` (all axes when empty); ``exclude`` reduces over the others."""
+    """Reduce over ``axis`` (all axes when empty); ``exclude`` reduces over the others.
+    As in MXNet 1.x, reducing every axis without keepdims gives shape (1,), never a 0-d array."""
     axis: Shape = param((), doc="axes to reduce; () means all")
     keepdims: bool = param(False)
     exclude: bool = param(False, doc="reduce over the axes NOT listed")
@@ -29,8 +30,14 @@ class _Reduce(Op):
         if self.keepdims:
             out = tuple(1 if i in axes else d for i, d in enumerate(data))
         else:
-            out = tuple(d for i, d in enumerate(data) if i not in axes)
+            out = tuple(d for i, d in enumerate(data) if i not in axes) or (1,)
         return (data,), (out,)
+
+    @staticmethod
+    def _result(out, data):
+        """The reduced values in data's dtype, a 0-d result as shape (1,)."""
+        out = np.asarray(out, data.dtype)
+        return out.reshape(1) if out.ndim == 0 else out
 
     def _expand(self, g, shape):
         """Bring a reduced gradient back to the input's rank for broadcasting."""
@@ -51,7 +58,7 @@ class Sum(_Reduce):
 
     def forward(self, data, *, train):
         out = data.sum(axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data.shape)
+        return Result((self._result(out, data),), None, data.shape)
 
     def backward(self, shape, dy):
         return (np.broadcast_to(self._expand(dy, shape), shape).copy(),)
@@ -63,7 +70,7 @@ class Mean(_Reduce):
 
     def forward(self, data, *, train):
         out = data.mean(axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data.shape)
+        return Result((self._result(out, data),), None, data.shape)
 
     def backward(self, shape, dy):
         n = prod(shape[i] for i in self._axes(len(shape)))
@@ -75,7 +82,7 @@ class _Extreme(_Reduce):
 
     def forward(self, data, *, train):
         out = self.fn(data, axis=self._axes(data.ndim), keepdims=self.keepdims)
-        out = np.asarray(out, data.dtype)
+        out = self._result(out, data)
         return Result((out,), None, (data, out))
 
     def backward(self, saved, dy):

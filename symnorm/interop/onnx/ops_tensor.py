@@ -190,7 +190,10 @@ def _reduce(onnx_op):
             axes = [a for a in range(ndim) if a not in axes]
         if axes == []:
             return [ctx.add1("Identity", [ins[0]])]
-        return [ctx.reduce(onnx_op, ins[0], axes, op.keepdims)]
+        y = ctx.reduce(onnx_op, ins[0], axes, op.keepdims)
+        if not op.keepdims and tuple(ctx.out_shape(0)) == (1,):
+            y = ctx.reshape(y, [1])     # ONNX gives 0-d where MXNet's reductions give (1,)
+        return [y]
     return convert
 
 
