@@ -167,3 +167,70 @@ def test_full_reduction_exports_to_onnx_with_shape_1(tmp_path):
     mx.onnx.export_model(mx.sym.mean(x), {}, [(2, 3)], onnx_file_path=path)
     got = ort.InferenceSession(path).run(None, {"data": v})[0]
     assert got.shape == (1,) and got[0] == 2.5
+
+
+# ------------------------------------------------------------------ MXNet's numbers
+
+def _mxnet_cases():
+    import json
+    import os
+    path = os.path.join(os.path.dirname(__file__), "fixtures", "tutorials_mxnet", "mxnet-dot-reduce.json")
+    with open(path) as f:
+        return json.load(f)["cases"]
+
+
+def _case_id(c):
+    shapes = "x".join("".join(map(str, np.shape(v))) for v in c["inputs"].values())
+    flags = "".join(k[-1] for k, v in c["params"].items() if v is True)
+    return "%s-%s%s" % (c["op"], shapes, "-T" + flags if flags else "")
+
+
+@pytest.mark.parametrize("case", _mxnet_cases(), ids=_case_id)
+def test_dot_and_full_reductions_match_mxnet(case):
+    """dot of two vectors is (1,); transpose_a contracts lhs's first axis and transpose_b
+    rhs's last, the other axes kept in order (N-d operands read as matrices, as MXNet)."""
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in case["params"].items()}
+    sym = getattr(mx.sym, case["op"])(*[mx.sym.Variable(k) for k in case["inputs"]], **params)
+    inputs = {k: np.array(v, np.float32) for k, v in case["inputs"].items()}
+    ex = sym.simple_bind(mx.cpu(), **{k: v.shape for k, v in inputs.items()})
+    out = ex.forward(is_train=True, **inputs)[0]
+    assert out.shape == tuple(case["out_shape"])
+    np.testing.assert_allclose(out.asnumpy(), np.array(case["out"], np.float32).reshape(out.shape),
+                               rtol=1e-5, atol=1e-6)
+    ex.backward((np.arange(out.size, dtype=np.float32).reshape(out.shape) + 1) / 4)
+    for k, want in case["grads"].items():
+        np.testing.assert_allclose(ex.grad_dict[k].asnumpy(), np.array(want, np.float32),
+                                   rtol=1e-5, atol=1e-6)
+    # mx.nd answers the same
+    np.testing.assert_allclose(getattr(mx.nd, case["op"])(*inputs.values(), **params).asnumpy(),
+                               out.asnumpy(), rtol=1e-6)
+
+
+def test_dot_refuses_to_transpose_vectors():
+    v = mx.nd.array([1, 2, 3])
+    assert mx.nd.dot(v, v).shape == (1,) and mx.nd.dot(v, v).asscalar() == 14
+    with pytest.raises(mx.ShapeError, match="cannot transpose vectors"):
+        mx.nd.dot(v, v, transpose_a=True)
+
+
+def test_context_is_a_with_block():
+    """``with mx.Context(ctx):`` (the NDArray tutorial's default-device block) runs."""
+    with mx.Context(mx.cpu()) as ctx:
+        assert ctx == mx.cpu() and mx.nd.ones((2, 2)).context == mx.cpu()
+    with mx.cpu(0):
+        assert mx.context.current_context() == mx.cpu()
+
+
+def test_dot_of_nd_operands_with_transposes_exports_to_onnx(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    rng = np.random.RandomState(1)
+    for sa, sb, ta, tb in (((4, 2, 3), (4, 5), True, False), ((2, 3), (4, 5, 3), False, True),
+                           ((3,), (3,), False, False)):
+        z = mx.sym.dot(mx.sym.Variable("a"), mx.sym.Variable("b"), transpose_a=ta, transpose_b=tb)
+        path = str(tmp_path / "dot.onnx")
+        mx.onnx.export_model(z, {}, [sa, sb], onnx_file_path=path)
+        a, b = rng.normal(size=sa).astype(np.float32), rng.normal(size=sb).astype(np.float32)
+        got = ort.InferenceSession(path).run(None, {"a": a, "b": b})[0]
+        want = z.eval(a=mx.nd.array(a), b=mx.nd.array(b))[0].asnumpy()
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
