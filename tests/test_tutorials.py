@@ -186,7 +186,7 @@ def _case_id(c):
 
 
 @pytest.mark.parametrize("case", _mxnet_cases(), ids=_case_id)
-def test_dot_and_full_reductions_match_mxnet(case):
+def test_dot_reductions_squeeze_pick_match_mxnet(case):
     """dot of two vectors is (1,); transpose_a contracts lhs's first axis and transpose_b
     rhs's last, the other axes kept in order (N-d operands read as matrices, as MXNet)."""
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in case["params"].items()}
@@ -234,3 +234,12 @@ def test_dot_of_nd_operands_with_transposes_exports_to_onnx(tmp_path):
         want = z.eval(a=mx.nd.array(a), b=mx.nd.array(b))[0].asnumpy()
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_squeezing_every_axis_exports_to_onnx_with_shape_1(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    path = str(tmp_path / "sq.onnx")
+    for z in (mx.sym.squeeze(mx.sym.Variable("a")), mx.sym.squeeze(mx.sym.Variable("a"), axis=(1, 0))):
+        mx.onnx.export_model(z, {}, [(1, 1)], onnx_file_path=path)
+        got = ort.InferenceSession(path).run(None, {"a": np.full((1, 1), 3.0, np.float32)})[0]
+        assert got.shape == (1,) and got[0] == 3.0

@@ -151,6 +151,8 @@ def squeeze(ctx, node, ins):
     shape = ctx.in_shape(0)
     axes = [a % len(shape) for a in node.op.axis] if node.op.axis else \
         [i for i, d in enumerate(shape) if d == 1 and not (ctx.dynamic and i == 0)]
+    if len(axes) == len(shape):         # MXNet keeps (1,) where ONNX would give 0-d
+        return [ctx.reshape(ins[0], [1])]
     return [ctx.add1("Squeeze", [ins[0], ctx.ints(axes, "axes")])]
 
 
