@@ -24,6 +24,14 @@ class Context:
     def __hash__(self):
         return hash((self.device_type, self.device_id))
 
+    # ``with mx.Context(ctx):`` / ``with mx.cpu():`` makes ctx the default device in MXNet;
+    # the CPU is symnorm's only one, so the block runs as it is
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
 
 def cpu(device_id: int = 0) -> Context:
     """The CPU context (MXNet's ``mx.cpu()``)."""

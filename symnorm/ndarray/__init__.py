@@ -19,17 +19,19 @@ globals().update(_FUNCTIONS)     # before the wrappers below, which take scalars
 from . import random  # noqa: E402
 from .creation import *  # noqa: E402,F401,F403
 from .creation import __all__ as _creation_names  # noqa: E402
+from .random_legacy import *  # noqa: E402,F401,F403
+from .random_legacy import __all__ as _legacy_random_names  # noqa: E402
 from .io import ParamsFileError, dumps, load, loads, save  # noqa: E402
 from . import ndarray  # noqa: E402
 
 
 def _add_function(cls):
     for public in (cls.op_name,) + tuple(cls.aliases):
-        if public not in _creation_names:
+        if public not in _creation_names and public not in _legacy_random_names:
             globals()[public] = _FUNCTIONS[public]
 
 
 _ON_NEW.append(_add_function)
 
 __all__ = (["NDArray", "random", "contrib", "ndarray", "save", "load", "loads", "dumps",
-            "ParamsFileError"] + list(_creation_names) + sorted(_FUNCTIONS))
+            "ParamsFileError"] + list(_creation_names) + _legacy_random_names + sorted(_FUNCTIONS))

@@ -147,14 +147,18 @@ class Embedding(Op):
 
 @register
 class dot(Op):
-    """Matrix product of the last axis of lhs with the first of rhs (``transpose_a/b``
-    transpose 2-d operands first)."""
+    """out = Σ_k a[..., k] · b[k, ...]: the last axis of a with the first of b, the other
+    axes in order.  ``transpose_a`` contracts lhs's *first* axis instead
+    (a = moveaxis(lhs, 0, -1)) and ``transpose_b`` rhs's *last* (b = moveaxis(rhs, -1, 0)),
+    as MXNet reads an N-d operand as a matrix; two vectors give shape (1,), never 0-d,
+    and cannot be transposed."""
     inputs = ("lhs", "rhs")
     transpose_a: bool = param(False)
     transpose_b: bool = param(False)
 
     def _ops(self, a, b):
-        return (a.T if self.transpose_a else a), (b.T if self.transpose_b else b)
+        return (np.moveaxis(a, 0, -1) if self.transpose_a else a), \
+            (np.moveaxis(b, -1, 0) if self.transpose_b else b)
 
     def infer_shape(self, lhs, rhs):
         # partial shapes give partial results: (?, 3, 4) . (4, 5) -> (?, 3, 5), as MXNet
@@ -162,19 +166,22 @@ class dot(Op):
             return None
         if not lhs or not rhs:
             raise ShapeError("dot needs operands of at least 1 dim, got %s and %s" % (lhs, rhs))
-        a = tuple(reversed(lhs)) if self.transpose_a else tuple(lhs)
-        b = tuple(reversed(rhs)) if self.transpose_b else tuple(rhs)
+        vectors = len(lhs) == 1 and len(rhs) == 1
+        if vectors and (self.transpose_a or self.transpose_b):
+            raise ShapeError("dot: cannot transpose vectors (lhs %s, rhs %s)" % (lhs, rhs))
+        a = tuple(lhs[1:]) + tuple(lhs[:1]) if self.transpose_a else tuple(lhs)
+        b = tuple(rhs[-1:]) + tuple(rhs[:-1]) if self.transpose_b else tuple(rhs)
         try:
             k = merge((a[-1],), (b[0],))
         except ShapeError:
             raise ShapeError("dot: inner dims differ, %s x %s" % (a, b)) from None
         a, b = a[:-1] + k, k + b[1:]
-        lhs = tuple(reversed(a)) if self.transpose_a else a
-        rhs = tuple(reversed(b)) if self.transpose_b else b
-        return (lhs, rhs), (tuple(a[:-1]) + tuple(b[1:]),)
+        lhs = a[-1:] + a[:-1] if self.transpose_a else a
+        rhs = b[1:] + b[:1] if self.transpose_b else b
+        return (lhs, rhs), ((1,) if vectors else tuple(a[:-1]) + tuple(b[1:]),)
 
     def shape_back_axes(self):
-        return {"lhs": (-1 if self.transpose_a else 0,), "rhs": (0 if self.transpose_b else -1,)}
+        return {"lhs": (1 if self.transpose_a else 0,), "rhs": (-2 if self.transpose_b else -1,)}
 
     def infer_shape_backward(self, ins, outs):
         # the output is a's outer dims then b's: each operand gets its share back
@@ -183,16 +190,19 @@ class dot(Op):
         if out is None or lhs is None or rhs is None:
             return None
         na, nb = len(lhs) - 1, len(rhs) - 1
+        if na + nb == 0:
+            return None                 # two vectors: the (1,) output says nothing of them
         if len(out) != na + nb:
             raise ShapeError("dot: output %s does not have rank %d + %d" % (out, na, nb))
         a = tuple(out[:na]) + (None,)
         b = (None,) + tuple(out[na:])
-        return (tuple(reversed(a)) if self.transpose_a else a,
-                tuple(reversed(b)) if self.transpose_b else b)
+        return (a[-1:] + a[:-1] if self.transpose_a else a,
+                b[1:] + b[:1] if self.transpose_b else b)
 
     def forward(self, lhs, rhs, *, train):
         a, b = self._ops(lhs, rhs)
-        return Result((np.tensordot(a, b, axes=1),), None, (lhs, rhs))
+        out = np.tensordot(a, b, axes=1)
+        return Result((out.reshape(1) if out.ndim == 0 else out,), None, (lhs, rhs))
 
     def backward(self, saved, dy):
         lhs, rhs = saved
@@ -202,7 +212,8 @@ class dot(Op):
         dy2 = dy.reshape(a2.shape[0], b2.shape[1])
         da = (dy2 @ b2.T).reshape(a.shape)
         db = (a2.T @ dy2).reshape(b.shape)
-        return (da.T if self.transpose_a else da), (db.T if self.transpose_b else db)
+        return (np.moveaxis(da, -1, 0) if self.transpose_a else da), \
+            (np.moveaxis(db, 0, -1) if self.transpose_b else db)
 
     @classmethod
     def examples(cls):

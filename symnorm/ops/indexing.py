@@ -97,8 +97,9 @@ class where(Op):
 @register
 class pick(Op):
     """out[i..., j...] = data[i..., index[i..., j...], j...] along ``axis``; ``keepdims``
-    keeps the axis with size 1.  ``index`` has data's shape without the axis.  Gradient:
-    dy scattered back to the picked positions."""
+    keeps the axis with size 1.  ``index`` has data's shape without the axis ((1,) for 1-d
+    data, whose output is (1,) too, as MXNet).  Gradient: dy scattered back to the picked
+    positions."""
     aliases = ("choose_element_0index",)
     inputs = ("data", "index")
     no_grad_inputs = ("index",)
@@ -116,9 +117,9 @@ class pick(Op):
         if data is None:
             return None
         ax = norm_axis(self.axis, len(data))
-        index = merge(index, _drop(data, ax), "index vs data without axis %d" % ax)
+        index = merge(index, _drop(data, ax) or (1,), "index vs data without axis %d" % ax)
         out = tuple(index[:ax]) + (1,) + tuple(index[ax:]) if self.keepdims else index
-        return (data, index), (out,)
+        return (data, index), ((1,) if len(data) == 1 else out,)
 
     def shape_back_axes(self):
         return {"index": "all", "data": "all-but-%d" % self.axis}
@@ -138,6 +139,9 @@ class pick(Op):
     def forward(self, data, index, *, train):
         ax = self.axis % data.ndim
         idx = _fix(_index(index, "pick", "index"), data.shape[ax], self.mode, "pick", "index")
+        if data.ndim == 1:          # index and output (1,)
+            idx = idx.reshape(1)
+            return Result((np.take_along_axis(data, idx, 0),), saved=(idx, data.shape))
         idx = np.expand_dims(idx, ax)
         out = np.take_along_axis(data, idx, ax)
         return Result((out if self.keepdims else out.squeeze(ax),), saved=(idx, data.shape))

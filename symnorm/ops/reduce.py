@@ -19,7 +19,9 @@ class _Reduce(Op):
     exclude: bool = param(False, doc="reduce over the axes NOT listed")
 
     def _axes(self, ndim):
-        axes = tuple(norm_axis(a, ndim) for a in self.axis) if self.axis else tuple(range(ndim))
+        if not self.axis:       # all axes, with exclude too (MXNet: nothing to leave out)
+            return tuple(range(ndim))
+        axes = tuple(norm_axis(a, ndim) for a in self.axis)
         if self.exclude:
             axes = tuple(i for i in range(ndim) if i not in axes)
         return axes

@@ -317,7 +317,8 @@ class expand_dims(Op):
 
 @register
 class squeeze(Op):
-    """Remove size-1 axes (those in ``axis``, or all)."""
+    """Remove size-1 axes (those in ``axis``, or all); removing every axis gives shape (1,),
+    as MXNet 1.x (never 0-d)."""
     axis: Shape = param((), doc="axes to remove; () removes every size-1 axis")
 
     def infer_shape(self, data):
@@ -328,7 +329,7 @@ class squeeze(Op):
         for a in axes:
             if data[a] != 1:
                 raise ShapeError("cannot squeeze axis %d of size %d" % (a, data[a]))
-        return (data,), (tuple(d for i, d in enumerate(data) if i not in axes),)
+        return (data,), (tuple(d for i, d in enumerate(data) if i not in axes) or (1,),)
 
     def shape_back_axes(self):
         return {"data": "all"} if self.axis else {}
@@ -336,7 +337,7 @@ class squeeze(Op):
     def infer_shape_backward(self, ins, outs):
         # with explicit axes: the output's dims with 1s put back (rank known from either side)
         out = outs[0]
-        if out is None or not self.axis:
+        if out is None or not self.axis or tuple(out) == (1,):     # (1,): all squeezed, or not
             return None
         nd = len(out) + len(set(self.axis))
         axes = {norm_axis(a, nd) for a in self.axis}

@@ -7,6 +7,7 @@ made of (plan, argument/gradient/aux arrays, options), every input checked first
 """
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -108,10 +109,13 @@ def as_named(arrays, names, what, required=True) -> dict:
         arrays = dict(zip(names, arrays))
     if not isinstance(arrays, dict):
         raise BindError("bind: %s must be a list or a dict of numpy arrays" % what)
+    # names the symbol lacks are skipped, as in MXNet: one dict serves several symbols
+    # (variable sharing).  A misspelt name of args/aux_states still fails below as missing;
+    # args_grad has no such check, so its strays get a warning.
     extra = [k for k in arrays if k not in names]
-    if extra:
-        raise BindError("bind: %s has unknown name(s) %s; expected: %s"
-                        % (what, ", ".join(extra), ", ".join(names)))
+    if extra and not required:
+        warnings.warn("bind: %s has name(s) %s that are not arguments of the symbol (ignored); "
+                      "arguments: %s" % (what, ", ".join(map(str, extra)), ", ".join(names)), stacklevel=5)
     if required:
         for k in names:
             if k not in arrays:

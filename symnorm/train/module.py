@@ -14,20 +14,17 @@ import warnings
 import numpy as np
 
 from . import initializer as _init
-from . import metric as _metric
 from . import optimizer as _opt
-from .callback import BatchEndParam
 from ..core.dtype import real_array
 from ..core.errors import BindError, MissingParamError, ShapeTypeError
 from ..core.graph import pinned_arguments
 from ..runtime.executor import cpu
-from .io import DataBatch, DataDesc
+from .io import DataDesc
 from ..interop import checkpoint as _ckpt
 from ..interop.model import load_params, save_params
 from .transaction import Transaction, state_arrays
 from .contexts import Contexts, batch_axis
 from .base_module import BaseModule
-from .fit import _call
 from .opt_states import OptimizerStates
 
 _LOG = logging        # MXNet's Module logs through the logging module (the root logger)
@@ -225,10 +222,8 @@ class Module(BaseModule, OptimizerStates):
                                             "params (use allow_missing=True to initialize %s)"
                                             % (", ".join(map(repr, missing)), "is" if one else "are",
                                                kind, "it" if one else "them"))
-                extra = [k for k in given if k not in names]
-                if extra and not allow_extra:
-                    raise BindError("init_params: %s params %s are not in the symbol (use allow_extra=True)"
-                                    % (kind, ", ".join(sorted(extra))))
+                # names the symbol lacks are skipped, as MXNet's init_params does: a full
+                # checkpoint loads into a module of part of the net (feature extraction)
                 for name in names:
                     arr = target[name]
                     tx.save(arr)
@@ -250,7 +245,16 @@ class Module(BaseModule, OptimizerStates):
                 {k: self._exec.aux_dict[k].copy() for k in self._aux_names})
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True, allow_extra=False):
-        """Assign parameters (shape-checked); missing ones raise unless ``allow_missing``."""
+        """Assign parameters (shape-checked); missing ones raise unless ``allow_missing``.
+        Names the symbol lacks are skipped, except with ``allow_missing=True`` and not
+        ``allow_extra``, where MXNet copies straight into the executor and refuses them."""
+        if allow_missing and not allow_extra and not (self.params_initialized and not force_init):
+            for kind, given, names in (("arg", arg_params, self._param_names),
+                                       ("aux", aux_params, self._aux_names)):
+                extra = sorted(k for k in (given or {}) if k not in names)
+                if extra:
+                    raise BindError("set_params: %s params %s are not in the symbol (use allow_extra=True)"
+                                    % (kind, ", ".join(extra)))
         self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
                          allow_missing=allow_missing, force_init=force_init, allow_extra=allow_extra)
 
@@ -321,6 +325,10 @@ class Module(BaseModule, OptimizerStates):
         if any(self._exec.arg_dict[k].shape != shape for k, shape in shapes.items()
                if k in self._exec.arg_dict):
             self._adopt(self._reshape_executor(shapes, "forward(%s)" % _fmt_shapes(shapes)))
+            # the module now has the batch's shapes, as after MXNet's implicit reshape
+            self._data_shapes, self._label_shapes = (
+                [DataDesc(d.name, shapes.get(d.name, d.shape), d.dtype, d.layout) for d in descs]
+                for descs in (self._data_shapes, self._label_shapes or []))
         return feeds
 
     def forward(self, data_batch, is_train=None):
@@ -417,51 +425,6 @@ class Module(BaseModule, OptimizerStates):
     def update_metric(self, eval_metric, labels, pre_sliced=False):
         """Update ``eval_metric`` with ``labels`` and the last outputs."""
         eval_metric.update(list(labels), self.get_outputs())
-
-    # ------------------------------------------------------------------ loops
-    def score(self, eval_data, eval_metric, num_batch=None, batch_end_callback=None,
-              score_end_callback=None, reset=True, epoch=0):
-        """Run inference over ``eval_data`` and return the metric's ``[(name, value)]``.
-        Padded samples of a last batch are left out (MXNet 1.9.1 counts them).  The
-        callbacks get a ``BatchEndParam`` after every batch and once at the end."""
-        eval_metric = _metric.create(eval_metric)
-        eval_metric.reset()
-        nbatch = -1
-        for outputs, nbatch, batch in self.iter_predict(eval_data, num_batch, reset):
-            keep = len(outputs[0]) if outputs else None
-            eval_metric.update([l[:keep] for l in batch.label], outputs)
-            _call(batch_end_callback, BatchEndParam(epoch, nbatch, eval_metric, locals()))
-        if self._distributed:
-            self._kv.reduce_metric(eval_metric)
-        _call(score_end_callback, BatchEndParam(epoch, nbatch, eval_metric, locals()))
-        return eval_metric.get_name_value()
-
-    def iter_predict(self, eval_data, num_batch=None, reset=True, sparse_row_id_fn=None):
-        """Yield ``(outputs, batch index, batch)`` for each batch of ``eval_data`` in
-        inference mode, the outputs without the batch's padding (MXNet's ``iter_predict``;
-        the arrays are the executor's and are replaced by the next forward)."""
-        if reset:
-            eval_data.reset()
-        for nbatch, batch in enumerate(eval_data):
-            if num_batch is not None and nbatch == num_batch:
-                break
-            self.forward(batch, is_train=False)
-            keep = len(batch.data[0]) - batch.pad
-            yield [o[:keep] for o in self.get_outputs()], nbatch, batch
-
-    def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True, always_output_list=False):
-        """Outputs over ``eval_data`` (padding removed), concatenated per output.  An
-        array instead of an iterator is one batch: its first output comes back (MXNet's
-        shortcut, here in inference mode)."""
-        if isinstance(eval_data, np.ndarray) or hasattr(eval_data, "asnumpy"):
-            self.forward(DataBatch([eval_data]), is_train=False)
-            return self.get_outputs()[0].copy()
-        outs = [[o.copy() for o in outputs]
-                for outputs, _, _ in self.iter_predict(eval_data, num_batch, reset)]
-        if not merge_batches:
-            return outs
-        merged = [np.concatenate(parts) for parts in zip(*outs)] if outs else []
-        return merged if (always_output_list or len(merged) != 1) else merged[0]
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):

@@ -151,6 +151,8 @@ def squeeze(ctx, node, ins):
     shape = ctx.in_shape(0)
     axes = [a % len(shape) for a in node.op.axis] if node.op.axis else \
         [i for i, d in enumerate(shape) if d == 1 and not (ctx.dynamic and i == 0)]
+    if len(axes) == len(shape):         # MXNet keeps (1,) where ONNX would give 0-d
+        return [ctx.reshape(ins[0], [1])]
     return [ctx.add1("Squeeze", [ins[0], ctx.ints(axes, "axes")])]
 
 
@@ -219,24 +221,25 @@ def batch_dot(ctx, node, ins):
 
 @converts("dot")
 def dot(ctx, node, ins):
-    """MXNet's dot contracts lhs's last axis with rhs's first (transpose_* reverse all
-    axes): flattened to a 2-D MatMul with static shapes, then reshaped."""
+    """MXNet's dot contracts lhs's last axis with rhs's first (transpose_a: lhs's first,
+    transpose_b: rhs's last, the other axes in order): flattened to a 2-D MatMul with
+    static shapes, then reshaped."""
     op = node.op
     a, b = ins[:2]
     sa, sb = list(ctx.in_shape(0)), list(ctx.in_shape(1))
-    if op.transpose_a:
-        a = ctx.add1("Transpose", [a], perm=list(range(len(sa)))[::-1])
-        sa = sa[::-1]
-    if op.transpose_b:
-        b = ctx.add1("Transpose", [b], perm=list(range(len(sb)))[::-1])
-        sb = sb[::-1]
+    if op.transpose_a and len(sa) > 1:
+        a = ctx.add1("Transpose", [a], perm=list(range(1, len(sa))) + [0])
+        sa = sa[1:] + sa[:1]
+    if op.transpose_b and len(sb) > 1:
+        b = ctx.add1("Transpose", [b], perm=[len(sb) - 1] + list(range(len(sb) - 1)))
+        sb = sb[-1:] + sb[:-1]
     if len(sa) == 2 and len(sb) == 2:
         return [ctx.add1("MatMul", [a, b])]
     a2 = ctx.reshape(a, [-1, sa[-1]]) if len(sa) != 2 else a
     b2 = ctx.reshape(b, [sb[0], -1]) if len(sb) != 2 else b
     y = ctx.add1("MatMul", [a2, b2])
     out = list(ctx.out_shape(0))
-    if ctx.dynamic and len(sa) > 1:
+    if ctx.dynamic and len(sa) > 1 and not op.transpose_a:
         out[0] = -1                   # lhs's batch axis leads the output
     return [ctx.reshape(y, out)]
 
