@@ -22,6 +22,22 @@ def _as_dict(sym, location, names):
     return {k: np.asarray(v) for k, v in zip(names, location)}
 
 
+def _check_dtype(dtype, what):
+    # MXNet's checkers take a float dtype for every bound array, or "asnumpy": each array
+    # keeps the dtype of the numpy value given for it
+    if isinstance(dtype, str) and dtype == "asnumpy":
+        return dtype
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        from .core.errors import ParamError
+        raise ParamError("%s: dtype must be 'asnumpy', float16, float32 or float64, got %r"
+                         % (what, dtype))
+    return dt
+
+
 def graph_types(sym, dtype) -> dict:
     """Arguments the graph refuses in ``dtype`` because it forces another one (batch_take's
     int32 indices), with that dtype: the checkers bind those with it instead.  A dtype the
@@ -45,7 +61,10 @@ def _bind(sym, location, aux_states, dtype, grad_req="write", grad_nodes=None):
     args = _as_dict(sym, location, sym.list_arguments())
     aux = _as_dict(sym, aux_states or {}, sym.list_auxiliary_states())
     shapes = {k: v.shape for k, v in args.items()}
-    types = dict({k: dtype for k in args}, **graph_types(sym, dtype))
+    if isinstance(dtype, str):                      # "asnumpy": each value's own dtype
+        types = {k: v.dtype for k, v in args.items()}
+    else:
+        types = dict({k: dtype for k in args}, **graph_types(sym, dtype))
     if grad_nodes is not None:
         grad_req = {k: ("write" if k in grad_nodes else "null") for k in sym.list_arguments()}
     ex = sym.simple_bind(cpu(), grad_req=grad_req, type_dict=types, **shapes)
@@ -56,34 +75,53 @@ def _bind(sym, location, aux_states, dtype, grad_req="write", grad_nodes=None):
     return ex
 
 
-def check_symbolic_forward(sym, location, expected, rtol=1e-4, atol=None, aux_states=None,
+def check_symbolic_forward(sym, location, expected, rtol=None, atol=None, aux_states=None,
                            ctx=None, equal_nan=False, dtype=np.float32, is_train=False):
-    """Assert that the forward outputs of ``sym`` at ``location`` equal ``expected``."""
+    """Assert that the forward outputs of ``sym`` at ``location`` equal ``expected``;
+    tolerances not given are MXNet's per-dtype defaults (float32: rtol 1e-4, atol 1e-3)."""
+    dtype = _check_dtype(dtype, "check_symbolic_forward")
     ex = _bind(sym, location, aux_states, dtype, grad_req="null")
     outs = ex.forward(is_train=is_train)
     if isinstance(expected, dict):
         expected = [expected[k] for k in sym.list_outputs()]
     for name, got, exp in zip(sym.list_outputs(), outs, expected):
-        np.testing.assert_allclose(got, exp, rtol=rtol, atol=1e-20 if atol is None else atol,
-                                   equal_nan=equal_nan, err_msg="output %s" % name)
+        assert_almost_equal(np.asarray(exp), np.asarray(got), rtol, atol,
+                            ("EXPECTED_%s" % name, "FORWARD_%s" % name), equal_nan=equal_nan)
     return outs
 
 
-def check_symbolic_backward(sym, location, out_grads, expected, rtol=1e-5, atol=None,
-                            aux_states=None, grad_req="write", ctx=None, equal_nan=False,
-                            dtype=np.float32, is_train=True):
-    """Assert that the gradients after forward(is_train)+backward(out_grads) equal ``expected``."""
+def check_symbolic_backward(sym, location, out_grads, expected, rtol=None, atol=None,
+                            aux_states=None, grad_req="write", ctx=None, grad_stypes=None,
+                            equal_nan=False, dtype=np.float32, is_train=True):
+    """Assert that the gradients after forward(is_train)+backward(out_grads) equal ``expected``
+    (a list in argument order, or a dict; ``None`` entries are not checked).  With
+    grad_req 'add' the gradient arrays start from random values, as in MXNet, and what was
+    added is compared."""
+    dtype = _check_dtype(dtype, "check_symbolic_backward")
     ex = _bind(sym, location, aux_states, dtype, grad_req=grad_req)
-    ex.forward(is_train=is_train)
-    ex.backward(out_grads, is_train=is_train)
     if not isinstance(expected, dict):
         expected = dict(zip(sym.list_arguments(), expected))
+    reqs = grad_req if isinstance(grad_req, dict) else \
+        dict(zip(sym.list_arguments(), grad_req)) if isinstance(grad_req, (list, tuple)) else \
+        {k: grad_req for k in sym.list_arguments()}
+    rng = np.random.RandomState(0)
+    before = {}
+    for k, g in ex.grad_dict.items():
+        if g is not None and reqs.get(k) == "add":
+            before[k] = rng.normal(size=g.shape).astype(g.dtype)
+            g[...] = before[k]
+    ex.forward(is_train=is_train)
+    if isinstance(out_grads, dict):
+        out_grads = [out_grads[k] for k in sym.list_outputs()]
+    ex.backward(out_grads, is_train=is_train)
     for k, exp in expected.items():
         if exp is None:
             continue
-        np.testing.assert_allclose(ex.grad_dict[k], exp, rtol=rtol,
-                                   atol=1e-20 if atol is None else atol, equal_nan=equal_nan,
-                                   err_msg="gradient of %s" % k)
+        got = np.asarray(ex.grad_dict[k])
+        if k in before:
+            got = got - before[k]
+        assert_almost_equal(np.asarray(exp), got, rtol, atol,
+                            ("EXPECTED_%s" % k, "BACKWARD_%s" % k), equal_nan=equal_nan)
     return ex.grad_dict
 
 
@@ -109,15 +147,24 @@ def numeric_grad(ex, names, eps, is_train, proj):
     return grads
 
 
-def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-4, rtol=1e-2,
+def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=None, rtol=None,
                            atol=None, grad_nodes=None, use_forward_train=True, ctx=None,
                            grad_stype_dict=None, dtype=np.float64):
     """Assert analytic gradients equal central finite differences (MXNet's checker).
 
     The scalar differentiated is Σ_k Σ outputs[k] · R_k with fixed random R_k, so every
     output element contributes; outputs whose head gradients the op ignores (blocked
-    outputs) get none, exactly as the analytic pass does."""
+    outputs) get none, exactly as the analytic pass does.  ``numeric_eps`` defaults to MXNet's
+    per-dtype step (float64: 2**-14), ``rtol`` to 1e-2; ``grad_nodes`` is a list of names
+    or, as in MXNet, a dict name -> grad_req (only 'write' entries are checked)."""
+    dtype = _check_dtype(dtype, "check_numeric_gradient")
+    if isinstance(dtype, str):
+        dtype = np.dtype(np.float64)
+    numeric_eps = default_numeric_eps()[dtype] if numeric_eps is None else numeric_eps
+    rtol = 1e-2 if rtol is None else rtol
     args = _as_dict(sym, location, sym.list_arguments())
+    if isinstance(grad_nodes, dict):
+        grad_nodes = [k for k, req in grad_nodes.items() if req == "write"]
     names = list(grad_nodes) if grad_nodes is not None else list(args)
     ex = _bind(sym, args, aux_states, dtype, grad_nodes=names)
     rng = np.random.RandomState(1234)
@@ -160,6 +207,12 @@ def default_context():
 def default_dtype():
     """The dtype of ``random_arrays``/``rand_ndarray``: float32."""
     return np.float32
+
+
+def default_numeric_eps() -> dict:
+    """MXNet's finite-difference step per float dtype (powers of two: exact as a delta)."""
+    return {np.dtype(np.float16): 1.0 / 2 ** 6, np.dtype(np.float32): 1.0 / 2 ** 9,
+            np.dtype(np.float64): 1.0 / 2 ** 14}
 
 
 def default_rtols() -> dict:
@@ -248,6 +301,55 @@ def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=
         "Location of maximum error: %s, %s=%.8f, %s=%.8f"
         % (float(excess[i]), rtol, atol, 100.0 * bad.sum() / max(bad.size, 1), i,
            names[0], a64[i], names[1], b64[i]))
+
+
+def assert_almost_equal_ignore_nan(a, b, rtol=None, atol=None, names=("a", "b")):
+    """``assert_almost_equal`` with positions that are NaN in either array left out."""
+    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
+    a, b = np.broadcast_arrays(a, b)
+    nan = np.isnan(a) | np.isnan(b)
+    assert_almost_equal(np.where(nan, 0, a), np.where(nan, 0, b), rtol, atol, names)
+
+
+def assert_allclose(a, b, rtol=1e-07, atol=0, equal_nan=True):
+    """numpy's ``assert_allclose`` on arrays or NDArrays (MXNet's default: NaN == NaN)."""
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol,
+                               equal_nan=equal_nan)
+
+
+def assert_exception(f, exception_type, *args, **kwargs):
+    """Assert that ``f(*args, **kwargs)`` raises ``exception_type``."""
+    try:
+        f(*args, **kwargs)
+    except exception_type:
+        return
+    raise AssertionError("%s did not raise %s" % (getattr(f, "__name__", f),
+                                                 getattr(exception_type, "__name__", exception_type)))
+
+
+def random_sample(population, k):
+    """``k`` elements of the list ``population`` in random order (numpy's global generator)."""
+    if not 0 <= k <= len(population):
+        raise ValueError("random_sample: k=%r must be in [0, %d]" % (k, len(population)))
+    pool = list(population)
+    np.random.shuffle(pool)
+    return pool[:k]
+
+
+def np_reduce(dat, axis, keepdims, numpy_reduce_func):
+    """``numpy_reduce_func`` over ``axis`` (int, sequence or None = all), one axis at a time,
+    keeping reduced axes as size 1 when ``keepdims``."""
+    axes = [axis] if isinstance(axis, numbers.Integral) else \
+        list(range(np.ndim(dat))) if axis is None else list(axis)
+    out = np.asarray(dat)
+    for i in sorted(axes, reverse=True):
+        out = numpy_reduce_func(out, axis=i)
+    if keepdims:
+        shape = list(np.shape(dat))
+        for i in axes:
+            shape[i] = 1
+        out = np.reshape(out, shape)
+    return out
 
 
 def rand_shape_2d(dim0=10, dim1=10, allow_zero_size=False):

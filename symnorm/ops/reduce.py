@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Optional
+
 from ..core.dims import norm_axis, prod
 from ..core.params import Shape, param
 from ..core.registry import Op, Result, register
@@ -12,12 +14,14 @@ from ..core.registry import Op, Result, register
 
 class _Reduce(Op):
     """Reduce over ``axis`` (all axes when empty); ``exclude`` reduces over the others."""
-    axis: Shape = param((), doc="axes to reduce; () means all")
+    axis: Optional[Shape] = param((), doc="axes to reduce; () or None means all")
     keepdims: bool = param(False)
     exclude: bool = param(False, doc="reduce over the axes NOT listed")
 
     def _axes(self, ndim):
-        axes = tuple(norm_axis(a, ndim) for a in self.axis) if self.axis else tuple(range(ndim))
+        if not self.axis:           # () or None: every axis, whatever ``exclude`` says (MXNet)
+            return tuple(range(ndim))
+        axes = tuple(norm_axis(a, ndim) for a in self.axis)
         if self.exclude:
             axes = tuple(i for i in range(ndim) if i not in axes)
         return axes

@@ -1,0 +1,127 @@
+"""Front-end behaviours MXNet 1.9.1's own test_operator.py relies on (issue "MXNet parity"):
+numpy dtypes as op parameters, ``axis=None`` reductions, ``sym.maximum/minimum/pow`` with a
+number on either side, and the test_utils checkers' MXNet signatures and defaults.
+Goldens: tests/fixtures/mxnet_unittest_c/gen.py (real MXNet)."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import symnorm as mx
+from symnorm import test_utils as tu
+
+with open(os.path.join(os.path.dirname(__file__), "fixtures", "mxnet_unittest_c",
+                       "goldens.json")) as _f:
+    G = json.load(_f)
+X = np.array(G["x"], np.float32)
+x = mx.sym.Variable("x")
+
+
+def _run(sym, **args):
+    ex = sym.bind(mx.cpu(), {k: mx.nd.array(v) for k, v in args.items()})
+    return np.asarray(ex.forward()[0])
+
+
+def _same(got, gold, shape=True):
+    if shape:
+        assert list(got.shape) == gold["shape"]
+    assert np.dtype(got.dtype).name == gold["dtype"]
+    np.testing.assert_allclose(got.astype(np.float64).ravel(), gold["value"], rtol=1e-6)
+
+
+def test_numpy_dtype_objects_as_dtype_params():
+    # before: ParamError "param 'dtype' expects str, got <class 'numpy.float16'>"
+    attrs = G["dtype_attrs"]
+    assert mx.sym.Cast(x, dtype=np.float16).list_attr() == attrs["Cast_np.float16"]
+    assert mx.sym.Cast(x, dtype=np.dtype("int32")).list_attr() == attrs["Cast_np.dtype(int32)"]
+    assert mx.sym.one_hot(x, depth=3, dtype=np.int32).list_attr() == attrs["one_hot_np.int32"]
+    _same(_run(mx.sym.Cast(x, dtype=np.float16), x=X), G["cast_f16"])
+    with pytest.raises(mx.base.MXNetError, match="dtype"):
+        mx.sym.Cast(x, dtype=np.complex64)          # still a dtype MXNet lacks
+    with pytest.raises(mx.base.MXNetError, match="act_type"):
+        mx.sym.Activation(x, act_type=np.float32)   # a type where no dtype is meant
+
+
+@pytest.mark.parametrize("key,kw", [("sum", dict(axis=None)),
+                                    ("sum_exclude", dict(axis=None, exclude=True)),
+                                    ("sum_empty_exclude", dict(axis=(), exclude=True))])
+def test_reduce_axis_none_reduces_everything(key, kw):
+    # before: ParamError "param 'axis' expects Shape(tuple of int), got None"; and
+    # exclude=True with no axes reduced nothing (MXNet reduces everything)
+    got = _run(mx.sym.sum(x, **kw), x=X)
+    # symnorm's sum gives shape () for a full reduction, MXNet (1,) (docs/porting.md)
+    assert got.size == 1
+    _same(got.reshape(-1), G["reduce_none"][key], shape=False)
+    _same(_run(mx.sym.max(x, axis=None, keepdims=True), x=X), G["reduce_none"]["max_keepdims"])
+
+
+def test_sym_maximum_minimum_pow_take_numbers_on_either_side():
+    # before: TypeError "_maximum: positional input 1 (rhs) must be a Symbol, got 1";
+    # sym.pow did not exist
+    X2 = np.abs(X)
+    for key, sym in [("maximum(x,1)", mx.sym.maximum(x, 1)), ("maximum(1,x)", mx.sym.maximum(1, x)),
+                     ("minimum(x,0.5)", mx.sym.minimum(x, 0.5)),
+                     ("minimum(0.5,x)", mx.sym.minimum(0.5, x)),
+                     ("pow(x,2)", mx.sym.pow(x, 2)), ("pow(2,x)", mx.sym.pow(2, x))]:
+        _same(_run(sym, x=X), G["lhs_rhs"][key])
+    _same(_run(mx.sym.power(x, x), x=X2), G["lhs_rhs"]["power(x,x)"])
+    assert mx.sym.maximum(3, 4) == G["numbers"]["maximum(3,4)"]
+    assert mx.sym.minimum(3, 4) == G["numbers"]["minimum(3,4)"]
+    assert mx.sym.pow(2, 3) == G["numbers"]["pow(2,3)"]
+    with pytest.raises(TypeError, match="maximum"):
+        mx.sym.maximum(x, "3")
+
+
+def test_checkers_default_tolerances_are_mxnets():
+    # before: rtol=None crashed inside numpy ("unsupported operand ... NoneType"), and the
+    # forward default was atol 1e-20 where MXNet's float32 default is 1e-3
+    y = x * 2
+    tu.check_symbolic_forward(y, [X], [X * 2 + 5e-4])
+    tu.check_symbolic_forward(y, [X], [X * 2], None, None)
+    tu.check_symbolic_backward(y, [X], [np.ones_like(X)], [np.full_like(X, 2)], None, None)
+    with pytest.raises(AssertionError, match="EXPECTED_"):
+        tu.check_symbolic_forward(y, [X], [X * 2 + 1e-2])
+
+
+def test_check_symbolic_backward_mxnet_signature():
+    # MXNet's positional order: ..., grad_req, ctx, grad_stypes, equal_nan, dtype;
+    # before: dtype landed in equal_nan's place and grad_stypes was refused
+    y = x * x
+    tu.check_symbolic_backward(y, {"x": X}, {y.list_outputs()[0]: np.ones_like(X)},
+                               {"x": 2 * X}, 1e-5, 1e-6, None, "write", None, None, False,
+                               np.float64)
+    # 'add' adds to what the gradient array held: the checker compares what was added
+    tu.check_symbolic_backward(y, [X], [np.ones_like(X)], [2 * X], grad_req="add")
+    tu.check_symbolic_forward(y, [X.astype(np.float64)], [X.astype(np.float64) ** 2],
+                              dtype="asnumpy")
+    with pytest.raises(mx.base.MXNetError, match="dtype"):
+        tu.check_symbolic_forward(y, [X], [X], dtype=np.int32)
+
+
+def test_check_numeric_gradient_defaults_and_grad_nodes_dict():
+    # before: numeric_eps=None / rtol=None crashed; grad_nodes as a dict (MXNet's
+    # name -> grad_req form) was read as a list of its keys including 'null' ones
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    loc = {"a": X.astype(np.float64), "b": X.astype(np.float64) + 3}
+    tu.check_numeric_gradient(a * b, loc, numeric_eps=None, rtol=None)
+    an, _ = tu.check_numeric_gradient(a * b, loc, grad_nodes={"a": "write", "b": "null"})
+    assert set(an) == {"a"}
+
+
+def test_mxnet_test_helpers():
+    np.random.seed(3)
+    s = tu.random_sample([1, 2, 3, 4], 2)
+    assert len(s) == 2 and set(s) <= {1, 2, 3, 4}
+    with pytest.raises(ValueError):
+        tu.random_sample([1, 2], 3)
+    tu.assert_exception(lambda: 1 / 0, ZeroDivisionError)
+    with pytest.raises(AssertionError):
+        tu.assert_exception(lambda: 1, ZeroDivisionError)
+    d = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(tu.np_reduce(d, (0, 2), True, np.sum), d.sum((0, 2), keepdims=True))
+    np.testing.assert_array_equal(tu.np_reduce(d, None, False, np.max), d.max())
+    tu.assert_almost_equal_ignore_nan(np.array([1.0, np.nan]), np.array([1.0, 5.0]))
+    assert tu.default_numeric_eps()[np.dtype(np.float64)] == 2.0 ** -14
+    assert mx.base.py_str(b"abc") == "abc" and mx.base._as_list((1, 2)) == [1, 2]
+    assert mx.base._as_list(3) == [3]
