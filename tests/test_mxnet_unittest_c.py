@@ -49,11 +49,22 @@ def test_numpy_dtype_objects_as_dtype_params():
 def test_reduce_axis_none_reduces_everything(key, kw):
     # before: ParamError "param 'axis' expects Shape(tuple of int), got None"; and
     # exclude=True with no axes reduced nothing (MXNet reduces everything)
-    got = _run(mx.sym.sum(x, **kw), x=X)
-    # symnorm's sum gives shape () for a full reduction, MXNet (1,) (docs/porting.md)
-    assert got.size == 1
-    _same(got.reshape(-1), G["reduce_none"][key], shape=False)
+    # and a full reduction is (1,) as in MXNet (it was ())
+    _same(_run(mx.sym.sum(x, **kw), x=X), G["reduce_none"][key])
     _same(_run(mx.sym.max(x, axis=None, keepdims=True), x=X), G["reduce_none"]["max_keepdims"])
+
+
+def test_full_reductions_are_shape_1():
+    # before: sum/mean/max/min over every axis gave shape (), MXNet (1,); MXNet's tests
+    # then pass a (1,) head gradient, which backward refused
+    R = G["reduce_none"]
+    _same(_run(mx.sym.mean(x), x=X), R["mean_all"])
+    _same(_run(mx.sym.max(x), x=X), R["max_all"])
+    _same(_run(mx.sym.min(x, axis=(0, 1)), x=X), R["min_all"])
+    ex = mx.sym.sum(x).simple_bind(mx.cpu(), x=X.shape)
+    ex.forward(is_train=True, x=X)
+    ex.backward([mx.nd.array([2.0])])
+    np.testing.assert_array_equal(np.asarray(ex.grad_dict["x"]), np.full(X.shape, 2.0))
 
 
 def test_sym_maximum_minimum_pow_take_numbers_on_either_side():
@@ -93,6 +104,8 @@ def test_check_symbolic_backward_mxnet_signature():
                                np.float64)
     # 'add' adds to what the gradient array held: the checker compares what was added
     tu.check_symbolic_backward(y, [X], [np.ones_like(X)], [2 * X], grad_req="add")
+    # 'null': there is no gradient array to compare (it crashed on None)
+    tu.check_symbolic_backward(y, [X], [np.ones_like(X)], [np.zeros_like(X)], grad_req="null")
     tu.check_symbolic_forward(y, [X.astype(np.float64)], [X.astype(np.float64) ** 2],
                               dtype="asnumpy")
     with pytest.raises(mx.base.MXNetError, match="dtype"):

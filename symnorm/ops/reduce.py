@@ -33,8 +33,13 @@ class _Reduce(Op):
         if self.keepdims:
             out = tuple(1 if i in axes else d for i, d in enumerate(data))
         else:
-            out = tuple(d for i, d in enumerate(data) if i not in axes)
+            # a full reduction is (1,) as in MXNet 1.x, which has no 0-d arrays
+            out = tuple(d for i, d in enumerate(data) if i not in axes) or (1,)
         return (data,), (out,)
+
+    def _shaped(self, out, data):
+        out = np.asarray(out, data.dtype)
+        return out.reshape(1) if out.ndim == 0 else out
 
     def _expand(self, g, shape):
         """Bring a reduced gradient back to the input's rank for broadcasting."""
@@ -55,7 +60,7 @@ class Sum(_Reduce):
 
     def forward(self, data, *, train):
         out = data.sum(axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data.shape)
+        return Result((self._shaped(out, data),), None, data.shape)
 
     def backward(self, shape, dy):
         return (np.broadcast_to(self._expand(dy, shape), shape).copy(),)
@@ -67,7 +72,7 @@ class Mean(_Reduce):
 
     def forward(self, data, *, train):
         out = data.mean(axis=self._axes(data.ndim), keepdims=self.keepdims)
-        return Result((np.asarray(out, data.dtype),), None, data.shape)
+        return Result((self._shaped(out, data),), None, data.shape)
 
     def backward(self, shape, dy):
         n = prod(shape[i] for i in self._axes(len(shape)))
@@ -78,8 +83,7 @@ class _Extreme(_Reduce):
     """max/min: the gradient goes to every position equal to the extreme (as MXNet does)."""
 
     def forward(self, data, *, train):
-        out = self.fn(data, axis=self._axes(data.ndim), keepdims=self.keepdims)
-        out = np.asarray(out, data.dtype)
+        out = self._shaped(self.fn(data, axis=self._axes(data.ndim), keepdims=self.keepdims), data)
         return Result((out,), None, (data, out))
 
     def backward(self, saved, dy):
