@@ -138,3 +138,50 @@ def test_mxnet_test_helpers():
     assert tu.default_numeric_eps()[np.dtype(np.float64)] == 2.0 ** -14
     assert mx.base.py_str(b"abc") == "abc" and mx.base._as_list((1, 2)) == [1, 2]
     assert mx.base._as_list(3) == [3]
+
+
+def test_reshape_deprecated_target_shape():
+    # before: target_shape's 0 was read as "copy the input dim" (shape codes) and
+    # keep_highest prepended the first dim; MXNet infers the 0 dim and overwrites entry 0
+    for key, want in G["reshape_target_shape"].items():
+        ts, kh = key.rsplit(",", 1)
+        sym = mx.sym.Reshape(x, target_shape=eval(ts), keep_highest=kh == "True")
+        assert sym.infer_shape(x=(2, 3, 5, 5))[1][0] == tuple(want)
+    # MXNet 1.9.1 infers (5,) here and segfaults in forward; symnorm refuses
+    with pytest.raises(mx.base.MXNetError, match="target_shape"):
+        mx.sym.Reshape(x, target_shape=(5,)).infer_shape(x=(2, 3, 5, 5))
+    with pytest.raises(mx.base.MXNetError, match="at most one 0"):
+        mx.sym.Reshape(x, target_shape=(0, 0))
+
+
+def _grads(sym, vals, head):
+    ex = sym.simple_bind(mx.cpu(), **{k: v.shape for k, v in vals.items()})
+    for k, v in vals.items():
+        ex.arg_dict[k][...] = v
+    ex.forward(is_train=True)
+    ex.backward([np.asarray(head, ex.outputs[0].dtype)])
+    return ex
+
+
+def test_integer_mod_has_zero_gradient():
+    # before: int32 mod passed dy and -dy*floor(a/b) back, MXNet gives 0 (as its test_binary_op)
+    A = np.array([[5, 7, 9], [4, 3, 8]], np.float32)
+    B = np.array([[2, 3, 4], [3, 2, 5]], np.float32)
+    a, b = mx.sym.Variable("a"), mx.sym.Variable("b")
+    ia, ib = mx.sym.cast(a, dtype="int32"), mx.sym.cast(b, dtype="int32")
+    H = np.full((2, 3), 3.0)
+    for key, sym, vals in [("a%b", ia % ib, {"a": A, "b": B}), ("a%3", ia % 3, {"a": A}),
+                           ("7%a", 7 % ia, {"a": A}), ("float a%b", a % b, {"a": A + 0.5, "b": B})]:
+        gold = G["int_mod_grads"][key]
+        ex = _grads(sym, vals, H)
+        assert np.dtype(ex.outputs[0].dtype).name == gold["dtype"]
+        np.testing.assert_array_equal(np.asarray(ex.outputs[0]), gold["out"])
+        for k in vals:
+            np.testing.assert_allclose(np.asarray(ex.grad_dict[k]), gold["grads"][k])
+
+
+def test_one_hot_depth_zero():
+    # before: ParamError "depth must be >= 1"; MXNet gives an empty last axis
+    assert list(mx.nd.one_hot(mx.nd.array([1, 2]), depth=0).shape) == G["one_hot_depth0"]
+    with pytest.raises(mx.base.MXNetError, match="depth"):
+        mx.nd.one_hot(mx.nd.array([1, 2]), depth=-1)

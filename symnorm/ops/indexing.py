@@ -264,7 +264,7 @@ class one_hot(Op):
     differentiable = False
     input_range = {"indices": (-1.0, 4.0)}
     depth: int = param(doc="length of the one-hot axis",
-                       check=lambda v: None if v >= 1 else "must be >= 1")
+                       check=lambda v: None if v >= 0 else "must be >= 0")
     on_value: float = param(1.0)
     off_value: float = param(0.0)
     dtype: str = param("float32", choices=("bfloat16", "float16", "float32", "float64", "int32",
