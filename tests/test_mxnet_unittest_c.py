@@ -185,3 +185,18 @@ def test_one_hot_depth_zero():
     assert list(mx.nd.one_hot(mx.nd.array([1, 2]), depth=0).shape) == G["one_hot_depth0"]
     with pytest.raises(mx.base.MXNetError, match="depth"):
         mx.nd.one_hot(mx.nd.array([1, 2]), depth=-1)
+
+
+def test_backward_after_inference_forward_reuses_its_dropout_mask():
+    # before: backward() after forward(is_train=False) re-ran the inference forward and drew
+    # a new mask for Dropout(mode='always'), so the gradient disagreed with the output
+    # (MXNet's test_dropout: with ones in and ones back, gradient == output)
+    y = mx.sym.Dropout(mx.sym.Variable("data"), p=0.5, mode="always")
+    ex = y.simple_bind(mx.cpu(), data=(4, 50))
+    ex.arg_arrays[0][:] = 1
+    for train in (True, False):
+        ex.forward(is_train=train)
+        out = np.asarray(ex.outputs[0]).copy()
+        assert 0 < (out == 0).sum() < out.size
+        ex.backward([mx.nd.ones((4, 50))], is_train=train)
+        np.testing.assert_array_equal(np.asarray(ex.grad_arrays[0]), out)
