@@ -200,3 +200,18 @@ def test_backward_after_inference_forward_reuses_its_dropout_mask():
         assert 0 < (out == 0).sum() < out.size
         ex.backward([mx.nd.ones((4, 50))], is_train=train)
         np.testing.assert_array_equal(np.asarray(ex.grad_arrays[0]), out)
+
+
+def test_operator_introspection():
+    # before: mx.operator had no get_all_registered_operators / get_operator_arguments
+    ops = mx.operator.get_all_registered_operators()
+    assert isinstance(ops, list) and "Activation" in ops and "FullyConnected" in ops
+    for op, (narg, names, types) in G["operator_arguments"].items():
+        got = mx.operator.get_operator_arguments(op)
+        assert isinstance(got, mx.operator.OperatorArguments)
+        assert (got.narg, got.names) == (narg, names), op
+        if op in ("FullyConnected", "Reshape", "Cast", "Dropout"):
+            # MXNet's strings come from its C++ param docs; the common forms match
+            assert [t.replace(" ", "") for t in got.types] == [t.replace(" ", "") for t in types]
+    with pytest.raises(mx.base.MXNetError, match="no op named"):
+        mx.operator.get_operator_arguments("NoSuchOp")
