@@ -215,3 +215,17 @@ def test_operator_introspection():
             assert [t.replace(" ", "") for t in got.types] == [t.replace(" ", "") for t in types]
     with pytest.raises(mx.base.MXNetError, match="no op named"):
         mx.operator.get_operator_arguments("NoSuchOp")
+
+
+def test_softmax_output_probability_labels():
+    # before: a label shaped like the data was refused ("inconsistent shape, provided (3, 4),
+    # inferred (3,)"); MXNet reads it as class probabilities: grad = grad_scale * (p - label)
+    for key, case in G["softmax_output_prob_label"].items():
+        xv, lv = np.array(case["x"], np.float32), np.array(case["label"], np.float32)
+        Y = mx.sym.SoftmaxOutput(mx.sym.Variable("X"), mx.sym.Variable("L"), **case["kw"])
+        grad = mx.nd.zeros(xv.shape)
+        ex = Y.bind(mx.cpu(), {"X": mx.nd.array(xv), "L": mx.nd.array(lv)}, args_grad={"X": grad})
+        ex.forward(is_train=True)
+        ex.backward()
+        np.testing.assert_allclose(np.asarray(ex.outputs[0]), case["out"], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(np.asarray(grad), case["grad"], rtol=1e-5, atol=1e-7)
