@@ -229,3 +229,27 @@ def test_softmax_output_probability_labels():
         ex.backward()
         np.testing.assert_allclose(np.asarray(ex.outputs[0]), case["out"], rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(np.asarray(grad), case["grad"], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("key", ["c", "full", "nc4d", "c4d", "one"])
+def test_prelu_gamma_broadcasts_like_mxnet(key):
+    # before: gamma had to be (C,): a (N, C) gamma (MXNet's test_prelu "gam_full") or a (1,)
+    # one was refused ("inconsistent shape, provided (3, 4), inferred (4,)")
+    case = G["prelu"][key]
+    xv, gv = np.array(case["x"], np.float32), np.array(case["gamma"], np.float32)
+    y = mx.sym.LeakyReLU(mx.sym.Variable("x"), mx.sym.Variable("gamma"), act_type="prelu")
+    gx, gg = mx.nd.zeros(xv.shape), mx.nd.zeros(gv.shape)
+    ex = y.bind(mx.cpu(), {"x": mx.nd.array(xv), "gamma": mx.nd.array(gv)},
+                args_grad={"x": gx, "gamma": gg})
+    ex.forward(is_train=True)
+    ex.backward([mx.nd.array(np.array(case["head"], np.float32))])
+    np.testing.assert_allclose(np.asarray(ex.outputs[0]), case["out"], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(gx), case["gx"], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(gg), case["gg"], rtol=1e-5, atol=1e-6)
+
+
+def test_prelu_gamma_that_cannot_broadcast_is_refused():
+    y = mx.sym.LeakyReLU(mx.sym.Variable("x"), mx.sym.Variable("gamma"), act_type="prelu")
+    with pytest.raises(mx.base.MXNetError, match="gamma"):
+        y.infer_shape(x=(3, 4, 5), gamma=(5,))
+    assert y.infer_shape(x=(3, 4, 5))[0][1] == (4,)

@@ -8,7 +8,8 @@ from typing import Optional
 import numpy as np
 
 from .. import random as _random
-from ..core.dims import same_shape_backward
+from ..core.dims import known, same_shape_backward
+from ..core.errors import ShapeError
 from ..core.params import param
 from ..core.registry import Op, Result, register
 
@@ -89,6 +90,21 @@ def _erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
+def _prelu_gamma_view(gshape, dshape):
+    """The shape PReLU's gamma broadcasts as against data (MXNet's rule): gamma's dims are
+    matched from the right onto data's axes 1 and 0 only (each equal or 1), every other
+    axis is 1.  A (C,) gamma is per channel, an (N, C) one per sample and channel."""
+    view, s = [1] * len(dshape), len(gshape) - 1
+    for i in range(len(dshape) - 1, -1, -1):
+        if s >= 0 and i <= 1 and (dshape[i] == gshape[s] or gshape[s] == 1):
+            view[i] = gshape[s]
+            s -= 1
+    if s != -1:
+        raise ShapeError("prelu: gamma %s cannot broadcast to data %s (gamma's dims must match "
+                         "data's axes 0 and 1, from the right)" % (tuple(gshape), tuple(dshape)))
+    return tuple(view)
+
+
 @register
 class LeakyReLU(Op):
     """leaky: x>0 ? x : slope·x;  elu: x>0 ? x : slope·(eˣ-1);  selu: λ·(x>0 ? x : α(eˣ-1));
@@ -113,7 +129,11 @@ class LeakyReLU(Op):
         if data is None:
             return None
         if self.act_type == "prelu":
-            return (data, (data[1] if len(data) > 1 else 1,)), (data,)
+            if gamma is None:       # a per-channel gamma unless given otherwise
+                return (data, (data[1] if len(data) > 1 else 1,)), (data,)
+            if known(data) and known(gamma):
+                _prelu_gamma_view(gamma, data)      # refuses a gamma that cannot broadcast
+            return (data, gamma), (data,)
         return (data,), (data,)
 
     shape_back = {"data": "all"}
@@ -134,8 +154,7 @@ class LeakyReLU(Op):
         elif t == "gelu":
             y = 0.5 * x * (1 + _erf(x / np.sqrt(2)))
         elif t == "prelu":
-            g = gamma.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim > 1 else gamma
-            y = np.where(x > 0, x, x * g)
+            y = np.where(x > 0, x, x * gamma.reshape(_prelu_gamma_view(gamma.shape, x.shape)))
         else:
             if train:
                 slope = _random.generator().uniform(self.lower_bound, self.upper_bound, x.shape).astype(x.dtype)
@@ -159,11 +178,12 @@ class LeakyReLU(Op):
             pdf = np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
             return ((dy * (cdf + x * pdf)).astype(x.dtype),)
         if t == "prelu":
-            g = gamma.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim > 1 else gamma
-            dx = dy * np.where(pos, 1, g)
+            view = _prelu_gamma_view(gamma.shape, x.shape)
+            dx = dy * np.where(pos, 1, gamma.reshape(view))
             dg = dy * np.where(pos, 0, x)
-            axes = (0,) + tuple(range(2, x.ndim)) if x.ndim > 1 else ()
-            return dx.astype(x.dtype), (dg.sum(axis=axes) if axes else dg).astype(x.dtype)
+            axes = tuple(i for i, (v, d) in enumerate(zip(view, x.shape)) if v == 1 and d != 1)
+            dg = dg.sum(axis=axes, keepdims=True) if axes else dg
+            return dx.astype(x.dtype), dg.reshape(gamma.shape).astype(x.dtype)
         return (dy * np.where(pos, 1, slope).astype(x.dtype),)
 
     def label(self, node_name):
