@@ -253,3 +253,34 @@ def test_prelu_gamma_that_cannot_broadcast_is_refused():
     with pytest.raises(mx.base.MXNetError, match="gamma"):
         y.infer_shape(x=(3, 4, 5), gamma=(5,))
     assert y.infer_shape(x=(3, 4, 5))[0][1] == (4,)
+
+
+@pytest.mark.parametrize("key", ["axis1", "axis1_t2"])
+def test_softmax_use_length(key):
+    # before: ParamError "'length' is not an input of softmax"
+    S = G["softmax_length"]
+    case = S[key]
+    sx, sl = np.array(S["x"], np.float32), np.array(S["length"], np.int32)
+    sym = mx.sym.softmax(mx.sym.Variable("data"), mx.sym.Variable("length"), use_length=True,
+                         **case["kw"])
+    assert sym.list_arguments() == ["data", "length"]
+    assert sym.infer_shape(data=sx.shape)[0][1] == sl.shape
+    grad = mx.nd.zeros(sx.shape)
+    ex = sym.bind(mx.cpu(), {"data": mx.nd.array(sx), "length": mx.nd.array(sl, dtype=np.int32)},
+                  args_grad={"data": grad}, grad_req={"data": "write", "length": "null"})
+    ex.forward(is_train=True)
+    ex.backward([mx.nd.array(np.array(S["head"], np.float32))])
+    np.testing.assert_allclose(np.asarray(ex.outputs[0]), case["out"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(grad), case["grad"], rtol=1e-5, atol=1e-7)
+    with pytest.raises(mx.base.MXNetError, match="length"):
+        sym.infer_shape(data=(2, 4, 3), length=(2, 4))
+    with pytest.raises(mx.base.MXNetError, match="integer"):
+        sym.infer_type(data="float32", length="float32")
+
+
+def test_softmax_dtype():
+    # before: softmax had no dtype param
+    ex = mx.sym.softmax(x, dtype="float64").bind(mx.cpu(), {"x": mx.nd.array(X, dtype=np.float16)})
+    out = np.asarray(ex.forward()[0])
+    assert out.dtype.name == G["softmax_dtype"]["dtype"]
+    np.testing.assert_allclose(out, G["softmax_dtype"]["out"], rtol=1e-3)
