@@ -284,3 +284,43 @@ def test_softmax_dtype():
     out = np.asarray(ex.forward()[0])
     assert out.dtype.name == G["softmax_dtype"]["dtype"]
     np.testing.assert_allclose(out, G["softmax_dtype"]["out"], rtol=1e-3)
+
+
+def test_pick_index_with_the_axis_kept():
+    # before: ShapeError "index vs data without axis 1: inconsistent rank, (2, 1, 4) vs (2, 4)"
+    pd = np.arange(24.0).reshape(2, 3, 4)
+    pi = np.array([[[0, 1, 2, 0]], [[2, 2, 1, 0]]], np.float32)
+    gold = G["pick_kept_index"]
+    np.testing.assert_array_equal(np.asarray(mx.nd.pick(mx.nd.array(pd), mx.nd.array(pi), axis=1)),
+                                  gold["out"])
+    np.testing.assert_array_equal(
+        np.asarray(mx.nd.pick(mx.nd.array(pd), mx.nd.array(pi), axis=1, keepdims=True)),
+        gold["out_keepdims"])
+    ex = _grads(mx.sym.pick(mx.sym.Variable("d"), mx.sym.Variable("i"), axis=1),
+                {"d": pd, "i": pi}, np.ones((2, 4)))
+    assert np.asarray(ex.grad_dict["d"]).sum() == 8
+    with pytest.raises(mx.base.MXNetError, match="size 1 on axis 1"):
+        mx.nd.pick(mx.nd.array(pd), mx.nd.zeros((2, 2, 4)), axis=1)
+
+
+def test_dropout_p_one_drops_everything():
+    # before: ParamError "'p' must be in [0.0, 1.0)"; MXNet accepts p=1 (and outputs NaN,
+    # 0 * inf: symnorm gives the zeros dropping everything means, docs/porting.md)
+    ex = _grads(mx.sym.Dropout(x, p=1.0), {"x": X}, np.ones_like(X))
+    np.testing.assert_array_equal(np.asarray(ex.outputs[0]), 0)
+    np.testing.assert_array_equal(np.asarray(ex.grad_dict["x"]), 0)
+    with pytest.raises(mx.base.MXNetError, match="'p'"):
+        mx.sym.Dropout(x, p=1.5)
+
+
+def test_pooling_same_convention_takes_no_pad():
+    # before: pad=(0, 0, 0) (what MXNet's test passes, as MXNet reads pad[0..2]) was refused
+    # for a 1-d kernel, and a non-zero pad was silently accepted (MXNet refuses it)
+    d = mx.nd.array(np.arange(10.0).reshape(1, 1, 10))
+    out = mx.nd.Pooling(d, kernel=2, stride=2, pad=(0, 0, 0), pool_type="max",
+                        pooling_convention="same")
+    np.testing.assert_array_equal(np.asarray(out), G["pool_same_zero_pad"])
+    with pytest.raises(mx.base.MXNetError, match="pad"):
+        mx.nd.Pooling(d, kernel=2, stride=2, pad=2, pool_type="max", pooling_convention="same")
+    with pytest.raises(mx.base.MXNetError, match="pad"):
+        mx.nd.Pooling(d, kernel=2, stride=2, pad=(0, 0), pool_type="max")

@@ -97,7 +97,8 @@ class where(Op):
 @register
 class pick(Op):
     """out[i..., j...] = data[i..., index[i..., j...], j...] along ``axis``; ``keepdims``
-    keeps the axis with size 1.  ``index`` has data's shape without the axis.  Gradient:
+    keeps the axis with size 1.  ``index`` has data's shape without the axis (or with it as
+    size 1).  Gradient:
     dy scattered back to the picked positions."""
     aliases = ("choose_element_0index",)
     inputs = ("data", "index")
@@ -116,6 +117,14 @@ class pick(Op):
         if data is None:
             return None
         ax = norm_axis(self.axis, len(data))
+        if index is not None and len(index) == len(data):
+            # MXNet also takes the index with the axis kept as size 1
+            if index[ax] not in (1, None):
+                raise ShapeError("index of data's rank must have size 1 on axis %d, got %s"
+                                 % (ax, tuple(index)))
+            rest = merge(_drop(index, ax), _drop(data, ax), "index vs data without axis %d" % ax)
+            index = tuple(rest[:ax]) + (1,) + tuple(rest[ax:])
+            return (data, index), (index if self.keepdims else rest,)
         index = merge(index, _drop(data, ax), "index vs data without axis %d" % ax)
         out = tuple(index[:ax]) + (1,) + tuple(index[ax:]) if self.keepdims else index
         return (data, index), (out,)
@@ -138,7 +147,8 @@ class pick(Op):
     def forward(self, data, index, *, train):
         ax = self.axis % data.ndim
         idx = _fix(_index(index, "pick", "index"), data.shape[ax], self.mode, "pick", "index")
-        idx = np.expand_dims(idx, ax)
+        if idx.ndim < data.ndim:
+            idx = np.expand_dims(idx, ax)
         out = np.take_along_axis(data, idx, ax)
         return Result((out if self.keepdims else out.squeeze(ax),), saved=(idx, data.shape))
 
