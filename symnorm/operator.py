@@ -20,11 +20,14 @@ the graph side is the op ``Custom`` (``symnorm/ops/custom.py``).
 """
 from __future__ import annotations
 
+import collections
 import warnings
 
 import numpy as np
 
-from .core.errors import ParamError, ShapeError
+from .core import params as _P
+from .core.errors import OpError, ParamError, ShapeError
+from .core.registry import ALIASES, REGISTRY
 from .ops.custom import PROPS
 
 REQS = ("null", "write", "inplace", "add")
@@ -136,4 +139,56 @@ def register(reg_name):
 
 register("custom_op")(CustomOpProp)
 
-__all__ = ["CustomOp", "CustomOpProp", "register"]
+
+# ============================================================ op introspection (MXNet's names)
+
+OperatorArguments = collections.namedtuple("OperatorArguments", ["narg", "names", "types"])
+
+
+def get_all_registered_operators():
+    """Every op name symnorm knows, aliases included (``sym.<name>`` exists for each)."""
+    return sorted(set(REGISTRY) | set(ALIASES))
+
+
+def _type_text(field, tp):
+    # MXNet's argument type strings: "int, required", "float, optional, default=0.5",
+    # "{'a', 'b'}, required", "Shape(tuple), optional, default=[]", "... or None"
+    base, optional = _P._base_type(tp)
+    choices = field.metadata.get("choices")
+    if choices:
+        name = "{%s}" % ", ".join(repr(c) for c in sorted(choices))
+    else:
+        name = {bool: "boolean", int: "int", float: "float", str: "string",
+                _P.Shape: "Shape(tuple)", _P.FloatTuple: "tuple of <float>",
+                _P.OptShape: "Shape(tuple)"}.get(base, getattr(base, "__name__", str(base)))
+    if optional:
+        name += " or None"
+    if field.default is _P.REQUIRED:
+        return name + ", required"
+    d = field.default
+    text = ("1" if d else "0") if isinstance(d, bool) else \
+        str(list(d)) if isinstance(d, tuple) else repr(d) if isinstance(d, str) else str(d)
+    return "%s, optional, default=%s" % (name, text)
+
+
+def get_operator_arguments(op_name):
+    """``OperatorArguments(narg, names, types)`` of op ``op_name``: its input slots
+    ('NDArray-or-Symbol'; a variadic op's one 'data' as 'NDArray-or-Symbol[]'), aux states,
+    then its parameters with MXNet-style type strings."""
+    cls = REGISTRY.get(ALIASES.get(op_name, op_name)) if isinstance(op_name, str) else None
+    if cls is None:
+        raise OpError("get_operator_arguments: no op named %r" % (op_name,))
+    if cls.variadic or cls.dynamic_slots:
+        names, types = ["data"], ["NDArray-or-Symbol[]"]
+    else:
+        names = list(cls.inputs) + list(cls.aux)
+        types = ["NDArray-or-Symbol"] * len(names)
+    ptypes = cls.param_types()
+    for f in cls.param_fields():
+        names.append(f.name)
+        types.append(_type_text(f, ptypes[f.name]))
+    return OperatorArguments(len(names), names, types)
+
+
+__all__ = ["CustomOp", "CustomOpProp", "register", "OperatorArguments",
+           "get_all_registered_operators", "get_operator_arguments"]

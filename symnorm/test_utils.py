@@ -6,7 +6,6 @@ differences of ``sum(outputs * random projection)``, in float64 by default.
 from __future__ import annotations
 
 import contextlib
-import numbers
 import os
 import sys
 
@@ -16,12 +15,34 @@ from .core.ndarray import as_ndarray
 from .ndarray import array  # noqa: F401  (MXNet's test_utils offers mx.nd.array as ``array``)
 from .runtime.executor import cpu
 from .util import getenv, setenv, use_np  # noqa: F401  (MXNet's test_utils re-exports them)
+from .test_compare import (  # noqa: F401  (part of mx.test_utils)
+    default_context, default_dtype, default_numeric_eps, default_rtols,
+    default_atols, get_tolerance, get_tols, get_rtol,
+    get_atol, almost_equal, same, assert_almost_equal,
+    assert_almost_equal_ignore_nan, assert_allclose, assert_exception, random_sample,
+    np_reduce)
 
 
 def _as_dict(sym, location, names):
     if isinstance(location, dict):
         return {k: np.asarray(v) for k, v in location.items()}
     return {k: np.asarray(v) for k, v in zip(names, location)}
+
+
+def _check_dtype(dtype, what):
+    # MXNet's checkers take a float dtype for every bound array, or "asnumpy": each array
+    # keeps the dtype of the numpy value given for it
+    if isinstance(dtype, str) and dtype == "asnumpy":
+        return dtype
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        from .core.errors import ParamError
+        raise ParamError("%s: dtype must be 'asnumpy', float16, float32 or float64, got %r"
+                         % (what, dtype))
+    return dt
 
 
 def graph_types(sym, dtype) -> dict:
@@ -47,7 +68,10 @@ def _bind(sym, location, aux_states, dtype, grad_req="write", grad_nodes=None):
     args = _as_dict(sym, location, sym.list_arguments())
     aux = _as_dict(sym, aux_states or {}, sym.list_auxiliary_states())
     shapes = {k: v.shape for k, v in args.items()}
-    types = dict({k: dtype for k in args}, **graph_types(sym, dtype))
+    if isinstance(dtype, str):                      # "asnumpy": each value's own dtype
+        types = {k: v.dtype for k, v in args.items()}
+    else:
+        types = dict({k: dtype for k in args}, **graph_types(sym, dtype))
     if grad_nodes is not None:
         grad_req = {k: ("write" if k in grad_nodes else "null") for k in sym.list_arguments()}
     ex = sym.simple_bind(cpu(), grad_req=grad_req, type_dict=types, **shapes)
@@ -58,34 +82,53 @@ def _bind(sym, location, aux_states, dtype, grad_req="write", grad_nodes=None):
     return ex
 
 
-def check_symbolic_forward(sym, location, expected, rtol=1e-4, atol=None, aux_states=None,
+def check_symbolic_forward(sym, location, expected, rtol=None, atol=None, aux_states=None,
                            ctx=None, equal_nan=False, dtype=np.float32, is_train=False):
-    """Assert that the forward outputs of ``sym`` at ``location`` equal ``expected``."""
+    """Assert that the forward outputs of ``sym`` at ``location`` equal ``expected``;
+    tolerances not given are MXNet's per-dtype defaults (float32: rtol 1e-4, atol 1e-3)."""
+    dtype = _check_dtype(dtype, "check_symbolic_forward")
     ex = _bind(sym, location, aux_states, dtype, grad_req="null")
     outs = ex.forward(is_train=is_train)
     if isinstance(expected, dict):
         expected = [expected[k] for k in sym.list_outputs()]
     for name, got, exp in zip(sym.list_outputs(), outs, expected):
-        np.testing.assert_allclose(got, exp, rtol=rtol, atol=1e-20 if atol is None else atol,
-                                   equal_nan=equal_nan, err_msg="output %s" % name)
+        assert_almost_equal(np.asarray(exp), np.asarray(got), rtol, atol,
+                            ("EXPECTED_%s" % name, "FORWARD_%s" % name), equal_nan=equal_nan)
     return outs
 
 
-def check_symbolic_backward(sym, location, out_grads, expected, rtol=1e-5, atol=None,
-                            aux_states=None, grad_req="write", ctx=None, equal_nan=False,
-                            dtype=np.float32, is_train=True):
-    """Assert that the gradients after forward(is_train)+backward(out_grads) equal ``expected``."""
+def check_symbolic_backward(sym, location, out_grads, expected, rtol=None, atol=None,
+                            aux_states=None, grad_req="write", ctx=None, grad_stypes=None,
+                            equal_nan=False, dtype=np.float32, is_train=True):
+    """Assert that the gradients after forward(is_train)+backward(out_grads) equal ``expected``
+    (a list in argument order, or a dict; ``None`` entries are not checked).  With
+    grad_req 'add' the gradient arrays start from random values, as in MXNet, and what was
+    added is compared."""
+    dtype = _check_dtype(dtype, "check_symbolic_backward")
     ex = _bind(sym, location, aux_states, dtype, grad_req=grad_req)
-    ex.forward(is_train=is_train)
-    ex.backward(out_grads, is_train=is_train)
     if not isinstance(expected, dict):
         expected = dict(zip(sym.list_arguments(), expected))
+    reqs = grad_req if isinstance(grad_req, dict) else \
+        dict(zip(sym.list_arguments(), grad_req)) if isinstance(grad_req, (list, tuple)) else \
+        {k: grad_req for k in sym.list_arguments()}
+    rng = np.random.RandomState(0)
+    before = {}
+    for k, g in ex.grad_dict.items():
+        if g is not None and reqs.get(k) == "add":
+            before[k] = rng.normal(size=g.shape).astype(g.dtype)
+            g[...] = before[k]
+    ex.forward(is_train=is_train)
+    if isinstance(out_grads, dict):
+        out_grads = [out_grads[k] for k in sym.list_outputs()]
+    ex.backward(out_grads, is_train=is_train)
     for k, exp in expected.items():
-        if exp is None:
-            continue
-        np.testing.assert_allclose(ex.grad_dict[k], exp, rtol=rtol,
-                                   atol=1e-20 if atol is None else atol, equal_nan=equal_nan,
-                                   err_msg="gradient of %s" % k)
+        if exp is None or reqs.get(k, "write") == "null" or ex.grad_dict.get(k) is None:
+            continue                # 'null': no gradient array exists, nothing was written
+        got = np.asarray(ex.grad_dict[k])
+        if k in before:
+            got = got - before[k]
+        assert_almost_equal(np.asarray(exp), got, rtol, atol,
+                            ("EXPECTED_%s" % k, "BACKWARD_%s" % k), equal_nan=equal_nan)
     return ex.grad_dict
 
 
@@ -111,15 +154,24 @@ def numeric_grad(ex, names, eps, is_train, proj):
     return grads
 
 
-def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-4, rtol=1e-2,
+def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=None, rtol=None,
                            atol=None, grad_nodes=None, use_forward_train=True, ctx=None,
                            grad_stype_dict=None, dtype=np.float64):
     """Assert analytic gradients equal central finite differences (MXNet's checker).
 
     The scalar differentiated is Σ_k Σ outputs[k] · R_k with fixed random R_k, so every
     output element contributes; outputs whose head gradients the op ignores (blocked
-    outputs) get none, exactly as the analytic pass does."""
+    outputs) get none, exactly as the analytic pass does.  ``numeric_eps`` defaults to MXNet's
+    per-dtype step (float64: 2**-14), ``rtol`` to 1e-2; ``grad_nodes`` is a list of names
+    or, as in MXNet, a dict name -> grad_req (only 'write' entries are checked)."""
+    dtype = _check_dtype(dtype, "check_numeric_gradient")
+    if isinstance(dtype, str):
+        dtype = np.dtype(np.float64)
+    numeric_eps = default_numeric_eps()[dtype] if numeric_eps is None else numeric_eps
+    rtol = 1e-2 if rtol is None else rtol
     args = _as_dict(sym, location, sym.list_arguments())
+    if isinstance(grad_nodes, dict):
+        grad_nodes = [k for k, req in grad_nodes.items() if req == "write"]
     names = list(grad_nodes) if grad_nodes is not None else list(args)
     ex = _bind(sym, args, aux_states, dtype, grad_nodes=names)
     rng = np.random.RandomState(1234)
@@ -152,105 +204,6 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=1e-4, rto
 
 # ============================================================ helpers for users' own tests
 # (MXNet 1.9.1's names, signatures and default tolerances)
-
-def default_context():
-    """The context tests run in (MXNet: ``current_context()``; for symnorm the CPU)."""
-    from symnorm.context import current_context
-    return current_context()
-
-
-def default_dtype():
-    """The dtype of ``random_arrays``/``rand_ndarray``: float32."""
-    return np.float32
-
-
-def default_rtols() -> dict:
-    """MXNet's default relative tolerance per dtype (0 for integers and bool)."""
-    out = {np.dtype(t): 0 for t in (np.bool_, np.int8, np.uint8, np.int32, np.uint32,
-                                    np.int64, np.uint64)}
-    out.update({np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-5})
-    return out
-
-
-def default_atols() -> dict:
-    """MXNet's default absolute tolerance per dtype (0 for integers and bool)."""
-    out = {k: 0 for k in default_rtols()}
-    out.update({np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-20})
-    return out
-
-
-def get_tolerance(dat, tol, default_tol):
-    """``tol`` if it is a number, else its (or ``default_tol``'s) entry for ``dat``'s dtype."""
-    if isinstance(tol, numbers.Number):
-        return tol
-    dtype = np.dtype(np.asarray(dat).dtype)
-    tol = {} if tol is None else tol
-    if dtype not in tol and dtype not in default_tol:
-        raise TypeError("no default tolerance for dtype %s: pass rtol/atol" % dtype)
-    return tol.get(dtype, default_tol.get(dtype))
-
-
-def get_tols(x, y, rtol, atol):
-    """(rtol, atol) for comparing ``x`` and ``y``: the larger default of their dtypes unless given."""
-    x, y = np.asarray(x), np.asarray(y)
-    return (max(get_tolerance(x, rtol, default_rtols()), get_tolerance(y, rtol, default_rtols())),
-            max(get_tolerance(x, atol, default_atols()), get_tolerance(y, atol, default_atols())))
-
-
-def get_rtol(rtol=None, dtype=np.dtype(np.float64)):
-    """``rtol``, or the default for ``dtype`` (float64's unless given)."""
-    return default_rtols()[np.dtype(dtype)] if rtol is None else rtol
-
-
-def get_atol(atol=None, dtype=np.dtype(np.float64)):
-    """``atol``, or the default for ``dtype`` (float64's unless given)."""
-    return default_atols()[np.dtype(dtype)] if atol is None else atol
-
-
-def _check_shapes(a, b):
-    if np.shape(a) != np.shape(b):
-        raise AssertionError("shape mismatch: %s vs %s" % (np.shape(a), np.shape(b)))
-
-
-def almost_equal(a, b, rtol=None, atol=None, equal_nan=False, use_broadcast=True):
-    """``np.allclose`` with MXNet's float64 defaults (rtol 1e-5, atol 1e-20) when not given."""
-    if not use_broadcast:
-        _check_shapes(a, b)
-    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=get_rtol(rtol), atol=get_atol(atol),
-                            equal_nan=equal_nan))
-
-
-def same(a, b):
-    """Whether two arrays have the same shape and elements."""
-    return bool(np.array_equal(np.asarray(a), np.asarray(b)))
-
-
-def assert_almost_equal(a, b, rtol=None, atol=None, names=("a", "b"), equal_nan=False,
-                        use_broadcast=True, mismatches=(10, 10)):
-    """Raise AssertionError unless ``a`` and ``b`` are close; tolerances default per dtype
-    (the larger of the two dtypes': float32 rtol 1e-4, atol 1e-3).  The message gives the
-    worst violation's index and values, named by ``names``."""
-    if not use_broadcast:
-        _check_shapes(a, b)
-    rtol, atol = get_tols(a, b, rtol, atol)
-    a, b = np.asarray(a), np.asarray(b)
-    if a.dtype == np.bool_ and b.dtype == np.bool_:
-        np.testing.assert_equal(a, b)
-        return
-    if np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan):
-        return
-    a64, b64 = np.broadcast_arrays(a.astype(np.float64), b.astype(np.float64))
-    bad = ~np.isclose(a64, b64, rtol=rtol, atol=atol, equal_nan=equal_nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        excess = np.where(a64 == b64, 0, np.abs(a64 - b64)) / (atol + rtol * np.abs(b64) + 1e-20)
-    excess = np.where(bad & np.isnan(excess), np.inf, excess)
-    i = tuple(int(k) for k in np.unravel_index(int(np.argmax(excess)), excess.shape))
-    raise AssertionError(
-        "Error %f exceeds tolerance rtol=%e, atol=%e (mismatch %f%%).\n"
-        "Location of maximum error: %s, %s=%.8f, %s=%.8f"
-        % (float(excess[i]), rtol, atol, 100.0 * bad.sum() / max(bad.size, 1), i,
-           names[0], a64[i], names[1], b64[i]))
-
 
 def rand_shape_2d(dim0=10, dim1=10, allow_zero_size=False):
     """A random 2-d shape, each dim in [1, dim] ([0, dim] with ``allow_zero_size``);

@@ -126,7 +126,7 @@ def _var(name="x"):
     (lambda: sn.sym.Cast(_var(), dtype="bfloat16", name="c"), ParamError,
      ["Cast 'c'", "bfloat16", "not supported"]),
     (lambda: sn.sym.cast(_var(), name="c"), ParamError, ["Cast 'c'", "required parameter 'dtype'"]),
-    (lambda: sn.sym.one_hot(_var(), depth=0, name="o"), ParamError, ["one_hot 'o'", "'depth'", ">= 1"]),
+    (lambda: sn.sym.one_hot(_var(), depth=-1, name="o"), ParamError, ["one_hot 'o'", "'depth'", ">= 0"]),
     (lambda: sn.sym.topk(_var(), ret_typ="all", name="k"), ParamError, ["topk 'k'", "'ret_typ'"]),
     (lambda: sn.sym.pick(_var(), _var("i"), axis=None, name="p"), ParamError, ["pick 'p'", "axis=None"]),
     (lambda: sn.sym.repeat(_var(), repeats=0, name="r"), ParamError, ["repeat 'r'", "'repeats'"]),

@@ -80,8 +80,11 @@ ALLOWED_OP_NAMES = {
     # a + b is elemwise_add named _plus<k>, a + 2 is _plus_scalar...: MXNet's mapping of
     # Python's operators onto ops is part of the Symbol API
     "symnorm/core/symbol.py": None,
-    # sym.zeros/ones/full/arange are MXNet's wrappers of these ops
-    "symnorm/core/sym.py": {"_zeros", "_ones", "_full", "_arange"},
+    # sym.zeros/ones/full/arange are MXNet's wrappers of these ops; sym.maximum/minimum/
+    # power/pow MXNet's wrappers choosing the array or the scalar op
+    "symnorm/core/sym.py": {"_zeros", "_ones", "_full", "_arange", "maximum", "minimum", "power",
+                            "_maximum", "_minimum", "_power", "_maximum_scalar",
+                            "_minimum_scalar", "_power_scalar", "_rpower_scalar"},
     # words that happen to equal an op name or alias but do not name the op:
     "symnorm/runtime/parallel.py": {"split"},     # the thread-local "work is split" flag
     "symnorm/train/module.py": {"reshape"},       # Module.reshape names itself in messages

@@ -218,7 +218,7 @@ def test_param_validation_names_op_node_param_and_range():
     with pytest.raises(sn.ParamError, match="stride"):
         sym.Convolution(x, kernel=(3, 3), stride=(1, 1, 1), num_filter=2)
     with pytest.raises(sn.ParamError, match="'p' must be in"):
-        sym.Dropout(x, p=1.0)
+        sym.Dropout(x, p=1.5)
     with pytest.raises(sn.ParamError, match="expects bool"):
         sym.BatchNorm(x, fix_gamma="maybe")
     with pytest.raises(sn.ParamError, match="dunder"):

@@ -177,6 +177,10 @@ def parse_value(tp, value):
     if base is float:
         return _to_float(value)
     if base is str:
+        if _is_dtype_object(value):
+            # a dtype given as numpy dtype / type (Cast(dtype=np.float16)): MXNet's
+            # front end passes np.dtype(v).name
+            return np.dtype(value).name
         if not isinstance(value, str):
             raise ValueError("expected a string")
         return value
@@ -195,7 +199,15 @@ def to_attr_string(value) -> str:
         return str(tuple(value))
     if isinstance(value, np.generic):
         return str(value.item())
+    if _is_dtype_object(value):
+        return np.dtype(value).name
     return str(value)
+
+
+def _is_dtype_object(value) -> bool:
+    """A numpy dtype or a numpy/Python scalar type given where MXNet takes a dtype name."""
+    return isinstance(value, np.dtype) or (isinstance(value, type) and
+                                           issubclass(value, (np.generic, bool, int, float)))
 
 
 def type_name(tp) -> str:

@@ -7,6 +7,10 @@ from each op's declaration; nothing here lists ops by name.
 from __future__ import annotations
 
 
+import builtins as _builtins
+
+import numpy as _np
+
 from .. import ops as _ops  # noqa: F401  (registers every op)
 from . import params as _P
 from .registry import ALIASES, LISTENERS, REGISTRY
@@ -95,4 +99,33 @@ def arange(start, stop=None, step=1.0, repeat=1, name=None, dtype=None):
     return create("_arange", (), dict(start=start, stop=stop, step=step, repeat=repeat,
                                       name=name, dtype=dtype or "float32"))
 
-__all__ = ["Variable", "var", "Group", "Symbol", "load", "load_json", "zeros", "ones", "full", "arange"] + sorted(REGISTRY) + sorted(ALIASES)
+
+
+def _lhs_rhs(name, op, scalar_op, rscalar_op, py):
+    """MXNet's ``sym.<name>(lhs, rhs)``: two Symbols use ``op``; a Symbol and a number the
+    scalar op (``rscalar_op`` when the number is on the left); two numbers give ``py``."""
+    def function(lhs, rhs):
+        if isinstance(lhs, Symbol) and isinstance(rhs, Symbol):
+            return create(op, (lhs, rhs), {})
+        if isinstance(lhs, Symbol) and isinstance(rhs, _Number):
+            return create(scalar_op, (lhs,), {"scalar": rhs})
+        if isinstance(rhs, Symbol) and isinstance(lhs, _Number):
+            return create(rscalar_op, (rhs,), {"scalar": lhs})
+        if isinstance(lhs, _Number) and isinstance(rhs, _Number):
+            return py(lhs, rhs)
+        raise TypeError("sym.%s: lhs and rhs must be Symbols or numbers, got %s and %s"
+                        % (name, type(lhs).__name__, type(rhs).__name__))
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = ("MXNet's ``sym.%s``: Symbol or number on either side (op ``%s``, or "
+                        "``%s`` with a number)." % (name, op, scalar_op))
+    return function
+
+
+_Number = (int, float, _np.generic)
+maximum = _lhs_rhs("maximum", "_maximum", "_maximum_scalar", "_maximum_scalar", _builtins.max)
+minimum = _lhs_rhs("minimum", "_minimum", "_minimum_scalar", "_minimum_scalar", _builtins.min)
+power = _lhs_rhs("power", "_power", "_power_scalar", "_rpower_scalar", _builtins.pow)
+pow = power  # noqa: A001  (MXNet's name)
+
+
+__all__ = ["Variable", "var", "Group", "Symbol", "load", "load_json", "zeros", "ones", "full", "arange", "pow"] + sorted(REGISTRY) + sorted(ALIASES)

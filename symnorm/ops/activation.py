@@ -8,7 +8,8 @@ from typing import Optional
 import numpy as np
 
 from .. import random as _random
-from ..core.dims import same_shape_backward
+from ..core.dims import known, norm_axis, same_shape_backward
+from ..core.errors import DTypeError, ShapeError
 from ..core.params import param
 from ..core.registry import Op, Result, register
 
@@ -89,6 +90,21 @@ def _erf(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
+def _prelu_gamma_view(gshape, dshape):
+    """The shape PReLU's gamma broadcasts as against data (MXNet's rule): gamma's dims are
+    matched from the right onto data's axes 1 and 0 only (each equal or 1), every other
+    axis is 1.  A (C,) gamma is per channel, an (N, C) one per sample and channel."""
+    view, s = [1] * len(dshape), len(gshape) - 1
+    for i in range(len(dshape) - 1, -1, -1):
+        if s >= 0 and i <= 1 and (dshape[i] == gshape[s] or gshape[s] == 1):
+            view[i] = gshape[s]
+            s -= 1
+    if s != -1:
+        raise ShapeError("prelu: gamma %s cannot broadcast to data %s (gamma's dims must match "
+                         "data's axes 0 and 1, from the right)" % (tuple(gshape), tuple(dshape)))
+    return tuple(view)
+
+
 @register
 class LeakyReLU(Op):
     """leaky: x>0 ? x : slope·x;  elu: x>0 ? x : slope·(eˣ-1);  selu: λ·(x>0 ? x : α(eˣ-1));
@@ -116,7 +132,11 @@ class LeakyReLU(Op):
         if data is None:
             return None
         if self.act_type == "prelu":
-            return (data, (data[1] if len(data) > 1 else 1,)), (data,)
+            if gamma is None:       # a per-channel gamma unless given otherwise
+                return (data, (data[1] if len(data) > 1 else 1,)), (data,)
+            if known(data) and known(gamma):
+                _prelu_gamma_view(gamma, data)      # refuses a gamma that cannot broadcast
+            return (data, gamma), (data,)
         return (data,), (data,)
 
     shape_back = {"data": "all"}
@@ -137,8 +157,7 @@ class LeakyReLU(Op):
         elif t == "gelu":
             y = 0.5 * x * (1 + _erf(x / np.sqrt(2)))
         elif t == "prelu":
-            g = gamma.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim > 1 else gamma
-            y = np.where(x > 0, x, x * g)
+            y = np.where(x > 0, x, x * gamma.reshape(_prelu_gamma_view(gamma.shape, x.shape)))
         else:
             if train:
                 slope = _random.generator().uniform(self.lower_bound, self.upper_bound, x.shape).astype(x.dtype)
@@ -162,11 +181,12 @@ class LeakyReLU(Op):
             pdf = np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
             return ((dy * (cdf + x * pdf)).astype(x.dtype),)
         if t == "prelu":
-            g = gamma.reshape((1, -1) + (1,) * (x.ndim - 2)) if x.ndim > 1 else gamma
-            dx = dy * np.where(pos, 1, g)
+            view = _prelu_gamma_view(gamma.shape, x.shape)
+            dx = dy * np.where(pos, 1, gamma.reshape(view))
             dg = dy * np.where(pos, 0, x)
-            axes = (0,) + tuple(range(2, x.ndim)) if x.ndim > 1 else ()
-            return dx.astype(x.dtype), (dg.sum(axis=axes) if axes else dg).astype(x.dtype)
+            axes = tuple(i for i, (v, d) in enumerate(zip(view, x.shape)) if v == 1 and d != 1)
+            dg = dg.sum(axis=axes, keepdims=True) if axes else dg
+            return dx.astype(x.dtype), dg.reshape(gamma.shape).astype(x.dtype)
         return (dy * np.where(pos, 1, slope).astype(x.dtype),)
 
     def label(self, node_name):
@@ -192,20 +212,71 @@ def _softmax(x, axis, temperature=1.0):
 
 @register
 class softmax(Op):
-    """y = exp(x/T) / Σ exp(x/T) along ``axis``."""
+    """y = exp(x/T) / Σ exp(x/T) along ``axis``.  ``use_length``: a second, integer input
+    (data's shape without ``axis``) says how many leading entries along ``axis`` take part;
+    the rest output 0 and get no gradient.  ``dtype``: the output's (default the input's)."""
     # MXNet's positional order has its optional ``length`` input second (op_args)
     mx_positional = ("data", "length", "axis", "temperature", "dtype", "use_length")
+    inputs = ("data", "length")
+    no_grad_inputs = ("length",)
+    input_range = {"length": (1.0, 2.99)}
     axis: int = param(-1)
     temperature: Optional[float] = param(None, doc="T, default 1")
+    dtype: Optional[str] = param(None, choices=("float16", "float32", "float64"),
+                                 doc="output dtype; default the input's")
+    use_length: bool = param(False, doc="read valid lengths from the second input")
 
-    def forward(self, data, *, train):
+    def arguments(self):
+        return self.inputs if self.use_length else ("data",)
+
+    def infer_shape(self, data, length=None):
+        if data is None:
+            return None
+        if not self.use_length:
+            return (data,), (data,)
+        ax = norm_axis(self.axis, len(data))
+        want = tuple(data[:ax]) + tuple(data[ax + 1:])
+        if length is not None and known(length) and known(want) and tuple(length) != want:
+            raise ShapeError("length must have data's shape without axis %d, %s; got %s"
+                             % (self.axis, want, tuple(length)))
+        return (data, want), (data,)
+
+    def infer_type(self, data, length=None):
+        if data is None:
+            return None
+        out = np.dtype(self.dtype) if self.dtype else data
+        if not self.use_length:
+            return (data,), (out,)
+        if length is not None and np.dtype(length).kind not in "iu":
+            raise DTypeError("length must be an integer array, got %s" % np.dtype(length))
+        return (data, length if length is not None else np.dtype(np.int32)), (out,)
+
+    def _out_dtype(self, data):
+        return np.dtype(self.dtype) if self.dtype else data.dtype
+
+    def forward(self, data, length=None, *, train):
         t = self.temperature or 1.0
-        y = _softmax(data, self.axis, t)
+        out = self._out_dtype(data)
+        x = data.astype(np.promote_types(data.dtype, out), copy=False)
+        if not self.use_length:
+            y = _softmax(x, self.axis, t)
+        else:
+            ax = self.axis % data.ndim
+            idx = np.arange(data.shape[ax]).reshape((-1,) + (1,) * (data.ndim - ax - 1))
+            valid = idx < np.expand_dims(length, ax)
+            z = np.where(valid, x / x.dtype.type(t), -np.inf)
+            z = z - np.where(valid, z, x.dtype.type(0)).max(axis=ax, keepdims=True)
+            e = np.where(valid, np.exp(np.where(valid, z, 0)), 0)
+            total = e.sum(axis=ax, keepdims=True)
+            y = e / np.where(total == 0, 1, total)      # a length of 0: a row of zeros
+        y = y.astype(out, copy=False)
         return Result((y,), saved=y)
 
     def backward(self, y, dy):
+        # entries outside the valid length have y = 0, so they get 0 and add nothing
         t = self.temperature or 1.0
-        return ((dy - (dy * y).sum(axis=self.axis, keepdims=True)) * y / t,)
+        g = (dy - (dy * y).sum(axis=self.axis, keepdims=True)) * y / t
+        return (g, None) if self.use_length else (g,)
 
     @classmethod
     def examples(cls):

@@ -19,7 +19,7 @@ class Dropout(Op):
     ``symnorm.random.seed``."""
     outputs = ("output", "mask")
     no_grad_outputs = ("mask",)
-    p: float = param(0.5, check=in_range(0.0, 1.0, hi_open=True), doc="drop probability")
+    p: float = param(0.5, check=in_range(0.0, 1.0), doc="drop probability")
     mode: str = param("training", choices=("training", "always"))
     axes: Shape = param((), doc="axes sharing one mask value")
     cudnn_off: Optional[bool] = param(False, doc="accepted for MXNet compatibility; ignored")
@@ -45,7 +45,9 @@ class Dropout(Op):
             return Result((data, np.ones_like(data)), saved=None)
         shape = tuple(1 if i in self.axes else d for i, d in enumerate(data.shape))
         keep = _random.generator().random(shape, dtype=np.float64) >= self.p
-        mask = keep.astype(data.dtype) * data.dtype.type(1.0 / (1.0 - self.p))
+        # p = 1 drops everything: zeros (MXNet 1.9.1 computes 0 * inf = NaN)
+        scale = 0.0 if self.p == 1 else 1.0 / (1.0 - self.p)
+        mask = keep.astype(data.dtype) * data.dtype.type(scale)
         return Result((data * mask, np.broadcast_to(mask, data.shape)), saved=mask)
 
     def backward(self, mask, dy):

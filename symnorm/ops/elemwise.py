@@ -134,13 +134,16 @@ for _name, _fn in (("_equal", np.equal), ("_not_equal", np.not_equal), ("_greate
 
 @register(name="_mod")
 class Mod(_Binary):
-    """out = lhs mod rhs (numpy's floored modulo); d/dlhs = 1, d/drhs = -floor(lhs/rhs)."""
+    """out = lhs mod rhs (numpy's floored modulo); d/dlhs = 1, d/drhs = -floor(lhs/rhs);
+    on integer dtypes both gradients are 0 (MXNet: integer mod is all jumps)."""
     fn = staticmethod(np.mod)
 
     input_range = {"lhs": (2.1, 2.9), "rhs": (3.1, 3.9)}   # away from the jumps
 
     def backward(self, saved, dy):
         lhs, rhs = saved
+        if dy.dtype.kind in "iub":
+            return np.zeros_like(lhs), np.zeros_like(rhs)
         return dy, -dy * np.floor(lhs / rhs)
 
 

@@ -97,9 +97,9 @@ class where(Op):
 @register
 class pick(Op):
     """out[i..., j...] = data[i..., index[i..., j...], j...] along ``axis``; ``keepdims``
-    keeps the axis with size 1.  ``index`` has data's shape without the axis ((1,) for 1-d
-    data, whose output is (1,) too, as MXNet).  Gradient: dy scattered back to the picked
-    positions."""
+    keeps the axis with size 1.  ``index`` has data's shape without the axis, or with it as
+    size 1 ((1,) for 1-d data, whose output is (1,) too, as MXNet).  Gradient: dy scattered
+    back to the picked positions."""
     aliases = ("choose_element_0index",)
     inputs = ("data", "index")
     no_grad_inputs = ("index",)
@@ -117,6 +117,14 @@ class pick(Op):
         if data is None:
             return None
         ax = norm_axis(self.axis, len(data))
+        if index is not None and len(index) == len(data) > 1:
+            # MXNet also takes the index with the axis kept as size 1
+            if index[ax] not in (1, None):
+                raise ShapeError("index of data's rank must have size 1 on axis %d, got %s"
+                                 % (ax, tuple(index)))
+            rest = merge(_drop(index, ax), _drop(data, ax), "index vs data without axis %d" % ax)
+            index = tuple(rest[:ax]) + (1,) + tuple(rest[ax:])
+            return (data, index), (index if self.keepdims else rest,)
         index = merge(index, _drop(data, ax) or (1,), "index vs data without axis %d" % ax)
         out = tuple(index[:ax]) + (1,) + tuple(index[ax:]) if self.keepdims else index
         return (data, index), ((1,) if len(data) == 1 else out,)
@@ -142,7 +150,8 @@ class pick(Op):
         if data.ndim == 1:          # index and output (1,)
             idx = idx.reshape(1)
             return Result((np.take_along_axis(data, idx, 0),), saved=(idx, data.shape))
-        idx = np.expand_dims(idx, ax)
+        if idx.ndim < data.ndim:
+            idx = np.expand_dims(idx, ax)
         out = np.take_along_axis(data, idx, ax)
         return Result((out if self.keepdims else out.squeeze(ax),), saved=(idx, data.shape))
 
@@ -268,7 +277,7 @@ class one_hot(Op):
     differentiable = False
     input_range = {"indices": (-1.0, 4.0)}
     depth: int = param(doc="length of the one-hot axis",
-                       check=lambda v: None if v >= 1 else "must be >= 1")
+                       check=lambda v: None if v >= 0 else "must be >= 0")
     on_value: float = param(1.0)
     off_value: float = param(0.0)
     dtype: str = param("float32", choices=("bfloat16", "float16", "float32", "float64", "int32",

@@ -24,6 +24,8 @@ class SoftmaxOutput(Op):
     ``ignore_label``; normalization 'batch' divides by N, 'valid' by the number of labels
     that are not ignored; ``smooth_alpha`` spreads that much target mass over the other
     classes.  A label outside [0, K) is an error (MXNet silently treats it as no class).
+    A label of the data's shape holds class probabilities: backward is
+    ``grad_scale * (p - label)``.
     """
     inputs = ("data", "label")
     no_grad_inputs = ("label",)
@@ -54,6 +56,8 @@ class SoftmaxOutput(Op):
             lab = (data[0],)
         if label is not None and len(label) != len(lab) and prod(label) == prod(lab):
             lab = tuple(label)          # a label given in an equivalent layout is accepted
+        if label is not None and tuple(label) == tuple(data):
+            lab = tuple(data)           # probabilities per class (MXNet: "soft" labels)
         return (data, lab), (data,)
 
     shape_back = {"data": (0,)}
@@ -84,6 +88,11 @@ class SoftmaxOutput(Op):
 
     def backward(self, saved, dy=None):
         p, label, axis, shape = saved
+        if label.shape == tuple(shape):
+            # a label shaped like the data holds class probabilities: grad_scale * (p - label),
+            # with no ignore, smoothing or normalization (as MXNet)
+            g = (p.reshape(shape) - label.astype(p.dtype)) * p.dtype.type(self.grad_scale)
+            return (g * dy if self.out_grad and dy is not None else g), None
         k = p.shape[axis]
         lab = int_labels(label.reshape(p.shape[:axis] + p.shape[axis + 1:]), "label")
         ignored = (lab == int(self.ignore_label)) if self.use_ignore else np.zeros(lab.shape, bool)

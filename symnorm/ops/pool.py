@@ -46,8 +46,13 @@ class Pooling(_Spatial):
         n = len(self.kernel)
         if n > 3:
             raise ParamError("param 'kernel' must have 1, 2 or 3 dims, got %r" % (self.kernel,))
+        if self.pooling_convention == "same" and any(self.pad):
+            raise ParamError("pooling_convention='same' pads by itself: param 'pad' must be 0, "
+                             "got %r" % (self.pad,))
         for name in ("stride", "pad"):
             v = getattr(self, name)
+            if name == "pad" and self.pooling_convention == "same":
+                continue        # all zeros (checked above), of any length as MXNet reads it
             if v and n and len(v) != n:
                 raise ParamError("param %r has %d dims but kernel %r has %d"
                                  % (name, len(v), self.kernel, n))

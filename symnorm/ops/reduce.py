@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Optional
+
 from ..core.dims import norm_axis, prod
 from ..core.params import Shape, param
 from ..core.registry import Op, Result, register
@@ -14,7 +16,7 @@ class _Reduce(Op):
     """Reduce over ``axis`` (all axes when empty); ``exclude`` reduces over the others.
     As in MXNet 1.x, a reduction never gives a 0-d array: reducing every axis without
     ``keepdims`` gives shape (1,)."""
-    axis: Shape = param((), doc="axes to reduce; () means all")
+    axis: Optional[Shape] = param((), doc="axes to reduce; () or None means all")
     keepdims: bool = param(False)
     exclude: bool = param(False, doc="reduce over the axes NOT listed")
 

@@ -164,7 +164,7 @@ class MinimumScalar(_Scalar):
 
 @register(name="_mod_scalar")
 class ModScalar(_Scalar):
-    """out = data mod scalar  (d/dx = 1 between the jumps)"""
+    """out = data mod scalar  (d/dx = 1 between the jumps; 0 on integer dtypes, as MXNet)"""
     hint = "_modscalar"
     input_range = {"data": (0.1, 1.4)}
 
@@ -172,12 +172,13 @@ class ModScalar(_Scalar):
         return Result((np.mod(data, self._s[data.dtype]),))
 
     def backward(self, saved, dy):
-        return (dy,)
+        return (np.zeros_like(dy) if dy.dtype.kind in "iub" else dy,)
 
 
 @register(name="_rmod_scalar")
 class RModScalar(_Scalar):
-    """out = scalar mod data  (d/dx = -floor(scalar / x) between the jumps)"""
+    """out = scalar mod data  (d/dx = -floor(scalar / x) between the jumps; 0 on integer
+    dtypes, as MXNet)"""
     hint = "_rmodscalar"
     input_range = {"data": (3.1, 3.9)}
 
@@ -185,6 +186,8 @@ class RModScalar(_Scalar):
         return Result((np.mod(self._s[data.dtype], data),), None, data)
 
     def backward(self, x, dy):
+        if dy.dtype.kind in "iub":
+            return (np.zeros_like(dy),)
         return (-dy * np.floor(self.scalar / x),)
 
 

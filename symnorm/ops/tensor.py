@@ -132,19 +132,43 @@ class Reshape(Op):
     keep_highest: bool = param(False, doc="deprecated: use shape")
 
     def check(self):
-        for name in ("shape", "target_shape"):
-            bad = [c for c in getattr(self, name) if c < -4]
-            if bad:
-                raise ParamError("%s code %d is not one of MXNet's (0, -1, -2, -3, -4 or a "
-                                 "positive size)" % (name, bad[0]))
+        bad = [c for c in self.shape if c < -4]
+        if bad:
+            raise ParamError("shape code %d is not one of MXNet's (0, -1, -2, -3, -4 or a "
+                             "positive size)" % bad[0])
+        # the deprecated target_shape has no codes: sizes, and one 0 for the inferred dim
+        free = self.target_shape[1:] if self.keep_highest else self.target_shape
+        if any(c < 0 for c in self.target_shape) or sum(c == 0 for c in free) > 1:
+            raise ParamError("target_shape %s: sizes and at most one 0 (the inferred dim) "
+                             "expected%s" % (tuple(self.target_shape), ", after its first entry"
+                                             " (keep_highest)" if self.keep_highest else ""))
+
+    def _legacy(self, data):
+        """MXNet's old API: ``target_shape`` with one 0 inferred from the size;
+        ``keep_highest`` puts the input's first dim in place of target_shape[0]."""
+        out = list(self.target_shape)
+        if self.keep_highest:
+            out[0] = data[0]
+        zero = [i for i in range(1 if self.keep_highest else 0, len(out)) if out[i] == 0]
+        total = prod(data)
+        if zero:
+            rest = prod(d for i, d in enumerate(out) if i != zero[0])
+            if rest == 0 or total % rest:
+                raise ShapeError("Reshape: cannot infer the 0 dim of target_shape %s: %d elements "
+                                 "do not divide into the other dims" % (tuple(self.target_shape), total))
+            out[zero[0]] = total // rest
+        if prod(out) != total:
+            # MXNet 1.9.1 lets this through at shape inference (docs/porting.md)
+            raise ShapeError("Reshape: target_shape %s gives %s, %d elements; the input %s has %d"
+                             % (tuple(self.target_shape), tuple(out), prod(out), tuple(data), total))
+        return tuple(out)
 
     def infer_shape(self, data):
         if not known(data):
             return None
-        target = self.shape
-        if not target and self.target_shape:
-            target = ((data[0],) + tuple(self.target_shape)) if self.keep_highest else self.target_shape
-        return (data,), (reshape_rule(data, target, self.reverse),)
+        if not self.shape and self.target_shape:
+            return (data,), (self._legacy(data),)
+        return (data,), (reshape_rule(data, self.shape, self.reverse),)
 
     shape_back = {}      # one unknown input dim, from the output's size (when known)
 

@@ -34,6 +34,7 @@ from . import allocator, autodiff, binding, codegen, interpret, parallel, report
 from ..core.cse import eliminate_common_expr
 from ..core.dtype import REAL_KINDS, real_array
 from ..core.errors import BindError
+from .. import random as _random
 from ..context import Context, cpu  # noqa: F401  (executor.cpu is public API too)
 from .exec_options import AUX_UPDATES, GRAD_REQS, ExecOptions  # noqa: F401
 from .plan import Plan, build_plan, inference_liveness, plan_for_arrays  # noqa: F401
@@ -86,6 +87,7 @@ class Executor(PublicArrays):
         self._compiled = {}         # the same keys -> the program as straight-line code (codegen)
         self._checked = set()       # modes whose outputs/gradients were shape-checked once
         self._saved = None          # saved state of the last forward, per op node index
+        self._infer_rng = None      # random state before the last inference forward
         self._staged = None         # proposed aux values of the last training forward
         # where each op node's proposed aux values go (resolved once, not at every commit)
         self._aux_targets = {}
@@ -227,7 +229,11 @@ class Executor(PublicArrays):
                 raise BindError("Shape not match! Argument %s, need: %s, received: %s"
                                 % (k, target.shape, arr.shape))
             feeds[k] = arr.astype(target.dtype, copy=False)
+        # an inference forward keeps no state; a backward() after it re-runs it, and must
+        # draw the same random numbers (Dropout mode='always') as this run did
+        rng_state = None if is_train else _random.generator().bit_generator.state
         values = self._run(bool(is_train), feeds, save=bool(is_train))
+        self._infer_rng = rng_state
         # success: commit the step's effects
         for k, arr in feeds.items():
             np.copyto(self.np_arg_dict[k], arr)
@@ -317,7 +323,12 @@ class Executor(PublicArrays):
                               "inference computation (moving statistics as constants); call "
                               "backward(..., is_train=False) to silence this", stacklevel=2)
             if self._saved is None:
-                self._run(False, {}, save=True)
+                bits = _random.generator().bit_generator
+                now, bits.state = bits.state, self._infer_rng
+                try:
+                    self._run(False, {}, save=True)
+                finally:
+                    bits.state = now
         elif self._saved is None:
             raise BindError("backward(): the training forward kept no state")
         # with nan_check no gradient is written before all are known to be finite

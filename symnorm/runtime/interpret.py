@@ -164,7 +164,11 @@ class Watch:
                                              % (node.describe(), node.output_name(j)))
         if self.monitor is not None:
             if self.monitor_all:
-                for name, s in zip(node.op.input_names(), step.ins):
+                # MXNet's order: a variable input under its own name, then every input as
+                # "<node>_<slot>"
+                for entry, name, s in zip(node.inputs, node.op.input_names(), step.ins):
+                    if entry.node.is_variable:
+                        self.monitor(entry.node.name, values[s])
                     self.monitor("%s_%s" % (node.name, name), values[s])
             for j in range(node.num_visible()):
                 self.monitor(node.output_name(j), outs[j])
