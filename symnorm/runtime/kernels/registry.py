@@ -132,8 +132,17 @@ class Kernel:
         if not self.grad_into_buffer:
             return functools.partial(fn, state, ctx)
 
+        last = [None, ctx]              # the buffers of the last call and their context
+
         def run(saved, *out_grads, out=None):
-            return fn(state, ctx if out is None else replace(ctx, grad_out=out), saved, *out_grads)
+            if out is None:
+                return fn(state, ctx, saved, *out_grads)
+            # an executor offers the same buffers every step: one context for them (the
+            # context holds the buffers, so their ids cannot be reused while it lives)
+            ids = tuple(map(id, out))
+            if ids != last[0]:
+                last[:] = [ids, replace(ctx, grad_out=out)]
+            return fn(state, last[1], saved, *out_grads)
         return run
 
     def backward(self, fn: Callable) -> Callable:
