@@ -83,6 +83,10 @@ class Executor(PublicArrays):
         self._split = parallel.worth_splitting(max((math.prod(s) for s in plan.slot_shape), default=0))
         self._wants, self._on_path = autodiff.grad_path(plan, self._options.grad_req)
         self._on_path_set = set(self._on_path)
+        # ops that draw random numbers (not merely keeping aux state): an inference forward
+        # records the generator's state for a backward() that re-runs it (reading the
+        # state costs microseconds: only graphs with such ops pay it)
+        self._draws = any(not n.op.deterministic() and not n.op.aux for n in plan.op_nodes)
         self._programs = {}         # (save, reuse) or "bwd" -> step program, built when first run
         self._compiled = {}         # the same keys -> the program as straight-line code (codegen)
         self._checked = set()       # modes whose outputs/gradients were shape-checked once
@@ -231,7 +235,8 @@ class Executor(PublicArrays):
             feeds[k] = arr.astype(target.dtype, copy=False)
         # an inference forward keeps no state; a backward() after it re-runs it, and must
         # draw the same random numbers (Dropout mode='always') as this run did
-        rng_state = None if is_train else _random.generator().bit_generator.state
+        rng_state = _random.generator().bit_generator.state if self._draws and not is_train \
+            else None
         values = self._run(bool(is_train), feeds, save=bool(is_train))
         self._infer_rng = rng_state
         # success: commit the step's effects
@@ -322,7 +327,9 @@ class Executor(PublicArrays):
                 warnings.warn("backward() after forward(is_train=False): differentiating the "
                               "inference computation (moving statistics as constants); call "
                               "backward(..., is_train=False) to silence this", stacklevel=2)
-            if self._saved is None:
+            if self._saved is None and self._infer_rng is None:
+                self._run(False, {}, save=True)
+            elif self._saved is None:
                 bits = _random.generator().bit_generator
                 now, bits.state = bits.state, self._infer_rng
                 try:
