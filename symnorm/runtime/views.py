@@ -57,11 +57,12 @@ class PublicArrays:
 
     @property
     def outputs(self) -> list:
-        cache = self._view_cache("out")
-        if cache.get("of") is not self.np_outputs:        # a forward made new outputs
-            cache["of"] = self.np_outputs
-            cache["views"] = [a.view(NDArray) for a in self.np_outputs]
-        return list(cache["views"])
+        # read after every forward: kept lean (one attribute test when nothing changed)
+        arrays = self.np_outputs
+        views = self.__dict__.get("_output_views")
+        if views is None or views[0] is not arrays:         # a forward made new outputs
+            views = self._output_views = (arrays, [a.view(NDArray) for a in arrays])
+        return list(views[1])
 
     @outputs.setter
     def outputs(self, value):
