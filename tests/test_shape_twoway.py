@@ -200,3 +200,16 @@ def test_variable_shape_attribute_with_unknown_dims():
     net = mx.sym.FullyConnected(p, num_hidden=3, name="fc") + mx.sym.var("r", shape=(12, 3))
     assert net.infer_shape()[0][0] == (12, 10)
     assert (mx.sym.Flatten(q) + mx.sym.var("r", shape=(12, 5))).infer_shape()[0][0] == (12, 5)
+
+
+def test_a_constant_with_open_dims_takes_them_from_the_op_using_it():
+    """MXNet 1.9.1 (checked): ``sym.ones(shape=(-1, -1))`` transposed and added to a (2, 3)
+    constant binds with no arguments and runs as (3, 2); open and given dims mix."""
+    import symnorm as sn
+    o1, o2 = sn.sym.ones(shape=(2, 3)), sn.sym.ones(shape=(-1, -1))
+    assert o2.infer_shape_partial()[1] == [(0, 0)]
+    ex = (o1 + sn.sym.transpose(o2)).bind(sn.cpu(), args={})
+    np.testing.assert_array_equal(ex.forward()[0], np.full((2, 3), 2.0))
+    mixed = sn.sym.ones(shape=(2, -1)) + sn.sym.transpose(sn.sym.zeros(shape=(3, -1)))
+    assert mixed.bind(sn.cpu(), args={}).forward()[0].shape == (2, 3)
+    assert mixed.tojson().count('"shape": "(3, -1)"') == 1       # the graph keeps what was written

@@ -1,6 +1,7 @@
 """Arrays made from parameters alone: _zeros, _ones, _full, _arange."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Optional
 
@@ -18,11 +19,17 @@ class _Init(Op):
     """An array made from params alone (no inputs, no gradient)."""
     inputs = ()
     differentiable = False
-    shape: Shape = param((), doc="output shape")
+    shape: Shape = param((), doc="output shape; -1 = a dim the graph decides (from the op "
+                                 "that uses the array, as MXNet infers it)")
     dtype: str = param("float32", choices=("float32", "float64", "float16", "int32", "int64", "uint8", "int8"))
 
     def infer_shape(self):
-        return (), (tuple(self.shape),)
+        return (), (tuple(None if d < 0 else d for d in self.shape),)
+
+    def complete(self, out_shapes):
+        if all(d >= 0 for d in self.shape):
+            return self
+        return dataclasses.replace(self, shape=tuple(out_shapes[0]))
 
     def infer_type(self):
         return (), (np.dtype(self.dtype),)

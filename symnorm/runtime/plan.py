@@ -47,6 +47,7 @@ class Plan:
     pinned: tuple           # (arg name, value) pairs written at each forward (fix_gamma)
     inplace: tuple          # per op node: may its output overwrite its first input? (inference)
     inplace_train: tuple    # ... also when training (the backward state survives it)
+    ops: tuple              # per op node: its op, completed from the inferred shapes
     kernels: tuple          # per op node: the kernel it runs with (``kernels.choose``)
     layouts: tuple          # per op node: the layout its kernel stores tensors in
 
@@ -68,7 +69,10 @@ class Plan:
         aux_slot = {n.name: slot_of[(n, 0)] for n in nodes if n in aux_vars}
         op_nodes = tuple(n for n in nodes if not n.is_variable)
         chosen = chosen or {}
-        kernels = tuple(chosen.get(n) or choose(n.op, use_reference=use_reference) for n in op_nodes)
+        ops = tuple(n.op.complete(tuple(shapes[(n, j)] for j in range(n.num_outputs())))
+                    for n in op_nodes)
+        kernels = tuple(chosen.get(n) or choose(op, use_reference=use_reference)
+                        for n, op in zip(op_nodes, ops))
         layouts = tuple("batch_last" if n in chosen else "standard" for n in op_nodes)
         in_slots = tuple(tuple(slot_of[(e.node, e.index)] for e in n.inputs) for n in op_nodes)
         out_slots = tuple(tuple(slot_of[(n, j)] for j in range(n.num_outputs())) for n in op_nodes)
@@ -81,7 +85,7 @@ class Plan:
         return Plan(symbol, op_nodes, in_slots, out_slots, arg_slot, aux_slot, head_slots,
                     tuple(e.node for e in symbol.entries), tuple(symbol.list_outputs()),
                     tuple(shape_l), tuple(dtype_l), free_after, tuple(pinned), inplace,
-                    inplace_train, kernels, layouts)
+                    inplace_train, ops, kernels, layouts)
 
     def kernel_of(self, name: str):
         """The kernel the op node called ``name`` runs with."""

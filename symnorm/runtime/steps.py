@@ -88,7 +88,7 @@ def _context(plan, i, comm, **fields) -> KernelContext:
 
 
 def _state(plan, i):
-    return plan.kernels[i].state(plan.op_nodes[i].op, plan.layouts[i],
+    return plan.kernels[i].state(plan.ops[i], plan.layouts[i],
                                  tuple(plan.slot_shape[s] for s in plan.in_slots[i]))
 
 
@@ -101,7 +101,7 @@ def forward_program(plan, on_path, comm, save: bool, reuse: bool) -> tuple:
     for i, n in enumerate(plan.op_nodes):
         inplace = reuse and flags[i]
         k = plan.kernels[i]
-        fn = k.bind_forward(n.op, _context(plan, i, comm, inplace=inplace), _state(plan, i))
+        fn = k.bind_forward(plan.ops[i], _context(plan, i, comm, inplace=inplace), _state(plan, i))
         steps.append(ForwardStep(i, n, fn, k, plan.in_slots[i], plan.out_slots[i],
                                  plan.free_after[i], save and i in on_path, bool(n.op.aux), inplace,
                                  tuple(plan.slot_shape[s] for s in plan.in_slots[i]),
@@ -115,7 +115,7 @@ def backward_program(plan, wants: set, on_path, comm) -> tuple:
     steps = []
     for i in reversed(on_path):
         node = plan.op_nodes[i]
-        op = node.op
+        op = plan.ops[i]
         outs = op.output_names()
         gout = tuple(s for j, s in enumerate(plan.out_slots[i]) if outs[j] not in op.no_grad_outputs)
         names = op.arguments()
