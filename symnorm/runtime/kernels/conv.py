@@ -24,26 +24,11 @@ from ...ops.spatial import _kernel_offsets
 from ..buffers import padded, recycled_empty, workspace, workspace_filled
 from .blas import channel_sum, copy_runs, last_axis_first, matmul_nt, matmul_wide, row_sums
 from .registry import kernel
+from .spatial_run import SpatialRun
 
 
-class ConvRun:
+class ConvRun(SpatialRun):
     """Convolution's fast forward/backward for one op in one layout."""
-
-    def __init__(self, op, batch_last: bool):
-        self.op, self._bl = op, batch_last
-
-    def __getattr__(self, name):            # params and shape helpers: the op's
-        return getattr(self.op, name)
-
-    def _split(self, shape):
-        """(batch, channels, spatial dims) of a data shape in this run's layout."""
-        if self._bl:
-            return shape[-1], shape[0], tuple(shape[1:-1])
-        return shape[0], shape[1], tuple(shape[2:])
-
-    def _join(self, n, c, spatial):
-        """A data shape in this run's layout."""
-        return (c,) + tuple(spatial) + (n,) if self._bl else (n, c) + tuple(spatial)
 
     # -- kernels ---------------------------------------------------------
     # Internally the batch axis goes last: x is taken as (C, *S, N), so every im2col copy

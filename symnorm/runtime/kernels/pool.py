@@ -14,26 +14,11 @@ from ...ops.pool import Pooling
 from ..buffers import padded, workspace, workspace_filled
 from .blas import copy_runs
 from .registry import kernel
+from .spatial_run import SpatialRun
 
 
-class PoolRun:
+class PoolRun(SpatialRun):
     """Pooling's fast forward/backward for one op in one layout."""
-
-    def __init__(self, op, batch_last: bool):
-        self.op, self._bl = op, batch_last
-
-    def __getattr__(self, name):            # params and shape helpers: the op's
-        return getattr(self.op, name)
-
-    def _split(self, shape):
-        """(batch, channels, spatial dims) of a data shape in this run's layout."""
-        if self._bl:
-            return shape[-1], shape[0], tuple(shape[1:-1])
-        return shape[0], shape[1], tuple(shape[2:])
-
-    def _join(self, n, c, spatial):
-        """A data shape in this run's layout."""
-        return (c,) + tuple(spatial) + (n,) if self._bl else (n, c) + tuple(spatial)
 
     # the spatial axes start after (N, C) channels-first, after C batch-last, and the
     # batch-last layout has N as a trailing axis every per-position array broadcasts over
