@@ -11,6 +11,7 @@ from ..core.dims import norm_axis, same_shape_backward
 from ..core.errors import ParamError, ShapeError
 from ..core.params import Shape, param, positive, non_negative
 from ..core.registry import Op, Result, register
+from .reduce import reduced_shape
 
 
 # ============================================================ norm
@@ -43,13 +44,7 @@ class norm(Op):
     def infer_shape(self, data):
         if data is None:
             return None
-        axes = self._axes(len(data))
-        if self.keepdims:
-            out = tuple(1 if i in axes else d for i, d in enumerate(data))
-        else:
-            # MXNet's "scalar" of a full reduction has shape (1,)
-            out = tuple(d for i, d in enumerate(data) if i not in axes) or (1,)
-        return (data,), (out,)
+        return (data,), (reduced_shape(data, self._axes(len(data)), self.keepdims),)
 
     def infer_type(self, data):
         if data is None:

@@ -12,6 +12,14 @@ from ..core.registry import Op, Result, register
 
 # ============================================================ reductions
 
+def reduced_shape(data: tuple, axes, keepdims: bool) -> tuple:
+    """The shape of ``data`` reduced over ``axes``: size 1 there with ``keepdims``, else
+    dropped, and (1,) for a full reduction (MXNet 1.x has no 0-d arrays)."""
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(data))
+    return tuple(d for i, d in enumerate(data) if i not in axes) or (1,)
+
+
 class _Reduce(Op):
     """Reduce over ``axis`` (all axes when empty); ``exclude`` reduces over the others.
     As in MXNet 1.x, a reduction never gives a 0-d array: reducing every axis without
@@ -31,12 +39,7 @@ class _Reduce(Op):
     def infer_shape(self, data):
         if data is None:
             return None
-        axes = self._axes(len(data))
-        if self.keepdims:
-            out = tuple(1 if i in axes else d for i, d in enumerate(data))
-        else:
-            out = tuple(d for i, d in enumerate(data) if i not in axes) or (1,)
-        return (data,), (out,)
+        return (data,), (reduced_shape(data, self._axes(len(data)), self.keepdims),)
 
     def _out(self, y, data):
         """A reduction's result in the data's dtype, (1,) where numpy gives a scalar."""
