@@ -70,7 +70,7 @@ def check_kernel(k, layout, name, params, shapes, rng):
     in_shapes = tuple((_to_bl(v) if i in lay_in else v).shape for i, v in enumerate(values))
     state = k.state(op, layout, in_shapes)
 
-    def run(train, inplace=False, need=None, grad_out=False, scribble=False, plain=False):
+    def run(train, inplace=False, need=None, scribble=False, plain=False):
         ctx = KernelContext(inplace=inplace, layout=layout, workspace=workspace, need=need)
         kv = [to_k(i, v.copy()) for i, v in enumerate(values)]
         if plain:                   # the kernel function itself, not its specialized step

@@ -50,6 +50,7 @@ class Plan:
     ops: tuple              # per op node: its op, completed from the inferred shapes
     kernels: tuple          # per op node: the kernel it runs with (``kernels.choose``)
     layouts: tuple          # per op node: the layout its kernel stores tensors in
+    states: tuple           # per op node: what its kernel runs (``Kernel.state``: prepared once)
 
     @staticmethod
     def build(symbol, shapes: dict, dtypes: dict, chosen: dict | None = None,
@@ -85,7 +86,9 @@ class Plan:
         return Plan(symbol, op_nodes, in_slots, out_slots, arg_slot, aux_slot, head_slots,
                     tuple(e.node for e in symbol.entries), tuple(symbol.list_outputs()),
                     tuple(shape_l), tuple(dtype_l), free_after, tuple(pinned), inplace,
-                    inplace_train, ops, kernels, layouts)
+                    inplace_train, ops, kernels, layouts,
+                    tuple(k.state(op, lay, tuple(shape_l[s] for s in ins))
+                          for k, op, lay, ins in zip(kernels, ops, layouts, in_slots)))
 
     def kernel_of(self, name: str):
         """The kernel the op node called ``name`` runs with."""

@@ -87,11 +87,6 @@ def _context(plan, i, comm, **fields) -> KernelContext:
     return KernelContext(comm=comm, layout=plan.layouts[i], workspace=workspace, **fields)
 
 
-def _state(plan, i):
-    return plan.kernels[i].state(plan.ops[i], plan.layouts[i],
-                                 tuple(plan.slot_shape[s] for s in plan.in_slots[i]))
-
-
 def forward_program(plan, on_path, comm, save: bool, reuse: bool) -> tuple:
     """The forward steps for one mode: ``save`` keeps the state of the nodes ``on_path``
     (their backward runs later); ``reuse`` lets planned nodes write in place (for a saving
@@ -101,7 +96,7 @@ def forward_program(plan, on_path, comm, save: bool, reuse: bool) -> tuple:
     for i, n in enumerate(plan.op_nodes):
         inplace = reuse and flags[i]
         k = plan.kernels[i]
-        fn = k.bind_forward(plan.ops[i], _context(plan, i, comm, inplace=inplace), _state(plan, i))
+        fn = k.bind_forward(plan.ops[i], _context(plan, i, comm, inplace=inplace), plan.states[i])
         steps.append(ForwardStep(i, n, fn, k, plan.in_slots[i], plan.out_slots[i],
                                  plan.free_after[i], save and i in on_path, bool(n.op.aux), inplace,
                                  tuple(plan.slot_shape[s] for s in plan.in_slots[i]),
@@ -124,7 +119,7 @@ def backward_program(plan, wants: set, on_path, comm) -> tuple:
         wanted = {k for k, _ in gin}
         kern = plan.kernels[i]
         ctx = _context(plan, i, comm, need=tuple(k in wanted for k in range(len(names))))
-        fn = kern.bind_backward(op, ctx, _state(plan, i))
+        fn = kern.bind_backward(op, ctx, plan.states[i])
         steps.append(BackwardStep(i, node, fn, kern, gout, op.head_grad == "ignore", gin, len(names),
                                   kern.grad_into_buffer,
                                   tuple(plan.slot_shape[s] for s in plan.in_slots[i])))

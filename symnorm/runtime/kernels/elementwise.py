@@ -96,8 +96,7 @@ def _binary_step(op, ctx):
         when=lambda op: _own_forward(_Binary)(op) and not isinstance(op, _Broadcast))
 def binary_in_place(op, ctx, lhs, rhs, *, train):
     """``lhs (op) rhs`` into ``lhs`` when allowed (inference: backward keeps both inputs)."""
-    y = op.fn(lhs, rhs, out=lhs) if ctx.inplace else op.fn(lhs, rhs)
-    return Result((y,), None, (lhs, rhs))
+    return _binary_step(op, ctx)(lhs, rhs, train=train)
 
 
 # ============================================================ with a scalar
@@ -117,8 +116,7 @@ def _scalar_step(op, ctx):
 def scalar_in_place(op, ctx, data, *, train):
     """``data (op) scalar`` into ``data`` when allowed, in training too (the backward
     needs only the scalar)."""
-    s = op._s[data.dtype]
-    return Result((op.fn(data, s, out=data) if ctx.inplace else op.fn(data, s),))
+    return _scalar_step(op, ctx)(data, train=train)
 
 
 # ============================================================ one input
