@@ -253,19 +253,6 @@ class Executor(PublicArrays):
             self._commit_aux()
         return self.outputs
 
-    def _show_outputs(self, outs):
-        """Put ``outs`` (a reshaped executor's new outputs) into the leading part of this
-        executor's outputs where they fit, as MXNet's shared output memory shows them.  Into
-        new arrays, not the old ones: those may be state this executor's own backward reads
-        (sigmoid keeps its output)."""
-        shown = []
-        for mine, new in zip(self.np_outputs, outs):
-            if mine.dtype == new.dtype and new.size <= mine.size:
-                mine = np.array(mine, order="C")
-                mine.reshape(-1)[:new.size] = new.reshape(-1)
-            shown.append(mine)
-        self.np_outputs = shown
-
     def _own(self, arr):
         # an output that aliases a bound array (identity, Reshape of an argument) is copied,
         # so that later writes to arg_dict do not change it

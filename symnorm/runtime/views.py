@@ -9,6 +9,8 @@ made again only when the array behind a name is replaced: new outputs after a fo
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..core.ndarray import NDArray
 
 
@@ -67,6 +69,19 @@ class PublicArrays:
     @outputs.setter
     def outputs(self, value):
         self.np_outputs = value
+
+    def _show_outputs(self, outs):
+        """Put ``outs`` (a reshaped executor's new outputs) into the leading part of this
+        executor's outputs where they fit, as MXNet's shared output memory shows them.  Into
+        new arrays, not the old ones: those may be state this executor's own backward reads
+        (sigmoid keeps its output)."""
+        shown = []
+        for mine, new in zip(self.np_outputs, outs):
+            if mine.dtype == new.dtype and new.size <= mine.size:
+                mine = np.array(mine, order="C")
+                mine.reshape(-1)[:new.size] = new.reshape(-1)
+            shown.append(mine)
+        self.np_outputs = shown
 
 
 __all__ = ["PublicArrays"]
