@@ -56,6 +56,20 @@ def test_the_rule_is_per_node(rng, caplog):
     assert not ex.aux_dict["bn_a_moving_mean"].any() and not ex.aux_dict["bn_a_moving_var"].any()
     assert ex.aux_dict["bn_b_moving_mean"].any() and ex.aux_dict["bn_b_moving_var"].any()
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["BatchNorm 'bn_a'"]
+
+
+def test_one_non_finite_aux_keeps_all_of_the_node_unchanged(rng, caplog):
+    # a variance of ~1e60 overflows float32 only in the proposed moving_var; the finite
+    # moving_mean proposal of the same node is not committed either
+    ex = sym.BatchNorm(sym.Variable("data"), name="bn").simple_bind(sn.cpu(), data=(4, 3))
+    with caplog.at_level(logging.WARNING, logger="symnorm"):
+        ex.forward(is_train=True, data=rng.randn(4, 3) * 1e30)
+        ex.backward(np.ones((4, 3)))
+    assert not ex.aux_dict["bn_moving_mean"].any() and not ex.aux_dict["bn_moving_var"].any()
+    msgs = [r.getMessage() for r in caplog.records]
+    assert len(msgs) == 1 and "new moving_var" in msgs[0], msgs
+
+
 def test_nan_check_raises_on_a_non_finite_proposal(rng):
     # a batch variance of ~1e60 does not fit float32: the outputs are finite, only the
     # proposed moving_var is not

@@ -77,3 +77,39 @@ def test_options_are_frozen_and_validated():
         ex.options.replace(aux_update="never")
     with pytest.raises(sn.BindError, match="grad_req=sometimes is not a valid input"):
         ex.options.replace(grad_req={"data": "sometimes"})
+
+
+def test_backward_writes_where_grad_arrays_and_grad_req_say_at_each_step(rng):
+    # the executor keeps its {slot: gradient buffer} between steps (BatchNorm writes the
+    # data gradient straight into it): replacing the gradient arrays or grad_req must
+    # still be seen by the next backward
+    def bound():
+        net = sym.BatchNorm(sym.Variable("data"), fix_gamma=False, name="bn")
+        ex = net.simple_bind(sn.cpu(), data=(4, 5))
+        ex.arg_dict["bn_gamma"][:] = 1.5
+        return ex
+
+    def data_grad(x, dy):
+        ref = bound()
+        ref.forward(is_train=True, data=x)
+        ref.backward(dy)
+        return ref.np_grad_dict["data"].copy()
+
+    ex = bound()
+    xs, dy = [rng.randn(4, 5) for _ in range(3)], rng.randn(4, 5)
+    ex.forward(is_train=True, data=xs[0])
+    ex.backward(dy)
+    old = ex.np_grad_dict["data"]
+    np.testing.assert_allclose(old, data_grad(xs[0], dy), rtol=1e-6)
+    fresh = {k: (None if v is None else np.zeros_like(v)) for k, v in ex.np_grad_dict.items()}
+    ex.grad_dict = fresh
+    ex.forward(is_train=True, data=xs[1])
+    ex.backward(dy)
+    np.testing.assert_allclose(fresh["data"], data_grad(xs[1], dy), rtol=1e-6)  # the new array
+    np.testing.assert_allclose(old, data_grad(xs[0], dy), rtol=1e-6)            # not the old one
+    ex._set_options(ex.options.replace(grad_req={"data": "add", "bn_gamma": "write",
+                                                 "bn_beta": "write"}))
+    ex.forward(is_train=True, data=xs[2])
+    ex.backward(dy)
+    np.testing.assert_allclose(fresh["data"], data_grad(xs[1], dy) + data_grad(xs[2], dy),
+                               rtol=1e-5, atol=1e-6)                          # added

@@ -92,12 +92,14 @@ def compile_backward(program, arg_slots, head_slots):
         if step is last and direct and step.writes_out:
             # the last step may write straight into final gradient buffers (_direct_out)
             outs = ["None"] * step.n_args
+            code.append("    if buffers:")
             for k, s in direct:
-                outs[k] = "(buffers.get(%d) if g%d is None else None)" % (s, s)
-            code += ["    if buffers:",
-                     "        out = (%s,)" % ", ".join(outs),
-                     "        r = b%d(saved[%d], %s, out=out) if any(x is not None for x in out) else %s"
-                     % (i, i, ogs, call),
+                outs[k] = "u%d" % k
+                code.append("        u%d = buffers.get(%d) if g%d is None else None" % (k, s, s))
+            code += ["        if %s:" % " or ".join("u%d is not None" % k for k, _ in direct),
+                     "            r = b%d(saved[%d], %s, out=(%s,))" % (i, i, ogs, ", ".join(outs)),
+                     "        else:",
+                     "            r = " + call,
                      "    else:",
                      "        r = " + call]
         else:

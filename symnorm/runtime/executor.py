@@ -100,11 +100,13 @@ class Executor(PublicArrays):
                 names = n.op.input_names()
                 self._aux_targets[i] = tuple(self.np_aux_dict[n.inputs[names.index(a)].node.name]
                                              for a in n.op.aux)
-        # zero vectors for the commit's finiteness test (interpret.all_finite)
-        self._aux_zeros = {i: tuple(np.zeros(t.shape, t.dtype) if t.ndim == 1 else None for t in ts)
+        # zero vectors for the commit's finiteness test (interpret.all_finite_each)
+        self._aux_zeros = {i: tuple(np.zeros(t.shape, t.dtype) if t.ndim == 1 and t.dtype.char in "fd"
+                                    else None for t in ts)
                            for i, ts in self._aux_targets.items()}
         # grad_req as a plain dict: the options keep a read-only view, slower to look up
         self._grad_req = dict(self._options.grad_req)
+        self._buffers_of = None     # (np_grad_dict, _grad_req, plan, buffers)
         # heads made by kernels whose outputs are always new arrays cannot alias a bound array
         kernel_of = dict(zip(plan.op_nodes, plan.kernels))
         self._head_fresh = [n in kernel_of and kernel_of[n].fresh_outputs for n in plan.head_nodes]
@@ -326,9 +328,7 @@ class Executor(PublicArrays):
         elif self._saved is None:
             raise BindError("backward(): the training forward kept no state")
         # with nan_check no gradient is written before all are known to be finite
-        buffers = None if options.nan_check else {
-            plan.arg_slot[k]: b for k, b in self.np_grad_dict.items()
-            if b is not None and self._grad_req.get(k) == "write"}
+        buffers = None if options.nan_check else self._write_buffers()
         first = ("bwd", self._last_train) not in self._checked
         watch = interpret.Watch(check=first, nan_check=options.nan_check, monitor=options.monitor) \
             if first or options.nan_check or options.monitor is not None else None
@@ -361,6 +361,18 @@ class Executor(PublicArrays):
         if self._last_train and options.aux_update == "backward":
             self._commit_aux()
 
+    def _write_buffers(self) -> dict:
+        """{argument slot: its gradient buffer} for grad_req 'write', kept while the plan,
+        the gradient arrays and grad_req stay (one dict, not one per step)."""
+        cached, plan = self._buffers_of, self._plan
+        if cached is None or cached[0] is not self.np_grad_dict or cached[1] is not self._grad_req \
+                or cached[2] is not plan:
+            slot = plan.arg_slot
+            cached = self._buffers_of = (self.np_grad_dict, self._grad_req, plan, {
+                slot[k]: b for k, b in self.np_grad_dict.items()
+                if b is not None and self._grad_req.get(k) == "write"})
+        return cached[3]
+
     def _commit_aux(self):
         """The one place aux states change: staged values copied into ``aux_dict`` arrays,
         except a node's whose proposal is not finite (module docstring).  The check reads
@@ -368,11 +380,9 @@ class Executor(PublicArrays):
         staged, self._staged = self._staged, None
         if not staged:
             return
-        finite = interpret.all_finite
+        finite = interpret.all_finite_each
         for i, new in staged.items():
-            zeros = self._aux_zeros[i]
-            if not (finite(new[0], zeros[0]) if len(new) == 1 else
-                    all([finite(v, z) for v, z in zip(new, zeros)])):
+            if not finite(new, self._aux_zeros[i]):
                 node = self._plan.op_nodes[i]
                 bad = [(a, v) for a, v in zip(node.op.aux, new) if not interpret.all_finite(v)]
                 kept = [node.inputs[node.op.input_names().index(a)].node.name for a in node.op.aux]

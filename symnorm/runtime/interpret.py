@@ -230,4 +230,16 @@ def all_finite(a, zeros=None) -> bool:
     return bool(np.logical_and.reduce(np.isfinite(a), axis=None))
 
 
-__all__ = ["run_forward", "run_backward", "Watch", "all_finite"]
+def all_finite_each(arrays, zeros) -> bool:
+    """Whether every value of every array is finite, ``zeros`` holding a zero vector of
+    each array's shape and float dtype (or None): then one BLAS dot per array, summed (a
+    NaN or inf anywhere makes the sum NaN), as the executor's aux commit runs every step."""
+    total = 0.0
+    for a, z in zip(arrays, zeros):
+        if z is None or type(a) is not np.ndarray or a.dtype is not z.dtype or a.shape != z.shape:
+            return all([all_finite(a, z) for a, z in zip(arrays, zeros)])
+        total += np.dot(a, z)
+    return total == 0.0
+
+
+__all__ = ["run_forward", "run_backward", "Watch", "all_finite", "all_finite_each"]
