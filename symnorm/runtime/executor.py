@@ -279,18 +279,19 @@ class Executor(PublicArrays):
         if first or options.nan_check or options.monitor is not None:
             watch = interpret.Watch(check=first, nan_check=options.nan_check,
                                     monitor=options.monitor, monitor_all=options.monitor_all)
-        key = (save, self._reuse())
-        program = self._forward_program(*key)
+        key = (save, options.inplace and options.monitor is None)      # (save, self._reuse())
         if watch is None and codegen.ENABLED:
             # steady state: the same program as straight-line code (symnorm.runtime.codegen)
             run = self._compiled.get(key)
             if run is None:
                 bound = set(plan.arg_slot.values()) | set(plan.aux_slot.values())
-                run = self._compiled[key] = codegen.compile_forward(program, bound, plan.head_slots)
+                run = self._compiled[key] = codegen.compile_forward(
+                    self._forward_program(*key), bound, plan.head_slots)
             saved, staged = [None] * len(plan.op_nodes), {}
             run(values, saved, staged, train)
         else:
-            saved, staged = interpret.run_forward(program, values, len(plan.op_nodes), train, watch)
+            saved, staged = interpret.run_forward(self._forward_program(*key), values,
+                                                  len(plan.op_nodes), train, watch)
         self._checked.add(("fwd", train))
         self._saved = saved if save else None
         self._staged = staged if train else None

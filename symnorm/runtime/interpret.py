@@ -223,7 +223,7 @@ def all_finite(a, zeros=None) -> bool:
     overflow on large finite values)."""
     if zeros is not None and type(a) is np.ndarray and a.dtype is zeros.dtype \
             and a.shape == zeros.shape and zeros.dtype.char in "fd":
-        return math.isfinite(float(np.dot(a, zeros)))
+        return math.isfinite(a.dot(zeros))
     a = np.asarray(a)
     if a.dtype.kind not in "fc":
         return True
@@ -232,14 +232,13 @@ def all_finite(a, zeros=None) -> bool:
 
 def all_finite_each(arrays, zeros) -> bool:
     """Whether every value of every array is finite, ``zeros`` holding a zero vector of
-    each array's shape and float dtype (or None): then one BLAS dot per array, summed (a
-    NaN or inf anywhere makes the sum NaN), as the executor's aux commit runs every step."""
-    total = 0.0
-    for a, z in zip(arrays, zeros):
-        if z is None or type(a) is not np.ndarray or a.dtype is not z.dtype or a.shape != z.shape:
-            return all([all_finite(a, z) for a, z in zip(arrays, zeros)])
-        total += np.dot(a, z)
-    return total == 0.0
+    each array's shape (or None), as the executor's aux commit runs every step: one BLAS
+    dot per array, summed in C (a NaN or inf anywhere makes the sum NaN).  Anything the
+    dots do not take (no zero vector, another shape or type) is tested value by value."""
+    try:
+        return sum(map(np.ndarray.dot, arrays, zeros)) == 0.0
+    except (TypeError, ValueError):
+        return all([all_finite(a) for a in arrays])
 
 
 __all__ = ["run_forward", "run_backward", "Watch", "all_finite", "all_finite_each"]

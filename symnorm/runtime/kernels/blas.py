@@ -39,7 +39,7 @@ def channel_sum(x3: np.ndarray) -> np.ndarray:
     pre, c, post = x3.shape
     if post < SMALL_L:
         x2 = x3.reshape(pre, c * post)
-        cols = _over_rows(lambda r: np.dot(ones(r.stop - r.start, x3.dtype), x2[r]), x2)
+        cols = _over_rows(lambda r: ones(r.stop - r.start, x3.dtype).dot(x2[r]), x2)
         return cols.reshape(c, post).sum(axis=1) if post > 1 else cols
     rows = row_sums(x3.reshape(pre * c, post))
     return rows.reshape(pre, c).sum(axis=0) if pre > 1 else rows
@@ -58,7 +58,7 @@ def channel_dot(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
         a2, b2 = a3.reshape(pre, c * post), b3.reshape(pre, c * post)
         # small inputs: the product's temporary is cheaper than einsum's ~6 µs of setup
         if a2.size <= SMALL_DOT:
-            cols = np.dot(ones(pre, a2.dtype), a2 * b2)
+            cols = ones(pre, a2.dtype).dot(a2 * b2)
         else:
             cols = _over_rows(lambda r: np.einsum("nk,nk->k", a2[r], b2[r]), a2)
         return cols.reshape(c, post).sum(axis=1) if post > 1 else cols

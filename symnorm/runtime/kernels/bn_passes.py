@@ -132,11 +132,14 @@ def _axpby_plus(dy2, k1, x2, k2, k3, out):
 
 def well_conditioned(mean: np.ndarray, var: np.ndarray) -> bool:
     """Every statistic finite and max(mean²) ≤ CONDITION·min(var): a cheap sufficient test
-    for every channel (three reductions over C values; ufunc.reduce skips np.max's
-    dispatch).  A sum of squares that overflowed (|x| ~ 1e18 in float32) gives var = inf,
-    which the conditioning test alone would pass; NaN fails every comparison."""
+    for every channel (two reductions over C values, ufunc.reduce skipping np.max's
+    dispatch, and one dot).  A sum of squares that overflowed (|x| ~ 1e18 in float32) gives
+    var = inf, which the conditioning test alone would pass: the dot mean·var is NaN or inf
+    then (0·inf is NaN), as for any NaN.  It also overflows for finite statistics near the
+    dtype's range (var ~1e25 in float32), which then take the exact path; NaN fails every
+    comparison."""
     big = float(np.maximum.reduce(np.abs(mean)))
-    return float(np.maximum.reduce(var)) < math.inf and \
+    return math.isfinite(mean.dot(var)) and \
         big * big <= CONDITION * float(np.minimum.reduce(var)) + 1e-30     # (** would raise)
 
 

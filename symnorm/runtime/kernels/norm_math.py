@@ -121,7 +121,7 @@ def normalize_backward(saved, dy3, out=None, reduce=None):
     k1 = w * inv64
     k2 = -k1 * inv64 * inv64 * gsdyxc / m
     k3 = -k1 * gsdy / m - k2 * offset
-    if not math.isfinite(float(np.dot(k2, k3))):        # any NaN/inf: NaN/inf
+    if not math.isfinite(k2.dot(k3)):        # any NaN/inf: NaN/inf
         # Σdy·x overflowed the data's dtype (huge gradients times large values): the sums
         # again in float64.  Decided on the (global) sums alone, so every rank of a
         # SyncBatchNorm takes this branch alike and calls ``reduce`` the same number of
