@@ -44,10 +44,18 @@ def forward(sym, args, aux):
     return [o.copy() for o in ex.forward(is_train=False)]
 
 
+def typed_data(sym, data):
+    """The data inputs in the dtypes the graph forces (batch_take's int32 indices)."""
+    forced = graph_types(sym, np.float32)
+    return {k: v.astype(forced.get(k, v.dtype)) for k, v in data.items()}
+
+
 def check_export(sym, data, params, aux, tmp_path, opset=None, rtol=1e-4, name="net"):
     """Export, check the file, run it in onnxruntime; outputs equal symnorm's."""
     path = tmp_path / (name + ".onnx")
+    data = typed_data(sym, data)
     assert sn.onnx.export_model(sym, {**params, **aux}, {k: v.shape for k, v in data.items()},
+                                in_types=[v.dtype for v in data.values()],
                                 onnx_file_path=str(path), opset_version=opset) == str(path)
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
@@ -329,7 +337,9 @@ def test_round_trip_of_every_op_case(tmp_path):
             if one_way(sym):
                 continue
             path = str(tmp_path / ("rt%d.onnx" % i))
+            data = typed_data(sym, data)
             sn.onnx.export_model(sym, {**w, **aux}, {k: v.shape for k, v in data.items()},
+                                 in_types=[v.dtype for v in data.values()],
                                  onnx_file_path=path, opset_version=21)
             sym2, arg2, aux2 = sn.onnx.import_model(path)
             ref = forward(sym, {**data, **w}, aux)

@@ -17,14 +17,14 @@ from symnorm.errors import SymnormError
 from symnorm.fileio import atomic_write
 from symnorm import Symbol
 
-from . import ops_loss, ops_more, ops_nn, ops_norm, ops_tensor
+from . import ops_index, ops_loss, ops_more, ops_nn, ops_norm, ops_tensor
 from .builder import ExportContext
 from .errors import OnnxExportError
 from .opset import choose_opset
 
 CONVERTERS = {**ops_nn.CONVERTERS, **ops_norm.CONVERTERS, **ops_tensor.CONVERTERS,
-              **ops_loss.CONVERTERS, **ops_more.CONVERTERS}
-ONE_WAY = {**ops_nn.ONE_WAY, **ops_loss.ONE_WAY, **ops_more.ONE_WAY}
+              **ops_loss.CONVERTERS, **ops_more.CONVERTERS, **ops_index.CONVERTERS}
+ONE_WAY = {**ops_nn.ONE_WAY, **ops_loss.ONE_WAY, **ops_more.ONE_WAY, **ops_index.ONE_WAY}
 """op name -> predicate(op): True when that op's export runs in onnxruntime but uses ONNX
 ops symnorm's importer does not read (docs/onnx.md, "Known limits")."""
 
@@ -35,13 +35,7 @@ def is_one_way(op) -> bool:
     return bool(rule and rule(op))
 """symnorm op name -> converter(ctx, node, onnx input names) -> onnx output names."""
 
-NOT_EXPORTED = frozenset((
-    "where", "pick", "take", "batch_take", "one_hot", "argmax", "argmin", "argmax_channel",
-    "topk", "sort", "argsort", "tile", "repeat", "slice", "slice_like", "reshape_like",
-    "broadcast_to", "broadcast_like", "Pad", "reverse", "SwapAxis", "stack", "Cast", "add_n",
-    "make_loss", "zeros_like", "ones_like",
-    # added for MXNet's unit tests (symnorm.ops.shape_info)
-    "shape_array", "size_array", "broadcast_axis", "_identity_with_attr_like_rhs"))
+NOT_EXPORTED = frozenset()
 """Registered ops export_model refuses, for want of a converter so far (MXNet parity item 4
 added them to the registry first).  Every registered op is either here or in CONVERTERS:
 the tests hold the two sets to the registry, so a new op is a conscious choice."""

@@ -17,10 +17,10 @@ from symnorm import sym as S
 from symnorm.errors import SymnormError
 from symnorm import Symbol
 
-from . import imp_more, imp_nn, imp_tensor
+from . import imp_index, imp_more, imp_nn, imp_tensor
 from .errors import OnnxImportError
 
-IMPORTERS = {**imp_nn.IMPORTERS, **imp_tensor.IMPORTERS, **imp_more.IMPORTERS}
+IMPORTERS = {**imp_nn.IMPORTERS, **imp_tensor.IMPORTERS, **imp_more.IMPORTERS, **imp_index.IMPORTERS}
 """ONNX op_type -> importer(ctx, node) -> list of outputs (Symbol or numpy constant)."""
 
 
