@@ -78,3 +78,17 @@ def test_nan_check_raises_on_a_non_finite_proposal(rng):
     with pytest.raises(FloatingPointError, match="nan_check: BatchNorm 'bn' proposed a non-finite 'moving_var'"):
         ex.forward(is_train=True, data=rng.randn(4, 3) * 1e30)
     assert not ex.aux_dict["bn_moving_mean"].any() and not ex.aux_dict["bn_moving_var"].any()
+
+
+def test_the_commit_finiteness_test_takes_any_proposal():
+    # one summed dot per node when each proposal matches its zero vector; anything else
+    # (another rank or size, no zero vector, a scalar) is tested value by value
+    from symnorm.runtime.interpret import all_finite_each
+    z = np.zeros(3, np.float32)
+    ok, bad = np.ones(3, np.float32), np.array([1, np.nan, 2], np.float32)
+    assert all_finite_each([ok, ok], [z, z]) and not all_finite_each([ok, bad], [z, z])
+    assert not all_finite_each([ok, np.array([np.inf, -np.inf, 0], np.float32)], [z, z])
+    assert all_finite_each([np.ones((3, 1), np.float32)], [z]) and all_finite_each([np.ones((2, 3))], [z])
+    assert not all_finite_each([np.full((2, 3), np.inf, np.float32)], [z])
+    assert all_finite_each([np.ones(4)], [z]) and all_finite_each([1.0], [None])
+    assert not all_finite_each([np.float32(np.inf)], [z])

@@ -236,7 +236,8 @@ def all_finite_each(arrays, zeros) -> bool:
     dot per array, summed in C (a NaN or inf anywhere makes the sum NaN).  Anything the
     dots do not take (no zero vector, another shape or type) is tested value by value."""
     try:
-        return sum(map(np.ndarray.dot, arrays, zeros)) == 0.0
+        # float(): a proposal of another rank would make the dots a vector (TypeError)
+        return float(sum(map(np.ndarray.dot, arrays, zeros))) == 0.0
     except (TypeError, ValueError):
         return all([all_finite(a) for a in arrays])
 
