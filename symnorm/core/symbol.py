@@ -4,13 +4,13 @@
 
 The IR itself (``Node``, ``Entry``, traversal) is ``ir``; behaviour lives elsewhere:
 analysis and rebuilding in ``graph``, shape and type inference in ``shape``, execution in
-the runtime, JSON in ``serialize``.  This module keeps the MXNet-compatible methods on
-``Symbol`` thin and delegates.
+the runtime, JSON in ``serialize``, Python's operators (``a + b``) in
+``symbol_operators``.  This module keeps the MXNet-compatible methods on ``Symbol`` thin
+and delegates.
 """
 from __future__ import annotations
 
 import numbers
-import numpy as np
 
 from . import params as P
 from .attribute import HIDDEN_KEYS, AttrScope
@@ -18,6 +18,7 @@ from .dims import check_shape
 from .dtype import as_dtype, mx_flag
 from .errors import GraphError, ParamError, where
 from .ndarray_only import NDArrayOnly
+from .symbol_operators import SymbolOperators
 from .name import NameManager
 from .graph import rebuild_entries
 from .ir import Entry, Node, aux_variables, dfs_postorder
@@ -26,7 +27,7 @@ from . import serialize
 from . import op_args
 
 
-class Symbol(NDArrayOnly):
+class Symbol(NDArrayOnly, SymbolOperators):
     """A symbolic output (or group of outputs) of a graph, with MXNet 1.x's methods.
 
     >>> import symnorm as sn
@@ -256,85 +257,9 @@ class Symbol(NDArrayOnly):
                     **kwargs)
 
     # ------------------------------------------------------------------ operators
-    def _binary(self, other, op, scalar_op, hint, scalar_hint, reverse_op=None, reverse_hint=None,
-                reflected=False):
-        if isinstance(other, Symbol):
-            a, b = (other, self) if reflected else (self, other)
-            return create(op, (a, b), {}, hint=hint)
-        if isinstance(other, (numbers.Number, np.generic)) and not isinstance(other, bool):
-            if reflected and reverse_op is not None:
-                return create(reverse_op, (self,), {"scalar": other}, hint=reverse_hint)
-            return create(scalar_op, (self,), {"scalar": other}, hint=scalar_hint)
-        return NotImplemented
-
-    def __add__(self, o):
-        return self._binary(o, "elemwise_add", "_plus_scalar", "_plus", "_plusscalar")
-
-    def __radd__(self, o):
-        return self._binary(o, "elemwise_add", "_plus_scalar", "_plus", "_plusscalar", reflected=True)
-
-    def __sub__(self, o):
-        return self._binary(o, "elemwise_sub", "_minus_scalar", "_minus", "_minusscalar")
-
-    def __rsub__(self, o):
-        return self._binary(o, "elemwise_sub", "_minus_scalar", "_minus", "_minusscalar",
-                            "_rminus_scalar", "_rminusscalar", reflected=True)
-
-    def __mul__(self, o):
-        return self._binary(o, "elemwise_mul", "_mul_scalar", "_mul", "_mulscalar")
-
-    def __rmul__(self, o):
-        return self._binary(o, "elemwise_mul", "_mul_scalar", "_mul", "_mulscalar", reflected=True)
-
-    def __truediv__(self, o):
-        return self._binary(o, "elemwise_div", "_div_scalar", "_div", "_divscalar")
-
-    def __rtruediv__(self, o):
-        return self._binary(o, "elemwise_div", "_div_scalar", "_div", "_divscalar",
-                            "_rdiv_scalar", "_rdivscalar", reflected=True)
-
-    def __mod__(self, o):
-        return self._binary(o, "_mod", "_mod_scalar", "_mod", "_modscalar")
-
-    def __rmod__(self, o):
-        return self._binary(o, "_mod", "_mod_scalar", "_mod", "_modscalar",
-                            "_rmod_scalar", "_rmodscalar", reflected=True)
-
-    def __pow__(self, o):
-        return self._binary(o, "_power", "_power_scalar", "_power", "_powerscalar")
-
-    def __rpow__(self, o):
-        return self._binary(o, "_power", "_power_scalar", "_power", "_powerscalar",
-                            "_rpower_scalar", "_rpowerscalar", reflected=True)
-
-    def __neg__(self):
-        return create("_mul_scalar", (self,), {"scalar": -1.0}, hint="_mulscalar")
-
-    def __abs__(self):
-        return create("abs", (self,), {})
-
-    def __eq__(self, o):
-        return self._binary(o, "_equal", "_equal_scalar", "_equal", "_equal_scalar")
-
-    def __ne__(self, o):
-        return self._binary(o, "_not_equal", "_not_equal_scalar", "_not_equal", "_not_equal_scalar")
-
-    def __gt__(self, o):
-        return self._binary(o, "_greater", "_greater_scalar", "_greater", "_greater_scalar")
-
-    def __ge__(self, o):
-        return self._binary(o, "_greater_equal", "_greater_equal_scalar", "_greater_equal",
-                            "_greater_equal_scalar")
-
-    def __lt__(self, o):
-        return self._binary(o, "_lesser", "_lesser_scalar", "_lesser", "_lesser_scalar")
-
-    def __le__(self, o):
-        return self._binary(o, "_lesser_equal", "_lesser_equal_scalar", "_lesser_equal",
-                            "_lesser_equal_scalar")
-
-    __hash__ = object.__hash__
-    __div__ = __truediv__
+    def _apply(self, op_name: str, args: tuple, params: dict, hint):
+        """What the operators (``symbol_operators``) build: the op applied to ``args``."""
+        return create(op_name, args, params, hint=hint)
 
     def eval(self, ctx=None, **kwargs):
         """Bind with the arrays in ``kwargs``, run a forward pass, return the outputs (a
