@@ -112,13 +112,8 @@ def _expand(ctx, x, in_shape, out_shape) -> str:
     return ctx.add1("Expand", [x, ctx.ints(target, "shape")])
 
 
-@converts("broadcast_to", "broadcast_axis")
+@converts("broadcast_to", "broadcast_axis", "broadcast_like")
 def broadcast_to(ctx, node, ins):
-    return [_expand(ctx, ins[0], ctx.in_shape(0), ctx.out_shape(0))]
-
-
-@converts("broadcast_like")
-def broadcast_like(ctx, node, ins):
     return [_expand(ctx, ins[0], ctx.in_shape(0), ctx.out_shape(0))]
 
 
