@@ -70,3 +70,30 @@ def test_ops_reading_shapes_follow_a_dynamic_batch(tmp_path):
     got = run_onnx(path, big)
     for k, (o, r) in enumerate(zip(got, forward(net, big, {}))):
         np.testing.assert_allclose(o, r, rtol=1e-6, err_msg="output %d" % k)
+
+
+def _model(nodes, inputs, output, inits=()):
+    from onnx import helper, TensorProto
+    ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs]
+    out = helper.make_tensor_value_info(output, TensorProto.FLOAT, None)
+    inits = [onnx.numpy_helper.from_array(np.asarray(v), k) for k, v in inits]
+    g = onnx.helper.make_graph(nodes, "g", ins, [out], initializer=inits)
+    return onnx.helper.make_model(g, opset_imports=[onnx.helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("node, inputs, inits, why", [
+    (("Pad", ["x", "p"], {}), [("x", [1, 2, 3, 3])], [("p", np.array([0, 1, 0, 0, 0, 1, 0, 0]))],
+     "spatial axes of 4-d and 5-d"),
+    (("Sum", ["x", "b"], {}), [("x", [2, 3]), ("b", [1, 3])], [], "broadcasting"),
+    (("ArgMax", ["x"], {"select_last_index": 1}), [("x", [2, 3])], [], "select_last_index"),
+    (("TopK", ["x", "k"], {"sorted": 0}), [("x", [2, 3])], [("k", np.array([2]))], "sorted=0"),
+    (("Where", ["c", "x", "x"], {}), [("c", [1, 3]), ("x", [2, 3])], [], "broadcasting"),
+])
+def test_import_of_what_mxnet_ops_cannot_express_names_the_node(node, inputs, inits, why):
+    """The importers of the parity ops refuse the ONNX forms symnorm's ops do not have,
+    with OnnxImportError naming the node and op (never a raw error, never a wrong graph)."""
+    op, ins, attrs = node
+    outs = ["y", "i"] if op == "TopK" else ["y"]
+    model = _model([onnx.helper.make_node(op, ins, outs, name="n1", **attrs)], inputs, "y", inits)
+    with pytest.raises(sn.onnx.OnnxImportError, match=r"'n1' \(%s\).*%s" % (op, why)):
+        sn.onnx.import_model(model)
