@@ -41,6 +41,23 @@ def test_numeric_gradient(name, i, params, shapes, rng):
     harness.check_gradient(name, params, shapes, rng)
 
 
+NO_GRAD_CASES = [c for c in CASES if not REGISTRY[c[0]].differentiable]
+
+
+@pytest.mark.parametrize("name,i,params,shapes", NO_GRAD_CASES,
+                         ids=["%s-%d" % (c[0], c[1]) for c in NO_GRAD_CASES])
+def test_an_op_declared_not_differentiable_passes_no_gradient(name, i, params, shapes, rng):
+    """Its backward (the declaration's default, or its own) gives None for every argument."""
+    net = harness.build(name, params, shapes)
+    arg_shapes, out_shapes, aux_shapes = net.infer_shape(**shapes)
+    vals = harness.random_inputs(net, REGISTRY[name], arg_shapes, rng, np.float64)
+    op = net.entries[0].node.op
+    args = [vals[k] for k in net.list_arguments()] + [np.ones(s) for s in aux_shapes]
+    saved = op.forward(*args, train=True)[2]
+    dys = [np.ones(s) for s, o in zip(out_shapes, op.output_names()) if o not in op.no_grad_outputs]
+    assert op.backward(saved, *dys) == (None,) * len(op.arguments())
+
+
 @pytest.mark.parametrize("name,i,params,shapes", CASES, ids=IDS)
 def test_json_roundtrip(name, i, params, shapes):
     harness.check_json_roundtrip(name, params, shapes)

@@ -36,6 +36,8 @@ gradients, never zeros):
 ``backward(saved, *out_grads)``
     Receives the gradients of the outputs not listed in ``no_grad_outputs`` (each may be
     ``None``), returns one gradient per *argument* slot (never per aux); ``None`` = none.
+    An op declaring ``differentiable = False`` (argmax, comparisons, shape_array) need not
+    write one: the default passes no gradient back.
 
 ``forward`` and ``backward`` are the op's *reference*: plain numpy written for clarity,
 taking nothing but the op's inputs.  How an op runs fast (writing into a dying input or a
@@ -266,6 +268,10 @@ class Op:
         raise NotImplementedError
 
     def backward(self, saved, *out_grads):
+        """One gradient per argument; an op declared ``differentiable = False`` passes none
+        back (None for every argument) without writing its own."""
+        if not self.differentiable:
+            return (None,) * len(self.arguments())
         raise OpError("%s does not support backward" % self.op_name)
 
     # ------------------------------------------------------------------ presentation

@@ -120,9 +120,6 @@ class _Compare(_Binary):
     def forward(self, lhs, rhs, *, train):
         return Result((self.fn(lhs, rhs).astype(lhs.dtype),))
 
-    def backward(self, saved, dy):
-        return None, None
-
 
 for _name, _fn in (("_equal", np.equal), ("_not_equal", np.not_equal), ("_greater", np.greater),
                    ("_greater_equal", np.greater_equal), ("_lesser", np.less),

@@ -304,9 +304,6 @@ class one_hot(Op):
         out = np.where(hit, self.on_value, self.off_value).astype(self.dtype)
         return Result((out,))
 
-    def backward(self, saved, dy):
-        return (None,)
-
     @classmethod
     def examples(cls):
         yield {"depth": 4}, {"indices": (2, 3)}
@@ -362,9 +359,6 @@ class _ArgReduce(Op):
             idx = self.fn(data, axis=ax)
         return Result((np.asarray(idx).astype(data.dtype).reshape(shape),))
 
-    def backward(self, saved, dy):
-        return (None,)
-
     @classmethod
     def examples(cls):
         yield {"axis": 1}, {"data": (2, 3, 4)}
@@ -398,9 +392,6 @@ class argmax_channel(Op):
     def forward(self, data, *, train):
         idx = np.argmax(data.reshape(-1)) if data.ndim <= 1 else np.argmax(data, axis=1)
         return Result((np.asarray(idx).astype(data.dtype).reshape(self.infer_shape(data.shape)[1][0]),))
-
-    def backward(self, saved, dy):
-        return (None,)
 
     @classmethod
     def examples(cls):

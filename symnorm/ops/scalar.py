@@ -198,9 +198,6 @@ class _CompareScalar(_Scalar):
     def forward(self, data, *, train):
         return Result((self.fn(data, self._s[data.dtype]).astype(data.dtype),))
 
-    def backward(self, saved, dy):
-        return (None,)
-
 
 for _name, _fn in (("_equal_scalar", np.equal), ("_not_equal_scalar", np.not_equal),
                    ("_greater_scalar", np.greater), ("_greater_equal_scalar", np.greater_equal),

@@ -31,7 +31,7 @@ def _unary(name, doc, fn, grad, positive=False, aliases=()):
              "input_range": {"data": (0.5, 2.0)} if positive else {}}
     if grad is None:
         attrs["differentiable"] = False
-        attrs["backward"] = lambda self, saved, dy: (None,)
+        attrs["backward"] = Op.backward         # the declaration's no-gradient default
     return register(type(name.title().replace("_", ""), (_Unary,), attrs), name=name)
 
 
