@@ -28,71 +28,41 @@ class SymbolOperators:
             return self._apply(scalar_op, (self,), {"scalar": other}, scalar_hint)
         return NotImplemented
 
-    def __add__(self, o):
-        return self._binary(o, "elemwise_add", "_plus_scalar", "_plus", "_plusscalar")
-
-    def __radd__(self, o):
-        return self._binary(o, "elemwise_add", "_plus_scalar", "_plus", "_plusscalar", reflected=True)
-
-    def __sub__(self, o):
-        return self._binary(o, "elemwise_sub", "_minus_scalar", "_minus", "_minusscalar")
-
-    def __rsub__(self, o):
-        return self._binary(o, "elemwise_sub", "_minus_scalar", "_minus", "_minusscalar",
-                            "_rminus_scalar", "_rminusscalar", reflected=True)
-
-    def __mul__(self, o):
-        return self._binary(o, "elemwise_mul", "_mul_scalar", "_mul", "_mulscalar")
-
-    def __rmul__(self, o):
-        return self._binary(o, "elemwise_mul", "_mul_scalar", "_mul", "_mulscalar", reflected=True)
-
-    def __truediv__(self, o):
-        return self._binary(o, "elemwise_div", "_div_scalar", "_div", "_divscalar")
-
-    def __rtruediv__(self, o):
-        return self._binary(o, "elemwise_div", "_div_scalar", "_div", "_divscalar",
-                            "_rdiv_scalar", "_rdivscalar", reflected=True)
-
-    def __mod__(self, o):
-        return self._binary(o, "_mod", "_mod_scalar", "_mod", "_modscalar")
-
-    def __rmod__(self, o):
-        return self._binary(o, "_mod", "_mod_scalar", "_mod", "_modscalar",
-                            "_rmod_scalar", "_rmodscalar", reflected=True)
-
-    def __pow__(self, o):
-        return self._binary(o, "_power", "_power_scalar", "_power", "_powerscalar")
-
-    def __rpow__(self, o):
-        return self._binary(o, "_power", "_power_scalar", "_power", "_powerscalar",
-                            "_rpower_scalar", "_rpowerscalar", reflected=True)
-
     def __neg__(self):
         return self._apply("_mul_scalar", (self,), {"scalar": -1.0}, "_mulscalar")
 
     def __abs__(self):
         return self._apply("abs", (self,), {}, None)
 
-    def __eq__(self, o):
-        return self._binary(o, "_equal", "_equal_scalar", "_equal", "_equal_scalar")
-
-    def __ne__(self, o):
-        return self._binary(o, "_not_equal", "_not_equal_scalar", "_not_equal", "_not_equal_scalar")
-
-    def __gt__(self, o):
-        return self._binary(o, "_greater", "_greater_scalar", "_greater", "_greater_scalar")
-
-    def __ge__(self, o):
-        return self._binary(o, "_greater_equal", "_greater_equal_scalar", "_greater_equal",
-                            "_greater_equal_scalar")
-
-    def __lt__(self, o):
-        return self._binary(o, "_lesser", "_lesser_scalar", "_lesser", "_lesser_scalar")
-
-    def __le__(self, o):
-        return self._binary(o, "_lesser_equal", "_lesser_equal_scalar", "_lesser_equal",
-                            "_lesser_equal_scalar")
-
     __hash__ = object.__hash__
-    __div__ = __truediv__
+
+
+# Python operator -> (op on two Symbols, op on a Symbol and a number, their node-name hints,
+# and for the non-commutative ones the op and hint of ``number <op> Symbol``)
+_ARITHMETIC = {
+    "add": ("elemwise_add", "_plus_scalar", "_plus", "_plusscalar", None, None),
+    "sub": ("elemwise_sub", "_minus_scalar", "_minus", "_minusscalar", "_rminus_scalar", "_rminusscalar"),
+    "mul": ("elemwise_mul", "_mul_scalar", "_mul", "_mulscalar", None, None),
+    "truediv": ("elemwise_div", "_div_scalar", "_div", "_divscalar", "_rdiv_scalar", "_rdivscalar"),
+    "mod": ("_mod", "_mod_scalar", "_mod", "_modscalar", "_rmod_scalar", "_rmodscalar"),
+    "pow": ("_power", "_power_scalar", "_power", "_powerscalar", "_rpower_scalar", "_rpowerscalar"),
+}
+# comparisons (Python reflects them itself: 2 < x is x > 2); hints are the op names
+_COMPARISONS = {"eq": "_equal", "ne": "_not_equal", "gt": "_greater", "ge": "_greater_equal",
+                "lt": "_lesser", "le": "_lesser_equal"}
+
+
+def _operator(op, scalar_op, hint, scalar_hint, reverse_op=None, reverse_hint=None,
+              reflected=False):
+    def method(self, other):
+        return self._binary(other, op, scalar_op, hint, scalar_hint, reverse_op, reverse_hint,
+                            reflected=reflected)
+    return method
+
+
+for _name, _spec in _ARITHMETIC.items():
+    setattr(SymbolOperators, "__%s__" % _name, _operator(*_spec))
+    setattr(SymbolOperators, "__r%s__" % _name, _operator(*_spec, reflected=True))
+for _name, _op in _COMPARISONS.items():
+    setattr(SymbolOperators, "__%s__" % _name, _operator(_op, _op + "_scalar", _op, _op + "_scalar"))
+SymbolOperators.__div__ = SymbolOperators.__truediv__
