@@ -1,6 +1,7 @@
 """Symbol-API surface MXNet 1.9.1's own unit tests use (test_symbol.py, test_infer_shape.py,
 test_executor.py): test_utils helpers, the shape ops, ``sym._internal``, the ``is_np_shape``
 JSON flag.  MXNet's answers: fixtures/symbol_api_mxnet (generator next to it)."""
+import importlib.util
 import json
 import os
 
@@ -10,8 +11,12 @@ import pytest
 import symnorm as mx
 from symnorm import test_utils
 
-FIX = json.load(open(os.path.join(os.path.dirname(__file__), "fixtures", "symbol_api_mxnet",
-                                  "symbol_api_mxnet.json")))
+_HERE = os.path.join(os.path.dirname(__file__), "fixtures", "symbol_api_mxnet")
+FIX = json.load(open(os.path.join(_HERE, "symbol_api_mxnet.json")))
+# the graphs the MXNet generator built, built here alike
+_spec = importlib.util.spec_from_file_location("symbol_api_graphs", os.path.join(_HERE, "graphs.py"))
+graphs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(graphs)
 
 
 def _shapes(t):
@@ -202,12 +207,8 @@ def test_reshape_shares_memory_like_mxnet():
 
 def test_debug_str_total_matches_mxnet_on_a_chain():
     import re
-    chain = mx.sym.var("data")
-    for _ in range(10):
-        chain = chain * chain
     got = {}
-    for key, sym, req in (("write", chain, "write"), ("null", chain, "null"),
-                          ("stop_gradient", mx.sym.stop_gradient(chain), "write")):
+    for key, sym, req in graphs.memory_cases(mx):
         ex = sym.simple_bind(mx.cpu(), data=(10, 3, 256, 256), grad_req=req)
         got[key] = int(re.search(r"Total (\d+) MB allocated", ex.debug_str()).group(1))
     # a backward keeps the activations; a gradient stopped at the head needs none
@@ -217,22 +218,10 @@ def test_debug_str_total_matches_mxnet_on_a_chain():
 # ------------------------------------------------------------ get_optimized_symbol (CSE)
 
 def test_get_optimized_symbol_merges_common_subexpressions_like_mxnet(monkeypatch):
-    from symnorm.name import NameManager
-    with NameManager():
-        # the same graphs, built in the generator's order so that auto names agree
-        a, b = mx.sym.var("a"), mx.sym.var("b")
-        d = a + 1
-        bn_vars = [mx.sym.var(n) for n in ("g", "bt", "mm", "mv")]
-        cases = {"distinct": (a + 1) + (a + 2), "twice": (a + b) + (a + b),
-                 "group_same": mx.sym.Group([a * d, a * d]),
-                 "group_chain": mx.sym.Group([a * d + b, a * d + b]),
-                 "dropout": mx.sym.Dropout(a) + mx.sym.Dropout(a),
-                 "triple_heads": mx.sym.Group([a * b, a * b, a * b]),
-                 "names_differ": mx.sym.sin(a) + mx.sym.sin(a, name="other"),
-                 "batchnorm": mx.sym.BatchNorm(a, *bn_vars) + mx.sym.BatchNorm(a, *bn_vars)}
+    cases = graphs.cse_cases(mx)
     for key, sym in cases.items():
         want = FIX["cse"][key]
-        shapes = {"a": (2, 3)} if key == "batchnorm" else {k: (2, 3) for k in sym.list_arguments()}
+        shapes = graphs.cse_shapes(key, sym)
         for flag in ("0", "1"):
             monkeypatch.setenv("MXNET_ELIMINATE_COMMON_EXPR", flag)
             ex = sym.simple_bind(mx.cpu(), **shapes)
@@ -251,6 +240,7 @@ def test_get_optimized_symbol_merges_common_subexpressions_like_mxnet(monkeypatc
     assert not np.shares_memory(opt.outputs[0].asnumpy(), opt.outputs[1].asnumpy())
     # rrelu draws random slopes: symnorm never merges it (MXNet 1.9.1 does, computing one
     # draw where the graph asks for two)
+    a = mx.sym.var("a")
     rr = mx.sym.LeakyReLU(a, act_type="rrelu") + mx.sym.LeakyReLU(a, act_type="rrelu")
     opt = rr.simple_bind(mx.cpu(), a=(2, 3)).get_optimized_symbol()
     assert len(opt.get_internals().list_outputs()) == len(rr.get_internals().list_outputs())
@@ -258,25 +248,18 @@ def test_get_optimized_symbol_merges_common_subexpressions_like_mxnet(monkeypatc
 
 # ------------------------------------------------------------ plot_network: dtypes, repeats
 
-def _plot_net(name2):
-    net = mx.sym.FullyConnected(data=mx.sym.var("data"), name="fc", num_hidden=128)
-    net = mx.sym.Activation(data=net, name="relu1", act_type="relu")
-    net = mx.sym.FullyConnected(data=net, name=name2, num_hidden=10)
-    return mx.sym.SoftmaxOutput(data=net, name="out")
-
-
 def test_plot_network_draws_dtypes_and_warns_on_repeated_names_like_mxnet():
     import re
     import warnings
     want = FIX["plot_network"]
     for key, kw in (("shape_dtype", {"shape": {"data": (100, 200)}, "dtype": {"data": np.float32}}),
                     ("dtype", {"dtype": {"data": np.float64}})):
-        src = mx.viz.plot_network(_plot_net("fc2"), **kw).source
+        src = mx.viz.plot_network(graphs.plot_net(mx, "fc2"), **kw).source
         got = [list(e) for e in re.findall(r'\t"(\S+)" -> "(\S+)" \[label="([^"]*)"', src)]
         assert got == want[key], key
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        mx.viz.plot_network(_plot_net("fc"))
+        mx.viz.plot_network(graphs.plot_net(mx, "fc"))
     assert len(caught) == len(want["warnings"]) == 1
     (kind, msg), = want["warnings"]
     head, names = msg.split("Repeated names: ")
