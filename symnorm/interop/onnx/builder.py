@@ -95,6 +95,10 @@ class ExportContext:
             return self.add1(op_type, [x, self.ints(axes, "axes")], keepdims=kd)
         return self.add1(op_type, [x], axes=axes, keepdims=kd)
 
+    def cast(self, x: str, dtype) -> str:
+        """A Cast of ``x`` to the numpy ``dtype``."""
+        return self.add1("Cast", [x], to=self.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+
     def unsqueeze(self, x: str, axes) -> str:
         return self.add1("Unsqueeze", [x, self.ints(axes, "axes")])
 

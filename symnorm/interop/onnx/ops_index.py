@@ -33,18 +33,10 @@ ONE_WAY = {
 }
 
 
-def _onnx_type(ctx, dtype) -> int:
-    return ctx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
-
-
-def _cast(ctx, x, dtype) -> str:
-    return ctx.add1("Cast", [x], to=_onnx_type(ctx, dtype))
-
-
 def _int_index(ctx, ins, slot: int) -> str:
     """Input ``slot``'s indices as int64, floats truncated toward zero as MXNet's
     static_cast (and ONNX's Cast) does."""
-    return ins[slot] if ctx.in_dtype(slot) == np.int64 else _cast(ctx, ins[slot], np.int64)
+    return ins[slot] if ctx.in_dtype(slot) == np.int64 else ctx.cast(ins[slot], np.int64)
 
 
 def _fixed(ctx, idx, n: int, mode: str) -> str:
@@ -73,8 +65,8 @@ def cast(ctx, node, ins):
     dtype = np.dtype(node.op.dtype)
     x = ins[0]
     if dtype.kind in "iu" and ctx.in_dtype(0).kind == "f" and dtype != np.int64:
-        x = _cast(ctx, x, np.int64)
-    return [_cast(ctx, x, dtype)]
+        x = ctx.cast(x, np.int64)
+    return [ctx.cast(x, dtype)]
 
 
 @converts("add_n")
@@ -224,7 +216,7 @@ def pad(ctx, node, ins):
 @converts("where")
 def where(ctx, node, ins):
     """condition != 0 as ONNX's bool cast gives it; a 1-d condition chooses whole rows."""
-    cond = _cast(ctx, ins[0], np.bool_)
+    cond = ctx.cast(ins[0], np.bool_)
     extra = len(ctx.in_shape(1)) - len(ctx.in_shape(0))
     if extra > 0:
         cond = ctx.unsqueeze(cond, list(range(1, 1 + extra)))
@@ -291,7 +283,7 @@ def _arg(onnx_op):
             idx = ctx.reshape(idx, [1] * ndim if op.keepdims else [1])
         else:
             idx = ctx.add1(onnx_op, [ins[0]], axis=ax, keepdims=int(bool(op.keepdims)))
-        return [_cast(ctx, idx, ctx.in_dtype(0))]
+        return [ctx.cast(idx, ctx.in_dtype(0))]
     return convert
 
 
@@ -305,7 +297,7 @@ def argmax_channel(ctx, node, ins):
         idx = ctx.add1("ArgMax", [ctx.reshape(ins[0], [-1])], axis=0, keepdims=1)
     else:
         idx = ctx.add1("ArgMax", [ins[0]], axis=1, keepdims=0)
-    return [_cast(ctx, idx, ctx.in_dtype(0))]
+    return [ctx.cast(idx, ctx.in_dtype(0))]
 
 
 def _ranked(ctx, op, x, k=None):
@@ -335,17 +327,17 @@ def topk(ctx, node, ins):
             mask = ctx.add1("Reshape", [mask, ctx.add1("Shape", [ins[0]])])
         return [mask]
     if op.ret_typ == "indices":
-        return [_cast(ctx, idx, op.dtype)]
-    return [values, _cast(ctx, idx, op.dtype if op.ret_typ == "both" else np.int32)]
+        return [ctx.cast(idx, op.dtype)]
+    return [values, ctx.cast(idx, op.dtype if op.ret_typ == "both" else np.int32)]
 
 
 @converts("sort")
 def sort(ctx, node, ins):
     values, idx, _, _ = _ranked(ctx, node.op, ins[0])
-    return [values, _cast(ctx, idx, np.int32)]
+    return [values, ctx.cast(idx, np.int32)]
 
 
 @converts("argsort")
 def argsort(ctx, node, ins):
     _, idx, _, _ = _ranked(ctx, node.op, ins[0])
-    return [_cast(ctx, idx, node.op.dtype)]
+    return [ctx.cast(idx, node.op.dtype)]

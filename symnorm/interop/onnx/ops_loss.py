@@ -1,6 +1,8 @@
 """Export of loss heads and gradient markers as their inference forward (the prediction)."""
 from __future__ import annotations
 
+import numpy as np
+
 from .tables import table
 
 CONVERTERS, converts = table()
@@ -40,6 +42,6 @@ def logistic(ctx, node, ins):
 @converts("softmax_cross_entropy")
 def softmax_cross_entropy(ctx, node, ins):
     """The summed cross-entropy of softmax(data) against integer labels, shape (1,)."""
-    label = ctx.add1("Cast", [ins[1]], to=ctx.onnx.TensorProto.INT64)
+    label = ctx.cast(ins[1], np.int64)
     loss = ctx.add1("SoftmaxCrossEntropyLoss", [ins[0], label], reduction="sum")
     return [ctx.unsqueeze(loss, [0])]

@@ -140,17 +140,13 @@ def nanprod(ctx, node, ins):
                      node.op.keepdims)]
 
 
-def _cast_to(ctx, x, dtype):
-    return ctx.add1("Cast", [x], to=ctx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
-
-
 @converts("norm")
 def norm(ctx, node, ins):
     op = node.op
     ndim = len(ctx.in_shape(0))
     axes = list(range(ndim)) if op.axis is None else sorted(a % ndim for a in op.axis)
     y = _reduced(ctx, "ReduceL1" if op.ord == 1 else "ReduceL2", ins[0], axes, op.keepdims)
-    return [_cast_to(ctx, y, op.out_dtype) if op.out_dtype else y]
+    return [ctx.cast(y, op.out_dtype) if op.out_dtype else y]
 
 
 @converts("softmin")
@@ -158,7 +154,7 @@ def softmin(ctx, node, ins):
     op = node.op
     z = ctx.add1("Mul", [ins[0], ctx.scalar(-1.0 / (op.temperature or 1.0))])
     y = ctx.add1("Softmax", [z], axis=int(op.axis))
-    return [_cast_to(ctx, y, op.dtype) if op.dtype else y]
+    return [ctx.cast(y, op.dtype) if op.dtype else y]
 
 
 # ============================================================ normalizations
@@ -192,7 +188,7 @@ def _steps(ctx, x, axis):
     shape (so a symbolic batch axis stays symbolic)."""
     t = ctx.add1("Gather", [ctx.add1("Shape", [x]), ctx.const(np.int64(axis), hint="axis")])
     r = ctx.add1("Range", [ctx.const(np.int64(0), hint="zero"), t, ctx.const(np.int64(1), hint="one")])
-    return _cast_to(ctx, r, ctx.in_dtype(0))
+    return ctx.cast(r, ctx.in_dtype(0))
 
 
 def _time_batch(ctx, node, ins):
@@ -200,7 +196,7 @@ def _time_batch(ctx, node, ins):
     time-major view of the data."""
     op = node.op
     steps = ctx.unsqueeze(_steps(ctx, ins[0], op.axis), [1])
-    lens = ctx.add1("Floor", [_cast_to(ctx, ins[1], ctx.in_dtype(0))])
+    lens = ctx.add1("Floor", [ctx.cast(ins[1], ctx.in_dtype(0))])
     return steps, ctx.unsqueeze(lens, [0])
 
 
@@ -230,7 +226,7 @@ def sequence_last(ctx, node, ins):
         return [ctx.add1("Gather", [x, ctx.const(np.int64(-1), hint="last")], axis=int(op.axis))]
     steps, lens = _time_batch(ctx, node, ins)
     last = ctx.add1("Equal", [steps, ctx.add1("Sub", [lens, ctx.scalar(1.0)])])
-    w = _to_data_rank(ctx, _cast_to(ctx, last, ctx.in_dtype(0)), op, len(ctx.in_shape(0)))
+    w = _to_data_rank(ctx, ctx.cast(last, ctx.in_dtype(0)), op, len(ctx.in_shape(0)))
     return [ctx.reduce("ReduceSum", ctx.add1("Mul", [x, w]), [int(op.axis)], False)]
 
 
@@ -246,7 +242,7 @@ def sequence_reverse(ctx, node, ins):
     steps, lens = _time_batch(ctx, node, ins)
     rev = ctx.add1("Sub", [ctx.add1("Sub", [lens, ctx.scalar(1.0)]), steps])
     idx = ctx.add1("Where", [ctx.add1("Less", [steps, lens]), rev, steps])
-    idx = _cast_to(ctx, idx, np.int64)
+    idx = ctx.cast(idx, np.int64)
     if ndim > 2:
         idx = ctx.unsqueeze(idx, list(range(2, ndim)))
     idx = ctx.add1("Expand", [idx, ctx.add1("Shape", [x])])

@@ -178,7 +178,7 @@ def flatten(ctx, node, ins):
 
 @converts("Embedding")
 def embedding(ctx, node, ins):
-    idx = ctx.add1("Cast", [ins[0]], to=ctx.onnx.TensorProto.INT64)
+    idx = ctx.cast(ins[0], np.int64)
     return [ctx.add1("Gather", [ins[1], idx], axis=0)]
 
 

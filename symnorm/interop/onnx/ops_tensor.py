@@ -20,11 +20,6 @@ def _floor_mod(ctx, a, b):
     return ctx.add1("Sub", [a, ctx.add1("Mul", [q, b])])
 
 
-def _as_input_dtype(ctx, boolean):
-    """MXNet's comparisons return 0/1 in the input's dtype."""
-    return ctx.add1("Cast", [boolean], to=ctx.onnx.helper.np_dtype_to_tensor_dtype(ctx.in_dtype(0)))
-
-
 _BINARY = {"elemwise_add": "Add", "broadcast_add": "Add", "elemwise_sub": "Sub", "broadcast_sub": "Sub",
            "elemwise_mul": "Mul", "broadcast_mul": "Mul", "elemwise_div": "Div", "broadcast_div": "Div",
            "_maximum": "Max", "broadcast_maximum": "Max", "_minimum": "Min", "broadcast_minimum": "Min",
@@ -45,7 +40,7 @@ def _compare(onnx_op, scalar=False):
         b = ctx.add1(onnx_op, [ins[0], rhs])
         if node.op.op_name.startswith("_not_equal"):
             b = ctx.add1("Not", [b])
-        return [_as_input_dtype(ctx, b)]
+        return [ctx.cast(b, ctx.in_dtype(0))]     # MXNet's 0/1 in the input's dtype
     return convert
 
 
