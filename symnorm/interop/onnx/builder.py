@@ -104,3 +104,7 @@ class ExportContext:
 
     def reshape(self, x: str, shape) -> str:
         return self.add1("Reshape", [x, self.ints(shape, "shape")])
+
+    def reshape_as(self, x: str, like: str) -> str:
+        """``x`` reshaped to ``like``'s run-time shape (a dynamic batch included)."""
+        return self.add1("Reshape", [x, self.add1("Shape", [like])])

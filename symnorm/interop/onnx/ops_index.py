@@ -1,4 +1,5 @@
-"""Export of the ops of the parity issue's part A: casts and constants shaped like an input,
+"""Export of the ops of the parity issue's part A (make_loss and the like-rhs identity are
+with the other identities in ``ops_loss``): casts and constants shaped like an input,
 shape queries, broadcasting, slicing, reversing, stacking, tiling, padding, choosing by
 condition or index (where, pick, take, batch_take, one_hot), and ordering (argmax, argmin,
 topk, sort, argsort).
@@ -72,12 +73,6 @@ def cast(ctx, node, ins):
 @converts("add_n")
 def add_n(ctx, node, ins):
     return [ctx.add1("Sum", list(ins)) if len(ins) > 1 else ctx.add1("Identity", [ins[0]])]
-
-
-@converts("make_loss", "_identity_with_attr_like_rhs")
-def identity(ctx, node, ins):
-    """make_loss's inference output is its input; the like-rhs identity ignores rhs."""
-    return [ctx.add1("Identity", [ins[0]])]
 
 
 @converts("zeros_like", "ones_like")
@@ -253,7 +248,7 @@ def batch_take(ctx, node, ins):
     rows = ctx.reshape(ins[0], [-1, n])
     idx = ctx.reshape(_fixed(ctx, _int_index(ctx, ins, 1), n, "clip"), [-1, 1])
     picked = ctx.add1("GatherElements", [rows, idx], axis=1)
-    return [ctx.add1("Reshape", [picked, ctx.add1("Shape", [ins[1]])])]
+    return [ctx.reshape_as(picked, ins[1])]
 
 
 @converts("one_hot")
@@ -324,7 +319,7 @@ def topk(ctx, node, ins):
         ones = _filled(ctx, values, 1, ctx.in_dtype(0))
         mask = ctx.add1("ScatterElements", [_filled(ctx, rows, 0, ctx.in_dtype(0)), idx, ones], axis=ax)
         if op.axis is None:                     # scattered into the flattened input
-            mask = ctx.add1("Reshape", [mask, ctx.add1("Shape", [ins[0]])])
+            mask = ctx.reshape_as(mask, ins[0])
         return [mask]
     if op.ret_typ == "indices":
         return [ctx.cast(idx, op.dtype)]

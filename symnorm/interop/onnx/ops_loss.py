@@ -25,12 +25,14 @@ def softmax_output(ctx, node, ins):
     if op.preserve_shape:
         return [ctx.add1("Softmax", [x], axis=-1)]
     y = ctx.add1("Softmax", [ctx.add1("Flatten", [x], axis=1)], axis=1)
-    return [ctx.add1("Reshape", [y, ctx.add1("Shape", [x])])]
+    return [ctx.reshape_as(y, x)]
 
 
-@converts("LinearRegressionOutput", "MAERegressionOutput", "BlockGrad", "MakeLoss")
+@converts("LinearRegressionOutput", "MAERegressionOutput", "BlockGrad", "MakeLoss", "make_loss",
+          "_identity_with_attr_like_rhs")
 def identity(ctx, node, ins):
-    """Their forward is the data itself; only gradients differ."""
+    """Their forward is the data itself (the like-rhs identity ignores rhs); only gradients
+    differ."""
     return [ctx.add1("Identity", [ins[0]])]
 
 

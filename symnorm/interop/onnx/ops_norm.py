@@ -94,4 +94,4 @@ def group_norm(ctx, node, ins):
                          num_groups=g, epsilon=float(op.eps))] + extra
     grouped = ctx.reshape(x, [0, g, -1])
     y = ctx.add1("InstanceNormalization", [grouped, gamma, beta], epsilon=float(op.eps))
-    return [ctx.add1("Reshape", [y, ctx.add1("Shape", [x])])] + extra
+    return [ctx.reshape_as(y, x)] + extra
