@@ -279,7 +279,7 @@ class Executor(PublicArrays):
         if first or options.nan_check or options.monitor is not None:
             watch = interpret.Watch(check=first, nan_check=options.nan_check,
                                     monitor=options.monitor, monitor_all=options.monitor_all)
-        key = (save, options.inplace and options.monitor is None)      # (save, self._reuse())
+        key = (save, self._reuse())
         if watch is None and codegen.ENABLED:
             # steady state: the same program as straight-line code (symnorm.runtime.codegen)
             run = self._compiled.get(key)
